@@ -1,0 +1,7 @@
+"""Jobs this repository provides when Nautobot syncs it as a Git repository."""
+
+from nautobot.apps.jobs import register_jobs
+
+from .meraki_users import CreateMerakiUser
+
+register_jobs(CreateMerakiUser)

@@ -1,0 +1,299 @@
+"""Adding a Meraki dashboard administrator, with every Meraki failure turned into a plain sentence.
+
+Kept free of Nautobot imports: the Job is a thin form around :class:`MerakiAdmins`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+from dataclasses import dataclass
+
+import meraki
+from meraki.exceptions import APIError, APIKeyError, APIResponseError
+
+API_KEY_ENV = "MERAKI_DASHBOARD_API_KEY"
+BASE_URL_ENV = "MERAKI_BASE_URL"
+DEFAULT_BASE_URL = "https://api.meraki.com/api/v1"
+CALLER = "MerakiChatops/0.1 MerakiChatops"
+SUCCESS = 25  # the level Nautobot records as a job log line of level "success"
+
+ORG_ACCESS_CHOICES = (
+    ("full", "Full"),
+    ("read-only", "Read Only"),
+    ("enterprise", "Enterprise"),
+    ("none", "None"),
+)
+NETWORK_ACCESS_CHOICES = (
+    ("full", "Full"),
+    ("read-only", "Read Only"),
+    ("guest-ambassador", "Guest Ambassador"),
+    ("monitor-only", "Monitor Only"),
+)
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """Where the Dashboard API is and the key to it, read from the worker's environment."""
+
+    api_key: str
+    base_url: str
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_key)
+
+
+def dashboard_settings() -> DashboardSettings:
+    return DashboardSettings(
+        api_key=os.environ.get(API_KEY_ENV, "").strip(),
+        base_url=(os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/"),
+    )
+
+
+def dashboard(settings: DashboardSettings, *, timeout: float = 30, retries: int = 5) -> meraki.DashboardAPI:
+    """A Dashboard API client that writes no files and waits out rate limits."""
+    if not settings.configured:
+        raise MerakiProblem(
+            "setup",
+            f"{API_KEY_ENV} is not set in the Nautobot worker's environment: "
+            "set it to a Meraki Dashboard API key and restart the worker.",
+        )
+    try:
+        return meraki.DashboardAPI(
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            caller=CALLER,
+            output_log=False,
+            print_console=False,
+            suppress_logging=True,
+            single_request_timeout=timeout,
+            maximum_retries=retries,
+            wait_on_rate_limit=True,
+            smart_flow_cache_path="",
+        )
+    except APIKeyError as exc:  # the SDK refuses an empty key before any request
+        raise MerakiProblem("setup", f"{API_KEY_ENV} is empty: set it on the worker. ({exc})") from exc
+
+
+class MerakiProblem(Exception):
+    """A failure a person can act on: ``str()`` says what went wrong and what to do next."""
+
+    def __init__(self, step: str, message: str):
+        super().__init__(message)
+        self.step = step
+
+
+def _meraki_errors(exc: APIError) -> str:
+    message = exc.message
+    if isinstance(message, dict) and message.get("errors"):
+        return "; ".join(str(e) for e in message["errors"])
+    return str(message or exc.reason or "no details").strip()
+
+
+def explain(exc: APIError, *, action: str, org_id: str, base_url: str) -> str:
+    """One line for a failed Meraki call: what happened and what to do about it."""
+    detail = _meraki_errors(exc)
+    if isinstance(exc.response, APIResponseError):  # no HTTP answer at all: timeout, refused, DNS, TLS
+        return (
+            f"Could not reach the Meraki Dashboard API at {base_url} while trying to {action} ({exc.reason}). "
+            f"Check the worker's network access, proxy and {BASE_URL_ENV}, then run the Job again."
+        )
+    status = exc.status
+    if status == 401:
+        return (
+            f"Meraki rejected the API key (401: {detail}) while trying to {action}. "
+            f"Set a valid {API_KEY_ENV} on the Nautobot worker and restart it."
+        )
+    if status == 403:
+        return (
+            f"The API key may not {action} in organization {org_id} (403: {detail}). "
+            "Use a key of an administrator with full access to that organization."
+        )
+    if status == 404:
+        return (
+            f"Meraki found no organization {org_id} for this key, or its API access is off (404: {detail}). "
+            "Pick an organization from the list, or enable API access under Organization > Settings."
+        )
+    if status == 429:
+        return (
+            f"Meraki kept rate-limiting requests while trying to {action} (429: {detail}). "
+            "Other tools are using this organization's request budget; run the Job again in a minute."
+        )
+    if status is not None and status >= 500:
+        return (
+            f"Meraki had a server error while trying to {action} ({status}: {detail}). "
+            "Nothing more was done; check status.meraki.net and run the Job again later."
+        )
+    return f"Meraki refused to {action} ({status}: {detail}). Correct the input and run the Job again."
+
+
+@dataclass(frozen=True)
+class Network:
+    id: str
+    name: str
+
+
+class MerakiAdmins:
+    """The steps of adding an admin: check the org, resolve the network, never duplicate, create."""
+
+    def __init__(self, api: meraki.DashboardAPI, base_url: str, logger: logging.Logger | logging.LoggerAdapter):
+        self.api = api
+        self.base_url = base_url
+        self.logger = logger
+
+    @classmethod
+    def connect(cls, settings: DashboardSettings, logger) -> MerakiAdmins:
+        return cls(dashboard(settings), settings.base_url, logger)
+
+    def _call(self, step: str, action: str, org_id: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except APIError as exc:
+            raise MerakiProblem(step, explain(exc, action=action, org_id=org_id, base_url=self.base_url)) from exc
+
+    def _log(self, level: int, step: str, message: str, *args) -> None:
+        self.logger.log(level, message, *args, extra={"grouping": step})
+
+    def organization(self, org_id: str) -> dict:
+        org = self._call(
+            "organization", "read the organization", org_id, self.api.organizations.getOrganization, org_id
+        )
+        self._log(logging.INFO, "organization", "Organization %s (%s) is reachable.", org.get("name", "?"), org_id)
+        return org
+
+    def network(self, org_id: str, wanted: str) -> Network:
+        """Find a network by ID, else by exact name, else by name ignoring case."""
+        found = self._call(
+            "network",
+            "list the organization's networks",
+            org_id,
+            self.api.organizations.getOrganizationNetworks,
+            org_id,
+            perPage=100000,
+        )
+        networks = [Network(n["id"], n.get("name", "")) for n in found]
+        for match in (
+            [n for n in networks if n.id == wanted],
+            [n for n in networks if n.name == wanted],
+            [n for n in networks if n.name.casefold() == wanted.casefold()],
+        ):
+            if len(match) == 1:
+                self._log(logging.INFO, "network", "Network %s (%s) found.", match[0].name, match[0].id)
+                return match[0]
+            if len(match) > 1:
+                ids = ", ".join(f"{n.name} ({n.id})" for n in match)
+                raise MerakiProblem(
+                    "network", f"More than one network is named '{wanted}': {ids}. Give the network ID instead."
+                )
+        closest = difflib.get_close_matches(wanted, [n.name for n in networks], n=5, cutoff=0.3)
+        hint = f"Closest names: {', '.join(closest)}." if closest else f"The organization has {len(networks)} networks."
+        raise MerakiProblem(
+            "network",
+            f"No network '{wanted}' in organization {org_id}. {hint} Give an exact network name or ID.",
+        )
+
+    def existing_admin(self, org_id: str, email: str) -> dict | None:
+        admins = self._call(
+            "lookup",
+            "list the organization's administrators",
+            org_id,
+            self.api.organizations.getOrganizationAdmins,
+            org_id,
+        )
+        wanted = email.casefold()
+        return next((a for a in admins if str(a.get("email", "")).casefold() == wanted), None)
+
+    def add(
+        self,
+        *,
+        email: str,
+        name: str,
+        org_id: str,
+        org_access: str,
+        network: str = "",
+        network_access: str = "read-only",
+        dryrun: bool = False,
+    ) -> dict:
+        if org_access == "none" and not network:
+            raise MerakiProblem(
+                "input",
+                "Organization access 'None' grants nothing without a network: give a network, "
+                "or choose another organization access.",
+            )
+        org = self.organization(org_id)
+        org_name = org.get("name", org_id)
+        target = self.network(org_id, network) if network else None
+        networks = [{"id": target.id, "access": network_access}] if target else []
+        result = {
+            "email": email,
+            "name": name,
+            "organization_id": org_id,
+            "organization_name": org_name,
+            "org_access": org_access,
+            "networks": networks,
+        }
+        grant = f"organization access '{org_access}'" + (
+            f" and '{network_access}' on network {target.name} ({target.id})" if target else ""
+        )
+
+        existing = self.existing_admin(org_id, email)
+        if existing:
+            held = f"organization access '{existing.get('orgAccess')}'"
+            if existing.get("networks"):
+                held += " and networks " + ", ".join(f"{n.get('id')}:{n.get('access')}" for n in existing["networks"])
+            self._log(
+                logging.WARNING,
+                "lookup",
+                "%s is already an administrator of %s (admin id %s) with %s; nothing was changed. "
+                "Change existing access in the Meraki dashboard.",
+                name,
+                org_name,
+                existing.get("id"),
+                held,
+            )
+            return {**result, "outcome": "exists", "admin_id": existing.get("id"), "existing_access": held}
+
+        if dryrun:
+            self._log(
+                logging.INFO,
+                "dryrun",
+                "Dry run: would create administrator '%s' <%s> in %s (%s) with %s. Nothing was created.",
+                name,
+                email,
+                org_name,
+                org_id,
+                grant,
+            )
+            return {**result, "outcome": "dry-run", "admin_id": None}
+
+        admin = self._call(
+            "create",
+            "create the administrator",
+            org_id,
+            self.api.organizations.createOrganizationAdmin,
+            org_id,
+            email=email,
+            name=name,
+            orgAccess=org_access,
+            **({"networks": networks} if networks else {}),
+        )
+        self.logger.log(
+            SUCCESS,
+            "Created administrator '%s' in %s (%s): admin id %s, %s, account status '%s' "
+            "(Meraki emails the invitation to the new administrator).",
+            name,
+            org_name,
+            org_id,
+            admin.get("id"),
+            grant,
+            admin.get("accountStatus"),
+            extra={"grouping": "create"},
+        )
+        return {
+            **result,
+            "outcome": "created",
+            "admin_id": admin.get("id"),
+            "account_status": admin.get("accountStatus"),
+        }

@@ -1,0 +1,106 @@
+"""Fixtures for the tests that run against a real Nautobot and the Meraki stand-in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from support.meraki_standin import MerakiStandIn
+from support.nautobot_stack import (
+    EMAIL_REGEX,
+    NautobotStack,
+    StackError,
+    machine_lock,
+    services_reachable,
+)
+from support.seed import ACME, seed
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def meraki() -> Iterator[MerakiStandIn]:
+    with MerakiStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture(scope="session")
+def nautobot(meraki: MerakiStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NautobotStack]:
+    missing = services_reachable()
+    if missing:
+        message = f"not reachable: {', '.join(missing)}; start them as the README says"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    stack = NautobotStack(
+        workdir=tmp_path_factory.mktemp("nautobot"),
+        checkout=CHECKOUT,
+        meraki_env={
+            "MERAKI_BASE_URL": meraki.base_url,
+            "MERAKI_DASHBOARD_API_KEY": meraki.api_key,
+            "NAUTOBOT_JOB_MERAKI_EMAIL_VALIDATION_REGEX": EMAIL_REGEX,
+        },
+    )
+    with machine_lock():
+        seed(meraki)
+        try:
+            yield stack.start()
+        except StackError as exc:
+            pytest.fail(f"the test Nautobot did not start: {exc}")
+        finally:
+            stack.stop()
+
+
+@pytest.fixture
+def stack(nautobot: NautobotStack, meraki: MerakiStandIn) -> Iterator[NautobotStack]:
+    """The stack with the stand-in back to its seeded state and no cached organization list."""
+    seed(meraki)
+    nautobot.flush_cache()
+    yield nautobot
+    meraki.clear_faults()
+
+
+@dataclass
+class Run:
+    response: httpx.Response
+    result: dict | None = None
+    logs: list[dict] | None = None
+
+    @property
+    def status(self) -> str:
+        return self.result["status"]["value"]
+
+    def lines(self, *levels: str) -> list[str]:
+        return [e["message"] for e in self.logs if not levels or e["log_level"] in levels]
+
+
+@pytest.fixture
+def bot(stack: NautobotStack) -> Iterator[httpx.Client]:
+    """Nautobot as the bot sees it: a token with only the permissions the README lists."""
+    with stack.client() as client:
+        yield client
+
+
+@pytest.fixture
+def run_job(stack: NautobotStack, bot: httpx.Client):
+    def run(wait: bool = True, **data) -> Run:
+        payload = {
+            "user_email": "new.admin@example.com",
+            "user_name": "New Admin",
+            "meraki_org_id": ACME,
+            "meraki_access_level": "read-only",
+            **data,
+        }
+        response = bot.post(f"/api/extras/jobs/{stack.job_id}/run/", json={"data": payload})
+        if not wait or response.status_code != 201:
+            return Run(response)
+        result = stack.wait_for_result(response.json()["job_result"]["id"], client=bot)
+        logs = bot.get(f"/api/extras/job-results/{result['id']}/logs/").raise_for_status().json()
+        return Run(response, result, logs)
+
+    return run

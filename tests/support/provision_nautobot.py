@@ -1,0 +1,31 @@
+"""Users, tokens and permissions of the test Nautobot; run inside ``nautobot-server shell``.
+
+``admin`` (superuser) sets things up as a Nautobot admin would. ``chatops-bot`` holds exactly the
+permissions the README asks an operator to give the bot's token, and the tests act through it.
+"""
+
+import os
+
+from django.contrib.contenttypes.models import ContentType
+from nautobot.users.models import ObjectPermission, Token, User
+
+ADMIN_TOKEN = os.environ["TEST_ADMIN_TOKEN"]
+BOT_TOKEN = os.environ["TEST_BOT_TOKEN"]
+
+admin, _ = User.objects.get_or_create(username="admin", defaults={"is_superuser": True, "is_staff": True})
+admin.set_password("admin")
+admin.save()
+Token.objects.get_or_create(user=admin, key=ADMIN_TOKEN)
+
+bot, _ = User.objects.get_or_create(username="chatops-bot")
+Token.objects.get_or_create(user=bot, key=BOT_TOKEN)
+
+
+def grant(name: str, actions: list[str], models: list[str]) -> None:
+    permission, _ = ObjectPermission.objects.update_or_create(name=name, defaults={"actions": actions, "enabled": True})
+    permission.object_types.set(ContentType.objects.get_by_natural_key(*model.split(".")) for model in models)
+    permission.users.add(bot)
+
+
+grant("meraki-chatops: run jobs", ["view", "run"], ["extras.job"])
+grant("meraki-chatops: read job results", ["view"], ["extras.jobresult", "extras.joblogentry"])

@@ -1,0 +1,15 @@
+"""The Meraki organizations and networks every integration test starts from."""
+
+from support.meraki_standin import MerakiStandIn
+
+ACME, GLOBEX = "111111", "222222"
+BRANCH, WAREHOUSE = "N_24329156", "L_64682949"
+
+
+def seed(meraki: MerakiStandIn) -> None:
+    meraki.reset()
+    meraki.add_organization(ACME, "Acme Corp")
+    meraki.add_organization(GLOBEX, "Globex")
+    meraki.add_network(ACME, BRANCH, "Branch Office")
+    meraki.add_network(ACME, WAREHOUSE, "Warehouse")
+    meraki.add_network(GLOBEX, "N_999", "Globex HQ")

@@ -1,0 +1,105 @@
+"""The Job's Meraki steps against the Meraki stand-in, without Nautobot (edge cases, fast).
+
+``jobs/__init__.py`` needs a configured Nautobot, so the Nautobot-free module is loaded by path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+from support.meraki_standin import MerakiStandIn
+from support.seed import ACME, BRANCH, GLOBEX, seed
+
+SOURCE = Path(__file__).resolve().parents[2] / "jobs" / "meraki_admins.py"
+spec = importlib.util.spec_from_file_location("meraki_admins_under_test", SOURCE)
+meraki_admins = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(meraki_admins)
+
+
+@pytest.fixture(scope="module")
+def standin():
+    with MerakiStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def admins(standin):
+    seed(standin)
+    settings = meraki_admins.DashboardSettings(api_key=standin.api_key, base_url=standin.base_url)
+    client = meraki_admins.dashboard(settings, timeout=5, retries=2)
+    yield meraki_admins.MerakiAdmins(client, standin.base_url, logging.getLogger("job"))
+    standin.clear_faults()
+
+
+def add(admins, **kwargs):
+    args = {"email": "a@example.com", "name": "A", "org_id": ACME, "org_access": "read-only", **kwargs}
+    return admins.add(**args)
+
+
+def problem(admins, **kwargs) -> str:
+    with pytest.raises(meraki_admins.MerakiProblem) as caught:
+        add(admins, **kwargs)
+    return str(caught.value)
+
+
+def test_creates_and_reports(admins, standin):
+    result = add(admins, network=BRANCH, network_access="full")
+    assert result["outcome"] == "created"
+    assert standin.admins(ACME)[0]["networks"] == [{"id": BRANCH, "access": "full"}]
+
+
+def test_two_networks_with_one_name_need_the_id(admins, standin):
+    standin.add_network(ACME, "N_2", "Branch Office")
+    message = problem(admins, network="Branch Office")
+    assert "More than one network is named 'Branch Office'" in message and "N_2" in message
+
+
+def test_org_access_none_needs_a_network(admins, standin):
+    message = problem(admins, org_access="none")
+    assert "grants nothing without a network" in message
+    assert standin.requests == []
+
+
+def test_forbidden_organization(admins, standin):
+    standin.reset()
+    standin.add_organization(GLOBEX, "Globex", forbidden=True)
+    assert problem(admins, org_id=GLOBEX).startswith(f"The API key may not read the organization in organization {GLOBEX} (403")
+
+
+def test_api_access_disabled(admins, standin):
+    standin.reset()
+    standin.add_organization(GLOBEX, "Globex", api_enabled=False)
+    message = problem(admins, org_id=GLOBEX)
+    assert "(404: To make requests you must first enable API access" in message
+
+
+def test_meraki_unreachable(standin):
+    settings = meraki_admins.DashboardSettings(api_key="k", base_url="http://127.0.0.1:9/api/v1")
+    client = meraki_admins.dashboard(settings, timeout=1, retries=1)
+    admins = meraki_admins.MerakiAdmins(client, settings.base_url, logging.getLogger("job"))
+    message = problem(admins)
+    assert message.startswith("Could not reach the Meraki Dashboard API at http://127.0.0.1:9/api/v1")
+    assert "MERAKI_BASE_URL" in message
+
+
+def test_creation_refused(admins, standin):
+    standin.fail_with(400, match="POST", body={"errors": ["Name is too long"]})
+    assert problem(admins) == (
+        "Meraki refused to create the administrator (400: Name is too long). Correct the input and run the Job again."
+    )
+
+
+def test_missing_key():
+    with pytest.raises(meraki_admins.MerakiProblem, match="MERAKI_DASHBOARD_API_KEY is not set"):
+        meraki_admins.dashboard(meraki_admins.DashboardSettings(api_key="", base_url="http://x"))
+
+
+def test_settings_default_to_the_global_cloud(monkeypatch):
+    monkeypatch.delenv("MERAKI_BASE_URL", raising=False)
+    monkeypatch.setenv("MERAKI_DASHBOARD_API_KEY", " key ")
+    settings = meraki_admins.dashboard_settings()
+    assert settings == meraki_admins.DashboardSettings(api_key="key", base_url="https://api.meraki.com/api/v1")

@@ -1,21 +1,201 @@
-"""The ``meraki-chatops`` command."""
+"""The ``meraki-chatops`` command: ``serve`` the bot, ``preview`` its modal, ``run`` the Job from a terminal."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import time
 from importlib.metadata import version
+from typing import Any
+
+from bot import forms
+from bot.follow import poll_delays
+from bot.models import JobForm, LogEntry, ModalContext, RunStatus
+from bot.nautobot import JobFieldErrors, NautobotClient, NautobotError
+from bot.settings import NautobotSettings, Settings, SettingsError, load_settings
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+# ``run``'s flags for the Create Meraki User Job; ``--set NAME=VALUE`` reaches any other variable.
+RUN_FLAGS = {
+    "user_email": "user_email",
+    "user_name": "user_name",
+    "org": "meraki_org_id",
+    "access_level": "meraki_access_level",
+    "network": "meraki_network",
+    "network_access": "meraki_network_access",
+}
 
 
 def parser() -> argparse.ArgumentParser:
     command = argparse.ArgumentParser(
         prog="meraki-chatops",
-        description="Add Cisco Meraki dashboard administrators from Slack, through a logged Nautobot Job.",
+        description="Add Cisco Meraki dashboard administrators from Slack, through a logged Nautobot Job. "
+        "Settings come from the environment (or .env); see the README.",
     )
     command.add_argument("--version", action="version", version=f"%(prog)s {version('meraki-chatops')}")
+    sub = command.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("serve", help="run the Slack bot (Socket Mode)")
+    sub.add_parser("preview", help="print the modal built from the live Job, as Block Kit JSON")
+    run = sub.add_parser("run", help="run the Job from this terminal and print its log as it arrives")
+    run.add_argument("--user-email", required=True)
+    run.add_argument("--user-name", help="defaults to the part of the email before the @")
+    run.add_argument("--org", help="organization ID or name (default: the only one, if there is one)")
+    run.add_argument("--access-level", default=None, help="full, read-only, enterprise or none")
+    run.add_argument("--network", help="a network name or ID to grant access to")
+    run.add_argument("--network-access", help="full, read-only, guest-ambassador or monitor-only")
+    run.add_argument("--dry-run", action="store_true", help="check and log the plan without creating anything")
+    run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="any other Job variable")
     return command
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser().parse_args(argv)
-    parser().print_help()
+    args = parser().parse_args(argv)
+    kind = Settings if args.command == "serve" else NautobotSettings
+    try:
+        settings = load_settings(kind)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+    )
+    command = {"serve": serve, "preview": preview, "run": run_job}[args.command]
+    try:
+        return asyncio.run(command(settings, args))
+    except KeyboardInterrupt:
+        return 0
+
+
+def nautobot(settings: NautobotSettings) -> NautobotClient:
+    return NautobotClient(settings.nautobot_base, settings.nautobot_token, verify=settings.tls_verify)
+
+
+async def serve(settings: Settings, _args: argparse.Namespace) -> int:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.app import build
+
+    bot = build(settings)
+    handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
+    refresher = asyncio.create_task(bot.forms.keep_fresh())
+    main_task = asyncio.current_task()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    try:
+        await handler.start_async()
+    except asyncio.CancelledError:
+        pass
+    finally:
+        refresher.cancel()
+        with contextlib.suppress(Exception):
+            await handler.close_async()
+        await bot.nautobot.aclose()
     return 0
+
+
+async def preview(settings: NautobotSettings, _args: argparse.Namespace) -> int:
+    async with nautobot(settings) as client:
+        try:
+            form = await client.job_form(settings.nautobot_job_name)
+        except NautobotError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_FAILED
+    context = ModalContext(channel_id="C0PREVIEW", user_id="U0PREVIEW", job_id=form.job_id)
+    print(json.dumps(forms.build_modal(form, context=context).to_dict(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def run_values(args: argparse.Namespace, form: JobForm) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for flag, name in RUN_FLAGS.items():
+        given = getattr(args, flag)
+        if given is not None and form.variable(name) is not None:
+            values[name] = given
+    if "user_name" not in values and form.variable("user_name"):
+        values["user_name"] = args.user_email.split("@")[0]
+    org = form.variable("meraki_org_id")
+    if org is not None:
+        values["meraki_org_id"] = _choice(org.choices, values.get("meraki_org_id"))
+    for item in args.set:
+        name, _, value = item.partition("=")
+        values[name.strip()] = value
+    if args.dry_run:
+        values["dryrun"] = True
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _choice(choices: list[tuple[str, str]], given: str | None) -> str | None:
+    """A choice by value or by (case-insensitive) label; with one choice and nothing given, that one."""
+    if given is None:
+        return choices[0][0] if len(choices) == 1 else None
+    for value, label in choices:
+        if (
+            given in (value, label)
+            or given.casefold() == label.casefold()
+            or label.casefold().startswith(given.casefold() + " (")
+        ):
+            return value
+    return given
+
+
+async def run_job(settings: NautobotSettings, args: argparse.Namespace) -> int:
+    async with nautobot(settings) as client:
+        try:
+            form = await client.job_form(settings.nautobot_job_name)
+            values = run_values(args, form)
+            errors = forms.validate(values, form, email_regex=settings.email_regex)
+            if errors:
+                return _refused(errors)
+            submission = await client.run_job(form.job_id, values)
+        except JobFieldErrors as exc:
+            on_fields, general = forms.field_errors(exc.errors, form)
+            return _refused({**on_fields, **{f"#{n}": text for n, text in enumerate(general)}})
+        except NautobotError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_FAILED
+        if submission.run is None:
+            print(f"Waiting for approval in Nautobot: {submission.scheduled_url}")
+            return 0
+        print(f"Running {form.job_name}: {submission.run.url}")
+        return await _follow(client, submission.run.result_id, settings.follow_timeout_seconds)
+
+
+def _refused(errors: dict[str, str]) -> int:
+    print("Nautobot would not run the Job:", file=sys.stderr)
+    for name, message in errors.items():
+        print(f"  {name}: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+async def _follow(client: NautobotClient, result_id: str, timeout: float) -> int:
+    started = time.monotonic()
+    printed = 0
+    for delay in poll_delays(lambda: time.monotonic() - started):
+        await asyncio.sleep(delay)
+        try:
+            run = await client.job_result(result_id)
+            entries = await client.job_logs(result_id)
+        except NautobotError as exc:
+            if not getattr(exc, "retryable", False):
+                raise
+            print(f"(Nautobot unavailable, still waiting: {exc})", file=sys.stderr)
+            continue
+        for entry in entries[printed:]:
+            print(log_line(entry))
+        printed = len(entries)
+        if run.status.is_final:
+            print(f"{run.status.value}: {run.url}")
+            return 0 if run.status == RunStatus.SUCCEEDED else EXIT_FAILED
+        if time.monotonic() - started > timeout:
+            print(f"Still running in Nautobot after {timeout:.0f} s: {run.url}")
+            return EXIT_FAILED
+    return EXIT_FAILED
+
+
+def log_line(entry: LogEntry) -> str:
+    return f"{entry.created:%H:%M:%S} {entry.log_level:<8} {entry.grouping:<14} {entry.message}"

@@ -7,8 +7,6 @@ from pathlib import Path
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_STORE = "sqlite+aiosqlite:///meraki-chatops.sqlite3"
-
 HINTS = {
     "slack_bot_token": "the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page",
     "slack_app_token": "an app-level token (xapp-…) with connections:write, from Basic Information → App-Level Tokens",
@@ -18,24 +16,46 @@ HINTS = {
 }
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+class NautobotSettings(BaseSettings):
+    """What every command needs: where Nautobot is, and which Job to run."""
 
-    slack_bot_token: SecretStr
-    slack_app_token: SecretStr
-    slack_api_url: AnyHttpUrl = Field(default=AnyHttpUrl("https://slack.com/api/"))
-    slash_command: str = "/meraki-add-user"
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
     nautobot_url: AnyHttpUrl
     nautobot_token: SecretStr
     nautobot_verify_tls: bool = True
     nautobot_ca_bundle: Path | None = None
     nautobot_job_name: str = "Create Meraki User"
-
-    store_url: str = DEFAULT_STORE
     email_regex: str | None = None
     follow_timeout_seconds: float = Field(default=3600, gt=0)
     log_level: str = "INFO"
+
+    @field_validator("nautobot_ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file")
+        return value
+
+    @property
+    def nautobot_base(self) -> str:
+        return str(self.nautobot_url).rstrip("/")
+
+    @property
+    def tls_verify(self) -> bool | str:
+        """What httpx's ``verify`` takes: a CA bundle path, or whether to verify at all."""
+        if self.nautobot_ca_bundle is not None:
+            return str(self.nautobot_ca_bundle)
+        return self.nautobot_verify_tls
+
+
+class Settings(NautobotSettings):
+    """Everything ``serve`` needs: Nautobot, plus Slack."""
+
+    slack_bot_token: SecretStr
+    slack_app_token: SecretStr
+    slack_api_url: AnyHttpUrl = Field(default=AnyHttpUrl("https://slack.com/api/"))
+    slash_command: str = "/meraki-add-user"
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -58,32 +78,14 @@ class Settings(BaseSettings):
             raise ValueError("must look like /meraki-add-user (a slash, no spaces, at most 32 characters)")
         return value
 
-    @field_validator("nautobot_ca_bundle")
-    @classmethod
-    def _ca_bundle(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"{value} is not a file")
-        return value
-
-    @property
-    def nautobot_base(self) -> str:
-        return str(self.nautobot_url).rstrip("/")
-
-    @property
-    def tls_verify(self) -> bool | str:
-        """What httpx's ``verify`` takes: a CA bundle path, or whether to verify at all."""
-        if self.nautobot_ca_bundle is not None:
-            return str(self.nautobot_ca_bundle)
-        return self.nautobot_verify_tls
-
 
 class SettingsError(Exception):
     """Settings are missing or malformed; ``str()`` lists every problem and how to fix it."""
 
 
-def load_settings(**overrides) -> Settings:
+def load_settings(kind: type[NautobotSettings] = Settings, **overrides) -> NautobotSettings:
     try:
-        return Settings(**overrides)
+        return kind(**overrides)
     except ValidationError as exc:
         raise SettingsError(describe(exc)) from None
 

@@ -228,7 +228,10 @@ def test_meraki_hanging_while_the_job_loads(stack, meraki, bot):
     assert found["meraki_org_id"]["choices"] == []
     assert "reload this form" in found["meraki_org_id"]["help_text"]
     # The background refresh gives up on its own; wait for it so the next test starts clean.
-    wait_until(lambda: "No organizations could be loaded" in variables(bot, stack.job_id)["meraki_org_id"]["help_text"], timeout=40)
+    wait_until(
+        lambda: "No organizations could be loaded" in variables(bot, stack.job_id)["meraki_org_id"]["help_text"],
+        timeout=40,
+    )
 
 
 def test_organization_list_survives_a_meraki_outage(stack, meraki, bot):

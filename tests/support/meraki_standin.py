@@ -11,15 +11,17 @@ Only the standard library is used, so the server runs anywhere the tests do.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 API_PREFIX = "/api/v1"
@@ -31,8 +33,7 @@ ADMIN_FIELDS = ("email", "name", "orgAccess", "tags", "networks", "authenticatio
 INVALID_API_KEY = "Invalid API key"
 ORG_NOT_FOUND = "Organization not found"
 API_DISABLED = (
-    "To make requests you must first enable API access via Organization > Settings page "
-    "in the Meraki dashboard."
+    "To make requests you must first enable API access via Organization > Settings page in the Meraki dashboard."
 )
 FORBIDDEN = "You do not have permission to access this organization"
 RATE_LIMITED = "API rate limit exceeded for organization"
@@ -70,9 +71,7 @@ class _Reply:
 class _Problem(Exception):
     """Raised by endpoint code to answer with a Meraki-style error body."""
 
-    def __init__(
-        self, status: int, *messages: str, headers: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, *messages: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(status, messages)
         self.reply = _error(status, *messages, headers=headers)
 
@@ -162,10 +161,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         headers = {name.lower(): value for name, value in self.headers.items()}
         reply = self.server.standin._serve(self.command, self.path, headers, body)
-        try:
+        with contextlib.suppress(OSError):  # the client gave up, e.g. its timeout expired during a delay
             self._send(reply)
-        except OSError:
-            pass  # the client gave up (e.g. its timeout expired during a delay)
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -348,9 +345,7 @@ class MerakiStandIn:
     def _serve(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> _Reply:
         url = urlsplit(raw_path)
         path = url.path[len(API_PREFIX) :] if url.path.startswith(API_PREFIX + "/") else url.path
-        record = RecordedRequest(
-            method, path, parse_qs(url.query, keep_blank_values=True), headers, _parse_json(body)
-        )
+        record = RecordedRequest(method, path, parse_qs(url.query, keep_blank_values=True), headers, _parse_json(body))
         key = f"{method} {path}"
         with self._lock:
             self.requests.append(record)
@@ -559,9 +554,7 @@ class MerakiStandIn:
             "isBoundToConfigTemplate": False,
         }
 
-    def _paginate(
-        self, items: list[dict[str, Any]], call: _Call, *, default: int, maximum: int
-    ) -> _Reply:
+    def _paginate(self, items: list[dict[str, Any]], call: _Call, *, default: int, maximum: int) -> _Reply:
         """Serve one page and, like the dashboard, point at the next one with an absolute Link."""
         query = call.record.query
         per_page = _per_page(query, default, maximum)

@@ -492,8 +492,11 @@ def main() -> None:
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
             try:
                 stack.start()
-                print(f"Nautobot {stack.url} (admin token {ADMIN_TOKEN}, bot token {BOT_TOKEN}), "
-                      f"Meraki stand-in {meraki.base_url}, logs in {workdir}; Ctrl-C stops it", flush=True)
+                print(
+                    f"Nautobot {stack.url} (admin token {ADMIN_TOKEN}, bot token {BOT_TOKEN}), "
+                    f"Meraki stand-in {meraki.base_url}, logs in {workdir}; Ctrl-C stops it",
+                    flush=True,
+                )
                 signal.sigwait({signal.SIGINT, signal.SIGTERM})
             finally:
                 stack.stop()

@@ -67,7 +67,9 @@ def test_org_access_none_needs_a_network(admins, standin):
 def test_forbidden_organization(admins, standin):
     standin.reset()
     standin.add_organization(GLOBEX, "Globex", forbidden=True)
-    assert problem(admins, org_id=GLOBEX).startswith(f"The API key may not read the organization in organization {GLOBEX} (403")
+    assert problem(admins, org_id=GLOBEX).startswith(
+        f"The API key may not read the organization in organization {GLOBEX} (403"
+    )
 
 
 def test_api_access_disabled(admins, standin):

@@ -10,7 +10,6 @@ import httpx
 import meraki
 import pytest
 from meraki.exceptions import APIError
-
 from support.meraki_standin import (
     API_DISABLED,
     BAD_JSON,
@@ -95,9 +94,7 @@ def test_organizations_list_and_one_org(dashboard: meraki.DashboardAPI) -> None:
     assert org["url"].startswith("https://")
 
 
-def test_unknown_org_is_404_with_errors_body(
-    dashboard: meraki.DashboardAPI, http: httpx.Client
-) -> None:
+def test_unknown_org_is_404_with_errors_body(dashboard: meraki.DashboardAPI, http: httpx.Client) -> None:
     with pytest.raises(APIError) as caught:
         dashboard.organizations.getOrganization("999")
     assert caught.value.status == 404
@@ -136,9 +133,7 @@ def test_api_disabled_org_is_404_everywhere(standin: MerakiStandIn, http: httpx.
     assert listed["200"]["api"] == {"enabled": False}
 
 
-def test_forbidden_org_is_403_and_not_listed(
-    standin: MerakiStandIn, dashboard: meraki.DashboardAPI
-) -> None:
+def test_forbidden_org_is_403_and_not_listed(standin: MerakiStandIn, dashboard: meraki.DashboardAPI) -> None:
     standin.add_organization("300", "Elsewhere", forbidden=True)
     with pytest.raises(APIError) as caught:
         dashboard.organizations.createOrganizationAdmin("300", "a@example.com", "A", "full")
@@ -150,9 +145,7 @@ def test_forbidden_org_is_403_and_not_listed(
 # admins
 
 
-def test_create_admin_with_networks_via_sdk(
-    standin: MerakiStandIn, dashboard: meraki.DashboardAPI
-) -> None:
+def test_create_admin_with_networks_via_sdk(standin: MerakiStandIn, dashboard: meraki.DashboardAPI) -> None:
     created = dashboard.organizations.createOrganizationAdmin(
         ORG,
         "ana@example.com",
@@ -245,9 +238,7 @@ def test_network_of_another_org_is_unknown(standin: MerakiStandIn, http: httpx.C
     assert "N_400" in response.json()["errors"][0]
 
 
-def test_duplicate_email_is_case_insensitive(
-    standin: MerakiStandIn, dashboard: meraki.DashboardAPI
-) -> None:
+def test_duplicate_email_is_case_insensitive(standin: MerakiStandIn, dashboard: meraki.DashboardAPI) -> None:
     standin.add_admin(ORG, "Ana@Example.com", "Ana")
     with pytest.raises(APIError) as caught:
         dashboard.organizations.createOrganizationAdmin(ORG, "ana@example.COM", "Ana", "full")
@@ -291,9 +282,7 @@ def test_missing_key_and_legacy_header(standin: MerakiStandIn) -> None:
     assert legacy.status_code == 200
 
 
-def test_key_can_be_revoked_at_runtime(
-    standin: MerakiStandIn, dashboard: meraki.DashboardAPI
-) -> None:
+def test_key_can_be_revoked_at_runtime(standin: MerakiStandIn, dashboard: meraki.DashboardAPI) -> None:
     dashboard.organizations.getOrganizations()
     standin.api_key = "rotated"
     with pytest.raises(APIError) as caught:
@@ -319,9 +308,7 @@ def test_rate_limit_then_success_honours_retry_after(
     assert limited.json() == {"errors": [RATE_LIMITED]}
 
 
-def test_server_error_once_then_success(
-    standin: MerakiStandIn, dashboard: meraki.DashboardAPI
-) -> None:
+def test_server_error_once_then_success(standin: MerakiStandIn, dashboard: meraki.DashboardAPI) -> None:
     standin.fail_with(502, times=1, match=r"^POST /organizations/[^/]+/admins$")
     created = dashboard.organizations.createOrganizationAdmin(ORG, "b@example.com", "B", "full")
     assert created["email"] == "b@example.com"
@@ -365,9 +352,7 @@ def test_delay_slows_matching_requests_only(standin: MerakiStandIn, http: httpx.
     assert time.monotonic() - started >= 0.3
 
 
-def test_delay_and_failure_apply_to_the_same_request(
-    standin: MerakiStandIn, http: httpx.Client
-) -> None:
+def test_delay_and_failure_apply_to_the_same_request(standin: MerakiStandIn, http: httpx.Client) -> None:
     standin.delay(0.3, times=1)
     standin.fail_with(503)
     started = time.monotonic()
@@ -376,9 +361,7 @@ def test_delay_and_failure_apply_to_the_same_request(
     assert http.get("/organizations").status_code == 200
 
 
-def test_hanging_request_times_out_and_is_recorded(
-    standin: MerakiStandIn, http: httpx.Client
-) -> None:
+def test_hanging_request_times_out_and_is_recorded(standin: MerakiStandIn, http: httpx.Client) -> None:
     standin.delay(1, times=1)
     with pytest.raises(httpx.ReadTimeout):
         http.get("/organizations", timeout=0.2)
@@ -390,9 +373,8 @@ def test_stop_releases_delayed_requests() -> None:
     standin = MerakiStandIn().start()
     standin.add_organization(ORG, "Acme")
     standin.delay(30)
-    with httpx.Client(base_url=standin.base_url, timeout=0.2) as client:
-        with pytest.raises(httpx.ReadTimeout):
-            client.get("/organizations")
+    with httpx.Client(base_url=standin.base_url, timeout=0.2) as client, pytest.raises(httpx.ReadTimeout):
+        client.get("/organizations")
     started = time.monotonic()
     standin.stop()
     standin.stop()
@@ -442,9 +424,7 @@ def test_networks_pagination(standin: MerakiStandIn, http: httpx.Client) -> None
 # request log
 
 
-def test_request_log_records_what_was_sent(
-    standin: MerakiStandIn, dashboard: meraki.DashboardAPI
-) -> None:
+def test_request_log_records_what_was_sent(standin: MerakiStandIn, dashboard: meraki.DashboardAPI) -> None:
     dashboard.organizations.createOrganizationAdmin(
         ORG, "c@example.com", "C", "read-only", networks=[{"id": NET, "access": "full"}]
     )
@@ -480,7 +460,7 @@ def test_reset_keeps_key_and_clears_everything(standin: MerakiStandIn, http: htt
 
 def test_base_url_needs_start() -> None:
     with pytest.raises(RuntimeError):
-        MerakiStandIn().base_url
+        _ = MerakiStandIn().base_url
 
 
 def test_restart_keeps_base_url_and_state() -> None:

@@ -1,4 +1,4 @@
-"""Fixtures for the tests that run against a real Nautobot and the Meraki stand-in."""
+"""Fixtures for the tests that run against a real Nautobot, the Meraki stand-in and the Slack stand-in."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from support.nautobot_stack import (
 )
 from support.seed import ACME, seed
 
-CHECKOUT = Path(__file__).resolve().parents[2]
+CHECKOUT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

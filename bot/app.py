@@ -1,0 +1,59 @@
+"""Wiring: the Bolt app, its clients and its listeners. Behaviour lives in the modules it wires."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import forms
+from bot.follow import Follower
+from bot.form_cache import FormCache
+from bot.listeners import Listeners
+from bot.nautobot import NautobotClient
+from bot.settings import Settings
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    """A Web API client that honours Retry-After on 429 and retries Slack's 5xx and dropped connections."""
+    return AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=str(settings.slack_api_url),
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=3),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+def nautobot_client(settings: Settings) -> NautobotClient:
+    return NautobotClient(settings.nautobot_base, settings.nautobot_token, verify=settings.tls_verify)
+
+
+@dataclass
+class Bot:
+    app: AsyncApp
+    nautobot: NautobotClient
+    forms: FormCache
+    listeners: Listeners
+
+
+def build(settings: Settings) -> Bot:
+    client = slack_client(settings)
+    nautobot = nautobot_client(settings)
+    form_cache = FormCache(nautobot, settings.nautobot_job_name)
+    follower = Follower(nautobot, client, timeout=settings.follow_timeout_seconds)
+    listeners = Listeners(
+        nautobot=nautobot, forms_cache=form_cache, follower=follower, email_regex=settings.email_regex
+    )
+    app = AsyncApp(client=client)
+    app.command(settings.slash_command)(listeners.command)
+    app.view(forms.CALLBACK_ID)(listeners.submission)
+    return Bot(app, nautobot, form_cache, listeners)

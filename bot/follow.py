@@ -1,0 +1,123 @@
+"""Following a Job run in Nautobot until it ends, and posting its result into the Slack thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import messages
+from bot.models import JobForm, JobRun, RunRequest, RunStatus
+from bot.nautobot import NautobotClient, NautobotError
+
+log = logging.getLogger("bot.follow")
+
+FIRST_POLL = 0.5
+POLL_GROWTH = 1.5
+POLL_CAP = 5.0
+LONG_RUN = 600.0
+LONG_RUN_POLL = 15.0
+
+
+def poll_delays(elapsed: Callable[[], float]) -> Iterator[float]:
+    """Fast while a run is young (most finish in seconds), then every few seconds, then slower."""
+    delay = FIRST_POLL
+    while True:
+        yield LONG_RUN_POLL if elapsed() > LONG_RUN else delay
+        delay = min(delay * POLL_GROWTH, POLL_CAP)
+
+
+@dataclass(frozen=True)
+class Thread:
+    """Where a request's messages live: the parent message and the replies under it."""
+
+    channel_id: str
+    ts: str
+
+
+class Follower:
+    """Polls one JobResult at a time per request; each follow is its own asyncio task."""
+
+    def __init__(
+        self,
+        nautobot: NautobotClient,
+        slack: AsyncWebClient,
+        *,
+        timeout: float,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
+        self.nautobot = nautobot
+        self.slack = slack
+        self.timeout = timeout
+        self.sleep = sleep
+
+    async def follow(self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread) -> JobRun:
+        """Follow ``run`` (whose status the parent message already shows) to its end."""
+        started = time.monotonic()
+        shown = run.status
+        for delay in poll_delays(lambda: time.monotonic() - started):
+            if run.status.is_final:
+                break  # the final status goes up after the log is in the thread
+            if run.status != shown:
+                shown = run.status
+                await self.show(request, form, run, thread, shown)
+            if time.monotonic() - started > self.timeout:
+                await self.show(request, form, run, thread, RunStatus.TIMED_OUT, time.monotonic() - started)
+                return run
+            await self.sleep(delay)
+            run = await self._poll(run)
+        await self.post_result(request, form, run, thread)
+        return run
+
+    async def _poll(self, run: JobRun) -> JobRun:
+        try:
+            return await self.nautobot.job_result(run.result_id)
+        except NautobotError as exc:
+            if not getattr(exc, "retryable", False):
+                raise
+            # An outage is waited out: the Job keeps running in Nautobot whether we can see it or not.
+            log.warning("nautobot unavailable while following result=%s: %s", run.result_id, exc)
+            return run
+
+    async def show(
+        self,
+        request: RunRequest,
+        form: JobForm | None,
+        run: JobRun,
+        thread: Thread,
+        status: RunStatus,
+        elapsed: float | None = None,
+    ) -> None:
+        text, blocks = messages.parent_message(
+            request, run, status, form=form, elapsed=timedelta(seconds=elapsed) if elapsed else None
+        )
+        await self.slack.chat_update(channel=thread.channel_id, ts=thread.ts, text=text, blocks=blocks)
+        log.info("status request=%s result=%s status=%s", request.request_id, run.result_id, status.value)
+
+    async def post_result(self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread) -> None:
+        """The log into the thread first, then the final status on the parent."""
+        entries = await self.nautobot.job_logs(run.result_id)
+        if messages.is_long_log(entries):
+            await self.slack.files_upload_v2(
+                channel=thread.channel_id,
+                thread_ts=thread.ts,
+                filename="job-log.txt",
+                title=f"{request.job_name} log",
+                content=messages.log_file(entries),
+            )
+            await self._reply(thread, messages.long_log_message(entries))
+        else:
+            for message in messages.log_messages(entries):
+                await self._reply(thread, message)
+        if run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
+            await self._reply(thread, messages.failure_summary(run, entries))
+        await self.show(request, form, run, thread, run.status)
+
+    async def _reply(self, thread: Thread, message: tuple[str, list]) -> None:
+        text, blocks = message
+        await self.slack.chat_postMessage(channel=thread.channel_id, thread_ts=thread.ts, text=text, blocks=blocks)

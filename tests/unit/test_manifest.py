@@ -1,0 +1,22 @@
+"""The manifest grants exactly the scopes the bot's Web API calls need."""
+
+from support.manifest import bot_scopes, manifest, web_api_methods
+from support.slack_standin import METHOD_SCOPES
+
+
+def test_every_method_the_bot_calls_is_covered_and_no_scope_is_unused():
+    methods = web_api_methods()
+    assert {"views.open", "views.update", "chat.postMessage", "chat.update"} <= methods
+    unknown = methods - METHOD_SCOPES.keys()
+    assert not unknown, f"add these methods to the Slack stand-in's scope table: {unknown}"
+    needed = {METHOD_SCOPES[m] for m in methods if METHOD_SCOPES[m]} | {"commands"}
+    assert bot_scopes() == needed
+
+
+def test_socket_mode_command_and_interactivity():
+    app = manifest()
+    assert app["settings"]["socket_mode_enabled"] is True
+    assert app["settings"]["interactivity"]["is_enabled"] is True
+    [command] = app["features"]["slash_commands"]
+    assert command["command"] == "/meraki-add-user"
+    assert "url" not in command  # Socket Mode needs no request URL

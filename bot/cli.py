@@ -126,7 +126,8 @@ def run_values(args: argparse.Namespace, form: JobForm) -> dict[str, Any]:
         values[name.strip()] = value
     if args.dry_run:
         values["dryrun"] = True
-    return {name: value for name, value in values.items() if value is not None}
+    defaults = {var.name: var.default for var in form.variables if var.default is not None}
+    return {name: value for name, value in {**defaults, **values}.items() if value is not None}
 
 
 def _choice(choices: list[tuple[str, str]], given: str | None) -> str | None:

@@ -497,6 +497,11 @@ def unavailable_modal(
         "*Nothing was submitted.*\n"
         f"*What to do:* {escape(next_step, limit=1000)}"
     )
+    return message_modal(title, text, callback_id=callback_id)
+
+
+def message_modal(title: str, text: str, *, callback_id: str = UNAVAILABLE_CALLBACK_ID) -> View:
+    """A modal that only tells something (``text`` is mrkdwn the caller has escaped)."""
     return View(
         type="modal",
         callback_id=callback_id,
@@ -912,14 +917,3 @@ def _cap_general(messages: list[str]) -> list[str]:
     if len(capped) > GENERAL_ERRORS_MAX:
         capped = [*capped[: GENERAL_ERRORS_MAX - 1], f"…and {len(capped) - GENERAL_ERRORS_MAX + 1} more."]
     return capped
-
-
-def message_modal(title: str, text: str, *, callback_id: str = UNAVAILABLE_CALLBACK_ID) -> View:
-    """A modal that only tells something, e.g. that the run was submitted and where to follow it."""
-    return View(
-        type="modal",
-        callback_id=callback_id,
-        title=modal_title(title),
-        close="Close",
-        blocks=[SectionBlock(text=MarkdownTextObject(text=text))],
-    )

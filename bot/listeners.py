@@ -79,7 +79,11 @@ class Listeners:
     async def submission(self, ack, body: dict[str, Any], client: AsyncWebClient, view: dict[str, Any]) -> None:
         context = ModalContext.from_metadata(view.get("private_metadata", ""))
         user_id = body["user"]["id"]
-        form = self.forms.current() or await self.forms.refresh()
+        try:
+            form = self.forms.current() or await self.forms.refresh()
+        except NautobotError as exc:
+            await ack(response_action="update", view=forms.unavailable_modal(str(exc), RETRY_LATER, title="Not run"))
+            return
         values = forms.read_submission(view["state"]["values"], form, self.hidden)
         errors = forms.validate(values, form, email_regex=self.email_regex, hidden=self.hidden)
         if errors:

@@ -9,7 +9,7 @@ import pytest
 from support.bot_process import BotProcess
 from support.manifest import bot_scopes
 from support.nautobot_stack import BOT_TOKEN, EMAIL_REGEX, NautobotStack
-from support.seed import ACME, BRANCH
+from support.seed import ACME, BRANCH, FIELD_ORDER
 from support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nautobot]
@@ -113,15 +113,7 @@ def thread_text(slack: SlackStandIn, channel: str, ts: str) -> str:
 def test_the_modal_mirrors_the_job_and_prefills_from_the_command(flow):
     view = open_form(flow, "bob@example.com read-only")
     inputs = [b for b in view["blocks"] if b["type"] == "input"]
-    assert [b["block_id"] for b in inputs] == [
-        "user_email",
-        "user_name",
-        "meraki_org_id",
-        "meraki_access_level",
-        "meraki_network",
-        "meraki_network_access",
-        "dryrun",
-    ]
+    assert [b["block_id"] for b in inputs] == FIELD_ORDER
     by_id = {b["block_id"]: b for b in inputs}
     assert by_id["user_email"]["element"]["type"] == "email_text_input"
     assert by_id["user_email"]["element"]["initial_value"] == "bob@example.com"

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from support.nautobot_stack import EMAIL_REGEX, JOB_NAME
 from support.polling import wait_until
-from support.seed import ACME, BRANCH, GLOBEX, WAREHOUSE
+from support.seed import ACME, BRANCH, FIELD_ORDER, GLOBEX, WAREHOUSE
 
 pytestmark = pytest.mark.nautobot
 
@@ -29,15 +29,7 @@ def test_job_is_listed_with_its_form(stack, bot):
     assert job["enabled"] and job["installed"] and not job["has_sensitive_variables"]
 
     found = variables(bot, stack.job_id)
-    assert list(found) == [
-        "user_email",
-        "user_name",
-        "meraki_org_id",
-        "meraki_access_level",
-        "meraki_network",
-        "meraki_network_access",
-        "dryrun",
-    ]
+    assert list(found) == FIELD_ORDER
     assert {name: v["type"] for name, v in found.items()} == {
         "user_email": "StringVar",
         "user_name": "StringVar",

@@ -13,3 +13,15 @@ def seed(meraki: MerakiStandIn) -> None:
     meraki.add_network(ACME, BRANCH, "Branch Office")
     meraki.add_network(ACME, WAREHOUSE, "Warehouse")
     meraki.add_network(GLOBEX, "N_999", "Globex HQ")
+
+
+# The Job's variables, in the order its form shows them.
+FIELD_ORDER = [
+    "user_email",
+    "user_name",
+    "meraki_org_id",
+    "meraki_access_level",
+    "meraki_network",
+    "meraki_network_access",
+    "dryrun",
+]

@@ -1,0 +1,63 @@
+"""`meraki-chatops preview` and `meraki-chatops run` against the real Nautobot."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.nautobot_stack import BOT_TOKEN
+from support.seed import ACME
+
+pytestmark = [pytest.mark.e2e, pytest.mark.nautobot]
+
+MERAKI_CHATOPS = str(Path(sys.executable).parent / "meraki-chatops")
+
+
+def cli(stack, *args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NAUTOBOT_"))}
+    env.update(NAUTOBOT_URL=stack.url, NAUTOBOT_TOKEN=BOT_TOKEN)
+    return subprocess.run(
+        [MERAKI_CHATOPS, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+
+
+def test_preview_prints_the_modal_of_the_live_job(stack, tmp_path):
+    done = cli(stack, "preview", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    view = json.loads(done.stdout)
+    assert view["type"] == "modal"
+    assert [b["block_id"] for b in view["blocks"] if b["type"] == "input"][:3] == [
+        "user_email",
+        "user_name",
+        "meraki_org_id",
+    ]
+
+
+def test_run_prints_the_log_as_it_arrives(stack, meraki, tmp_path):
+    done = cli(
+        stack,
+        "run",
+        "--user-email",
+        "cli.user@example.com",
+        "--org",
+        "Acme Corp",
+        "--access-level",
+        "full",
+        tmp_path=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Created administrator 'cli.user'" in done.stdout
+    assert done.stdout.rstrip().splitlines()[-1].startswith("succeeded: ")
+    [admin] = meraki.admins(ACME)
+    assert admin["orgAccess"] == "full"
+
+
+def test_run_refuses_bad_input_with_the_field(stack, meraki, tmp_path):
+    done = cli(stack, "run", "--user-email", "x@elsewhere.test", "--org", ACME, tmp_path=tmp_path)
+    assert done.returncode == 2
+    assert "user_email" in done.stderr
+    assert meraki.admins(ACME) == []

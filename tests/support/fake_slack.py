@@ -1,0 +1,163 @@
+"""An in-process Slack Web API client and ``ack`` for unit tests, and one ordered record of what happened.
+
+:class:`Events` is shared by the fake Slack client, the fake ``ack`` and the fake Nautobot, so a
+test can assert the order of acknowledgements, Slack calls and Nautobot requests across all three.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+DM_CHANNEL = "D0DM000001"
+OPENED_VIEW_ID = "V0OPENED01"
+OPENED_VIEW_HASH = "1730542502.AbCdEf12"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened: ``source`` is ``ack``, ``slack`` or ``nautobot``."""
+
+    source: str
+    name: str
+    data: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.source} {self.name}".rstrip()
+
+
+class Events(list[Event]):
+    """Everything the fakes saw, in the order it happened."""
+
+    def add(self, source: str, name: str, data: Mapping[str, Any] | None = None) -> None:
+        self.append(Event(source, name, dict(data or {})))
+
+    def labels(self) -> list[str]:
+        return [event.label for event in self]
+
+    def of(self, source: str) -> list[Event]:
+        return [event for event in self if event.source == source]
+
+    def position(self, label: str) -> int:
+        """Position of the first event with this label."""
+        return self.labels().index(label)
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    method: str
+    kwargs: dict[str, Any]
+
+
+class FakeSlack:
+    """Async stand-ins for the Web API methods the bot uses, answering like Slack does.
+
+    ``calls`` holds every call in order; ``posted`` the answers of the messages that were posted.
+    ``not_in`` lists channels the bot is not a member of: ``chat.postMessage`` there fails with
+    ``not_in_channel``, after being recorded.
+    """
+
+    def __init__(self, events: Events | None = None, *, not_in: Iterable[str] = ()) -> None:
+        self.events = events if events is not None else Events()
+        self.calls: list[SlackCall] = []
+        self.posted: list[dict[str, Any]] = []
+        self.not_in = frozenset(not_in)
+        self._ts = itertools.count(101)
+
+    def _record(self, method: str, kwargs: dict[str, Any]) -> None:
+        self.calls.append(SlackCall(method, kwargs))
+        self.events.add("slack", method, kwargs)
+
+    def _next_ts(self) -> str:
+        return f"1730542502.{next(self._ts):06d}"
+
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        return [call.kwargs for call in self.calls if call.method == method]
+
+    def methods(self) -> list[str]:
+        return [call.method for call in self.calls]
+
+    async def views_open(self, **kwargs: Any) -> dict[str, Any]:
+        self._record("views_open", kwargs)
+        return {"ok": True, "view": {**view_dict(kwargs["view"]), "id": OPENED_VIEW_ID, "hash": OPENED_VIEW_HASH}}
+
+    async def views_update(self, **kwargs: Any) -> dict[str, Any]:
+        self._record("views_update", kwargs)
+        view_id = kwargs.get("view_id") or OPENED_VIEW_ID
+        return {"ok": True, "view": {**view_dict(kwargs["view"]), "id": view_id, "hash": "1730542503.ZyXwVu98"}}
+
+    async def chat_postMessage(self, **kwargs: Any) -> dict[str, Any]:
+        self._record("chat_postMessage", kwargs)
+        channel = kwargs["channel"]
+        if channel in self.not_in:
+            raise SlackApiError(
+                "The request to the Slack API failed. (url: https://slack.com/api/chat.postMessage)",
+                response={"ok": False, "error": "not_in_channel"},
+            )
+        answer = {
+            "ok": True,
+            "channel": channel,
+            "ts": self._next_ts(),
+            "message": {"type": "message", "text": kwargs["text"]},
+        }
+        self.posted.append(answer)
+        return answer
+
+    async def chat_update(self, **kwargs: Any) -> dict[str, Any]:
+        self._record("chat_update", kwargs)
+        return {"ok": True, "channel": kwargs["channel"], "ts": kwargs["ts"], "text": kwargs["text"]}
+
+    async def conversations_open(self, **kwargs: Any) -> dict[str, Any]:
+        self._record("conversations_open", kwargs)
+        return {"ok": True, "channel": {"id": DM_CHANNEL}}
+
+    async def files_upload_v2(self, **kwargs: Any) -> dict[str, Any]:
+        self._record("files_upload_v2", kwargs)
+        file = {"id": "F0FILE0001", "name": kwargs.get("filename"), "title": kwargs.get("title")}
+        return {"ok": True, "file": file, "files": [file]}
+
+
+class FakeAck:
+    """Bolt's ``ack``: records each call's keyword arguments."""
+
+    def __init__(self, events: Events | None = None) -> None:
+        self.events = events if events is not None else Events()
+        self.calls: list[dict[str, Any]] = []
+
+    async def __call__(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)
+        self.events.add("ack", kwargs.get("response_action", ""), kwargs)
+
+
+def view_dict(view: View | Mapping[str, Any]) -> dict[str, Any]:
+    """A view as Slack receives it (``to_dict()`` also runs slack_sdk's checks)."""
+    return view.to_dict() if isinstance(view, View) else dict(view)
+
+
+def _texts(item: Any) -> Iterable[str]:
+    if isinstance(item, Mapping):
+        if isinstance(item.get("text"), str):
+            yield item["text"]
+        for value in item.values():
+            if not isinstance(value, str):
+                yield from _texts(value)
+    elif isinstance(item, list):
+        for value in item:
+            yield from _texts(value)
+
+
+def blocks_text(blocks: Iterable[Block | Mapping[str, Any]]) -> str:
+    """Every text of the blocks, one per line."""
+    rendered = [block.to_dict() if isinstance(block, Block) else block for block in blocks]
+    return "\n".join(_texts(rendered))
+
+
+def view_text(view: View | Mapping[str, Any]) -> str:
+    return blocks_text(view_dict(view).get("blocks", []))

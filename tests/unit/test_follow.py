@@ -1,0 +1,370 @@
+"""Following a JobResult: polling with backoff, the parent message's updates, the log in the thread."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from itertools import islice, pairwise
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from support.fake_nautobot import (
+    ACME_ORG,
+    BASE,
+    FAILED,
+    FAILED_LOGS,
+    FAILURE_MESSAGE,
+    JOB,
+    JOB_NAME,
+    LOGS,
+    LOGS_PATH,
+    RESULT_PATH,
+    SUCCEEDED,
+    VARIABLES,
+    FakeNautobot,
+    job_result,
+    long_log,
+    ok,
+)
+from support.fake_slack import Events, FakeSlack, blocks_text
+
+import bot.follow as follow_module
+import bot.nautobot as nautobot_module
+from bot.follow import FIRST_POLL, LONG_RUN, LONG_RUN_POLL, POLL_CAP, Follower, Thread, poll_delays
+from bot.messages import LONG_LOG_ENTRIES, STATUS_TEXT
+from bot.models import JobForm, JobRun, RunRequest, RunStatus
+from bot.nautobot import NautobotError
+
+USER = "U0456ABC"
+CHANNEL = "C0123CHAN"
+REQUEST = RunRequest(
+    request_id="V0FORM0001",
+    requester_id=USER,
+    channel_id=CHANNEL,
+    job_name=JOB_NAME,
+    inputs={
+        "user_email": "bob@example.com",
+        "user_name": "Bob Smith",
+        "meraki_org_id": ACME_ORG,
+        "meraki_access_level": "read-only",
+        "dryrun": False,
+    },
+)
+FORM = JobForm.from_api(JOB, VARIABLES)
+THREAD = Thread(CHANNEL, "1730542502.000100")
+TIMEOUT = 900.0
+REFUSED = httpx.ConnectError("[Errno 111] Connection refused")
+
+
+class Clock:
+    """``time.monotonic`` for ``bot.follow``; the fake sleep moves it on by the delay it was asked for."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.delays: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        self.now += seconds
+
+
+class Elapsed:
+    """A settable elapsed-time function for :func:`poll_delays`."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+def queued_run() -> JobRun:
+    """The run as ``POST .../run/`` answered it: PENDING, which the parent message already shows."""
+    return JobRun.from_api(job_result("PENDING"), BASE)
+
+
+def results(*statuses: str | dict[str, Any]) -> list[httpx.Response]:
+    return [ok(job_result(status) if isinstance(status, str) else status) for status in statuses]
+
+
+def updates(slack: FakeSlack) -> list[dict[str, Any]]:
+    return slack.calls_to("chat_update")
+
+
+def replies(slack: FakeSlack) -> list[dict[str, Any]]:
+    return slack.calls_to("chat_postMessage")
+
+
+def says(call: dict[str, Any], status: RunStatus) -> bool:
+    return call["text"].endswith(STATUS_TEXT[status])
+
+
+def assert_in_thread(call: dict[str, Any]) -> None:
+    assert (call["channel"], call["thread_ts"]) == (THREAD.channel_id, THREAD.ts)
+
+
+def assert_on_parent(call: dict[str, Any]) -> None:
+    assert (call["channel"], call["ts"]) == (THREAD.channel_id, THREAD.ts)
+
+
+def growing(delays: list[float]) -> bool:
+    return all(earlier <= later for earlier, later in pairwise(delays))
+
+
+@pytest.fixture(autouse=True)
+def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nautobot_module, "RETRY_DELAY", 0)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(follow_module, "time", SimpleNamespace(monotonic=clock.monotonic))
+    return clock
+
+
+@pytest.fixture
+def events() -> Events:
+    return Events()
+
+
+@pytest.fixture
+def nautobot(events: Events) -> FakeNautobot:
+    return FakeNautobot(events)
+
+
+@pytest.fixture
+def slack(events: Events) -> FakeSlack:
+    return FakeSlack(events)
+
+
+@pytest.fixture
+async def make_follower(
+    nautobot: FakeNautobot, slack: FakeSlack, clock: Clock
+) -> AsyncIterator[Callable[[float], Follower]]:
+    client = nautobot.client()
+
+    def make(timeout: float = TIMEOUT) -> Follower:
+        return Follower(client, slack, timeout=timeout, sleep=clock.sleep)  # type: ignore[arg-type]
+
+    yield make
+    await client.aclose()
+
+
+@pytest.fixture
+def follower(make_follower: Callable[[float], Follower]) -> Follower:
+    return make_follower(TIMEOUT)
+
+
+# -- polling to the end --------------------------------------------------------------------------
+
+
+async def test_pending_started_success_updates_the_parent_per_change_and_logs_before_the_end(
+    follower: Follower, nautobot: FakeNautobot, slack: FakeSlack, events: Events, clock: Clock
+) -> None:
+    nautobot.on("GET", RESULT_PATH, *results("PENDING", "STARTED", "STARTED", SUCCEEDED))
+    nautobot.on("GET", LOGS_PATH, ok(LOGS))
+
+    final = await follower.follow(REQUEST, FORM, queued_run(), THREAD)
+
+    assert final.status is RunStatus.SUCCEEDED
+    assert slack.methods() == ["chat_update", "chat_postMessage", "chat_update"]
+    running, done = updates(slack)
+    assert_on_parent(running)
+    assert says(running, RunStatus.RUNNING)
+    (log,) = replies(slack)
+    assert_in_thread(log)
+    log_text = blocks_text(log["blocks"])
+    assert "Organization has 2FA off" in log_text
+    assert "Created administrator bob@example.com" in log_text
+    assert_on_parent(done)
+    assert says(done, RunStatus.SUCCEEDED)
+    done_text = blocks_text(done["blocks"])
+    assert "Took 1s · Log: 2 info · 1 success · 1 warning" in done_text
+    assert f"Requested by <@{USER}>" in done_text
+    labels = events.labels()
+    assert labels.index(f"nautobot GET {LOGS_PATH}") < labels.index("slack chat_postMessage")
+    assert labels[-1] == "slack chat_update"
+    assert nautobot.count("GET", RESULT_PATH) == 4
+    assert clock.delays == [0.5, 0.75, 1.125, 1.6875]
+
+
+async def test_a_failure_posts_the_failing_lines_and_the_exception_in_the_thread(
+    follower: Follower, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    nautobot.on("GET", RESULT_PATH, *results("STARTED", FAILED))
+    nautobot.on("GET", LOGS_PATH, ok(FAILED_LOGS))
+
+    final = await follower.follow(REQUEST, FORM, queued_run(), THREAD)
+
+    assert final.status is RunStatus.FAILED
+    assert slack.methods() == ["chat_update", "chat_postMessage", "chat_postMessage", "chat_update"]
+    log, summary = replies(slack)
+    assert_in_thread(log)
+    assert_in_thread(summary)
+    assert summary["text"] == f"❌ {JOB_NAME} failed: RuntimeError: {FAILURE_MESSAGE}"
+    text = blocks_text(summary["blocks"])
+    assert "Why it failed" in text
+    assert f"RuntimeError: {FAILURE_MESSAGE}" in text
+    assert "Meraki API answered 400: Email has already been taken" in text
+    assert "Job failed, all database changes have been rolled back." in text
+    assert "Running job" not in text
+    assert says(updates(slack)[-1], RunStatus.FAILED)
+
+
+async def test_a_long_log_is_attached_as_a_file_with_a_short_summary(
+    follower: Follower, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    entries = long_log(LONG_LOG_ENTRIES + 1)
+    nautobot.on("GET", RESULT_PATH, ok(SUCCEEDED))
+    nautobot.on("GET", LOGS_PATH, ok(entries))
+
+    await follower.follow(REQUEST, FORM, queued_run(), THREAD)
+
+    assert slack.methods() == ["files_upload_v2", "chat_postMessage", "chat_update"]
+    (upload,) = slack.calls_to("files_upload_v2")
+    assert_in_thread(upload)
+    assert upload["filename"] == "job-log.txt"
+    assert upload["title"] == f"{JOB_NAME} log"
+    content = upload["content"].splitlines()
+    assert len(content) == LONG_LOG_ENTRIES + 1
+    assert content[-1].endswith(f"Checked network N_{LONG_LOG_ENTRIES:04d}")
+    (summary,) = replies(slack)
+    assert_in_thread(summary)
+    assert f"{LONG_LOG_ENTRIES + 1} lines" in summary["text"]
+    assert "job-log.txt" in blocks_text(summary["blocks"])
+    assert says(updates(slack)[-1], RunStatus.SUCCEEDED)
+
+
+async def test_nautobot_unreachable_while_the_job_runs_is_waited_out(
+    follower: Follower, nautobot: FakeNautobot, slack: FakeSlack, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.follow")
+    nautobot.on(
+        "GET", RESULT_PATH, *results("STARTED"), REFUSED, REFUSED, REFUSED, REFUSED, *results("STARTED", SUCCEEDED)
+    )
+    nautobot.on("GET", LOGS_PATH, ok(LOGS))
+
+    final = await follower.follow(REQUEST, FORM, queued_run(), THREAD)
+
+    assert final.status is RunStatus.SUCCEEDED
+    assert [call["text"].split(": ", 1)[1] for call in updates(slack)] == [
+        STATUS_TEXT[RunStatus.RUNNING],
+        STATUS_TEXT[RunStatus.SUCCEEDED],
+    ]
+    (log,) = replies(slack)
+    assert "failed" not in log["text"].casefold()
+    assert nautobot.count("GET", RESULT_PATH) == 7
+    assert len(clock.delays) == 5
+    assert sum("nautobot unavailable while following" in r.getMessage() for r in caplog.records) == 2
+
+
+async def test_a_run_already_finished_is_not_polled(
+    follower: Follower, nautobot: FakeNautobot, slack: FakeSlack, clock: Clock
+) -> None:
+    nautobot.on("GET", LOGS_PATH, ok(LOGS))
+
+    await follower.follow(REQUEST, FORM, JobRun.from_api(SUCCEEDED, BASE), THREAD)
+
+    assert nautobot.count("GET", RESULT_PATH) == 0
+    assert clock.delays == []
+    assert slack.methods() == ["chat_postMessage", "chat_update"]
+
+
+# -- giving up -----------------------------------------------------------------------------------
+
+
+async def test_the_overall_timeout_stops_following_without_posting_the_log(
+    make_follower: Callable[[float], Follower], nautobot: FakeNautobot, slack: FakeSlack, clock: Clock
+) -> None:
+    nautobot.on("GET", RESULT_PATH, ok(job_result("STARTED")))
+    nautobot.on("GET", LOGS_PATH, ok(LOGS))
+
+    final = await make_follower(30.0).follow(REQUEST, FORM, queued_run(), THREAD)
+
+    assert final.status is RunStatus.RUNNING
+    running, timed_out = updates(slack)
+    assert says(running, RunStatus.RUNNING)
+    assert_on_parent(timed_out)
+    assert says(timed_out, RunStatus.TIMED_OUT)
+    assert "Still running in Nautobot" in timed_out["text"]
+    assert "Took 30s" in blocks_text(timed_out["blocks"])
+    assert replies(slack) == []
+    assert slack.calls_to("files_upload_v2") == []
+    assert nautobot.count("GET", LOGS_PATH) == 0
+    assert clock.delays[0] == FIRST_POLL
+    assert growing(clock.delays)
+    assert max(clock.delays) <= POLL_CAP
+    assert sum(clock.delays[:-1]) <= 30.0 < sum(clock.delays)
+
+
+# -- the backoff ---------------------------------------------------------------------------------
+
+
+def test_poll_delays_grow_from_half_a_second_to_the_cap() -> None:
+    delays = list(islice(poll_delays(Elapsed()), 30))
+
+    assert delays[:4] == [0.5, 0.75, 1.125, 1.6875]
+    assert delays[0] == FIRST_POLL
+    assert growing(delays)
+    assert max(delays) == POLL_CAP
+    assert delays[-1] == POLL_CAP
+
+
+def test_poll_delays_slow_down_once_a_run_is_long() -> None:
+    elapsed = Elapsed()
+    before: list[float] = []
+    after: list[float] = []
+    for delay in poll_delays(elapsed):
+        (before if elapsed.seconds <= LONG_RUN else after).append(delay)
+        elapsed.seconds += delay
+        if elapsed.seconds > LONG_RUN + 10 * LONG_RUN_POLL:
+            break
+
+    assert before[0] == FIRST_POLL
+    assert growing(before)
+    assert max(before) <= POLL_CAP
+    assert after
+    assert set(after) == {LONG_RUN_POLL}
+
+
+# -- what the follow does not handle yet ---------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bot/follow.py post_result(): a transport error reading the log after the run ended escapes follow(); "
+    "the parent never shows the final status",
+)
+async def test_the_final_status_is_shown_even_when_the_log_cannot_be_read_at_once(
+    follower: Follower, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    nautobot.on("GET", RESULT_PATH, *results("STARTED", SUCCEEDED))
+    nautobot.on("GET", LOGS_PATH, REFUSED, REFUSED, ok(LOGS))
+
+    with contextlib.suppress(NautobotError):
+        await follower.follow(REQUEST, FORM, queued_run(), THREAD)
+
+    assert says(updates(slack)[-1], RunStatus.SUCCEEDED)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bot/follow.py _poll(): a non-retryable NautobotError ends the follow task with the parent still "
+    "saying 'Running in Nautobot'",
+)
+async def test_a_lost_permission_while_following_does_not_leave_the_parent_running(
+    follower: Follower, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    nautobot.on("GET", RESULT_PATH, *results("STARTED"), ok({"detail": "Invalid token"}, 403))
+
+    with contextlib.suppress(NautobotError):
+        await follower.follow(REQUEST, FORM, queued_run(), THREAD)
+
+    assert not says(updates(slack)[-1], RunStatus.RUNNING)

@@ -1,0 +1,541 @@
+"""The slash command and the modal's submission, against the real Nautobot client and a fake Slack."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from support.fake_nautobot import (
+    ACME_ORG,
+    JOB_ID,
+    JOB_NAME,
+    JOBS_PATH,
+    RESULT_PATH,
+    RUN_AWAITING_APPROVAL,
+    RUN_PATH,
+    RUN_QUEUED,
+    SCHEDULED_ID,
+    VARIABLE_NAMES,
+    VARIABLES,
+    VARIABLES_PATH,
+    FakeNautobot,
+    ok,
+)
+from support.fake_slack import (
+    DM_CHANNEL,
+    OPENED_VIEW_HASH,
+    OPENED_VIEW_ID,
+    Events,
+    FakeAck,
+    FakeSlack,
+    blocks_text,
+    view_dict,
+    view_text,
+)
+
+import bot.listeners as listeners_module
+import bot.nautobot as nautobot_module
+from bot import forms
+from bot.follow import Follower
+from bot.form_cache import FormCache
+from bot.listeners import Listeners
+from bot.models import ModalContext
+
+USER = "U0456ABC"
+CHANNEL = "C0123CHAN"
+TRIGGER_ID = "1730542502123.4567890123.0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+VIEW_ID = "V0FORM0001"
+GOOD: dict[str, Any] = {
+    "user_email": "bob@example.com",
+    "user_name": "Bob Smith",
+    "meraki_org_id": ACME_ORG,
+    "meraki_access_level": "read-only",
+}
+REFUSED_EMAIL = "Invalid value. Must match regex: ^[a-z0-9.]+@example\\.com$"
+
+
+# -- Slack payloads ------------------------------------------------------------------------------
+
+
+def command_body(text: str = "") -> dict[str, Any]:
+    return {
+        "token": "verification-token",
+        "team_id": "T0TEAM0001",
+        "team_domain": "acme",
+        "channel_id": CHANNEL,
+        "channel_name": "netops",
+        "user_id": USER,
+        "user_name": "bob",
+        "command": "/meraki-add-user",
+        "text": text,
+        "api_app_id": "A0APP00001",
+        "response_url": "https://hooks.slack.com/commands/T0TEAM0001/1/abc",
+        "trigger_id": TRIGGER_ID,
+    }
+
+
+def _option(var: dict[str, Any], value: str) -> dict[str, Any]:
+    label = next((text for key, text in var.get("choices", []) if key == value), value)
+    return {"text": {"type": "plain_text", "text": label, "emoji": True}, "value": value}
+
+
+def _action(var: dict[str, Any], value: Any) -> dict[str, Any]:
+    """One field's entry in ``view.state.values``, shaped like Slack sends it."""
+    if var["type"] == "DryRunVar":
+        checked = [_option(var, "true")] if value else []
+        return {"type": "checkboxes", "selected_options": checked}
+    if var["type"] == "ChoiceVar":
+        return {"type": "static_select", "selected_option": _option(var, value) if value is not None else None}
+    kind = "email_text_input" if "email" in var["name"] else "plain_text_input"
+    return {"type": kind, "value": value}
+
+
+def submitted_view(values: dict[str, Any], *, view_id: str = VIEW_ID, metadata: str | None = None) -> dict[str, Any]:
+    context = ModalContext(channel_id=CHANNEL, user_id=USER, job_id=JOB_ID)
+    state = {var["name"]: {forms.ACTION_ID: _action(var, values.get(var["name"]))} for var in VARIABLES}
+    return {
+        "id": view_id,
+        "team_id": "T0TEAM0001",
+        "type": "modal",
+        "callback_id": forms.CALLBACK_ID,
+        "hash": "1730542510.QwErTy12",
+        "private_metadata": metadata if metadata is not None else context.to_metadata(),
+        "state": {"values": state},
+    }
+
+
+async def submit(listeners: Listeners, ack: FakeAck, slack: FakeSlack, view: dict[str, Any]) -> None:
+    body = {
+        "type": "view_submission",
+        "team": {"id": "T0TEAM0001", "domain": "acme"},
+        "user": {"id": USER, "username": "bob", "team_id": "T0TEAM0001"},
+        "api_app_id": "A0APP00001",
+        "view": view,
+    }
+    await listeners.submission(ack, body, slack, view)  # type: ignore[arg-type]
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def block_ids(view: dict[str, Any]) -> list[str]:
+    return [block["block_id"] for block in view["blocks"] if "block_id" in block]
+
+
+def element(view: dict[str, Any], block_id: str) -> dict[str, Any]:
+    return next(block["element"] for block in view["blocks"] if block.get("block_id") == block_id)
+
+
+async def settle(listeners: Listeners) -> None:
+    """Wait for every follow the listeners started."""
+    await asyncio.gather(*listeners.tasks)
+    assert not listeners.tasks
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 1.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.01)
+
+
+def all_posted_text(slack: FakeSlack) -> str:
+    parts = []
+    for method in ("chat_postMessage", "chat_update"):
+        for call in slack.calls_to(method):
+            parts += [call["text"], blocks_text(call["blocks"])]
+    return "\n".join(parts)
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nautobot_module, "RETRY_DELAY", 0)
+
+
+@pytest.fixture
+def events() -> Events:
+    return Events()
+
+
+@pytest.fixture
+def nautobot(events: Events) -> FakeNautobot:
+    return FakeNautobot(events).with_quick_run()
+
+
+@pytest.fixture
+def slack(events: Events) -> FakeSlack:
+    return FakeSlack(events)
+
+
+@pytest.fixture
+def ack(events: Events) -> FakeAck:
+    return FakeAck(events)
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+async def listeners(nautobot: FakeNautobot, slack: FakeSlack, sleeps: list[float]) -> AsyncIterator[Listeners]:
+    async def fast_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    client = nautobot.client()
+    follower = Follower(client, slack, timeout=60.0, sleep=fast_sleep)  # type: ignore[arg-type]
+    yield Listeners(nautobot=client, forms_cache=FormCache(client, JOB_NAME), follower=follower)
+    await client.aclose()
+
+
+@pytest.fixture
+async def warm(listeners: Listeners, events: Events) -> Listeners:
+    """Listeners whose form cache was just filled; the events of filling it are forgotten."""
+    await listeners.forms.refresh()
+    events.clear()
+    return listeners
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "access"),
+    [("bob@example.com read-only", "read-only"), ("bob@example.com enterprise", "enterprise")],
+)
+async def test_warm_cache_opens_the_form_right_after_the_ack(
+    warm: Listeners, ack: FakeAck, slack: FakeSlack, events: Events, text: str, access: str
+) -> None:
+    await warm.command(ack, command_body(text), slack)  # type: ignore[arg-type]
+
+    assert events.labels() == ["ack", "slack views_open"]
+    assert ack.calls == [{}]
+    opened = slack.calls_to("views_open")[0]
+    assert opened["trigger_id"] == TRIGGER_ID
+    view = view_dict(opened["view"])
+    assert view["callback_id"] == forms.CALLBACK_ID
+    assert view["submit"]["text"] == "Run"
+    assert block_ids(view) == VARIABLE_NAMES
+    assert element(view, "user_email")["initial_value"] == "bob@example.com"
+    assert element(view, "meraki_access_level")["initial_option"]["value"] == access
+    assert "Not used from your command" not in view_text(view)
+    assert ModalContext.from_metadata(view["private_metadata"]) == ModalContext(
+        channel_id=CHANNEL, user_id=USER, job_id=JOB_ID, command_text=text
+    )
+
+
+async def test_a_stale_cache_is_refreshed_only_after_the_form_is_open(
+    warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack, events: Events
+) -> None:
+    warm.forms.fetched_at -= 3600
+
+    await warm.command(ack, command_body(), slack)  # type: ignore[arg-type]
+    await wait_for(lambda: len(events.of("nautobot")) == 2 and not warm.forms.stale)
+
+    assert events.labels() == ["ack", "slack views_open", f"nautobot GET {JOBS_PATH}", f"nautobot GET {VARIABLES_PATH}"]
+
+
+async def test_cold_cache_opens_a_loading_view_then_replaces_it_with_the_form(
+    listeners: Listeners, ack: FakeAck, slack: FakeSlack, events: Events
+) -> None:
+    await listeners.command(ack, command_body("bob@example.com"), slack)  # type: ignore[arg-type]
+
+    assert events.labels() == [
+        "ack",
+        "slack views_open",
+        f"nautobot GET {JOBS_PATH}",
+        f"nautobot GET {VARIABLES_PATH}",
+        "slack views_update",
+    ]
+    loading = view_dict(slack.calls_to("views_open")[0]["view"])
+    assert loading["callback_id"] == forms.LOADING_CALLBACK_ID
+    assert "Loading" in view_text(loading)
+    assert "submit" not in loading
+    update = slack.calls_to("views_update")[0]
+    assert (update["view_id"], update["hash"]) == (OPENED_VIEW_ID, OPENED_VIEW_HASH)
+    form = view_dict(update["view"])
+    assert form["callback_id"] == forms.CALLBACK_ID
+    assert block_ids(form) == VARIABLE_NAMES
+    assert element(form, "user_email")["initial_value"] == "bob@example.com"
+    assert listeners.forms.current() is not None
+
+
+async def test_cold_cache_and_nautobot_unreachable_says_nothing_was_submitted(
+    listeners: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack
+) -> None:
+    nautobot.on("GET", JOBS_PATH, httpx.ConnectError("[Errno 111] Connection refused"))
+
+    await listeners.command(ack, command_body(), slack)  # type: ignore[arg-type]
+
+    assert ack.calls == [{}]
+    assert slack.methods() == ["views_open", "views_update"]
+    update = slack.calls_to("views_update")[0]
+    assert (update["view_id"], update["hash"]) == (OPENED_VIEW_ID, OPENED_VIEW_HASH)
+    view = view_dict(update["view"])
+    text = view_text(view)
+    assert "Cannot connect to Nautobot" in text
+    assert "Nothing was submitted" in text
+    assert listeners_module.RETRY_LATER in text
+    assert view["title"]["text"] == "Can't open the form"
+    assert "submit" not in view
+    assert nautobot.count("GET", JOBS_PATH) == 2
+    assert listeners.forms.current() is None
+
+
+# -- the submission ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "errors"),
+    [
+        (
+            {**GOOD, "user_name": None, "meraki_org_id": None},
+            {"user_name": "Fill this in.", "meraki_org_id": "Pick an option."},
+        ),
+        (
+            {**GOOD, "user_email": "bob at example.com"},
+            {"user_email": "Enter an email address, like name@example.com."},
+        ),
+        (
+            {**GOOD, "user_email": "bob@example.net"},
+            {"user_email": "This doesn't match the required pattern ^[A-Za-z0-9._%+-]+@example\\.(com|org)$"},
+        ),
+    ],
+    ids=["missing required fields", "not an email", "email outside the label's regex"],
+)
+async def test_an_invalid_submission_is_answered_inline_without_asking_nautobot(
+    warm: Listeners, ack: FakeAck, slack: FakeSlack, events: Events, values: dict[str, Any], errors: dict[str, str]
+) -> None:
+    await submit(warm, ack, slack, submitted_view(values))
+
+    assert ack.calls == [{"response_action": "errors", "errors": errors}]
+    assert events.labels() == ["ack errors"]
+    assert slack.calls == []
+    assert VIEW_ID not in warm.submitted
+
+
+async def test_a_field_error_from_nautobot_shows_under_the_field_and_the_corrected_view_runs(
+    warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack, events: Events
+) -> None:
+    nautobot.on("POST", RUN_PATH, ok({"errors": {"user_email": [REFUSED_EMAIL]}}, 400), ok(RUN_QUEUED, 201))
+
+    await submit(warm, ack, slack, submitted_view({**GOOD, "user_email": "Bob+test@example.com"}))
+
+    assert ack.calls == [{"response_action": "errors", "errors": {"user_email": REFUSED_EMAIL}}]
+    assert events.labels() == [f"nautobot POST {RUN_PATH}", "ack errors"]
+    assert slack.calls == []
+
+    await submit(warm, ack, slack, submitted_view(GOOD))
+    await settle(warm)
+
+    assert ack.calls[1:] == [{}]
+    assert [body["data"]["user_email"] for body in nautobot.run_bodies()] == ["Bob+test@example.com", "bob@example.com"]
+    assert [call["channel"] for call in slack.calls_to("chat_postMessage")][:1] == [CHANNEL]
+
+
+async def test_a_disabled_job_replaces_the_form_with_what_happened(
+    warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack, events: Events
+) -> None:
+    nautobot.on("POST", RUN_PATH, ok({"detail": "This job is not enabled to be run."}, 403))
+
+    await submit(warm, ack, slack, submitted_view(GOOD))
+
+    assert events.labels() == [f"nautobot POST {RUN_PATH}", "ack update"]
+    (call,) = ack.calls
+    assert call["response_action"] == "update"
+    view = view_dict(call["view"])
+    text = view_text(view)
+    assert "is not enabled to be run in Nautobot, so nothing ran" in text
+    assert "Nothing was submitted." in text
+    assert view["title"]["text"] == "Not run"
+    assert "submit" not in view
+    assert slack.calls == []
+    assert warm.tasks == set()
+
+
+async def test_a_run_awaiting_approval_is_announced_and_not_followed(
+    warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack
+) -> None:
+    nautobot.on("POST", RUN_PATH, ok(RUN_AWAITING_APPROVAL, 201))
+
+    await submit(warm, ack, slack, submitted_view(GOOD))
+
+    assert ack.calls == [{}]
+    assert warm.tasks == set()
+    (parent,) = slack.calls_to("chat_postMessage")
+    assert "Waiting for approval" in parent["text"]
+    assert f"/extras/scheduled-jobs/{SCHEDULED_ID}/" in blocks_text(parent["blocks"])
+    assert nautobot.count("GET", RESULT_PATH) == 0
+
+
+async def test_a_duplicate_submission_runs_the_job_once(
+    warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack
+) -> None:
+    view = submitted_view(GOOD)
+
+    await submit(warm, ack, slack, view)
+    await submit(warm, ack, slack, view)
+    await settle(warm)
+
+    assert nautobot.count("POST", RUN_PATH) == 1
+    assert ack.calls == [{}, {}]
+    assert len([call for call in slack.calls_to("chat_postMessage") if "thread_ts" not in call]) == 1
+
+
+async def test_a_second_click_while_the_first_is_in_flight_runs_the_job_once(
+    warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack
+) -> None:
+    async def answered_later(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.05)
+        return ok(RUN_QUEUED, 201)
+
+    nautobot.on("POST", RUN_PATH, answered_later)
+    view = submitted_view(GOOD)
+
+    await asyncio.gather(submit(warm, ack, slack, view), submit(warm, ack, slack, view))
+    await settle(warm)
+
+    assert nautobot.count("POST", RUN_PATH) == 1
+    assert ack.calls == [{}, {}]
+    assert len([call for call in slack.calls_to("chat_postMessage") if "thread_ts" not in call]) == 1
+
+
+async def test_a_slow_nautobot_gets_a_submitting_view_then_a_submitted_one(
+    warm: Listeners,
+    nautobot: FakeNautobot,
+    ack: FakeAck,
+    slack: FakeSlack,
+    events: Events,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(listeners_module, "SUBMIT_WAIT", 0.05)
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.3)
+        events.add("nautobot", "answered")
+        return ok(RUN_QUEUED, 201)
+
+    nautobot.on("POST", RUN_PATH, slow)
+
+    await submit(warm, ack, slack, submitted_view(GOOD))
+    await settle(warm)
+
+    assert events.labels()[:5] == [
+        f"nautobot POST {RUN_PATH}",
+        "ack update",
+        "nautobot answered",
+        "slack views_update",
+        "slack chat_postMessage",
+    ]
+    (first,) = ack.calls
+    submitting = view_dict(first["view"])
+    assert submitting["title"]["text"] == "Submitting"
+    assert "Sending the request to Nautobot" in view_text(submitting)
+    update = slack.calls_to("views_update")[0]
+    assert update["view_id"] == VIEW_ID
+    submitted = view_dict(update["view"])
+    assert submitted["title"]["text"] == "Submitted"
+    assert f"<#{CHANNEL}>" in view_text(submitted)
+    assert slack.calls_to("chat_postMessage")[0]["channel"] == CHANNEL
+
+
+async def test_a_slow_refusal_puts_the_form_back_and_it_can_be_submitted_again(
+    warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(listeners_module, "SUBMIT_WAIT", 0.05)
+
+    async def slow_refusal(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.2)
+        return ok({"errors": {"user_email": [REFUSED_EMAIL]}}, 400)
+
+    nautobot.on("POST", RUN_PATH, slow_refusal, ok(RUN_QUEUED, 201))
+
+    await submit(warm, ack, slack, submitted_view({**GOOD, "user_email": "Bob+test@example.com"}))
+
+    assert [call["response_action"] for call in ack.calls] == ["update"]
+    (update,) = slack.calls_to("views_update")
+    assert update["view_id"] == VIEW_ID
+    form = view_dict(update["view"])
+    assert form["callback_id"] == forms.CALLBACK_ID
+    assert block_ids(form) == VARIABLE_NAMES
+    assert f"User Email: {REFUSED_EMAIL}" in view_text(form)
+    assert element(form, "user_email")["initial_value"] == "Bob+test@example.com"
+    assert slack.calls_to("chat_postMessage") == []
+
+    await submit(warm, ack, slack, submitted_view(GOOD))
+    await settle(warm)
+
+    assert nautobot.count("POST", RUN_PATH) == 2
+    assert slack.calls_to("chat_postMessage")[0]["channel"] == CHANNEL
+
+
+async def test_without_access_to_the_channel_the_run_goes_to_a_direct_message(
+    warm: Listeners, ack: FakeAck, slack: FakeSlack
+) -> None:
+    slack.not_in = frozenset({CHANNEL})
+
+    await submit(warm, ack, slack, submitted_view(GOOD))
+    await settle(warm)
+
+    assert slack.methods()[:4] == ["chat_postMessage", "conversations_open", "chat_postMessage", "chat_postMessage"]
+    assert slack.calls_to("conversations_open") == [{"users": USER}]
+    refused, note, parent, *replies = slack.calls_to("chat_postMessage")
+    assert refused["channel"] == CHANNEL
+    assert note["channel"] == parent["channel"] == DM_CHANNEL
+    note_text = blocks_text(note["blocks"])
+    assert "/invite @" in note_text
+    assert f"<#{CHANNEL}>" in note_text
+    assert "submitted to Nautobot" in note_text
+    assert parent["text"].startswith("⏳ Create Meraki User")
+    parent_ts = slack.posted[1]["ts"]
+    assert replies
+    assert all((reply["channel"], reply["thread_ts"]) == (DM_CHANNEL, parent_ts) for reply in replies)
+    (final,) = slack.calls_to("chat_update")
+    assert (final["channel"], final["ts"]) == (DM_CHANNEL, parent_ts)
+    assert "Succeeded" in final["text"]
+
+
+async def test_the_parent_message_is_in_the_commands_channel_and_escapes_what_people_typed(
+    warm: Listeners, ack: FakeAck, slack: FakeSlack
+) -> None:
+    await warm.command(ack, command_body("bob@example.com read-only"), slack)  # type: ignore[arg-type]
+    metadata = view_dict(slack.calls_to("views_open")[0]["view"])["private_metadata"]
+    typed = "<!channel> <@U0999OTHER> Bob"
+
+    await submit(warm, ack, slack, submitted_view({**GOOD, "user_name": typed}, metadata=metadata))
+    await settle(warm)
+
+    parent = slack.calls_to("chat_postMessage")[0]
+    assert parent["channel"] == CHANNEL
+    assert "thread_ts" not in parent
+    text = blocks_text(parent["blocks"])
+    assert f"Requested by <@{USER}>" in text
+    assert "&lt;!channel&gt; &lt;@U0999OTHER&gt; Bob" in text
+    everything = all_posted_text(slack)
+    assert "<!channel>" not in everything
+    assert "<@U0999OTHER>" not in everything
+
+
+async def test_a_submission_with_no_cached_form_and_nautobot_down_says_nothing_ran(
+    listeners: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack
+) -> None:
+    nautobot.on("GET", JOBS_PATH, httpx.ConnectError("[Errno 111] Connection refused"))
+
+    await submit(listeners, ack, slack, submitted_view(GOOD))
+
+    (call,) = ack.calls
+    assert call["response_action"] == "update"
+    view = view_dict(call["view"])
+    assert view["title"]["text"] == "Not run"
+    assert "Cannot connect to Nautobot" in view_text(view)
+    assert "Nothing was submitted." in view_text(view)
+    assert nautobot.count("POST", RUN_PATH) == 0
+    assert slack.calls == []
+    assert VIEW_ID not in listeners.submitted

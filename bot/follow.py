@@ -12,7 +12,7 @@ from datetime import timedelta
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
-from bot.models import JobForm, JobRun, RunRequest, RunStatus
+from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.nautobot import NautobotClient, NautobotError
 
 log = logging.getLogger("bot.follow")
@@ -22,6 +22,7 @@ POLL_GROWTH = 1.5
 POLL_CAP = 5.0
 LONG_RUN = 600.0
 LONG_RUN_POLL = 15.0
+LOG_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0)
 
 
 def poll_delays(elapsed: Callable[[], float]) -> Iterator[float]:
@@ -70,9 +71,28 @@ class Follower:
                 await self.show(request, form, run, thread, RunStatus.TIMED_OUT, time.monotonic() - started)
                 return run
             await self.sleep(delay)
-            run = await self._poll(run)
+            try:
+                run = await self._poll(run)
+            except NautobotError as exc:  # e.g. the token was revoked or the JobResult deleted
+                await self._stopped(request, form, run, thread, exc)
+                return run
         await self.post_result(request, form, run, thread)
         return run
+
+    async def _stopped(
+        self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, exc: NautobotError
+    ) -> None:
+        log.error("stopped following request=%s result=%s: %s", request.request_id, run.result_id, exc)
+        await self._reply(
+            thread,
+            messages.error_message(
+                f"The bot could not follow this run any more: {exc}",
+                "The Job itself is not affected; it goes on in Nautobot.",
+                "Open the JobResult in Nautobot for its outcome.",
+                url=run.url,
+            ),
+        )
+        await self.show(request, form, run, thread, RunStatus.TIMED_OUT)
 
     async def _poll(self, run: JobRun) -> JobRun:
         try:
@@ -101,8 +121,19 @@ class Follower:
 
     async def post_result(self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread) -> None:
         """The log into the thread first, then the final status on the parent."""
-        entries = await self.nautobot.job_logs(run.result_id)
-        if messages.is_long_log(entries):
+        entries = await self._logs(run)
+        if entries is None:
+            await self._reply(
+                thread,
+                messages.error_message(
+                    "Nautobot did not answer when the bot asked for the Job's log.",
+                    "The run itself has ended; only its log is missing here.",
+                    "Open the JobResult in Nautobot to read the log.",
+                    url=run.url,
+                ),
+            )
+            entries = []
+        elif messages.is_long_log(entries):
             await self.slack.files_upload_v2(
                 channel=thread.channel_id,
                 thread_ts=thread.ts,
@@ -117,6 +148,18 @@ class Follower:
         if run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
             await self._reply(thread, messages.failure_summary(run, entries))
         await self.show(request, form, run, thread, run.status)
+
+    async def _logs(self, run: JobRun) -> list[LogEntry] | None:
+        """The run's log; a short outage right as the run ends is waited out, a long one gives None."""
+        for delay in LOG_RETRY_DELAYS:
+            try:
+                return await self.nautobot.job_logs(run.result_id)
+            except NautobotError as exc:
+                if not getattr(exc, "retryable", False):
+                    log.warning("cannot read the log of result=%s: %s", run.result_id, exc)
+                    return None
+                await self.sleep(delay)
+        return None
 
     async def _reply(self, thread: Thread, message: tuple[str, list]) -> None:
         text, blocks = message

@@ -45,10 +45,6 @@ class Events(list[Event]):
     def of(self, source: str) -> list[Event]:
         return [event for event in self if event.source == source]
 
-    def position(self, label: str) -> int:
-        """Position of the first event with this label."""
-        return self.labels().index(label)
-
 
 @dataclass(frozen=True)
 class SlackCall:

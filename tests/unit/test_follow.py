@@ -337,11 +337,6 @@ def test_poll_delays_slow_down_once_a_run_is_long() -> None:
 # -- what the follow does not handle yet ---------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/follow.py post_result(): a transport error reading the log after the run ended escapes follow(); "
-    "the parent never shows the final status",
-)
 async def test_the_final_status_is_shown_even_when_the_log_cannot_be_read_at_once(
     follower: Follower, nautobot: FakeNautobot, slack: FakeSlack
 ) -> None:
@@ -354,11 +349,6 @@ async def test_the_final_status_is_shown_even_when_the_log_cannot_be_read_at_onc
     assert says(updates(slack)[-1], RunStatus.SUCCEEDED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/follow.py _poll(): a non-retryable NautobotError ends the follow task with the parent still "
-    "saying 'Running in Nautobot'",
-)
 async def test_a_lost_permission_while_following_does_not_leave_the_parent_running(
     follower: Follower, nautobot: FakeNautobot, slack: FakeSlack
 ) -> None:

@@ -15,20 +15,23 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import forms
 from bot.follow import Follower
 from bot.form_cache import FormCache
+from bot.ledger import Ledger
 from bot.listeners import Listeners
+from bot.metrics import Metrics, counting
 from bot.nautobot import NautobotClient
+from bot.runs import Runs
 from bot.settings import Settings
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
+def slack_client(settings: Settings, metrics: Metrics) -> AsyncWebClient:
     """A Web API client that honours Retry-After on 429 and retries Slack's 5xx and dropped connections."""
     return AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=str(settings.slack_api_url),
         retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=3),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
-            AsyncServerErrorRetryHandler(max_retry_count=3),
+            counting(AsyncConnectionErrorRetryHandler(max_retry_count=3), metrics, "connection"),
+            counting(AsyncRateLimitErrorRetryHandler(max_retry_count=5), metrics, "429"),
+            counting(AsyncServerErrorRetryHandler(max_retry_count=3), metrics, "5xx"),
         ],
     )
 
@@ -42,18 +45,21 @@ class Bot:
     app: AsyncApp
     nautobot: NautobotClient
     forms: FormCache
+    runs: Runs
     listeners: Listeners
 
 
-def build(settings: Settings) -> Bot:
-    client = slack_client(settings)
+def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
+    client = slack_client(settings, metrics)
     nautobot = nautobot_client(settings)
     form_cache = FormCache(nautobot, settings.nautobot_job_name)
-    follower = Follower(nautobot, client, timeout=settings.follow_timeout_seconds)
+    follower = Follower(nautobot, client, timeout=settings.follow_timeout_seconds, ledger=ledger, metrics=metrics)
+    runs = Runs(ledger=ledger, nautobot=nautobot, slack=client, follower=follower, forms_cache=form_cache)
     listeners = Listeners(
-        nautobot=nautobot, forms_cache=form_cache, follower=follower, email_regex=settings.email_regex
+        ledger=ledger, runs=runs, forms_cache=form_cache, email_regex=settings.email_regex, metrics=metrics
     )
-    app = AsyncApp(client=client)
+    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    app = AsyncApp(client=client, signing_secret=signing_secret)
     app.command(settings.slash_command)(listeners.command)
     app.view(forms.CALLBACK_ID)(listeners.submission)
-    return Bot(app, nautobot, form_cache, listeners)
+    return Bot(app, nautobot, form_cache, runs, listeners)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
-import signal
 import sys
 import time
 from importlib.metadata import version
@@ -40,8 +38,13 @@ def parser() -> argparse.ArgumentParser:
     )
     command.add_argument("--version", action="version", version=f"%(prog)s {version('meraki-chatops')}")
     sub = command.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("serve", help="run the Slack bot (Socket Mode)")
+    serve_command = sub.add_parser("serve", help="run the Slack bot (Socket Mode, or HTTP mode with --http)")
+    serve_command.add_argument(
+        "--http", action="store_true", help="receive Slack's requests on /slack/events (SLACK_MODE=http)"
+    )
     sub.add_parser("preview", help="print the modal built from the live Job, as Block Kit JSON")
+    check = sub.add_parser("doctor", help="check every setting and connection; non-zero exit when one fails")
+    check.add_argument("--json", action="store_true", help="print the checks as JSON")
     run = sub.add_parser("run", help="run the Job from this terminal and print its log as it arrives")
     run.add_argument("--user-email", required=True)
     run.add_argument("--user-name", help="defaults to the part of the email before the @")
@@ -56,9 +59,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "doctor":  # it loads and reports the settings itself
+        from bot.doctor import doctor
+
+        return asyncio.run(doctor(args.json))
     kind = Settings if args.command == "serve" else NautobotSettings
+    overrides = {"slack_mode": "http"} if getattr(args, "http", False) else {}
     try:
-        settings = load_settings(kind)
+        settings = load_settings(kind, **overrides)
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
@@ -66,10 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
     )
     command = {"serve": serve, "preview": preview, "run": run_job}[args.command]
-    try:
-        return asyncio.run(command(settings, args))
-    except KeyboardInterrupt:
-        return 0
+    return asyncio.run(command(settings, args))
 
 
 def nautobot(settings: NautobotSettings) -> NautobotClient:
@@ -77,25 +82,18 @@ def nautobot(settings: NautobotSettings) -> NautobotClient:
 
 
 async def serve(settings: Settings, _args: argparse.Namespace) -> int:
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from bot.ledger import Ledger, LedgerError
+    from bot.serve import serve as run_bot
 
-    from bot.app import build
-
-    bot = build(settings)
-    handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
-    refresher = asyncio.create_task(bot.forms.keep_fresh())
-    main_task = asyncio.current_task()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     try:
-        await handler.start_async()
-    except asyncio.CancelledError:
-        pass
+        ledger = await Ledger.open(settings.store_url)
+    except LedgerError as exc:
+        print(f"The bot cannot open its ledger at STORE_URL: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return await run_bot(settings, ledger)
     finally:
-        refresher.cancel()
-        with contextlib.suppress(Exception):
-            await handler.close_async()
-        await bot.nautobot.aclose()
-    return 0
+        await ledger.close()
 
 
 async def preview(settings: NautobotSettings, _args: argparse.Namespace) -> int:

@@ -12,6 +12,8 @@ from datetime import timedelta
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
+from bot.ledger import Ledger
+from bot.metrics import Metrics
 from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.nautobot import NautobotClient, NautobotError
 
@@ -50,16 +52,39 @@ class Follower:
         slack: AsyncWebClient,
         *,
         timeout: float,
+        ledger: Ledger | None = None,
+        metrics: Metrics | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
+        self.metrics = metrics or Metrics()
         self.nautobot = nautobot
         self.slack = slack
         self.timeout = timeout
+        self.ledger = ledger
         self.sleep = sleep
 
-    async def follow(self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread) -> JobRun:
-        """Follow ``run`` (whose status the parent message already shows) to its end."""
+    async def follow(
+        self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, *, log_posted: bool = False
+    ) -> JobRun:
+        """Follow ``run`` (whose status the parent message already shows) to its end.
+
+        ``log_posted``: a restarted bot found the log already in the thread; only the final status is due.
+        """
         started = time.monotonic()
+        self.metrics.run_started()
+        try:
+            run = await self._follow(request, form, run, thread, started, log_posted=log_posted)
+        finally:
+            self.metrics.run_finished(self._outcome(run), time.monotonic() - started)
+        return run
+
+    @staticmethod
+    def _outcome(run: JobRun) -> str:
+        return run.status.value if run.status.is_final else RunStatus.TIMED_OUT.value
+
+    async def _follow(
+        self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, started: float, *, log_posted
+    ) -> JobRun:
         shown = run.status
         for delay in poll_delays(lambda: time.monotonic() - started):
             if run.status.is_final:
@@ -74,9 +99,10 @@ class Follower:
             try:
                 run = await self._poll(run)
             except NautobotError as exc:  # e.g. the token was revoked or the JobResult deleted
+                self.metrics.nautobot_error(exc)
                 await self._stopped(request, form, run, thread, exc)
                 return run
-        await self.post_result(request, form, run, thread)
+        await self.post_result(request, form, run, thread, log_posted=log_posted)
         return run
 
     async def _stopped(
@@ -101,6 +127,7 @@ class Follower:
             if not getattr(exc, "retryable", False):
                 raise
             # An outage is waited out: the Job keeps running in Nautobot whether we can see it or not.
+            self.metrics.nautobot_error(exc)
             log.warning("nautobot unavailable while following result=%s: %s", run.result_id, exc)
             return run
 
@@ -118,9 +145,22 @@ class Follower:
         )
         await self.slack.chat_update(channel=thread.channel_id, ts=thread.ts, text=text, blocks=blocks)
         log.info("status request=%s result=%s status=%s", request.request_id, run.result_id, status.value)
+        if self.ledger is not None and not (status.is_final and status is not RunStatus.TIMED_OUT):
+            await self.ledger.set_run_status(request.request_id, status)
 
-    async def post_result(self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread) -> None:
-        """The log into the thread first, then the final status on the parent."""
+    async def post_result(
+        self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, *, log_posted: bool = False
+    ) -> None:
+        """The log into the thread first, then the final status on the parent; each recorded once done."""
+        if not log_posted:
+            await self._post_log(request, run, thread)
+            if self.ledger is not None:
+                await self.ledger.logged(request.request_id)
+        await self.show(request, form, run, thread, run.status)
+        if self.ledger is not None:
+            await self.ledger.done(request.request_id)
+
+    async def _post_log(self, request: RunRequest, run: JobRun, thread: Thread) -> None:
         entries = await self._logs(run)
         if entries is None:
             await self._reply(
@@ -147,7 +187,6 @@ class Follower:
                 await self._reply(thread, message)
         if run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
             await self._reply(thread, messages.failure_summary(run, entries))
-        await self.show(request, form, run, thread, run.status)
 
     async def _logs(self, run: JobRun) -> list[LogEntry] | None:
         """The run's log; a short outage right as the run ends is waited out, a long one gives None."""

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import forms, messages
-from bot.follow import Follower, Thread
 from bot.form_cache import FormCache
-from bot.models import JobForm, ModalContext, RunRequest, RunStatus
-from bot.nautobot import JobFieldErrors, NautobotClient, NautobotError, Submission
+from bot.ledger import Ledger, LedgerError, RequestState
+from bot.metrics import Metrics
+from bot.models import JobForm, ModalContext, RunRequest
+from bot.nautobot import JobFieldErrors, NautobotError, Submission
+from bot.runs import Runs
 
 log = logging.getLogger("bot.listeners")
 
@@ -21,26 +24,33 @@ log = logging.getLogger("bot.listeners")
 # field errors appear under the form's fields; Slack wants the submission acknowledged within 3 s.
 SUBMIT_WAIT = 2.0
 RETRY_LATER = "Try again in a minute; if it keeps happening, tell your Nautobot administrator."
-CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
+# A refused request may be corrected and sent again from the same modal; each attempt gets its own key.
+MAX_ATTEMPTS = 20
+
+
+def request_key(view_id: str, values: dict[str, Any], attempt: int = 0) -> str:
+    """The idempotency key: the same submission delivered twice maps to one key, a changed one does not."""
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"{view_id}:{digest}" + (f":{attempt}" if attempt else "")
 
 
 class Listeners:
     def __init__(
         self,
         *,
-        nautobot: NautobotClient,
+        ledger: Ledger,
+        runs: Runs,
         forms_cache: FormCache,
-        follower: Follower,
         email_regex: str | None = None,
         hidden: frozenset[str] = frozenset(),
+        metrics: Metrics | None = None,
     ):
-        self.nautobot = nautobot
+        self.metrics = metrics or Metrics()
+        self.ledger = ledger
+        self.runs = runs
         self.forms = forms_cache
-        self.follower = follower
         self.email_regex = email_regex
         self.hidden = hidden
-        self.submitted: set[str] = set()
-        self.tasks: set[asyncio.Task] = set()
 
     # -- the command -----------------------------------------------------------------------------
 
@@ -78,7 +88,6 @@ class Listeners:
 
     async def submission(self, ack, body: dict[str, Any], client: AsyncWebClient, view: dict[str, Any]) -> None:
         context = ModalContext.from_metadata(view.get("private_metadata", ""))
-        user_id = body["user"]["id"]
         try:
             form = self.forms.current() or await self.forms.refresh()
         except NautobotError as exc:
@@ -87,21 +96,23 @@ class Listeners:
         values = forms.read_submission(view["state"]["values"], form, self.hidden)
         errors = forms.validate(values, form, email_regex=self.email_regex, hidden=self.hidden)
         if errors:
+            self.metrics.request("invalid")
             await ack(response_action="errors", errors=errors)
             return
-        if view["id"] in self.submitted:  # Slack redelivered, or a second click got through
+        try:
+            request = await self._claim(view["id"], body["user"]["id"], context, form, values)
+        except LedgerError as exc:
+            log.error("cannot record a request: %s", exc)
+            await ack(
+                response_action="update",
+                view=forms.unavailable_modal(f"The bot cannot record requests: {exc}", RETRY_LATER, title="Not run"),
+            )
+            return
+        if request is None:  # Slack redelivered it, or a second click got through: it runs once
+            self.metrics.request("duplicate")
             await ack()
             return
-        self.submitted.add(view["id"])
-        request = RunRequest(
-            request_id=view["id"],
-            requester_id=user_id,
-            channel_id=context.channel_id,
-            job_name=form.job_name,
-            inputs=values,
-            dryrun=bool(values.get("dryrun", False)),
-        )
-        posting = asyncio.create_task(self.nautobot.run_job(form.job_id, values))
+        posting = asyncio.create_task(self.runs.submit(request.request_id, form))
         done, _ = await asyncio.wait({posting}, timeout=SUBMIT_WAIT)
         if not done:
             await ack(
@@ -113,7 +124,7 @@ class Listeners:
         try:
             submission = posting.result()
         except JobFieldErrors as exc:
-            self.submitted.discard(view["id"])
+            self.metrics.request("refused")
             on_fields, general = forms.field_errors(exc.errors, form, hidden=self.hidden)
             if on_fields:
                 await ack(response_action="errors", errors=self._with_general(on_fields, general))
@@ -121,12 +132,32 @@ class Listeners:
                 await ack(response_action="update", view=self._refused(form, values, context, general))
             return
         except NautobotError as exc:
-            self.submitted.discard(view["id"])
+            self._refusal(exc)
             log.warning("run refused request=%s: %s", request.request_id, exc)
             await ack(response_action="update", view=forms.unavailable_modal(str(exc), RETRY_LATER, title="Not run"))
             return
         await ack()
-        await self._started(request, form, submission, client)
+        await self._started(request, form, submission)
+
+    async def _claim(
+        self, view_id: str, user_id: str, context: ModalContext, form: JobForm, values: dict[str, Any]
+    ) -> RunRequest | None:
+        """Record the request before anything is sent; None when this submission is already under way."""
+        for attempt in range(MAX_ATTEMPTS):
+            request = RunRequest(
+                request_id=request_key(view_id, values, attempt),
+                requester_id=user_id,
+                channel_id=context.channel_id,
+                job_name=form.job_name,
+                inputs=values,
+                dryrun=bool(values.get("dryrun", False)),
+            )
+            record, created = await self.ledger.record(request)
+            if created or record.state is RequestState.UNSENT:
+                return request
+            if record.state is not RequestState.REFUSED:
+                return None
+        raise LedgerError(f"{MAX_ATTEMPTS} refused attempts from one form; open a new one")
 
     def _with_general(self, on_fields: dict[str, str], general: list[str]) -> dict[str, str]:
         if not general:
@@ -144,13 +175,13 @@ class Listeners:
         try:
             submission = await posting
         except JobFieldErrors as exc:
-            self.submitted.discard(view_id)
+            self.metrics.request("refused")
             on_fields, general = forms.field_errors(exc.errors, form, hidden=self.hidden)
             lines = [f"{form.variable(name).display_label}: {text}" for name, text in on_fields.items()] + general
             await client.views_update(view_id=view_id, view=self._refused(form, values, context, lines))
             return
         except NautobotError as exc:
-            self.submitted.discard(view_id)
+            self._refusal(exc)
             await client.views_update(
                 view_id=view_id, view=forms.unavailable_modal(str(exc), RETRY_LATER, title="Not run")
             )
@@ -161,44 +192,14 @@ class Listeners:
                 "Submitted", f"✅ Submitted. Follow it in {messages.channel_link(context.channel_id)}."
             ),
         )
-        await self._started(request, form, submission, client)
+        await self._started(request, form, submission)
 
-    # -- after Nautobot accepted the run ---------------------------------------------------------
+    def _refusal(self, exc: NautobotError) -> None:
+        self.metrics.nautobot_error(exc)
+        self.metrics.request("unsent" if getattr(exc, "retryable", False) else "refused")
 
-    async def _started(self, request: RunRequest, form: JobForm, submission: Submission, client: AsyncWebClient):
-        run = submission.run
-        if run is None:
-            log.info("run scheduled request=%s scheduled=%s", request.request_id, submission.scheduled_job_id)
-        text, blocks = messages.parent_message(
-            request,
-            run,
-            None if run else RunStatus.AWAITING_APPROVAL,
-            form=form,
-            nautobot_url=submission.scheduled_url,
-        )
-        thread = await self._post_parent(request, client, text, blocks)
-        log.info("run started request=%s result=%s", request.request_id, run.result_id if run else None)
-        if run is not None and thread is not None:
-            task = asyncio.create_task(self.follower.follow(request, form, run, thread))
-            self.tasks.add(task)
-            task.add_done_callback(self._finished)
-
-    async def _post_parent(self, request: RunRequest, client: AsyncWebClient, text: str, blocks) -> Thread | None:
-        try:
-            posted = await client.chat_postMessage(channel=request.channel_id, text=text, blocks=blocks)
-            return Thread(posted["channel"], posted["ts"])
-        except SlackApiError as exc:
-            if exc.response.get("error") not in CANNOT_POST:
-                raise
-        # The bot is not in that channel: the requester still gets the run, in a direct message.
-        dm = await client.conversations_open(users=request.requester_id)
-        channel = dm["channel"]["id"]
-        note_text, note_blocks = messages.cannot_post_in_channel(request.channel_id, submitted=True)
-        await client.chat_postMessage(channel=channel, text=note_text, blocks=note_blocks)
-        posted = await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
-        return Thread(posted["channel"], posted["ts"])
-
-    def _finished(self, task: asyncio.Task) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("following a run failed", exc_info=task.exception())
+    async def _started(self, request: RunRequest, form: JobForm, submission: Submission) -> None:
+        self.metrics.request("submitted")
+        if submission.run is None:
+            log.info("run awaits approval request=%s scheduled=%s", request.request_id, submission.scheduled_job_id)
+        await self.runs.start(request, form, submission.run, submission.scheduled_url)

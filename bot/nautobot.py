@@ -16,6 +16,7 @@ import ssl
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -293,6 +294,17 @@ class NautobotClient:
             raise self._result_not_found(response, result_id)
         self._expect(response, what, 200)
         return self._job_run(response, what)
+
+    async def results_since(self, job_id: str, since: datetime) -> list[dict[str, Any]]:
+        """This Job's results created since ``since``, newest first, as Nautobot sends them.
+
+        A bot that died while sending a run looks here for it before sending it again.
+        """
+        what = "list the Job's recent results"
+        params = {"job_model": job_id, "date_created__gte": since.isoformat(), "limit": 100}
+        response = await self._request("GET", "/api/extras/job-results/", what=what, params=params)
+        self._expect(response, what, 200)
+        return list(self._json(response, what).get("results") or [])
 
     async def job_logs(self, result_id: str) -> list[LogEntry]:
         """Every log line of the run, oldest first (the first is Nautobot's ``initialization`` line)."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 HINTS = {
@@ -13,6 +14,7 @@ HINTS = {
     "nautobot_url": "the base URL of your Nautobot, e.g. https://nautobot.example.com",
     "nautobot_token": "a Nautobot API token of the bot's user (see the README for its permissions)",
     "nautobot_ca_bundle": "a readable PEM file of the CA that signed Nautobot's certificate",
+    "slack_signing_secret": "the Signing Secret from your Slack app's Basic Information page",
 }
 
 
@@ -50,12 +52,18 @@ class NautobotSettings(BaseSettings):
 
 
 class Settings(NautobotSettings):
-    """Everything ``serve`` needs: Nautobot, plus Slack."""
+    """Everything ``serve`` needs: Nautobot, plus Slack and the ledger."""
 
+    slack_mode: Literal["socket", "http"] = "socket"
     slack_bot_token: SecretStr
-    slack_app_token: SecretStr
+    # Validated even when unset: which of the two is required depends on SLACK_MODE.
+    slack_app_token: SecretStr | None = Field(default=None, validate_default=True)
+    slack_signing_secret: SecretStr | None = Field(default=None, validate_default=True)
     slack_api_url: AnyHttpUrl = Field(default=AnyHttpUrl("https://slack.com/api/"))
     slash_command: str = "/meraki-add-user"
+    store_url: str = "sqlite+aiosqlite:///meraki-chatops.sqlite3"
+    web_host: str = "0.0.0.0"
+    web_port: int = Field(default=8080, ge=1, le=65535)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -66,9 +74,18 @@ class Settings(NautobotSettings):
 
     @field_validator("slack_app_token")
     @classmethod
-    def _app_token(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith("xapp-"):
+    def _app_token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None and info.data.get("slack_mode") == "socket":
+            raise ValueError("is not set, and Socket Mode needs it")
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("must start with xapp-")
+        return value
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _signing_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None and info.data.get("slack_mode") == "http":
+            raise ValueError("is not set, and HTTP mode needs it")
         return value
 
     @field_validator("slash_command")

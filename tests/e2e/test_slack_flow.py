@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from support.bot_process import BotProcess
 from support.manifest import bot_scopes
-from support.nautobot_stack import BOT_TOKEN, EMAIL_REGEX, NautobotStack
+from support.nautobot_stack import BOT_TOKEN, EMAIL_REGEX, NautobotStack, free_port
 from support.seed import ACME, BRANCH, FIELD_ORDER
 from support.slack_standin import SlackStandIn
 
@@ -38,6 +39,8 @@ def chatops(slack: SlackStandIn, nautobot: NautobotStack, tmp_path_factory) -> I
             "NAUTOBOT_URL": nautobot.url,
             "NAUTOBOT_TOKEN": BOT_TOKEN,
             "LOG_LEVEL": "DEBUG",
+            "WEB_HOST": "127.0.0.1",
+            "WEB_PORT": str(free_port()),
         },
     ).start()
     try:
@@ -202,3 +205,14 @@ def test_no_channel_membership_falls_back_to_a_direct_message(flow):
     parent = parent_message(flow, 0, channel=channel)
     assert "succeeded" in parent["text"].lower()
     assert any("/invite" in str(m.get("blocks")) for m in flow.messages(channel))
+
+
+def test_health_readiness_and_metrics(flow, chatops):
+    base = f"http://127.0.0.1:{chatops.env['WEB_PORT']}"
+    assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{base}/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"slack": True, "nautobot": True, "ledger": True}
+    metrics = httpx.get(f"{base}/metrics").text
+    assert 'meraki_chatops_requests_total{outcome="submitted"}' in metrics
+    assert "meraki_chatops_socket_mode_connected 1.0" in metrics

@@ -239,6 +239,8 @@ class Process:
     name: str
     argv: list[str]
     log: Path
+    # The dev server exits on Ctrl-C; Celery's cold shutdown does not wait out its warm-shutdown grace.
+    stop_signal: int = signal.SIGINT
     popen: subprocess.Popen | None = None
 
     def start(self, env: dict[str, str]) -> None:
@@ -254,7 +256,7 @@ class Process:
         if self.popen is None:
             return
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGTERM)
+            os.killpg(self.popen.pid, self.stop_signal)
         try:
             self.popen.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -379,6 +381,7 @@ class NautobotStack:
                 "--without-gossip",
             ],
             self.workdir / "worker.log",
+            stop_signal=signal.SIGQUIT,
         )
         self.worker.start(self.env(self.worker_overrides))
         self._wait_for_worker()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,8 +42,10 @@ import bot.nautobot as nautobot_module
 from bot import forms
 from bot.follow import Follower
 from bot.form_cache import FormCache
+from bot.ledger import Ledger
 from bot.listeners import Listeners
 from bot.models import ModalContext
+from bot.runs import Runs
 
 USER = "U0456ABC"
 CHANNEL = "C0123CHAN"
@@ -131,8 +134,8 @@ def element(view: dict[str, Any], block_id: str) -> dict[str, Any]:
 
 async def settle(listeners: Listeners) -> None:
     """Wait for every follow the listeners started."""
-    await asyncio.gather(*listeners.tasks)
-    assert not listeners.tasks
+    await asyncio.gather(*listeners.runs.tasks)
+    assert not listeners.runs.tasks
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 1.0) -> None:
@@ -185,14 +188,20 @@ def sleeps() -> list[float]:
 
 
 @pytest.fixture
-async def listeners(nautobot: FakeNautobot, slack: FakeSlack, sleeps: list[float]) -> AsyncIterator[Listeners]:
+async def listeners(
+    nautobot: FakeNautobot, slack: FakeSlack, sleeps: list[float], tmp_path: Path
+) -> AsyncIterator[Listeners]:
     async def fast_sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
     client = nautobot.client()
-    follower = Follower(client, slack, timeout=60.0, sleep=fast_sleep)  # type: ignore[arg-type]
-    yield Listeners(nautobot=client, forms_cache=FormCache(client, JOB_NAME), follower=follower)
+    ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
+    cache = FormCache(client, JOB_NAME)
+    follower = Follower(client, slack, timeout=60.0, ledger=ledger, sleep=fast_sleep)  # type: ignore[arg-type]
+    runs = Runs(ledger=ledger, nautobot=client, slack=slack, follower=follower, forms_cache=cache)  # type: ignore[arg-type]
+    yield Listeners(ledger=ledger, runs=runs, forms_cache=cache)
     await client.aclose()
+    await ledger.close()
 
 
 @pytest.fixture
@@ -318,7 +327,6 @@ async def test_an_invalid_submission_is_answered_inline_without_asking_nautobot(
     assert ack.calls == [{"response_action": "errors", "errors": errors}]
     assert events.labels() == ["ack errors"]
     assert slack.calls == []
-    assert VIEW_ID not in warm.submitted
 
 
 async def test_a_field_error_from_nautobot_shows_under_the_field_and_the_corrected_view_runs(
@@ -357,7 +365,7 @@ async def test_a_disabled_job_replaces_the_form_with_what_happened(
     assert view["title"]["text"] == "Not run"
     assert "submit" not in view
     assert slack.calls == []
-    assert warm.tasks == set()
+    assert warm.runs.tasks == set()
 
 
 async def test_a_run_awaiting_approval_is_announced_and_not_followed(
@@ -368,7 +376,7 @@ async def test_a_run_awaiting_approval_is_announced_and_not_followed(
     await submit(warm, ack, slack, submitted_view(GOOD))
 
     assert ack.calls == [{}]
-    assert warm.tasks == set()
+    assert warm.runs.tasks == set()
     (parent,) = slack.calls_to("chat_postMessage")
     assert "Waiting for approval" in parent["text"]
     assert f"/extras/scheduled-jobs/{SCHEDULED_ID}/" in blocks_text(parent["blocks"])
@@ -538,4 +546,39 @@ async def test_a_submission_with_no_cached_form_and_nautobot_down_says_nothing_r
     assert "Nothing was submitted." in view_text(view)
     assert nautobot.count("POST", RUN_PATH) == 0
     assert slack.calls == []
-    assert VIEW_ID not in listeners.submitted
+    assert await listeners.ledger.unfinished() == []  # nothing was recorded: nothing was asked of Nautobot
+
+
+async def test_every_request_is_in_the_ledger_until_its_result_is_posted(
+    warm: Listeners, ack: FakeAck, slack: FakeSlack
+) -> None:
+    await submit(warm, ack, slack, submitted_view(GOOD))
+    await settle(warm)
+
+    [record] = [r for r in await _all(warm) if r.request_id.startswith(VIEW_ID)]
+    assert record.state.value == "done" and record.log_posted and record.result_id
+    assert record.message_ts and record.requester_id and record.inputs["user_email"] == GOOD["user_email"]
+
+
+async def test_the_same_values_sent_again_after_a_refusal_are_a_new_attempt(
+    warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack
+) -> None:
+    nautobot.on("POST", RUN_PATH, ok({"detail": "This job is not enabled to be run."}, 403))
+    await submit(warm, ack, slack, submitted_view(GOOD))
+    nautobot.with_quick_run()
+    await submit(warm, ack, slack, submitted_view(GOOD))
+    await settle(warm)
+
+    assert nautobot.count("POST", RUN_PATH) == 2
+    states = sorted(r.state.value for r in await _all(warm))
+    assert states == ["done", "refused"]
+
+
+async def _all(listeners: Listeners):
+    from sqlalchemy import select
+
+    from bot.ledger import RequestRow, _to_record
+
+    async with listeners.ledger._engine.connect() as conn:
+        rows = (await conn.execute(select(RequestRow))).all()
+    return [_to_record(RequestRow(**row._mapping)) for row in rows]

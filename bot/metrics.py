@@ -1,0 +1,226 @@
+"""Prometheus metrics: what people asked for, how runs ended, and how Slack and Nautobot behaved.
+
+Every metric lives in the registry of one :class:`Metrics` instance rather than in
+``prometheus_client``'s global one, so each bot (and each test) counts on its own. Label values
+are closed sets wherever the bot chooses them, which keeps the number of series bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+log = logging.getLogger("bot.metrics")
+
+NAMESPACE = "meraki_chatops"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""The classic text exposition format, which is what ``generate_latest`` writes."""
+
+REQUEST_OUTCOMES = ("submitted", "refused", "invalid", "duplicate", "unsent", "denied")
+RUN_STATUSES = ("succeeded", "failed", "cancelled", "timed_out")
+RETRY_REASONS = ("429", "5xx", "connection")
+
+TIME_TO_RESULT_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, float("inf"))
+"""Most runs end in seconds; approvals and slow Meraki organizations take minutes to hours."""
+
+SOCKET_PROBE_TIMEOUT = 1.0
+UNKNOWN_METHOD = "other"
+_API_METHOD = re.compile(r"/api/([A-Za-z0-9_.]+)$")
+
+SocketProbe = Callable[[], Awaitable[bool]]
+
+
+class Metrics:
+    """The bot's metrics, with one small method per thing worth counting."""
+
+    def __init__(self, namespace: str = NAMESPACE) -> None:
+        self.registry = CollectorRegistry()
+        self._socket_probe: SocketProbe | None = None
+        metric = {"namespace": namespace, "registry": self.registry}
+        self.requests = Counter(
+            "requests_total",
+            "Modal submissions by outcome: submitted (Nautobot accepted the run), refused (Nautobot refused it), "
+            "invalid (the form had errors), duplicate (a resubmission), unsent (Nautobot could not be reached), "
+            "denied (the access policy said no).",
+            ["outcome"],
+            **metric,
+        )
+        self.runs_in_flight = Gauge("runs_in_flight", "Runs the bot is following right now.", **metric)
+        self.time_to_result = Histogram(
+            "time_to_result_seconds",
+            "From the submission to the result in the Slack thread, for runs that reached a result.",
+            buckets=TIME_TO_RESULT_BUCKETS,
+            **metric,
+        )
+        self.run_outcomes = Counter("run_outcomes_total", "Followed runs by final status.", ["status"], **metric)
+        self.slack_errors = Counter(
+            "slack_api_errors_total",
+            "Slack Web API calls that failed, by method and error.",
+            ["method", "error"],
+            **metric,
+        )
+        self.slack_retries = Counter(
+            "slack_api_retries_total",
+            "Slack Web API calls retried, by method and reason (429, 5xx, connection).",
+            ["method", "reason"],
+            **metric,
+        )
+        self.nautobot_errors = Counter(
+            "nautobot_errors_total", "Failed Nautobot API calls, by error class.", ["kind"], **metric
+        )
+        self.nautobot_retries = Counter("nautobot_retries_total", "Nautobot API calls retried.", **metric)
+        self.socket_mode_connected = Gauge(
+            "socket_mode_connected", "1 while the Socket Mode connection to Slack is up.", **metric
+        )
+        _zero(self.requests, "outcome", REQUEST_OUTCOMES)
+        _zero(self.run_outcomes, "status", RUN_STATUSES)
+
+    # -- requests and runs -----------------------------------------------------------------------
+
+    def request(self, outcome: str) -> None:
+        self.requests.labels(outcome=_known("outcome", outcome, REQUEST_OUTCOMES)).inc()
+
+    def run_started(self) -> None:
+        """Call once per followed run, also for runs resumed after a restart."""
+        self.runs_in_flight.inc()
+
+    def run_finished(self, status: str, seconds: float | None) -> None:
+        """A followed run ended; ``seconds`` since its submission, or None when that is not known.
+
+        A time-out is no result, so it is counted by status but left out of the histogram.
+        """
+        status = _known("status", status, RUN_STATUSES)
+        self.runs_in_flight.dec()
+        self.run_outcomes.labels(status=status).inc()
+        if seconds is not None and status != "timed_out":
+            self.time_to_result.observe(max(seconds, 0.0))
+
+    # -- Slack -----------------------------------------------------------------------------------
+
+    def slack_error(self, method: str, error: str) -> None:
+        self.slack_errors.labels(method=method, error=error).inc()
+
+    def slack_api_error(self, exc: SlackApiError) -> None:
+        """Count a ``SlackApiError`` under the method it came from and Slack's ``error`` code."""
+        response = exc.response
+        data = getattr(response, "data", None)
+        error = data.get("error") if isinstance(data, dict) else None
+        status = getattr(response, "status_code", None) or getattr(response, "status", None)
+        url = getattr(response, "api_url", None) or str(getattr(response, "url", ""))
+        self.slack_error(slack_method(url), error or f"http_{status}")
+
+    def slack_retry(self, method: str, reason: str) -> None:
+        self.slack_retries.labels(method=method, reason=_known("reason", reason, RETRY_REASONS)).inc()
+
+    def socket_connected(self, connected: bool) -> None:
+        self.socket_mode_connected.set(1 if connected else 0)
+
+    def watch_socket(self, probe: SocketProbe) -> None:
+        """Have :meth:`refresh` set ``socket_mode_connected`` from ``probe``, e.g. the client's ``is_connected``."""
+        self._socket_probe = probe
+
+    async def refresh(self) -> None:
+        """Bring gauges that are read rather than pushed up to date; called before each scrape."""
+        if self._socket_probe is None:
+            return
+        try:
+            connected = await asyncio.wait_for(self._socket_probe(), SOCKET_PROBE_TIMEOUT)
+        except Exception as exc:
+            log.debug("socket mode probe failed: %s", type(exc).__name__)
+            connected = False
+        self.socket_connected(bool(connected))
+
+    # -- Nautobot --------------------------------------------------------------------------------
+
+    def nautobot_error(self, exc: BaseException) -> None:
+        self.nautobot_errors.labels(kind=type(exc).__name__).inc()
+
+    def nautobot_retry(self) -> None:
+        self.nautobot_retries.inc()
+
+    # -- exposition ------------------------------------------------------------------------------
+
+    def render(self) -> tuple[bytes, str]:
+        """The registry in Prometheus' text format, and the Content-Type to serve it with."""
+        return generate_latest(self.registry), CONTENT_TYPE
+
+
+def slack_method(url: str) -> str:
+    """The Web API method a URL calls (``chat.postMessage``); anything else, like file uploads, is ``other``."""
+    match = _API_METHOD.search(urlsplit(url).path)
+    return match.group(1) if match else UNKNOWN_METHOD
+
+
+class CountingRetryHandler(AsyncRetryHandler):
+    """A slack_sdk retry handler that counts each retry its wrapped handler decides on.
+
+    Deciding and waiting stay with the wrapped handler, so Retry-After and backoff behave as before.
+    """
+
+    def __init__(self, inner: AsyncRetryHandler, metrics: Metrics, reason: str) -> None:
+        super().__init__(max_retry_count=inner.max_retry_count, interval_calculator=inner.interval_calculator)
+        self.inner = inner
+        self.metrics = metrics
+        self.reason = _known("reason", reason, RETRY_REASONS)
+
+    async def can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        retry = await self.inner.can_retry_async(state=state, request=request, response=response, error=error)
+        if retry:
+            self.metrics.slack_retry(slack_method(request.url), self.reason)
+        return retry
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return await self.inner._can_retry_async(state=state, request=request, response=response, error=error)
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        await self.inner.prepare_for_next_attempt_async(state=state, request=request, response=response, error=error)
+
+
+def counting(handler: AsyncRetryHandler, metrics: Metrics, reason: str) -> CountingRetryHandler:
+    """Wrap a built-in async retry handler so its retries show in ``slack_api_retries_total{reason}``."""
+    return CountingRetryHandler(handler, metrics, reason)
+
+
+def _known(label: str, value: str, allowed: Iterable[str]) -> str:
+    """Reject label values outside the documented set, so a typo cannot create a new series."""
+    value = str(value)
+    if value not in allowed:
+        raise ValueError(f"unknown {label} {value!r}; expected one of {', '.join(allowed)}")
+    return value
+
+
+def _zero(counter: Counter, label: str, values: Iterable[str]) -> None:
+    """Export every known label value from the start, so rates and alerts see 0 rather than nothing."""
+    for value in values:
+        counter.labels(**{label: value})

@@ -71,6 +71,8 @@ class Runs:
     async def start(self, request: RunRequest, form: JobForm | None, run: JobRun | None, scheduled_url: str | None):
         """Post the parent message, then follow the run in the background."""
         status = run.status if run else RunStatus.AWAITING_APPROVAL
+        if status.is_final:  # a resumed run may have ended; the final status goes up after its log
+            status = RunStatus.RUNNING
         text, blocks = messages.parent_message(request, run, status, form=form, nautobot_url=scheduled_url)
         thread = await self._post_parent(request, text, blocks)
         await self.ledger.announced(request.request_id, channel=thread.channel_id, ts=thread.ts, run_status=status)

@@ -8,41 +8,33 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from support.bot_process import BotProcess
-from support.manifest import bot_scopes
-from support.nautobot_stack import BOT_TOKEN, EMAIL_REGEX, NautobotStack, free_port
+from support.nautobot_stack import EMAIL_REGEX, NautobotStack
 from support.seed import ACME, BRANCH, FIELD_ORDER
+from support.slack_flow import (
+    CHANNEL,
+    USER,
+    bot_env,
+    entered,
+    open_form,
+    parent_message,
+    submit,
+    thread_text,
+    workspace,
+)
 from support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nautobot]
 
-USER, CHANNEL = "U123", "C123"
-FORM = "meraki_add_user"
-
 
 @pytest.fixture(scope="module")
 def slack() -> Iterator[SlackStandIn]:
-    with SlackStandIn(scopes=bot_scopes()) as standin:  # exactly what manifest.yml grants
-        standin.add_user(USER, name="alice", real_name="Alice Admin")
-        standin.add_channel(CHANNEL, name="netops", members={USER}, bot_member=True)
-        standin.add_channel("C999", name="elsewhere", members={USER}, bot_member=False, is_private=True)
+    with workspace() as standin:
         yield standin
 
 
 @pytest.fixture(scope="module")
 def chatops(slack: SlackStandIn, nautobot: NautobotStack, tmp_path_factory) -> Iterator[BotProcess]:
-    process = BotProcess(
-        tmp_path_factory.mktemp("bot"),
-        {
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
-            "SLACK_API_URL": slack.api_url,
-            "NAUTOBOT_URL": nautobot.url,
-            "NAUTOBOT_TOKEN": BOT_TOKEN,
-            "LOG_LEVEL": "DEBUG",
-            "WEB_HOST": "127.0.0.1",
-            "WEB_PORT": str(free_port()),
-        },
-    ).start()
+    process = BotProcess(tmp_path_factory.mktemp("bot"), bot_env(slack, nautobot)).start()
     try:
         slack.wait_connected(timeout=60)
     except TimeoutError:
@@ -56,61 +48,6 @@ def flow(stack, slack, chatops):
     """Each test starts with no calls recorded and the bot running."""
     assert chatops.alive(), chatops.output()[-4000:]
     yield slack
-
-
-def open_form(slack: SlackStandIn, text: str = "", channel: str = CHANNEL) -> dict:
-    slack.slash_command(command="/meraki-add-user", text=text, user_id=USER, channel_id=channel)
-    return slack.wait_for(lambda: _form(slack), timeout=30)
-
-
-def _form(slack: SlackStandIn) -> dict | None:
-    view = slack.current_view(USER)
-    return view if view and view.get("callback_id") == FORM else None
-
-
-def entered(view: dict, email: str, *, name="Jane Doe", org=ACME, access="read-only", network=None, dryrun=False):
-    """What a person types and picks, as Slack sends it: options exactly as the modal offered them."""
-    values = {
-        "user_email": {"value": {"value": email}},
-        "user_name": {"value": {"value": name}},
-        "meraki_org_id": {"value": {"selected_option": option(view, "meraki_org_id", org)}},
-        "meraki_access_level": {"value": {"selected_option": option(view, "meraki_access_level", access)}},
-    }
-    if network:
-        values["meraki_network"] = {"value": {"value": network}}
-    if dryrun:
-        values["dryrun"] = {"value": {"selected_options": [option(view, "dryrun", "true")]}}
-    return values
-
-
-def option(view: dict, block_id: str, value: str) -> dict:
-    [block] = [b for b in view["blocks"] if b.get("block_id") == block_id]
-    return next(o for o in block["element"]["options"] if o["value"] == value)
-
-
-def submit(slack: SlackStandIn, view: dict, values: dict, channel: str = CHANNEL) -> tuple[dict, int]:
-    """Press Submit; also return how many messages the channel had, to find the new parent."""
-    before = len(slack.messages(channel))
-    return slack.submit_view(view["id"], values, user_id=USER), before
-
-
-def parent_message(slack: SlackStandIn, before: int, channel: str = CHANNEL) -> dict:
-    """The parent message this submission posted, once it shows a final status."""
-
-    def final():
-        for message in slack.messages(channel)[before:]:
-            text = message.get("text", "").lower()
-            if any(word in text for word in ("succeeded", "failed", "cancelled")):
-                return message
-        return None
-
-    return slack.wait_for(final, timeout=90)
-
-
-def thread_text(slack: SlackStandIn, channel: str, ts: str) -> str:
-    return "\n".join(
-        str(block) for reply in slack.messages(channel, thread_ts=ts) for block in reply.get("blocks") or []
-    )
 
 
 def test_the_modal_mirrors_the_job_and_prefills_from_the_command(flow):
@@ -189,7 +126,7 @@ def test_nautobot_down_at_submit_gives_a_clear_message(flow, nautobot, meraki):
         ack, _ = submit(flow, view, entered(view, "jane.doe@example.com"))
     finally:
         nautobot.web.start(nautobot.env())
-        nautobot._wait_for_web()
+        nautobot.wait_for_web()
     assert ack["response_action"] == "update"
     shown = flow.current_view(USER)
     text = str(shown["blocks"])

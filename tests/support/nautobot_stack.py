@@ -327,7 +327,7 @@ class NautobotStack:
         )
         self.web.start(self.env())
         self.start_worker()
-        self._wait_for_web()
+        self.wait_for_web()
         self.sync_repository()
         return self
 
@@ -406,7 +406,7 @@ class NautobotStack:
             time.sleep(0.5)
         raise StackError(f"Nautobot {what} not ready after {timeout:.0f} s:\n{_tail(process.log)}")
 
-    def _wait_for_web(self) -> None:
+    def wait_for_web(self) -> None:
         self._wait("web server", lambda: self.admin.get("/api/status/").status_code == 200, self.web, 180)
 
     def _wait_for_worker(self) -> None:
@@ -414,7 +414,7 @@ class NautobotStack:
             status = self.admin.get("/api/status/")
             return status.status_code == 200 and status.json().get("celery-workers-running", 0) > 0
 
-        self._wait_for_web()
+        self.wait_for_web()
         self._wait("worker", ready, self.worker, 180)
 
     # -- the repository and the Job --------------------------------------------------------------

@@ -1,0 +1,102 @@
+"""The bot killed (SIGKILL) in the middle of a request and started again: every request reaches its
+final state, its Job ran once and its result was posted once."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+from support.bot_process import BotProcess
+from support.nautobot_stack import NautobotStack
+from support.seed import ACME
+from support.slack_flow import CHANNEL, bot_env, entered, open_form, parent_message, submit, thread_text, workspace
+from support.slack_standin import SlackStandIn
+
+pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
+
+ADMIN_POSTS = r"/organizations/\d+/admins"
+
+
+@pytest.fixture
+def slack(stack) -> Iterator[SlackStandIn]:
+    with workspace() as standin:
+        yield standin
+
+
+@pytest.fixture
+def chatops(slack: SlackStandIn, nautobot: NautobotStack, tmp_path) -> Iterator[BotProcess]:
+    """A bot whose ledger survives its restarts (a SQLite file in its working directory)."""
+    process = BotProcess(tmp_path, bot_env(slack, nautobot))
+    yield process
+    process.stop()
+
+
+def start(process: BotProcess, slack: SlackStandIn) -> None:
+    """Start the bot and wait until this process (not a killed one) holds a Socket Mode connection."""
+    known = set(slack.connections)
+    process.start()
+    slack.wait_for(lambda: set(slack.connections) - known, timeout=60)
+
+
+def kill(process: BotProcess) -> None:
+    process.stop(signal.SIGKILL)
+
+
+def replies(slack: SlackStandIn, ts: str) -> list[dict]:
+    return slack.messages(CHANNEL, thread_ts=ts)
+
+
+def assert_once(slack: SlackStandIn, meraki, before: int, email: str) -> None:
+    """One admin, one parent message with a final status, the log once in its thread."""
+    parent = parent_message(slack, before)
+    assert "succeeded" in parent["text"].lower()
+    parents = [m for m in slack.messages(CHANNEL)[before:] if "Create Meraki User" in m.get("text", "")]
+    assert len(parents) == 1, parents
+    assert [a["email"] for a in meraki.admins(ACME)] == [email]
+    assert len(meraki.requests_to("POST", ADMIN_POSTS)) == 1
+    log_replies = [r for r in replies(slack, parent["ts"]) if "Created administrator" in str(r.get("blocks"))]
+    assert len(log_replies) == 1
+    assert "Created administrator" in thread_text(slack, CHANNEL, parent["ts"])
+
+
+def test_killed_while_following(stack, slack, chatops, meraki):
+    meraki.delay(8, times=1, match=f"POST {ADMIN_POSTS}")  # the Job is still running when the bot dies
+    start(chatops, slack)
+    view = open_form(slack)
+    _, before = submit(slack, view, entered(view, "follow.kill@example.com"))
+    slack.wait_for(lambda: slack.calls_to("chat.update"), timeout=30)  # announced, and following
+    kill(chatops)
+
+    start(chatops, slack)
+    assert_once(slack, meraki, before, "follow.kill@example.com")
+
+
+def test_killed_after_the_run_before_the_parent_message(stack, slack, chatops, meraki):
+    start(chatops, slack)
+    view = open_form(slack)
+    slack.fail_next("chat.postMessage", status=429, retry_after=30)  # the bot waits: the run is in Nautobot
+    _, before = submit(slack, view, entered(view, "announce.kill@example.com"))
+    slack.wait_for(lambda: any(c.status == 429 for c in slack.calls_to("chat.postMessage")), timeout=30)
+    kill(chatops)
+    assert len(slack.messages(CHANNEL)) == before  # nothing was announced yet
+
+    start(chatops, slack)
+    assert_once(slack, meraki, before, "announce.kill@example.com")
+
+
+def test_nautobot_down_while_following_is_waited_out(stack, slack, chatops, meraki, nautobot):
+    meraki.delay(6, times=1, match=f"POST {ADMIN_POSTS}")
+    start(chatops, slack)
+    view = open_form(slack)
+    _, before = submit(slack, view, entered(view, "outage@example.com"))
+    slack.wait_for(lambda: slack.calls_to("chat.update"), timeout=30)
+    nautobot.web.stop()
+    try:
+        time.sleep(8)  # the run ends in the worker while the web server (and its API) is down
+    finally:
+        nautobot.web.start(nautobot.env())
+        nautobot.wait_for_web()
+    assert_once(slack, meraki, before, "outage@example.com")
+    assert "failed" not in str(slack.messages(CHANNEL)[before:]).lower()

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 import time
 from importlib.metadata import version
 from typing import Any
 
-from bot import forms
+from bot import forms, logs
 from bot.follow import poll_delays
 from bot.models import JobForm, LogEntry, ModalContext, RunStatus
 from bot.nautobot import JobFieldErrors, NautobotClient, NautobotError
@@ -70,9 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
-    )
+    try:
+        logs.configure(settings.log_level, settings.log_format)
+    except ValueError as exc:
+        print(f"LOG_LEVEL: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     command = {"serve": serve, "preview": preview, "run": run_job}[args.command]
     return asyncio.run(command(settings, args))
 

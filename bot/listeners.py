@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import forms, messages
 from bot.form_cache import FormCache
 from bot.ledger import Ledger, LedgerError, RequestState
+from bot.logs import set_correlation
 from bot.metrics import Metrics
 from bot.models import JobForm, ModalContext, RunRequest
 from bot.nautobot import JobFieldErrors, NautobotError, Submission
@@ -108,6 +109,7 @@ class Listeners:
                 view=forms.unavailable_modal(f"The bot cannot record requests: {exc}", RETRY_LATER, title="Not run"),
             )
             return
+        set_correlation(request.request_id if request else view["id"])  # follows the request into every log line
         if request is None:  # Slack redelivered it, or a second click got through: it runs once
             self.metrics.request("duplicate")
             await ack()

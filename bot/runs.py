@@ -17,6 +17,7 @@ from bot import messages
 from bot.follow import Follower, Thread
 from bot.form_cache import FormCache
 from bot.ledger import Ledger, Record, RequestState
+from bot.logs import correlation
 from bot.models import JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import NautobotClient, NautobotError, NautobotUnreachable, Submission
 
@@ -112,7 +113,8 @@ class Runs:
         resumed = 0
         for record in await self.ledger.unfinished():
             try:
-                resumed += await self._resume(record)
+                with correlation(record.request_id):
+                    resumed += await self._resume(record)
             except Exception:  # one broken request must not keep the others from resuming
                 log.exception("could not resume request=%s state=%s", record.request_id, record.state)
         return resumed

@@ -31,6 +31,7 @@ class NautobotSettings(BaseSettings):
     email_regex: str | None = None
     follow_timeout_seconds: float = Field(default=3600, gt=0)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("nautobot_ca_bundle")
     @classmethod

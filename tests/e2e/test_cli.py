@@ -61,3 +61,29 @@ def test_run_refuses_bad_input_with_the_field(stack, meraki, tmp_path):
     assert done.returncode == 2
     assert "user_email" in done.stderr
     assert meraki.admins(ACME) == []
+
+
+def test_doctor_passes_on_a_good_setup_and_names_the_fix_when_the_job_is_disabled(stack, tmp_path):
+    from support.slack_flow import bot_env, workspace
+
+    with workspace() as slack:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NAUTOBOT_"))}
+        env.update(bot_env(slack, stack))
+        good = subprocess.run(
+            [MERAKI_CHATOPS, "doctor", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert good.returncode == 0, good.stdout + good.stderr
+        checks = {c["check"]: c["status"] for c in json.loads(good.stdout)}
+        assert set(checks.values()) == {"OK"}, checks
+
+        stack.set_job_enabled(False)
+        try:
+            bad = subprocess.run(
+                [MERAKI_CHATOPS, "doctor"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+            )
+        finally:
+            stack.set_job_enabled(True)
+    assert bad.returncode == 1
+    assert "Enabled" in bad.stdout
+    for secret in (BOT_TOKEN, env["SLACK_BOT_TOKEN"], env["SLACK_APP_TOKEN"]):
+        assert secret not in good.stdout + bad.stdout + good.stderr + bad.stderr

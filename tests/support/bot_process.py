@@ -17,6 +17,7 @@ MERAKI_CHATOPS = str(Path(sys.executable).parent / "meraki-chatops")
 class BotProcess:
     workdir: Path
     env: dict[str, str]
+    args: tuple[str, ...] = ("serve",)
     log: Path = field(init=False)
     popen: subprocess.Popen | None = None
 
@@ -33,7 +34,7 @@ class BotProcess:
                 env[key] = value
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(
-                [MERAKI_CHATOPS, "serve"],
+                [MERAKI_CHATOPS, *self.args],
                 cwd=self.workdir,
                 env=env,
                 stdout=out,

@@ -1073,9 +1073,13 @@ class _WebApi:
         if retry_after is not None:
             return _rate_limited(retry_after)
         try:
-            return _Reply(200, {"ok": True, **handler(args, token or "")})
+            reply = _Reply(200, {"ok": True, **handler(args, token or "")})
         except SlackError as error:
-            return _error_reply(error.code, **error.extra)
+            reply = _error_reply(error.code, **error.extra)
+        # Slack names the token's scopes on every answer to a recognised token.
+        granted = self.s.app_scopes if token == self.s.app_token else self.s.scopes
+        reply.headers.setdefault("x-oauth-scopes", ",".join(sorted(granted)))
+        return reply
 
     def authorize(self, method: str, token: str | None) -> _Reply | None:
         if not token:

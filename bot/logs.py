@@ -1,0 +1,277 @@
+"""The bot's logging: one-line text or JSON events, a correlation id per request, secrets scrubbed.
+
+A request's id is kept in a context variable, so every line logged while handling it (by the bot,
+slack_bolt, httpx or SQLAlchemy) carries it, including lines from the follow task started for it:
+asyncio copies the context into a task when the task is created.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from typing import IO, Any, Literal
+
+__all__ = [
+    "CorrelationFilter",
+    "JsonFormatter",
+    "ScrubFilter",
+    "TextFormatter",
+    "configure",
+    "correlation",
+    "current_correlation",
+    "new_correlation_id",
+    "reset_correlation",
+    "scrub",
+    "set_correlation",
+]
+
+REDACTED = "[redacted]"
+
+_correlation: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+# Loggers that drown the bot's own lines: the lowest level each keeps, normally and at DEBUG.
+# aiosqlite logs every statement with its parameters, so it stays at INFO even then.
+QUIET: dict[str, tuple[int, int]] = {
+    "httpx": (logging.WARNING, logging.DEBUG),
+    "httpcore": (logging.WARNING, logging.DEBUG),
+    "sqlalchemy.engine": (logging.WARNING, logging.DEBUG),
+    "aiosqlite": (logging.WARNING, logging.INFO),
+}
+
+# Slack bot/user/app tokens, Authorization header values (also as they appear in a repr'd dict of
+# headers), and Nautobot's 40-hex API tokens. One pattern, so a clean message costs one scan.
+_SECRET = re.compile(
+    r"(?P<auth>authorization['\"]?\s*[:=]\s*['\"]?(?:token|bearer)\s+)[^\s'\",;)}\]]+"
+    r"|xox[abpr]-[A-Za-z0-9-]+"
+    r"|xapp-[A-Za-z0-9-]+"
+    r"|(?<![0-9A-Fa-f])[0-9A-Fa-f]{40}(?![0-9A-Fa-f])",
+    re.IGNORECASE,
+)
+
+# Everything a LogRecord carries on its own; whatever else is on a record came from ``extra=``.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName", "correlation_id"}
+
+_SCRUB_DEPTH = 8
+
+_installed: list[logging.Handler] = []
+_exceptions = logging.Formatter()
+
+
+# -- correlation id ------------------------------------------------------------------------------
+
+
+def new_correlation_id() -> str:
+    """A short random id (12 hex characters): enough to tell apart the requests in a day of logs."""
+    return secrets.token_hex(6)
+
+
+def current_correlation() -> str | None:
+    return _correlation.get()
+
+
+def set_correlation(cid: str | None) -> Token[str | None]:
+    """For code that cannot use ``with correlation(...)``; hand the token to ``reset_correlation``."""
+    return _correlation.set(cid)
+
+
+def reset_correlation(token: Token[str | None]) -> None:
+    _correlation.reset(token)
+
+
+@contextmanager
+def correlation(cid: str) -> Iterator[str]:
+    """Every line logged inside, and in tasks created inside, carries ``cid``."""
+    token = _correlation.set(cid)
+    try:
+        yield cid
+    finally:
+        _correlation.reset(token)
+
+
+class CorrelationFilter(logging.Filter):
+    """Stamps ``record.correlation_id``; an explicit ``extra={"correlation_id": ...}`` is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "correlation_id", None) is None:
+            record.correlation_id = _correlation.get()
+        return True
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+
+def _redact(match: re.Match[str]) -> str:
+    return (match.group("auth") or "") + REDACTED
+
+
+def scrub(text: str) -> str:
+    """``text`` with Slack tokens, Authorization values and Nautobot tokens replaced by ``[redacted]``."""
+    return _SECRET.sub(_redact, text)
+
+
+def _scrub_value(value: Any, depth: int = 0) -> Any:
+    """A copy of an extra with its strings scrubbed; the caller's own dicts and lists are left as they were."""
+    if isinstance(value, str):
+        return scrub(value)
+    if type(value) not in (dict, list, tuple):
+        return value
+    if depth >= _SCRUB_DEPTH:  # deep or circular: its text is scrubbed instead
+        return scrub(_safe_repr(value))
+    if type(value) is dict:
+        return {key: _scrub_value(item, depth + 1) for key, item in value.items()}
+    items = [_scrub_value(item, depth + 1) for item in value]
+    return items if type(value) is list else tuple(items)
+
+
+class ScrubFilter(logging.Filter):
+    """The last line of defence: a token that reached a log call does not reach the log.
+
+    The message is rendered here (its arguments too), so the formatters only see scrubbed text.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(_message(record))
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _exceptions.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        for key, value in _extras(record).items():
+            setattr(record, key, _scrub_value(value))
+        return True
+
+
+# -- formatting ----------------------------------------------------------------------------------
+
+
+def _message(record: logging.LogRecord) -> str:
+    """The rendered message; a call whose arguments do not fit its format still gives a line."""
+    try:
+        return record.getMessage()
+    except Exception:
+        return f"{_safe_repr(record.msg)} % {_safe_repr(record.args)}"
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__name__}>"
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {key: value for key, value in record.__dict__.items() if key not in _STANDARD}
+
+
+def _timestamp(created: float) -> str:
+    """ISO 8601 in UTC to the millisecond, e.g. ``2026-11-25T21:00:00.123Z``."""
+    seconds, millis = divmod(round(created * 1000), 1000)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
+
+
+def _traceback(record: logging.LogRecord) -> str | None:
+    if record.exc_info and not record.exc_text:
+        record.exc_text = _exceptions.formatException(record.exc_info)
+    return record.exc_text or None
+
+
+class TextFormatter(logging.Formatter):
+    """``<ts> <LEVEL> <logger> <message> [cid=<id>]``, then the traceback, if any, on the lines below.
+
+    Line breaks in the message are escaped, so a value typed into Slack cannot forge a log line.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = _message(record).replace("\r", "\\r").replace("\n", "\\n")
+        line = f"{_timestamp(record.created)} {record.levelname} {record.name} {message}"
+        cid = getattr(record, "correlation_id", None)
+        if cid:
+            line += f" [cid={cid}]"
+        exc = _traceback(record)
+        if exc:
+            line += "\n" + exc
+        if record.stack_info:
+            line += "\n" + record.stack_info
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, for log shippers; values JSON cannot hold are given as their ``repr``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        event: dict[str, Any] = {
+            "ts": _timestamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": _message(record),
+        }
+        cid = getattr(record, "correlation_id", None)
+        if cid:
+            event["correlation_id"] = cid
+        exc = _traceback(record)
+        if exc:
+            event["exc"] = exc
+        if record.stack_info:
+            event["stack"] = record.stack_info
+        for key, value in _extras(record).items():
+            event[f"extra_{key}" if key in event else key] = value
+        try:
+            return json.dumps(event, default=_safe_repr)
+        except (TypeError, ValueError, RecursionError):  # non-string keys, circular references
+            return json.dumps({key: _jsonable(value) for key, value in event.items()}, default=_safe_repr)
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value, default=_safe_repr)
+    except (TypeError, ValueError, RecursionError):
+        return _safe_repr(value)
+    return value
+
+
+# -- setting it up -------------------------------------------------------------------------------
+
+
+def _level(level: str) -> int:
+    levels = logging.getLevelNamesMapping()
+    name = level.strip().upper()
+    if name.isdigit():
+        return int(name)
+    if name not in levels:
+        raise ValueError(f"unknown log level {level!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return levels[name]
+
+
+def configure(level: str, fmt: Literal["text", "json"] = "text", stream: IO[str] | None = None) -> None:
+    """Log every logger's lines to ``stream`` (default: the current ``sys.stderr``) at ``level``.
+
+    Calling it again replaces the handler it installed before, so lines are never written twice.
+    """
+    formatters: dict[str, type[logging.Formatter]] = {"text": TextFormatter, "json": JsonFormatter}
+    if fmt not in formatters:
+        raise ValueError(f"unknown log format {fmt!r}; use text or json")
+    threshold = _level(level)
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.addFilter(CorrelationFilter())
+    handler.addFilter(ScrubFilter())
+    handler.setFormatter(formatters[fmt]())
+    root = logging.getLogger()
+    while _installed:
+        old = _installed.pop()
+        root.removeHandler(old)
+        old.flush()
+        old.close()
+    root.addHandler(handler)
+    _installed.append(handler)
+    root.setLevel(threshold)
+    for name, (normal, debug) in QUIET.items():
+        logging.getLogger(name).setLevel(max(threshold, debug if threshold <= logging.DEBUG else normal))

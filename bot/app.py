@@ -62,4 +62,5 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
     app = AsyncApp(client=client, signing_secret=signing_secret)
     app.command(settings.slash_command)(listeners.command)
     app.view(forms.CALLBACK_ID)(listeners.submission)
+    app.options(forms.ACTION_ID)(listeners.options)
     return Bot(app, nautobot, form_cache, runs, listeners)

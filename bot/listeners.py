@@ -85,6 +85,18 @@ class Listeners:
             form, context=context, prefill=prefill.values, hidden=self.hidden, notice=prefill.notice()
         )
 
+    # -- options of a long choice list ---------------------------------------------------------
+
+    async def options(self, ack, body: dict[str, Any]) -> None:
+        """A choice list past Slack's 100 static options is an external select; this answers it."""
+        form = self.forms.current()
+        var = form.variable(body.get("block_id", "")) if form else None
+        if var is None or not var.choices:
+            await ack(options=[])
+            return
+        found = forms.choice_options(var, body.get("value", ""))
+        await ack(options=[option.to_dict() for option in found])
+
     # -- the submission --------------------------------------------------------------------------
 
     async def submission(self, ack, body: dict[str, Any], client: AsyncWebClient, view: dict[str, Any]) -> None:
@@ -125,6 +137,10 @@ class Listeners:
             return
         try:
             submission = posting.result()
+        except LedgerError:  # another delivery of this request is already sending it
+            self.metrics.request("duplicate")
+            await ack()
+            return
         except JobFieldErrors as exc:
             self.metrics.request("refused")
             on_fields, general = forms.field_errors(exc.errors, form, hidden=self.hidden)

@@ -144,7 +144,7 @@ def test_no_channel_membership_falls_back_to_a_direct_message(flow):
     assert any("/invite" in str(m.get("blocks")) for m in flow.messages(channel))
 
 
-def test_health_readiness_and_metrics(flow, chatops):
+def test_health_readiness_and_metrics(flow, chatops, nautobot):
     base = f"http://127.0.0.1:{chatops.env['WEB_PORT']}"
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{base}/readyz")
@@ -153,3 +153,28 @@ def test_health_readiness_and_metrics(flow, chatops):
     metrics = httpx.get(f"{base}/metrics").text
     assert 'meraki_chatops_requests_total{outcome="submitted"}' in metrics
     assert "meraki_chatops_socket_mode_connected 1.0" in metrics
+
+    nautobot.web.stop()
+    try:
+        broken = httpx.get(f"{base}/readyz", timeout=10)
+        alive = httpx.get(f"{base}/healthz")
+    finally:
+        nautobot.web.start(nautobot.env())
+        nautobot.wait_for_web()
+    assert broken.status_code == 503
+    assert broken.json()["checks"] == {"slack": True, "nautobot": False, "ledger": True}
+    assert alive.status_code == 200  # liveness does not depend on Nautobot
+
+
+def test_one_correlation_id_follows_a_request_through_the_log(flow, chatops):
+    view = open_form(flow)
+    _, before = submit(flow, view, entered(view, "correlated@example.com"))
+    parent_message(flow, before)
+    output = chatops.output().splitlines()
+    announced = [line for line in output if " announced request=" in line][-1]
+    request_id = announced.split("request=")[1].split()[0]
+    result_id = announced.split("result=")[1].split()[0]
+    # Every line about the run, from the listener to the follow task's Nautobot polls, carries the id.
+    about_it = [line for line in output if result_id in line or f"request={request_id}" in line]
+    assert len(about_it) >= 4, about_it
+    assert all(line.endswith(f"[cid={request_id}]") for line in about_it), about_it

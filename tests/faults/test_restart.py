@@ -100,3 +100,27 @@ def test_nautobot_down_while_following_is_waited_out(stack, slack, chatops, mera
         nautobot.wait_for_web()
     assert_once(slack, meraki, before, "outage@example.com")
     assert "failed" not in str(slack.messages(CHANNEL)[before:]).lower()
+
+
+def test_no_celery_worker_at_submit_says_so_and_runs_nothing(stack, slack, chatops, meraki, nautobot):
+    start(chatops, slack)
+    view = open_form(slack)
+    nautobot.worker.stop()
+    try:
+        ack, _ = submit(slack, view, entered(view, "no.worker@example.com"))
+    finally:
+        nautobot.start_worker()
+    assert ack["response_action"] == "update"
+    text = str(slack.current_view("U123")["blocks"])
+    assert "worker" in text.lower() and "Nothing was submitted" in text
+    assert meraki.admins(ACME) == []
+
+
+def test_a_socket_mode_disconnect_reconnects_and_loses_no_command(stack, slack, chatops):
+    start(chatops, slack)
+    known = set(slack.connections)
+    slack.disconnect(reason="refresh_requested")
+    slack.wait_for(lambda: set(slack.connections) - known, timeout=60)
+    view = open_form(slack)
+    assert view["callback_id"] == "meraki_add_user"
+    assert slack.unacked == []

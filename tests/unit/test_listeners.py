@@ -582,3 +582,16 @@ async def _all(listeners: Listeners):
     async with listeners.ledger._engine.connect() as conn:
         rows = (await conn.execute(select(RequestRow))).all()
     return [_to_record(RequestRow(**row._mapping)) for row in rows]
+
+
+async def test_a_long_choice_list_is_searched_through_the_options_listener(warm: Listeners) -> None:
+    answers: list[dict[str, Any]] = []
+
+    async def ack(**kwargs: Any) -> None:
+        answers.append(kwargs)
+
+    await warm.options(ack, {"block_id": "meraki_access_level", "value": "read"})
+    await warm.options(ack, {"block_id": "no_such_field", "value": ""})
+
+    assert [o["value"] for o in answers[0]["options"]] == ["read-only"]
+    assert answers[1] == {"options": []}

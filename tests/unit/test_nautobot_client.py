@@ -21,6 +21,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
+from support.fake_nautobot import (
+    BASE,
+    JOB,
+    JOB_ID,
+    JOB_LIST,
+    JOB_NAME,
+    LOGS_PATH,
+    RESULT_ID,
+    RESULT_PATH,
+    RUN_PATH,
+    SCHEDULED_ID,
+    TOKEN,
+    VARIABLES_PATH,
+)
 
 import bot.nautobot as nautobot_module
 from bot.models import JobForm, RunStatus
@@ -38,35 +52,6 @@ from bot.nautobot import (
     Submission,
 )
 
-BASE = "https://nautobot.example.com"
-TOKEN = "0123456789abcdef0123456789abcdef01234567"
-JOB_ID = "4c1e7b36-3f55-4c8e-9d0b-2b8f3a1d9e10"
-RESULT_ID = "62a5b0d4-8e1f-4a7c-9b3e-5d6f7a8b9c0d"
-SCHEDULED_ID = "9f0e8d7c-6b5a-4938-8271-605f4e3d2c1b"
-JOB_NAME = "Create Meraki User"
-
-JOB: dict[str, Any] = {
-    "id": JOB_ID,
-    "object_type": "extras.job",
-    "display": "Meraki: Create Meraki User",
-    "url": f"{BASE}/api/extras/jobs/{JOB_ID}/",
-    "natural_slug": "create-meraki-user_4c1e",
-    "module_name": "meraki_chatops.jobs.meraki_users",
-    "job_class_name": "CreateMerakiUser",
-    "grouping": "Meraki",
-    "name": JOB_NAME,
-    "description": "Add a Meraki dashboard administrator.",
-    "installed": True,
-    "enabled": True,
-    "has_sensitive_variables": False,
-    "dryrun_default": False,
-    "hidden": False,
-    "read_only": False,
-    "soft_time_limit": 0,
-    "time_limit": 0,
-    "supports_dryrun": True,
-}
-JOB_LIST = {"count": 1, "next": None, "previous": None, "results": [JOB]}
 VARIABLES: list[dict[str, Any]] = [
     {"name": "user_email", "type": "StringVar", "help_text": "Email of requester", "required": True, "max_length": 100},
     {
@@ -210,10 +195,6 @@ def html(status: int, text: str) -> httpx.Response:
 
 
 JOBS = "/api/extras/jobs/"
-VARIABLES_PATH = f"/api/extras/jobs/{JOB_ID}/variables/"
-RUN_PATH = f"/api/extras/jobs/{JOB_ID}/run/"
-RESULT_PATH = f"/api/extras/job-results/{RESULT_ID}/"
-LOGS_PATH = f"/api/extras/job-results/{RESULT_ID}/logs/"
 CANCEL_PATH = f"/api/extras/job-results/{RESULT_ID}/cancel/"
 
 

@@ -63,4 +63,5 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
     app.command(settings.slash_command)(listeners.command)
     app.view(forms.CALLBACK_ID)(listeners.submission)
     app.options(forms.ACTION_ID)(listeners.options)
+    app.action(forms.RETRY_ACTION_ID)(listeners.retry)
     return Bot(app, nautobot, form_cache, runs, listeners)

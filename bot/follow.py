@@ -16,6 +16,7 @@ from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.nautobot import NautobotClient, NautobotError
+from bot.pacing import ChannelPacer
 
 log = logging.getLogger("bot.follow")
 
@@ -54,9 +55,11 @@ class Follower:
         timeout: float,
         ledger: Ledger | None = None,
         metrics: Metrics | None = None,
+        pacer: ChannelPacer | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
         self.metrics = metrics or Metrics()
+        self.pacer = pacer or ChannelPacer()
         self.nautobot = nautobot
         self.slack = slack
         self.timeout = timeout
@@ -174,6 +177,7 @@ class Follower:
             )
             entries = []
         elif messages.is_long_log(entries):
+            await self.pacer.turn(thread.channel_id)
             await self.slack.files_upload_v2(
                 channel=thread.channel_id,
                 thread_ts=thread.ts,
@@ -202,4 +206,5 @@ class Follower:
 
     async def _reply(self, thread: Thread, message: tuple[str, list]) -> None:
         text, blocks = message
+        await self.pacer.turn(thread.channel_id)
         await self.slack.chat_postMessage(channel=thread.channel_id, thread_ts=thread.ts, text=text, blocks=blocks)

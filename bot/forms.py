@@ -16,7 +16,9 @@ from enum import StrEnum
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     CheckboxesElement,
     ContextBlock,
     EmailInputElement,
@@ -488,16 +490,31 @@ def loading_modal(context: ModalContext, job_name: str, *, callback_id: str = LO
     )
 
 
+RETRY_ACTION_ID = "retry_request"
+
+
 def unavailable_modal(
-    problem: str, next_step: str, *, title: str = "Can't open the form", callback_id: str = UNAVAILABLE_CALLBACK_ID
+    problem: str,
+    next_step: str,
+    *,
+    title: str = "Can't open the form",
+    callback_id: str = UNAVAILABLE_CALLBACK_ID,
+    retry: str | None = None,
 ) -> View:
-    """Shown instead of the form when it cannot be built: what happened, nothing was sent, what to do."""
+    """Shown instead of the form when it cannot be built: what happened, nothing was sent, what to do.
+
+    ``retry``: the key of a kept request; a Retry button sends it again, nothing needs retyping.
+    """
     text = (
         f"⚠️ *What happened:* {escape(problem, limit=1500)}\n"
         "*Nothing was submitted.*\n"
         f"*What to do:* {escape(next_step, limit=1000)}"
     )
-    return message_modal(title, text, callback_id=callback_id)
+    view = message_modal(title, text, callback_id=callback_id)
+    if retry:
+        button = ButtonElement(text="Retry", action_id=RETRY_ACTION_ID, value=retry[:2000], style="primary")
+        view.blocks.append(ActionsBlock(block_id="retry", elements=[button]))
+    return view
 
 
 def message_modal(title: str, text: str, *, callback_id: str = UNAVAILABLE_CALLBACK_ID) -> View:

@@ -25,6 +25,10 @@ log = logging.getLogger("bot.listeners")
 # field errors appear under the form's fields; Slack wants the submission acknowledged within 3 s.
 SUBMIT_WAIT = 2.0
 RETRY_LATER = "Try again in a minute; if it keeps happening, tell your Nautobot administrator."
+RETRY_KEPT = (
+    "Press Retry once Nautobot is back; what you entered is kept. "
+    "If it keeps failing, tell your Nautobot administrator."
+)
 # A refused request may be corrected and sent again from the same modal; each attempt gets its own key.
 MAX_ATTEMPTS = 20
 
@@ -152,7 +156,7 @@ class Listeners:
         except NautobotError as exc:
             self._refusal(exc)
             log.warning("run refused request=%s: %s", request.request_id, exc)
-            await ack(response_action="update", view=forms.unavailable_modal(str(exc), RETRY_LATER, title="Not run"))
+            await ack(response_action="update", view=self._not_run(exc, request.request_id))
             return
         await ack()
         await self._started(request, form, submission)
@@ -200,9 +204,7 @@ class Listeners:
             return
         except NautobotError as exc:
             self._refusal(exc)
-            await client.views_update(
-                view_id=view_id, view=forms.unavailable_modal(str(exc), RETRY_LATER, title="Not run")
-            )
+            await client.views_update(view_id=view_id, view=self._not_run(exc, request.request_id))
             return
         await client.views_update(
             view_id=view_id,
@@ -211,6 +213,37 @@ class Listeners:
             ),
         )
         await self._started(request, form, submission)
+
+    @staticmethod
+    def _not_run(exc: NautobotError, request_id: str):
+        if exc.retryable:
+            return forms.unavailable_modal(str(exc), RETRY_KEPT, title="Not run", retry=request_id)
+        return forms.unavailable_modal(str(exc), RETRY_LATER, title="Not run")
+
+    # -- the Retry button of a request Nautobot could not take -----------------------------------
+
+    async def retry(self, ack, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        view, request_id = body["view"], body["actions"][0]["value"]
+        set_correlation(request_id)
+        record = await self.ledger.get(request_id)
+        if record is None or record.requester_id != body["user"]["id"] or record.state is not RequestState.UNSENT:
+            done = forms.message_modal("Not run", "This request is no longer waiting for a retry.")
+            await client.views_update(view_id=view["id"], view=done)
+            return
+        try:
+            form = self.forms.current() or await self.forms.refresh()
+            submission = await self.runs.submit(request_id, form)
+        except LedgerError:  # a second click: the first one is sending it
+            return
+        except NautobotError as exc:
+            self._refusal(exc)
+            await client.views_update(view_id=view["id"], view=self._not_run(exc, request_id))
+            return
+        channel = messages.channel_link(record.channel_id)
+        submitted = forms.message_modal("Submitted", f"✅ Submitted. Follow it in {channel}.")
+        await client.views_update(view_id=view["id"], view=submitted)
+        await self._started(record.to_request(), form, submission)
 
     def _refusal(self, exc: NautobotError) -> None:
         self.metrics.nautobot_error(exc)

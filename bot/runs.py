@@ -52,13 +52,13 @@ class Runs:
         record = await self.ledger.begin_submit(request_id)
         try:
             submission = await self.nautobot.run_job(form.job_id, dict(record.inputs))
-        except NautobotUnreachable as exc:
-            if exc.request_sent:  # Nautobot may have it: leave it to resume() to find out
-                raise
-            await self.ledger.unsent(request_id, str(exc))
-            raise
         except NautobotError as exc:
-            await self.ledger.refused(request_id, str(exc))
+            if isinstance(exc, NautobotUnreachable) and exc.request_sent:
+                raise  # Nautobot may have it: resume() finds out before anything is sent again
+            if exc.retryable:  # kept: a Retry sends it again once Nautobot is back
+                await self.ledger.unsent(request_id, str(exc))
+            else:
+                await self.ledger.refused(request_id, str(exc))
             raise
         await self.ledger.submitted(
             request_id,
@@ -88,6 +88,7 @@ class Runs:
 
     async def _post_parent(self, request: RunRequest, text: str, blocks) -> Thread:
         try:
+            await self.follower.pacer.turn(request.channel_id)
             posted = await self.slack.chat_postMessage(channel=request.channel_id, text=text, blocks=blocks)
             return Thread(posted["channel"], posted["ts"])
         except SlackApiError as exc:
@@ -97,7 +98,9 @@ class Runs:
         dm = await self.slack.conversations_open(users=request.requester_id)
         channel = dm["channel"]["id"]
         note_text, note_blocks = messages.cannot_post_in_channel(request.channel_id, submitted=True)
+        await self.follower.pacer.turn(channel)
         await self.slack.chat_postMessage(channel=channel, text=note_text, blocks=note_blocks)
+        await self.follower.pacer.turn(channel)
         posted = await self.slack.chat_postMessage(channel=channel, text=text, blocks=blocks)
         return Thread(posted["channel"], posted["ts"])
 

@@ -124,3 +124,20 @@ def test_a_socket_mode_disconnect_reconnects_and_loses_no_command(stack, slack, 
     view = open_form(slack)
     assert view["callback_id"] == "meraki_add_user"
     assert slack.unacked == []
+
+
+def test_nautobot_down_at_submit_keeps_the_request_and_retry_runs_it(stack, slack, chatops, meraki, nautobot):
+    start(chatops, slack)
+    view = open_form(slack)
+    nautobot.web.stop()
+    try:
+        _, before = submit(slack, view, entered(view, "retry@example.com"))
+    finally:
+        nautobot.web.start(nautobot.env())
+        nautobot.wait_for_web()
+    shown = slack.current_view("U123")
+    assert "Nothing was submitted" in str(shown["blocks"]) and "Retry" in str(shown["blocks"])
+
+    slack.click_view_button(shown["id"], "retry_request")
+    assert_once(slack, meraki, before, "retry@example.com")
+    assert "Submitted" in str(slack.current_view("U123")["blocks"])

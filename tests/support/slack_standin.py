@@ -2011,6 +2011,40 @@ class SlackStandIn:
             payload = self._block_actions_payload(channel_id, message_ts, action_id, value, user_id)
         return self._deliver("interactive", payload, accepts_response=False)
 
+    def click_view_button(self, view_id: str, action_id: str, user_id: str = "U123") -> dict[str, Any]:
+        """Click a button in the modal the user sees (block_actions from a view, as Slack sends it)."""
+        with self._lock:
+            space = self._workspace
+            stack = space.stacks.get(user_id) or []
+            if not stack or stack[-1] != view_id:
+                raise ValueError(f"view {view_id} is not the modal {user_id} currently sees")
+            view = copy.deepcopy(space.views[view_id])
+            buttons = [
+                (element, block["block_id"])
+                for block in view.get("blocks", [])
+                for element in _interactive_elements(block)
+                if element.get("type") == "button" and element.get("action_id") == action_id
+            ]
+            if len(buttons) != 1:
+                raise ValueError(f"view {view_id} has {len(buttons)} buttons {action_id!r}")
+            button, block_id = buttons[0]
+            action = {"type": "button", "action_id": action_id, "block_id": block_id, "text": button["text"]}
+            if "value" in button:
+                action["value"] = button["value"]
+            user = self._user(user_id)
+            payload = {
+                "type": "block_actions",
+                "user": {"id": user_id, "username": user.name, "name": user.name, "team_id": TEAM_ID},
+                "api_app_id": APP_ID,
+                "token": VERIFICATION_TOKEN,
+                "container": {"type": "view", "view_id": view_id},
+                "trigger_id": space.issue_trigger(user_id),
+                "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+                "view": view,
+                "actions": [action],
+            }
+        return self._deliver("interactive", payload, accepts_response=False)
+
     def _block_actions_payload(
         self, channel_id: str, message_ts: str, action_id: str, value: str | None, user_id: str
     ) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from bot.follow import FIRST_POLL, LONG_RUN, LONG_RUN_POLL, POLL_CAP, Follower, 
 from bot.messages import LONG_LOG_ENTRIES, STATUS_TEXT
 from bot.models import JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import NautobotError
+from bot.pacing import ChannelPacer
 
 USER = "U0456ABC"
 CHANNEL = "C0123CHAN"
@@ -151,7 +152,7 @@ async def make_follower(
     client = nautobot.client()
 
     def make(timeout: float = TIMEOUT) -> Follower:
-        return Follower(client, slack, timeout=timeout, sleep=clock.sleep)  # type: ignore[arg-type]
+        return Follower(client, slack, timeout=timeout, pacer=ChannelPacer(0), sleep=clock.sleep)  # type: ignore[arg-type]
 
     yield make
     await client.aclose()

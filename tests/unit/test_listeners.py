@@ -45,6 +45,7 @@ from bot.form_cache import FormCache
 from bot.ledger import Ledger
 from bot.listeners import Listeners
 from bot.models import ModalContext
+from bot.pacing import ChannelPacer
 from bot.runs import Runs
 
 USER = "U0456ABC"
@@ -197,7 +198,7 @@ async def listeners(
     client = nautobot.client()
     ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
     cache = FormCache(client, JOB_NAME)
-    follower = Follower(client, slack, timeout=60.0, ledger=ledger, sleep=fast_sleep)  # type: ignore[arg-type]
+    follower = Follower(client, slack, timeout=60.0, ledger=ledger, pacer=ChannelPacer(0), sleep=fast_sleep)  # type: ignore[arg-type]
     runs = Runs(ledger=ledger, nautobot=client, slack=slack, follower=follower, forms_cache=cache)  # type: ignore[arg-type]
     yield Listeners(ledger=ledger, runs=runs, forms_cache=cache)
     await client.aclose()
@@ -595,3 +596,45 @@ async def test_a_long_choice_list_is_searched_through_the_options_listener(warm:
 
     assert [o["value"] for o in answers[0]["options"]] == ["read-only"]
     assert answers[1] == {"options": []}
+
+
+async def test_nautobot_down_at_submit_keeps_the_request_and_retry_sends_it(
+    warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack
+) -> None:
+    nautobot.on("POST", RUN_PATH, httpx.ConnectError("[Errno 111] Connection refused"))
+    await submit(warm, ack, slack, submitted_view(GOOD))
+
+    (call,) = ack.calls
+    shown = view_dict(call["view"])
+    [button] = [e for b in shown["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert button["action_id"] == forms.RETRY_ACTION_ID
+    [kept] = await warm.ledger.unfinished()
+    assert kept.state.value == "unsent" and button["value"] == kept.request_id
+
+    nautobot.with_quick_run()
+
+    async def noop(**_: Any) -> None:
+        pass
+
+    body = {"view": {"id": VIEW_ID}, "actions": [{"value": kept.request_id}], "user": {"id": kept.requester_id}}
+    await warm.retry(noop, body, slack)  # type: ignore[arg-type]
+    await settle(warm)
+
+    assert nautobot.count("POST", RUN_PATH) == 2
+    assert (await warm.ledger.get(kept.request_id)).state.value == "done"
+    assert "Submitted" in str(slack.calls[-1]) or any("Submitted" in str(c) for c in slack.calls)
+
+
+async def test_only_the_requester_can_retry(warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack):
+    nautobot.on("POST", RUN_PATH, httpx.ConnectError("[Errno 111] Connection refused"))
+    await submit(warm, ack, slack, submitted_view(GOOD))
+    [kept] = await warm.ledger.unfinished()
+
+    async def noop(**_: Any) -> None:
+        pass
+
+    body = {"view": {"id": VIEW_ID}, "actions": [{"value": kept.request_id}], "user": {"id": "U0SOMEONEELSE"}}
+    await warm.retry(noop, body, slack)  # type: ignore[arg-type]
+
+    assert nautobot.count("POST", RUN_PATH) == 1
+    assert (await warm.ledger.get(kept.request_id)).state.value == "unsent"

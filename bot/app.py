@@ -12,7 +12,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import forms
+from bot import forms, messages
 from bot.follow import Follower
 from bot.form_cache import FormCache
 from bot.ledger import Ledger
@@ -64,4 +64,5 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
     app.view(forms.CALLBACK_ID)(listeners.submission)
     app.options(forms.ACTION_ID)(listeners.options)
     app.action(forms.RETRY_ACTION_ID)(listeners.retry)
+    app.action(messages.CANCEL_ACTION_ID)(listeners.cancel)
     return Bot(app, nautobot, form_cache, runs, listeners)

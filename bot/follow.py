@@ -26,6 +26,8 @@ POLL_CAP = 5.0
 LONG_RUN = 600.0
 LONG_RUN_POLL = 15.0
 LOG_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0)
+LATE_POLL = 300.0
+LATE_WINDOW = 24 * 3600.0
 
 
 def poll_delays(elapsed: Callable[[], float]) -> Iterator[float]:
@@ -92,12 +94,18 @@ class Follower:
         for delay in poll_delays(lambda: time.monotonic() - started):
             if run.status.is_final:
                 break  # the final status goes up after the log is in the thread
-            if run.status != shown:
+            elapsed = time.monotonic() - started
+            if elapsed > self.timeout + LATE_WINDOW:
+                return run
+            if elapsed > self.timeout:
+                if shown is not RunStatus.TIMED_OUT:
+                    shown = RunStatus.TIMED_OUT
+                    await self.show(request, form, run, thread, shown, elapsed)
+                # Still running in Nautobot: look now and then, so a late end still reaches the thread.
+                delay = LATE_POLL
+            elif run.status != shown:
                 shown = run.status
                 await self.show(request, form, run, thread, shown)
-            if time.monotonic() - started > self.timeout:
-                await self.show(request, form, run, thread, RunStatus.TIMED_OUT, time.monotonic() - started)
-                return run
             await self.sleep(delay)
             try:
                 run = await self._poll(run)
@@ -144,7 +152,12 @@ class Follower:
         elapsed: float | None = None,
     ) -> None:
         text, blocks = messages.parent_message(
-            request, run, status, form=form, elapsed=timedelta(seconds=elapsed) if elapsed else None
+            request,
+            run,
+            status,
+            form=form,
+            elapsed=timedelta(seconds=elapsed) if elapsed else None,
+            cancellable=True,
         )
         await self.slack.chat_update(channel=thread.channel_id, ts=thread.ts, text=text, blocks=blocks)
         log.info("status request=%s result=%s status=%s", request.request_id, run.result_id, status.value)

@@ -245,6 +245,29 @@ class Listeners:
         await client.views_update(view_id=view["id"], view=submitted)
         await self._started(record.to_request(), form, submission)
 
+    # -- the Cancel button on the parent message -------------------------------------------------
+
+    async def cancel(self, ack, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        request_id, user_id = body["actions"][0]["value"], body["user"]["id"]
+        channel = body["container"]["channel_id"]
+        set_correlation(request_id)
+        record = await self.ledger.get(request_id)
+        if record is None or not record.result_id:
+            return
+        if user_id != record.requester_id:
+            text, blocks = messages.only_requester_may_cancel(record.requester_id)
+        else:
+            try:
+                run = await self.runs.nautobot.cancel(record.result_id)
+                log.info("cancel requested request=%s result=%s", request_id, record.result_id)
+                text, blocks = messages.cancel_requested(run.url)
+            except NautobotError as exc:
+                text, blocks = messages.error_message(
+                    f"Nautobot did not cancel the run: {exc}", "The Job goes on.", "Cancel it in Nautobot."
+                )
+        await client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+
     def _refusal(self, exc: NautobotError) -> None:
         self.metrics.nautobot_error(exc)
         self.metrics.request("unsent" if getattr(exc, "retryable", False) else "refused")

@@ -12,7 +12,15 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 
 from bot.models import LOG_LEVELS, JobForm, JobRun, LogEntry, RunRequest, RunStatus
 
@@ -222,10 +230,12 @@ def parent_message(
     form: JobForm | None = None,
     nautobot_url: str | None = None,
     elapsed: timedelta | None = None,
+    cancellable: bool = False,
 ) -> tuple[str, list[Block]]:
     """The channel message for one request, updated in place as its status changes.
 
     ``nautobot_url`` is the link when there is no JobResult yet (e.g. the approval page).
+    ``cancellable`` adds a Cancel button (only the requester may use it) while the run is going.
     """
     status = status or (run.status if run else RunStatus.SUBMITTED)
     icon = STATUS_ICONS[status]
@@ -247,7 +257,38 @@ def parent_message(
         details.append(f"Log: {format_counts(dict(run.log_counts))}")
     if details:
         blocks.append(_context(" · ".join(details)))
+    if cancellable and run is not None and not status.is_final:
+        blocks.append(cancel_actions(request.request_id))
     return _fallback(f"{icon} {job}{dry}: {state}"), blocks
+
+
+CANCEL_ACTION_ID = "cancel_run"
+
+
+def cancel_actions(request_id: str) -> ActionsBlock:
+    confirm = ConfirmObject(
+        title="Cancel this run?",
+        text="Nautobot stops the Job where it is; whatever it already did in Meraki stays done.",
+        confirm="Cancel the run",
+        deny="Keep it running",
+    )
+    button = ButtonElement(
+        text="Cancel", action_id=CANCEL_ACTION_ID, value=request_id[:2000], style="danger", confirm=confirm
+    )
+    return ActionsBlock(block_id="cancel", elements=[button])
+
+
+def only_requester_may_cancel(requester_id: str) -> tuple[str, list[Block]]:
+    text = f"Only {mention(requester_id)}, who asked for this run, can cancel it."
+    return _fallback(text), [_section(text)]
+
+
+def cancel_requested(url: str | None) -> tuple[str, list[Block]]:
+    text = "🛑 Cancel sent to Nautobot. The thread gets the log once the Job has stopped."
+    blocks: list[Block] = [_section(text)]
+    if url and _URL.match(url):
+        blocks.append(_context(link(url, "Open the JobResult in Nautobot")))
+    return _fallback(text), blocks
 
 
 # -- the log thread ------------------------------------------------------------------------------

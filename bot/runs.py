@@ -74,7 +74,9 @@ class Runs:
         status = run.status if run else RunStatus.AWAITING_APPROVAL
         if status.is_final:  # a resumed run may have ended; the final status goes up after its log
             status = RunStatus.RUNNING
-        text, blocks = messages.parent_message(request, run, status, form=form, nautobot_url=scheduled_url)
+        text, blocks = messages.parent_message(
+            request, run, status, form=form, nautobot_url=scheduled_url, cancellable=True
+        )
         thread = await self._post_parent(request, text, blocks)
         await self.ledger.announced(request.request_id, channel=thread.channel_id, ts=thread.ts, run_status=status)
         log.info("announced request=%s result=%s", request.request_id, run.result_id if run else None)

@@ -11,7 +11,17 @@ import pytest
 from support.bot_process import BotProcess
 from support.nautobot_stack import NautobotStack
 from support.seed import ACME
-from support.slack_flow import CHANNEL, bot_env, entered, open_form, parent_message, submit, thread_text, workspace
+from support.slack_flow import (
+    CHANNEL,
+    OTHER_USER,
+    bot_env,
+    entered,
+    open_form,
+    parent_message,
+    submit,
+    thread_text,
+    workspace,
+)
 from support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
@@ -141,3 +151,24 @@ def test_nautobot_down_at_submit_keeps_the_request_and_retry_runs_it(stack, slac
     slack.click_view_button(shown["id"], "retry_request")
     assert_once(slack, meraki, before, "retry@example.com")
     assert "Submitted" in str(slack.current_view("U123")["blocks"])
+
+
+def test_the_requester_cancels_a_running_job(stack, slack, chatops, meraki):
+    meraki.delay(20, times=1, match=r"GET /organizations/\d+$")  # the Job waits on its first Meraki call
+    start(chatops, slack)
+    view = open_form(slack)
+    _, before = submit(slack, view, entered(view, "cancel.me@example.com"))
+    parent = slack.wait_for(
+        lambda: next((m for m in slack.messages(CHANNEL)[before:] if "cancel_run" in str(m.get("blocks"))), None),
+        timeout=30,
+    )
+
+    slack.click_button(CHANNEL, parent["ts"], "cancel_run", user_id=OTHER_USER)
+    refused = slack.wait_for(lambda: [e for e in slack.ephemerals if e["recipient"] == OTHER_USER], timeout=30)
+    assert "Only <@U123>" in str(refused[-1])
+
+    slack.click_button(CHANNEL, parent["ts"], "cancel_run", user_id="U123")
+    final = parent_message(slack, before)
+    assert "cancelled" in final["text"].lower()
+    assert "cancel_run" not in str(final["blocks"])  # no button once the run is over
+    assert meraki.admins(ACME) == []

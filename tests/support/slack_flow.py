@@ -11,6 +11,7 @@ from support.seed import ACME
 from support.slack_standin import SlackStandIn
 
 USER, CHANNEL = "U123", "C123"
+OTHER_USER = "U456"
 FORM = "meraki_add_user"
 
 
@@ -19,7 +20,8 @@ def workspace() -> Iterator[SlackStandIn]:
     """A Slack workspace granting the bot exactly what manifest.yml asks for."""
     with SlackStandIn(scopes=bot_scopes()) as standin:
         standin.add_user(USER, name="alice", real_name="Alice Admin")
-        standin.add_channel(CHANNEL, name="netops", members={USER}, bot_member=True)
+        standin.add_user(OTHER_USER, name="bob", real_name="Bob Bystander")
+        standin.add_channel(CHANNEL, name="netops", members={USER, OTHER_USER}, bot_member=True)
         standin.add_channel("C999", name="elsewhere", members={USER}, bot_member=False, is_private=True)
         yield standin
 

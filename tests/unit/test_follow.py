@@ -33,7 +33,17 @@ from support.fake_slack import Events, FakeSlack, blocks_text
 
 import bot.follow as follow_module
 import bot.nautobot as nautobot_module
-from bot.follow import FIRST_POLL, LONG_RUN, LONG_RUN_POLL, POLL_CAP, Follower, Thread, poll_delays
+from bot.follow import (
+    FIRST_POLL,
+    LATE_POLL,
+    LATE_WINDOW,
+    LONG_RUN,
+    LONG_RUN_POLL,
+    POLL_CAP,
+    Follower,
+    Thread,
+    poll_delays,
+)
 from bot.messages import LONG_LOG_ENTRIES, STATUS_TEXT
 from bot.models import JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import NautobotError
@@ -299,10 +309,30 @@ async def test_the_overall_timeout_stops_following_without_posting_the_log(
     assert replies(slack) == []
     assert slack.calls_to("files_upload_v2") == []
     assert nautobot.count("GET", LOGS_PATH) == 0
+    before = [d for d in clock.delays if d != LATE_POLL]
     assert clock.delays[0] == FIRST_POLL
-    assert growing(clock.delays)
-    assert max(clock.delays) <= POLL_CAP
-    assert sum(clock.delays[:-1]) <= 30.0 < sum(clock.delays)
+    assert growing(before)
+    assert max(before) <= POLL_CAP
+    assert sum(before[:-1]) <= 30.0 < sum(before)
+    # After the timeout the run is still looked at now and then, for a day, at LATE_POLL.
+    assert set(clock.delays[len(before) :]) == {LATE_POLL}
+    assert sum(clock.delays) >= 30.0 + LATE_WINDOW
+
+
+async def test_a_run_ending_after_the_timeout_still_gets_its_log_and_final_status(
+    make_follower: Callable[[float], Follower], nautobot: FakeNautobot, slack: FakeSlack, clock: Clock
+) -> None:
+    answers = iter([job_result("STARTED")] * 12 + [job_result("SUCCESS")])
+    nautobot.on("GET", RESULT_PATH, lambda _request: ok(next(answers)))
+    nautobot.on("GET", LOGS_PATH, ok(LOGS))
+
+    final = await make_follower(30.0).follow(REQUEST, FORM, queued_run(), THREAD)
+
+    assert final.status is RunStatus.SUCCEEDED
+    statuses = [u["text"] for u in updates(slack)]
+    assert "Still running in Nautobot" in statuses[-2]
+    assert says(updates(slack)[-1], RunStatus.SUCCEEDED)
+    assert replies(slack)  # the log reached the thread after all
 
 
 # -- the backoff ---------------------------------------------------------------------------------

@@ -121,12 +121,8 @@ def test_user_text_never_pings_anyone(flow):
 
 def test_nautobot_down_at_submit_gives_a_clear_message(flow, nautobot, meraki):
     view = open_form(flow)
-    nautobot.web.stop()
-    try:
+    with nautobot.web_down():
         ack, _ = submit(flow, view, entered(view, "jane.doe@example.com"))
-    finally:
-        nautobot.web.start(nautobot.env())
-        nautobot.wait_for_web()
     assert ack["response_action"] == "update"
     shown = flow.current_view(USER)
     text = str(shown["blocks"])
@@ -154,13 +150,9 @@ def test_health_readiness_and_metrics(flow, chatops, nautobot):
     assert 'meraki_chatops_requests_total{outcome="submitted"}' in metrics
     assert "meraki_chatops_socket_mode_connected 1.0" in metrics
 
-    nautobot.web.stop()
-    try:
+    with nautobot.web_down():
         broken = httpx.get(f"{base}/readyz", timeout=10)
         alive = httpx.get(f"{base}/healthz")
-    finally:
-        nautobot.web.start(nautobot.env())
-        nautobot.wait_for_web()
     assert broken.status_code == 503
     assert broken.json()["checks"] == {"slack": True, "nautobot": False, "ledger": True}
     assert alive.status_code == 200  # liveness does not depend on Nautobot

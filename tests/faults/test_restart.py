@@ -102,12 +102,8 @@ def test_nautobot_down_while_following_is_waited_out(stack, slack, chatops, mera
     view = open_form(slack)
     _, before = submit(slack, view, entered(view, "outage@example.com"))
     slack.wait_for(lambda: slack.calls_to("chat.update"), timeout=30)
-    nautobot.web.stop()
-    try:
+    with nautobot.web_down():
         time.sleep(8)  # the run ends in the worker while the web server (and its API) is down
-    finally:
-        nautobot.web.start(nautobot.env())
-        nautobot.wait_for_web()
     assert_once(slack, meraki, before, "outage@example.com")
     assert "failed" not in str(slack.messages(CHANNEL)[before:]).lower()
 
@@ -139,12 +135,8 @@ def test_a_socket_mode_disconnect_reconnects_and_loses_no_command(stack, slack, 
 def test_nautobot_down_at_submit_keeps_the_request_and_retry_runs_it(stack, slack, chatops, meraki, nautobot):
     start(chatops, slack)
     view = open_form(slack)
-    nautobot.web.stop()
-    try:
+    with nautobot.web_down():
         _, before = submit(slack, view, entered(view, "retry@example.com"))
-    finally:
-        nautobot.web.start(nautobot.env())
-        nautobot.wait_for_web()
     shown = slack.current_view("U123")
     assert "Nothing was submitted" in str(shown["blocks"]) and "Retry" in str(shown["blocks"])
 

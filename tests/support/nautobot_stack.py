@@ -387,6 +387,16 @@ class NautobotStack:
         self._wait_for_worker()
 
     @contextlib.contextmanager
+    def web_down(self) -> Iterator[None]:
+        """Run the block with Nautobot's web server (its whole API) stopped; the worker keeps going."""
+        self.web.stop()
+        try:
+            yield
+        finally:
+            self.web.start(self.env())
+            self.wait_for_web()
+
+    @contextlib.contextmanager
     def worker_env(self, **overrides: str | None) -> Iterator[None]:
         """Run the block with a worker whose environment differs (None removes a variable)."""
         self.start_worker(overrides)

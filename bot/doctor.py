@@ -130,8 +130,8 @@ class _Context:
     def secrets(self) -> list[str]:
         if self.settings is None:
             return list(self.extra_secrets)
-        tokens = (self.s.slack_bot_token, self.s.slack_app_token, self.s.nautobot_token)
-        return [token.get_secret_value() for token in tokens] + self.extra_secrets
+        tokens = (self.s.slack_bot_token, self.s.slack_app_token, self.s.slack_signing_secret, self.s.nautobot_token)
+        return [token.get_secret_value() for token in tokens if token is not None] + self.extra_secrets
 
 
 @dataclass(frozen=True)
@@ -302,6 +302,8 @@ async def _check_slack_scopes(context: _Context) -> _Verdict:
 
 
 async def _check_socket_mode(context: _Context) -> _Verdict:
+    if context.s.slack_mode == "http" or context.s.slack_app_token is None:
+        return _Verdict(Status.OK, "HTTP mode: Slack sends requests to /slack/events; no socket to open")
     token = context.s.slack_app_token.get_secret_value()
     client = context.slack_client(token, str(context.s.slack_api_url))
     try:

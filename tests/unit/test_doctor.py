@@ -531,3 +531,12 @@ async def test_table_output_without_a_tty(env: dict[str, str], monkeypatch, caps
     assert out.startswith("CHECK")
     assert "\x1b[" not in out
     assert "not-a-bot-token" not in out
+
+
+async def test_http_mode_needs_no_socket(env: dict[str, str], monkeypatch) -> None:
+    monkeypatch.setenv("SLACK_MODE", "http")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secret")
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    report = await diagnose(nautobot())
+    assert report["socket mode"].status is Status.OK
+    assert "HTTP mode" in report["socket mode"].detail

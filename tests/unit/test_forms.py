@@ -22,6 +22,8 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
+from support.fake_nautobot import EMAIL_REGEX
+from support.fake_nautobot import VARIABLES as JOB_VARIABLES
 
 from bot.forms import (
     ACTION_ID,
@@ -43,71 +45,6 @@ from bot.forms import (
 )
 from bot.models import JobForm, JobVariable, ModalContext
 
-EMAIL_REGEX = "^[A-Za-z0-9._%+-]+@example\\.(com|org)$"
-JOB_VARIABLES: list[dict[str, Any]] = [
-    {
-        "name": "user_email",
-        "type": "StringVar",
-        "label": f"User Email, regex: {EMAIL_REGEX}",
-        "help_text": "Email address of the new administrator; Meraki sends the invitation there.",
-        "required": True,
-        "max_length": 254,
-    },
-    {
-        "name": "user_name",
-        "type": "StringVar",
-        "label": "User Name",
-        "help_text": "Full name ...",
-        "required": True,
-        "max_length": 255,
-    },
-    {
-        "name": "meraki_org_id",
-        "type": "ChoiceVar",
-        "label": "Meraki Organization",
-        "help_text": "The organizations this API key can manage (loaded at 20:15 UTC).",
-        "required": True,
-        "choices": [["111111", "Acme Corp (111111)"], ["222222", "Globex (222222)"]],
-    },
-    {
-        "name": "meraki_access_level",
-        "type": "ChoiceVar",
-        "label": "Organization Access",
-        "help_text": "...",
-        "required": True,
-        "choices": [["full", "Full"], ["read-only", "Read Only"], ["enterprise", "Enterprise"], ["none", "None"]],
-        "default": "read-only",
-    },
-    {
-        "name": "meraki_network",
-        "type": "StringVar",
-        "label": "Meraki Network",
-        "help_text": "Optional: a network name or ID ...",
-        "required": False,
-        "max_length": 255,
-    },
-    {
-        "name": "meraki_network_access",
-        "type": "ChoiceVar",
-        "label": "Network Access",
-        "help_text": "...",
-        "required": False,
-        "choices": [
-            ["full", "Full"],
-            ["read-only", "Read Only"],
-            ["guest-ambassador", "Guest Ambassador"],
-            ["monitor-only", "Monitor Only"],
-        ],
-        "default": "read-only",
-    },
-    {
-        "name": "dryrun",
-        "type": "DryRunVar",
-        "help_text": "Check everything and log what would be created, without creating it.",
-        "required": False,
-        "default": False,
-    },
-]
 ORDER = [var["name"] for var in JOB_VARIABLES]
 CONTEXT = ModalContext(channel_id="C0123", user_id="U0456", job_id="job-1", command_text="")
 

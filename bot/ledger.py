@@ -535,6 +535,25 @@ class Ledger:
             run_status=_run_status(run_status),
         )
 
+    async def approved(self, request_id: str, result_id: str) -> Record:
+        """The approved run has its JobResult; following it goes on under the same parent message."""
+        return await self._update(
+            request_id, frozenset({RequestState.ANNOUNCED}), "attach the approved run", result_id=result_id
+        )
+
+    async def closed_unrun(self, request_id: str, run_status: RunStatus | str) -> Record:
+        """Nautobot will never run it (the approval was denied or withdrawn): no log to post. Final."""
+        now = _now()
+        return await self._update(
+            request_id,
+            frozenset({RequestState.ANNOUNCED}),
+            "close it unrun",
+            state=RequestState.DONE.value,
+            run_status=_run_status(run_status),
+            updated_at=now,
+            finished_at=now,
+        )
+
     async def set_run_status(self, request_id: str, run_status: RunStatus | str) -> Record:
         """Remember the status last shown, so a restarted bot neither repeats nor skips an update."""
         return await self._update(request_id, STATUS_STATES, "record a run status", run_status=_run_status(run_status))

@@ -45,6 +45,7 @@ STATUS_ICONS: dict[RunStatus, str] = {
     RunStatus.SUCCEEDED: "✅",
     RunStatus.FAILED: "❌",
     RunStatus.CANCELLED: "🚫",
+    RunStatus.DENIED: "⛔",
     RunStatus.TIMED_OUT: "⌛",
 }
 STATUS_TEXT: dict[RunStatus, str] = {
@@ -55,6 +56,7 @@ STATUS_TEXT: dict[RunStatus, str] = {
     RunStatus.SUCCEEDED: "Succeeded.",
     RunStatus.FAILED: "Failed. The reason and the log are in the thread.",
     RunStatus.CANCELLED: "Cancelled in Nautobot.",
+    RunStatus.DENIED: "Not approved in Nautobot, so it did not run. See the link for the approvers' comments.",
     RunStatus.TIMED_OUT: "Still running in Nautobot; the bot stopped following it. See the link for the result.",
 }
 INFO_ICON = "\u2139\ufe0f"

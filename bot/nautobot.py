@@ -333,6 +333,17 @@ class NautobotClient:
         self._expect(response, what, 200)
         return self._mapping(response, what)
 
+    async def scheduled_run(self, scheduled_id: str) -> JobRun | None:
+        """The run an approved scheduled job started, once Nautobot's scheduler has started it."""
+        what = f"look for the run of the scheduled job {scheduled_id}"
+        params = {"scheduled_job": scheduled_id, "limit": 1}
+        response = await self._request("GET", "/api/extras/job-results/", what=what, params=params)
+        self._expect(response, what, 200)
+        results = self._mapping(response, what).get("results") or []
+        if not results:
+            return None
+        return self._parse(response, what, lambda: JobRun.from_api(results[0], self.base_url))
+
     async def cancel(self, result_id: str) -> JobRun:
         """Cancel a queued or running Job (Nautobot 3.2+); an already finished run is returned as is."""
         what = f"cancel the JobResult {result_id}"

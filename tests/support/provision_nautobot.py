@@ -28,4 +28,4 @@ def grant(name: str, actions: list[str], models: list[str]) -> None:
 
 
 grant("meraki-chatops: run jobs", ["view", "run"], ["extras.job"])
-grant("meraki-chatops: read job results", ["view"], ["extras.jobresult", "extras.joblogentry"])
+grant("meraki-chatops: read job results", ["view"], ["extras.jobresult", "extras.joblogentry", "extras.scheduledjob"])

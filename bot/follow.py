@@ -28,6 +28,16 @@ LONG_RUN_POLL = 15.0
 LOG_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0)
 LATE_POLL = 300.0
 LATE_WINDOW = 24 * 3600.0
+APPROVAL_POLL_CAP = 15.0
+SCHEDULER_POLL = 1.0
+
+# A scheduled job's ``state`` in Nautobot 3.x: these end a request with nothing run.
+UNRUN_STATES: dict[str, RunStatus] = {
+    "denied": RunStatus.DENIED,
+    "canceled": RunStatus.CANCELLED,
+    "errored": RunStatus.FAILED,
+}
+APPROVED_STATES = frozenset({"active", "completed"})
 
 
 def poll_delays(elapsed: Callable[[], float]) -> Iterator[float]:
@@ -36,6 +46,14 @@ def poll_delays(elapsed: Callable[[], float]) -> Iterator[float]:
     while True:
         yield LONG_RUN_POLL if elapsed() > LONG_RUN else delay
         delay = min(delay * POLL_GROWTH, POLL_CAP)
+
+
+def approval_delays(elapsed: Callable[[], float], timeout: float) -> Iterator[float]:
+    """People decide in minutes: a few quick looks, then every 15 s, and rarely once past the timeout."""
+    delay = 2 * FIRST_POLL
+    while True:
+        yield LATE_POLL if elapsed() > timeout else delay
+        delay = min(delay * POLL_GROWTH, APPROVAL_POLL_CAP)
 
 
 @dataclass(frozen=True)
@@ -116,6 +134,85 @@ class Follower:
         await self.post_result(request, form, run, thread, log_posted=log_posted)
         return run
 
+    async def follow_approval(
+        self, request: RunRequest, form: JobForm | None, scheduled_id: str, thread: Thread
+    ) -> JobRun | None:
+        """Wait for the decision on a run that needs approval; an approved run is then followed as usual."""
+        started = time.monotonic()
+        url = self.nautobot.scheduled_url(scheduled_id)
+        for delay in approval_delays(lambda: time.monotonic() - started, self.timeout):
+            try:
+                state = await self._scheduled_state(scheduled_id)
+                run = await self._scheduled_run(scheduled_id) if state in APPROVED_STATES else None
+            except NautobotError as exc:  # the scheduled job was deleted, or the token lost its view on it
+                self.metrics.nautobot_error(exc)
+                log.error("stopped waiting for approval request=%s: %s", request.request_id, exc)
+                await self._reply(
+                    thread,
+                    messages.error_message(
+                        f"The bot could not follow this approval any more: {exc}",
+                        "Nothing was run by the bot; whatever is decided in Nautobot still applies there.",
+                        "Look at the scheduled job in Nautobot.",
+                        url=url,
+                    ),
+                )
+                await self._close_unrun(request, form, thread, RunStatus.CANCELLED, url)
+                return None
+            if run is not None:
+                log.info("approved request=%s scheduled=%s result=%s", request.request_id, scheduled_id, run.result_id)
+                if self.ledger is not None:
+                    await self.ledger.approved(request.request_id, run.result_id)
+                if not run.status.is_final:  # a finished run shows its final status after its log
+                    await self.show(request, form, run, thread, run.status)
+                return await self.follow(request, form, run, thread)
+            if state in UNRUN_STATES:
+                log.info("not run request=%s scheduled=%s state=%s", request.request_id, scheduled_id, state)
+                if state == "errored":
+                    await self._reply(
+                        thread,
+                        messages.error_message(
+                            "Nautobot's scheduler could not start the approved run.",
+                            "Nothing was run.",
+                            "Look at the scheduled job in Nautobot, or ask again.",
+                            url=url,
+                        ),
+                    )
+                await self._close_unrun(request, form, thread, UNRUN_STATES[state], url)
+                return None
+            if time.monotonic() - started > self.timeout + LATE_WINDOW:
+                return None  # still pending a day later: a restarted bot looks again
+            # Approved but not started yet: Nautobot's scheduler picks it up within seconds.
+            await self.sleep(SCHEDULER_POLL if state in APPROVED_STATES else delay)
+        return None
+
+    async def _scheduled_state(self, scheduled_id: str) -> str | None:
+        """The scheduled job's state (``pending``, ``active``, ``denied``…); None while Nautobot is away."""
+        try:
+            record = await self.nautobot.scheduled_job(scheduled_id)
+        except NautobotError as exc:
+            if not getattr(exc, "retryable", False):
+                raise
+            self.metrics.nautobot_error(exc)
+            return None
+        state = record.get("state")
+        return str(state.get("value") if isinstance(state, dict) else state or "").lower() or None
+
+    async def _scheduled_run(self, scheduled_id: str) -> JobRun | None:
+        try:
+            return await self.nautobot.scheduled_run(scheduled_id)
+        except NautobotError as exc:
+            if not getattr(exc, "retryable", False):
+                raise
+            self.metrics.nautobot_error(exc)
+            return None
+
+    async def _close_unrun(
+        self, request: RunRequest, form: JobForm | None, thread: Thread, status: RunStatus, url: str
+    ) -> None:
+        await self.show(request, form, None, thread, status, nautobot_url=url)
+        if self.ledger is not None:
+            await self.ledger.closed_unrun(request.request_id, status)
+
     async def _stopped(
         self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, exc: NautobotError
     ) -> None:
@@ -146,21 +243,24 @@ class Follower:
         self,
         request: RunRequest,
         form: JobForm | None,
-        run: JobRun,
+        run: JobRun | None,
         thread: Thread,
         status: RunStatus,
         elapsed: float | None = None,
+        *,
+        nautobot_url: str | None = None,
     ) -> None:
         text, blocks = messages.parent_message(
             request,
             run,
             status,
             form=form,
+            nautobot_url=nautobot_url,
             elapsed=timedelta(seconds=elapsed) if elapsed else None,
             cancellable=True,
         )
         await self.slack.chat_update(channel=thread.channel_id, ts=thread.ts, text=text, blocks=blocks)
-        log.info("status request=%s result=%s status=%s", request.request_id, run.result_id, status.value)
+        log.info("status request=%s result=%s status=%s", request.request_id, run and run.result_id, status.value)
         if self.ledger is not None and not (status.is_final and status is not RunStatus.TIMED_OUT):
             await self.ledger.set_run_status(request.request_id, status)
 

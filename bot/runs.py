@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from datetime import timedelta
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -82,9 +84,18 @@ class Runs:
         log.info("announced request=%s result=%s", request.request_id, run.result_id if run else None)
         if run is not None:
             self._follow(request, form, run, thread)
+        else:
+            record = await self.ledger.get(request.request_id)
+            self._await_approval(request, form, record.scheduled_job_id, thread)
 
     def _follow(self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, logged=False) -> None:
-        task = asyncio.create_task(self.follower.follow(request, form, run, thread, log_posted=logged))
+        self._background(self.follower.follow(request, form, run, thread, log_posted=logged))
+
+    def _await_approval(self, request: RunRequest, form: JobForm | None, scheduled_id: str, thread: Thread) -> None:
+        self._background(self.follower.follow_approval(request, form, scheduled_id, thread))
+
+    def _background(self, following: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(following)
         self.tasks.add(task)
         task.add_done_callback(self._finished)
 
@@ -126,11 +137,15 @@ class Runs:
 
     async def _resume(self, record: Record) -> int:
         state = record.state
-        if state is RequestState.UNSENT or (state is RequestState.ANNOUNCED and not record.result_id):
-            return 0  # the requester was told to retry, or the run waits for an approval in Nautobot
+        if state is RequestState.UNSENT:
+            return 0  # the requester was told to retry
         log.info("resuming request=%s state=%s", record.request_id, state)
         request = record.to_request()
         form = await self._form()
+        if state is RequestState.ANNOUNCED and not record.result_id:  # waiting for an approval in Nautobot
+            thread = Thread(record.message_channel, record.message_ts)
+            self._await_approval(request, form, record.scheduled_job_id, thread)
+            return 1
         if state is RequestState.SUBMITTING:
             record = await self._adopt_or_reset(record, form)
             state = record.state
@@ -140,7 +155,8 @@ class Runs:
             return 1
         run = await self.nautobot.job_result(record.result_id) if record.result_id else None
         if state is RequestState.SUBMITTED:
-            await self.start(request, form, run, None)
+            scheduled_url = self.nautobot.scheduled_url(record.scheduled_job_id) if record.scheduled_job_id else None
+            await self.start(request, form, run, scheduled_url)
             return 1
         thread = Thread(record.message_channel, record.message_ts)
         self._follow(request, form, run, thread, logged=state is RequestState.LOGGED)

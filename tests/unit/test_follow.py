@@ -22,6 +22,8 @@ from support.fake_nautobot import (
     LOGS,
     LOGS_PATH,
     RESULT_PATH,
+    RUN_AWAITING_APPROVAL,
+    SCHEDULED_ID,
     SUCCEEDED,
     VARIABLES,
     FakeNautobot,
@@ -34,12 +36,14 @@ from support.fake_slack import Events, FakeSlack, blocks_text
 import bot.follow as follow_module
 import bot.nautobot as nautobot_module
 from bot.follow import (
+    APPROVAL_POLL_CAP,
     FIRST_POLL,
     LATE_POLL,
     LATE_WINDOW,
     LONG_RUN,
     LONG_RUN_POLL,
     POLL_CAP,
+    SCHEDULER_POLL,
     Follower,
     Thread,
     poll_delays,
@@ -389,3 +393,89 @@ async def test_a_lost_permission_while_following_does_not_leave_the_parent_runni
         await follower.follow(REQUEST, FORM, queued_run(), THREAD)
 
     assert not says(updates(slack)[-1], RunStatus.RUNNING)
+
+
+# -- waiting for an approval ---------------------------------------------------------------------
+
+SCHEDULED_PATH = f"/api/extras/scheduled-jobs/{SCHEDULED_ID}/"
+RESULTS_PATH = "/api/extras/job-results/"
+
+
+def scheduled(state: str) -> httpx.Response:
+    return ok({**RUN_AWAITING_APPROVAL["scheduled_job"], "state": {"value": state, "label": state.title()}})
+
+
+def found(*runs: dict[str, Any]) -> httpx.Response:
+    return ok({"count": len(runs), "next": None, "previous": None, "results": list(runs)})
+
+
+async def test_an_approved_run_is_followed_under_the_same_parent_message(
+    follower: Follower, nautobot: FakeNautobot, slack: FakeSlack, clock: Clock
+) -> None:
+    nautobot.on("GET", SCHEDULED_PATH, scheduled("pending"), REFUSED, scheduled("pending"), scheduled("active"))
+    nautobot.on("GET", RESULTS_PATH, found(), found(job_result("STARTED")))  # the scheduler starts it a tick later
+    nautobot.on("GET", RESULT_PATH, *results("STARTED", SUCCEEDED))
+    nautobot.on("GET", LOGS_PATH, ok(LOGS))
+
+    final = await follower.follow_approval(REQUEST, FORM, SCHEDULED_ID, THREAD)
+
+    assert final is not None and final.status is RunStatus.SUCCEEDED
+    assert nautobot.count("GET", RESULTS_PATH) == 2
+    running, done = updates(slack)
+    assert says(running, RunStatus.RUNNING) and says(done, RunStatus.SUCCEEDED)
+    assert_on_parent(running)
+    assert "Open the JobResult in Nautobot" in blocks_text(running["blocks"])
+    (log,) = replies(slack)
+    assert_in_thread(log)
+    pending, approved_not_started = clock.delays[:2], clock.delays[2]
+    assert growing(pending) and pending[0] < APPROVAL_POLL_CAP
+    assert approved_not_started == SCHEDULER_POLL
+
+
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [("denied", RunStatus.DENIED), ("canceled", RunStatus.CANCELLED), ("errored", RunStatus.FAILED)],
+)
+async def test_a_decision_against_the_run_ends_the_request_with_nothing_run(
+    follower: Follower, nautobot: FakeNautobot, slack: FakeSlack, state: str, status: RunStatus
+) -> None:
+    nautobot.on("GET", SCHEDULED_PATH, scheduled("pending"), scheduled(state))
+
+    assert await follower.follow_approval(REQUEST, FORM, SCHEDULED_ID, THREAD) is None
+
+    (closed,) = updates(slack)
+    assert_on_parent(closed)
+    assert says(closed, status)
+    assert f"/extras/scheduled-jobs/{SCHEDULED_ID}/" in blocks_text(closed["blocks"])
+    assert all(block.type != "actions" for block in closed["blocks"])  # nothing left to cancel
+    assert nautobot.count("GET", RESULTS_PATH) == 0
+    reasons = [reply["text"] for reply in replies(slack)]
+    assert len(reasons) == (state == "errored")
+    assert all("scheduler could not start the approved run" in reason for reason in reasons)
+
+
+async def test_a_scheduled_job_that_vanished_is_said_in_the_thread(
+    follower: Follower, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    nautobot.on("GET", SCHEDULED_PATH, scheduled("pending"), ok({"detail": "Not found."}, 404))
+
+    assert await follower.follow_approval(REQUEST, FORM, SCHEDULED_ID, THREAD) is None
+
+    (reply,) = replies(slack)
+    assert_in_thread(reply)
+    assert "could not follow this approval any more" in reply["text"]
+    (closed,) = updates(slack)
+    assert says(closed, RunStatus.CANCELLED)
+
+
+async def test_an_approval_pending_past_the_timeout_is_looked_at_rarely_then_left_for_a_restart(
+    make_follower: Callable[[float], Follower], nautobot: FakeNautobot, slack: FakeSlack, clock: Clock
+) -> None:
+    nautobot.on("GET", SCHEDULED_PATH, scheduled("pending"))
+
+    assert await make_follower(60.0).follow_approval(REQUEST, FORM, SCHEDULED_ID, THREAD) is None
+
+    assert slack.calls == []
+    assert max(clock.delays) == LATE_POLL
+    assert sum(clock.delays) >= 60.0 + LATE_WINDOW
+    assert len(clock.delays) < 60 + LATE_WINDOW / LATE_POLL

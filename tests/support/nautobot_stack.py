@@ -276,6 +276,7 @@ class NautobotStack:
     port: int = field(default_factory=free_port)
     web: Process | None = None
     worker: Process | None = None
+    beat: Process | None = None
     job_id: str = ""
     repository_id: str = ""
 
@@ -332,7 +333,7 @@ class NautobotStack:
         return self
 
     def stop(self) -> None:
-        for process in (self.worker, self.web):
+        for process in (self.beat, self.worker, self.web):
             if process is not None:
                 process.stop()
         self.git.stop()
@@ -385,6 +386,31 @@ class NautobotStack:
         )
         self.worker.start(self.env(self.worker_overrides))
         self._wait_for_worker()
+
+    @contextlib.contextmanager
+    def scheduler(self) -> Iterator[None]:
+        """Run the block with Celery beat, Nautobot's scheduler: it starts scheduled and approved runs."""
+        self.beat = Process(
+            "beat",
+            [NAUTOBOT_SERVER, "celery", "beat", "--loglevel", "INFO"],
+            self.workdir / "beat.log",
+            stop_signal=signal.SIGTERM,
+        )
+        self.beat.start(self.env())
+        try:
+            yield
+        finally:
+            self.beat.stop()
+            self.beat = None
+
+    @contextlib.contextmanager
+    def web_frozen(self) -> Iterator[None]:
+        """Run the block with the web server stopped mid-stride: requests are taken in but not answered."""
+        os.killpg(self.web.popen.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.killpg(self.web.popen.pid, signal.SIGCONT)
 
     @contextlib.contextmanager
     def web_down(self) -> Iterator[None]:

@@ -1,0 +1,49 @@
+"""Starting and killing the bot process, and what must hold once a request has been through it all."""
+
+from __future__ import annotations
+
+import signal
+
+from support.bot_process import BotProcess
+from support.nautobot_stack import NautobotStack
+from support.seed import ACME
+from support.slack_flow import CHANNEL, parent_message, thread_text
+from support.slack_standin import SlackStandIn
+
+ADMIN_POSTS = r"/organizations/\d+/admins"
+
+
+def start(process: BotProcess, slack: SlackStandIn) -> None:
+    """Start the bot and wait until this process (not a killed one) holds a Socket Mode connection."""
+    known = set(slack.connections)
+    process.start()
+    slack.wait_for(lambda: set(slack.connections) - known, timeout=60)
+
+
+def kill(process: BotProcess) -> None:
+    process.stop(signal.SIGKILL)
+
+
+def replies(slack: SlackStandIn, ts: str) -> list[dict]:
+    return slack.messages(CHANNEL, thread_ts=ts)
+
+
+def job_runs(nautobot: NautobotStack, email: str) -> list[dict]:
+    """Every run of the Job Nautobot holds for ``email``."""
+    params = {"job_model": nautobot.job_id, "limit": 1000}
+    found = nautobot.admin.get("/api/extras/job-results/", params=params).raise_for_status().json()["results"]
+    return [run for run in found if (run.get("task_kwargs") or {}).get("user_email") == email]
+
+
+def assert_once(nautobot: NautobotStack, slack: SlackStandIn, meraki, before: int, email: str) -> None:
+    """One Job run, one admin, one parent message with a final status, the log once in its thread."""
+    parent = parent_message(slack, before)
+    assert len(job_runs(nautobot, email)) == 1
+    assert "succeeded" in parent["text"].lower()
+    parents = [m for m in slack.messages(CHANNEL)[before:] if "Create Meraki User" in m.get("text", "")]
+    assert len(parents) == 1, parents
+    assert [a["email"] for a in meraki.admins(ACME)] == [email]
+    assert len(meraki.requests_to("POST", ADMIN_POSTS)) == 1
+    log_replies = [r for r in replies(slack, parent["ts"]) if "Created administrator" in str(r.get("blocks"))]
+    assert len(log_replies) == 1
+    assert "Created administrator" in thread_text(slack, CHANNEL, parent["ts"])

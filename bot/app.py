@@ -13,6 +13,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import forms, messages
+from bot.access import Access, ChatOpsGrants, SlackGroups
+from bot.audit import Audit
+from bot.chatops_app import ChatOpsApp
 from bot.follow import Follower
 from bot.form_cache import FormCache
 from bot.ledger import Ledger
@@ -40,6 +43,29 @@ def nautobot_client(settings: Settings) -> NautobotClient:
     return NautobotClient(settings.nautobot_base, settings.nautobot_token, verify=settings.tls_verify)
 
 
+def access_control(
+    settings: Settings, client: AsyncWebClient, nautobot: NautobotClient
+) -> tuple[Access, ChatOpsApp | None]:
+    """Who may use the command (the bot's policy, or nautobot-chatops' grants), and where that is recorded."""
+    chatops = ChatOpsApp(nautobot) if settings.nautobot_chatops else None
+    grants = None
+    if chatops is not None:
+        grants = ChatOpsGrants(
+            chatops,
+            settings.nautobot_chatops_command,
+            settings.nautobot_chatops_subcommand,
+            ttl=settings.nautobot_chatops_cache_seconds,
+        )
+    access = Access(
+        settings.policy,
+        groups=SlackGroups(client, ttl=settings.slack_group_cache_seconds),
+        grants=grants,
+        slash_command=settings.slash_command,
+        setting=settings.policy_setting,
+    )
+    return access, chatops
+
+
 @dataclass
 class Bot:
     app: AsyncApp
@@ -47,6 +73,8 @@ class Bot:
     forms: FormCache
     runs: Runs
     listeners: Listeners
+    access: Access
+    audit: Audit
 
 
 def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
@@ -55,8 +83,21 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
     form_cache = FormCache(nautobot, settings.nautobot_job_name)
     follower = Follower(nautobot, client, timeout=settings.follow_timeout_seconds, ledger=ledger, metrics=metrics)
     runs = Runs(ledger=ledger, nautobot=nautobot, slack=client, follower=follower, forms_cache=form_cache)
+    access, chatops = access_control(settings, client, nautobot)
+    audit = Audit(
+        ledger,
+        chatops,
+        command=settings.nautobot_chatops_command,
+        subcommand=settings.nautobot_chatops_subcommand,
+    )
     listeners = Listeners(
-        ledger=ledger, runs=runs, forms_cache=form_cache, email_regex=settings.email_regex, metrics=metrics
+        ledger=ledger,
+        runs=runs,
+        forms_cache=form_cache,
+        access=access,
+        audit=audit,
+        email_regex=settings.email_regex,
+        metrics=metrics,
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = AsyncApp(client=client, signing_secret=signing_secret)
@@ -65,4 +106,4 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
     app.options(forms.ACTION_ID)(listeners.options)
     app.action(forms.RETRY_ACTION_ID)(listeners.retry)
     app.action(messages.CANCEL_ACTION_ID)(listeners.cancel)
-    return Bot(app, nautobot, form_cache, runs, listeners)
+    return Bot(app, nautobot, form_cache, runs, listeners, access, audit)

@@ -41,8 +41,10 @@ __all__ = [
     "run_checks",
 ]
 
-REQUIRED_SCOPES = frozenset({"commands", "chat:write", "im:write", "files:write"})
+REQUIRED_SCOPES = frozenset({"commands", "chat:write", "im:write", "files:write", "usergroups:read"})
 """The bot scopes of manifest.yml; kept here because an installed wheel does not ship the manifest."""
+GROUP_SCOPE = "usergroups:read"
+"""Needed only when the access policy names Slack user groups; neither required nor extra otherwise."""
 
 WIDTH = 100
 NAME_WIDTH = 20
@@ -274,16 +276,23 @@ def _slack_unreachable(context: _Context, exc: BaseException) -> _Verdict:
     )
 
 
+def _needed_scopes(settings: Settings) -> frozenset[str]:
+    policy = settings.policy
+    names_groups = policy is not None and bool(policy.groups())
+    return REQUIRED_SCOPES if names_groups else REQUIRED_SCOPES - {GROUP_SCOPE}
+
+
 async def _check_slack_scopes(context: _Context) -> _Verdict:
     granted = context.granted_scopes
-    wanted = ", ".join(sorted(REQUIRED_SCOPES))
+    needed = _needed_scopes(context.s)
+    wanted = ", ".join(sorted(needed))
     if granted is None:
         return _Verdict(
             Status.WARN,
             "Slack did not report the bot token's scopes (no x-oauth-scopes header)",
             f"Compare OAuth & Permissions → Bot Token Scopes with manifest.yml: {wanted}.",
         )
-    missing, extra = sorted(REQUIRED_SCOPES - granted), sorted(granted - REQUIRED_SCOPES)
+    missing, extra = sorted(needed - granted), sorted(granted - REQUIRED_SCOPES)
     if missing:
         also = f"; granted but not needed: {', '.join(extra)}" if extra else ""
         return _Verdict(

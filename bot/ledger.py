@@ -180,6 +180,58 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class AuditAction(StrEnum):
+    """What a person did."""
+
+    COMMAND = "command"
+    SUBMIT = "submit"
+    RETRY = "retry"
+    CANCEL = "cancel"
+
+
+class AuditOutcome(StrEnum):
+    """What became of it."""
+
+    ALLOWED = "allowed"
+    """The policy let it through (the command opened the form, Cancel was sent)."""
+    DENIED = "denied"
+    """The access policy (or nautobot-chatops' grants) refused it."""
+    INVALID = "invalid"
+    """The form was sent back with field errors; nothing was sent to Nautobot."""
+    SUBMITTED = "submitted"
+    """Nautobot accepted the run."""
+    REFUSED = "refused"
+    """Nautobot refused the run (input, permissions, disabled Job); nothing ran."""
+    UNSENT = "unsent"
+    """Nautobot could not be reached; the request was kept for a retry."""
+    DUPLICATE = "duplicate"
+    """A second delivery of a request already under way."""
+    FAILED = "failed"
+    """The bot could not carry it out (e.g. Nautobot did not cancel the run)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One request, allowed or not: who, when, what, where, and the outcome."""
+
+    action: AuditAction
+    outcome: AuditOutcome
+    user_id: str
+    user_name: str = ""
+    channel_id: str = ""
+    team_id: str = ""
+    request_id: str | None = None
+    job_name: str | None = None
+    inputs: dict[str, InputValue] | None = None
+    reason: str = ""
+    source: str = ""
+    """Which policy decided: ``ACCESS_POLICY``, ``ACCESS_POLICY_FILE`` or ``NAUTOBOT_CHATOPS``."""
+    nautobot_user: str | None = None
+    """The Nautobot user the Slack user linked their account to (nautobot-chatops), if known."""
+    at: datetime | None = None
+    """When it happened; set by the ledger when recorded."""
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend; SQLite stores no offset, so it gets UTC wall time."""
 
@@ -239,6 +291,45 @@ class RequestRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class AuditRow(Base):
+    """The ``audit`` table as the current schema version defines it."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    action: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(255))
+    user_name: Mapped[str] = mapped_column(String(255))
+    channel_id: Mapped[str] = mapped_column(String(255))
+    team_id: Mapped[str] = mapped_column(String(255))
+    request_id: Mapped[str | None] = mapped_column(String(KEY_MAX))
+    job_name: Mapped[str | None] = mapped_column(String(255))
+    inputs: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(64))
+    nautobot_user: Mapped[str | None] = mapped_column(String(255))
+
+
+def _to_audit(row: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        action=AuditAction(row.action),
+        outcome=AuditOutcome(row.outcome),
+        user_id=row.user_id,
+        user_name=row.user_name,
+        channel_id=row.channel_id,
+        team_id=row.team_id,
+        request_id=row.request_id,
+        job_name=row.job_name,
+        inputs=dict(row.inputs) if row.inputs is not None else None,
+        reason=row.reason,
+        source=row.source,
+        nautobot_user=row.nautobot_user,
+        at=row.at,
+    )
+
+
 def _to_record(row: RequestRow) -> Record:
     return Record(
         request_id=row.request_id,
@@ -296,7 +387,34 @@ def _v1_create_requests(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS: Sequence[Migration] = (_v1_create_requests,)
+def _v2_create_audit(conn: Connection) -> None:
+    """Version 2: the ``audit`` table, one row per request or refusal. Frozen like every step."""
+    metadata = MetaData()
+    Table(
+        "audit",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("at", UTCDateTime, nullable=False),
+        Column("action", String(32), nullable=False),
+        Column("outcome", String(32), nullable=False),
+        Column("user_id", String(255), nullable=False),
+        Column("user_name", String(255), nullable=False),
+        Column("channel_id", String(255), nullable=False),
+        Column("team_id", String(255), nullable=False),
+        Column("request_id", String(KEY_MAX)),
+        Column("job_name", String(255)),
+        Column("inputs", JSON),
+        Column("reason", Text, nullable=False),
+        Column("source", String(64), nullable=False),
+        Column("nautobot_user", String(255)),
+        Index("ix_audit_at", "at"),
+        Index("ix_audit_user_id", "user_id"),
+        Index("ix_audit_request_id", "request_id"),
+    )
+    metadata.create_all(conn)
+
+
+MIGRATIONS: Sequence[Migration] = (_v1_create_requests, _v2_create_audit)
 """Step ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``; only ever append."""
 
 
@@ -502,6 +620,43 @@ class Ledger:
             if row is None:
                 raise LedgerError(f"request {request.request_id} vanished while it was being recorded")
             return _to_record(row), created
+
+    # -- the audit trail -------------------------------------------------------------------------
+
+    async def audit(self, entry: AuditEntry) -> AuditEntry:
+        """Append one entry to the audit trail (never updated or deleted by the bot); returns it with its time."""
+        values = {
+            "at": entry.at or _now(),
+            "action": AuditAction(entry.action).value,
+            "outcome": AuditOutcome(entry.outcome).value,
+            "user_id": entry.user_id[:255],
+            "user_name": entry.user_name[:255],
+            "channel_id": entry.channel_id[:255],
+            "team_id": entry.team_id[:255],
+            "request_id": entry.request_id[:KEY_MAX] if entry.request_id else None,
+            "job_name": entry.job_name[:255] if entry.job_name else None,
+            "inputs": entry.inputs,
+            "reason": entry.reason,
+            "source": entry.source[:64],
+            "nautobot_user": entry.nautobot_user[:255] if entry.nautobot_user else None,
+        }
+        async with self._transaction() as session:
+            row = AuditRow(**values)
+            session.add(row)
+            await session.flush()
+            return _to_audit(row)
+
+    async def audit_trail(
+        self, *, user_id: str | None = None, request_id: str | None = None, limit: int = 1000
+    ) -> list[AuditEntry]:
+        """Audit entries, oldest first; optionally only one person's or one request's."""
+        query = select(AuditRow).order_by(AuditRow.at, AuditRow.id).limit(limit)
+        if user_id is not None:
+            query = query.where(AuditRow.user_id == user_id)
+        if request_id is not None:
+            query = query.where(AuditRow.request_id == request_id)
+        async with self._transaction() as session:
+            return [_to_audit(row) for row in await session.scalars(query)]
 
     # -- the state machine -----------------------------------------------------------------------
 

@@ -230,9 +230,7 @@ class RunStatus(StrEnum):
         return NAUTOBOT_STATUS.get(str(value or "").strip().upper(), cls.RUNNING)
 
 
-_FINAL = frozenset(
-    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.DENIED, RunStatus.TIMED_OUT}
-)
+_FINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.DENIED, RunStatus.TIMED_OUT})
 
 NAUTOBOT_READY_STATES: frozenset[str] = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 """Nautobot's own ``JobResultStatusChoices.READY_STATES``: polling stops at these."""

@@ -14,7 +14,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -44,6 +44,8 @@ logger = logging.getLogger("bot.nautobot")
 
 RETRY_DELAY = 0.5
 """Seconds before the single retry of a GET that failed in transport."""
+MAX_PAGES = 20
+"""Pages :meth:`NautobotClient.list_objects` reads before it gives up on a list that keeps going."""
 
 EXCERPT_MAX = 200
 PERMISSIONS_HINT = (
@@ -366,6 +368,51 @@ class NautobotClient:
         if api_version and "api-version" not in body:
             body["api-version"] = api_version
         return body
+
+    # Any other list or object (e.g. an app's API under /api/plugins/)
+
+    async def list_objects(
+        self, path: str, *, what: str, params: Sequence[tuple[str, str]] = (), page_size: int = 500
+    ) -> list[dict[str, Any]]:
+        """Every object of a paginated list endpoint, following ``next`` for at most :data:`MAX_PAGES` pages.
+
+        ``params`` is a sequence of pairs, so a filter may be given several values (``command=a&command=b``).
+        """
+        found: list[dict[str, Any]] = []
+        for _ in range(MAX_PAGES):
+            query = httpx.QueryParams([*params, ("limit", str(page_size)), ("offset", str(len(found)))])
+            response = await self._request("GET", path, what=what, params=query)  # type: ignore[arg-type]
+            self._expect(response, what, 200)
+            body = self._mapping(response, what)
+            results = body.get("results")
+            if not isinstance(results, list):
+                raise self._unexpected(response, what)
+            found += [item for item in results if isinstance(item, dict)]
+            if not body.get("next") or not results:
+                return found
+        raise NautobotError(
+            f"Nautobot listed more than {MAX_PAGES * page_size} objects when asked to {what}; the bot read none "
+            "of them. Remove the objects that are no longer needed.",
+        )
+
+    async def get_object(self, path: str, *, what: str, params: Mapping[str, str] | None = None) -> dict | None:
+        """One object, or None when Nautobot has none the bot's user can see (404)."""
+        response = await self._request("GET", path, what=what, params=dict(params or {}))
+        if response.status_code == 404:
+            return None
+        self._expect(response, what, 200)
+        return self._mapping(response, what)
+
+    async def create_object(self, path: str, data: Mapping[str, Any], *, what: str) -> dict[str, Any]:
+        """``POST`` one object (201); a POST is never retried."""
+        response = await self._request("POST", path, what=what, json=dict(data))
+        if response.status_code == 400:
+            errors = _errors_of(self._body(response), self._excerpt(response))
+            raise NautobotError(
+                f"Nautobot refused to {what}: {_summarise(errors)}.", status=400, detail=self._detail(response)
+            )
+        self._expect(response, what, 201)
+        return self._mapping(response, what)
 
     # Transport
 

@@ -64,6 +64,7 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     refresher = asyncio.create_task(bot.forms.keep_fresh())
+    warming = asyncio.create_task(bot.access.warm())  # group members and grants, before the first command
     try:
         resumed = await bot.runs.resume()
         if resumed:
@@ -74,9 +75,11 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
     finally:
         log.info("stopping")
         refresher.cancel()
+        warming.cancel()
         if socket is not None:
             with contextlib.suppress(Exception):
                 await socket.close_async()
         await runner.cleanup()
+        await bot.audit.drain()  # command-log writes under way reach Nautobot before its client closes
         await bot.nautobot.aclose()
     return 0

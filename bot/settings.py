@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.access import AccessPolicy
 
 HINTS = {
     "slack_bot_token": "the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page",
@@ -15,7 +18,56 @@ HINTS = {
     "nautobot_token": "a Nautobot API token of the bot's user (see the README for its permissions)",
     "nautobot_ca_bundle": "a readable PEM file of the CA that signed Nautobot's certificate",
     "slack_signing_secret": "the Signing Secret from your Slack app's Basic Information page",
+    "access_policy": "a JSON policy, e.g. "
+    '{"allow": [{"groups": ["S0NETOPS"], "channels": ["C0NETOPS"]}]} (see the README, "Who may use it")',
+    "access_policy_file": 'the path of a YAML or JSON file holding the policy (see the README, "Who may use it")',
 }
+
+
+def _policy_text(value: Any) -> Any:
+    """ACCESS_POLICY arrives as JSON text; say where it is broken rather than pydantic-settings' generic error."""
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+
+
+def _policy_file(value: Any) -> Any:
+    """ACCESS_POLICY_FILE names a YAML (.yaml, .yml) or JSON file; its content becomes the policy."""
+    if not isinstance(value, str | Path):
+        return value
+    if not str(value).strip():
+        return None
+    path = Path(value)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return _yaml(path, text)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+
+
+def _yaml(path: Path, text: str) -> Any:
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - PyYAML comes with the bot
+        raise ValueError(
+            f"{path} is YAML, but PyYAML is not installed: install it, or write the policy as JSON"
+        ) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ValueError(f"{path} is not valid YAML{where}") from None
 
 
 class NautobotSettings(BaseSettings):
@@ -65,6 +117,16 @@ class Settings(NautobotSettings):
     store_url: str = "sqlite+aiosqlite:///meraki-chatops.sqlite3"
     web_host: str = "0.0.0.0"
     web_port: int = Field(default=8080, ge=1, le=65535)
+    # Who may use the command. Unset: nobody (the refusal names these settings).
+    access_policy: Annotated[AccessPolicy | None, NoDecode, BeforeValidator(_policy_text)] = None
+    access_policy_file: Annotated[AccessPolicy | None, NoDecode, BeforeValidator(_policy_file)] = None
+    slack_group_cache_seconds: float = Field(default=300, ge=0)
+    # Nautobot's ChatOps app (nautobot-chatops): its Access Grants decide who may run the command,
+    # and every request goes into its command log.
+    nautobot_chatops: bool = False
+    nautobot_chatops_command: str = Field(default="meraki", min_length=1, max_length=64)
+    nautobot_chatops_subcommand: str = Field(default="add-user", min_length=1, max_length=64)
+    nautobot_chatops_cache_seconds: float = Field(default=30, ge=0)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -88,6 +150,41 @@ class Settings(NautobotSettings):
         if value is None and info.data.get("slack_mode") == "http":
             raise ValueError("is not set, and HTTP mode needs it")
         return value
+
+    @field_validator("access_policy_file")
+    @classmethod
+    def _one_policy(cls, value: AccessPolicy | None, info: ValidationInfo) -> AccessPolicy | None:
+        if value is not None and info.data.get("access_policy") is not None:
+            raise ValueError("is set, and so is ACCESS_POLICY: set only one of them")
+        return value
+
+    @field_validator("nautobot_chatops")
+    @classmethod
+    def _grants_or_rules(cls, value: bool, info: ValidationInfo) -> bool:
+        policy = info.data.get("access_policy") or info.data.get("access_policy_file")
+        if value and policy is not None and policy.allow:
+            raise ValueError(
+                "is on, so Nautobot's Access Grants decide who may use the command: remove the allow rules from "
+                "ACCESS_POLICY / ACCESS_POLICY_FILE (its restrict part still applies)"
+            )
+        return value
+
+    @field_validator("nautobot_chatops_command", "nautobot_chatops_subcommand")
+    @classmethod
+    def _chatops_name(cls, value: str) -> str:
+        if value == "*" or any(char.isspace() for char in value):
+            raise ValueError("must be a command name without spaces (a grant's * matches it; the name itself is not *)")
+        return value
+
+    @property
+    def policy(self) -> AccessPolicy | None:
+        """The access policy from ACCESS_POLICY or ACCESS_POLICY_FILE (at most one is set)."""
+        return self.access_policy or self.access_policy_file
+
+    @property
+    def policy_setting(self) -> str:
+        """The setting that holds the policy, for messages."""
+        return "ACCESS_POLICY_FILE" if self.access_policy_file is not None else "ACCESS_POLICY"
 
     @field_validator("slash_command")
     @classmethod
@@ -113,6 +210,20 @@ def describe(exc: ValidationError) -> str:
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else "?"
         problem = "is not set" if error["type"] == "missing" else error["msg"].removeprefix("Value error, ")
-        hint = HINTS.get(field)
-        lines.append(f"  {field.upper()}: {problem}" + (f" — set it to {hint}" if hint else ""))
+        where = _inside(error["loc"][1:])
+        hint = HINTS.get(field) if not where else None
+        lines.append(f"  {field.upper()}{where}: {problem}" + (f" — set it to {hint}" if hint else ""))
     return "\n".join(lines)
+
+
+def _inside(loc: tuple[Any, ...]) -> str:
+    """Where inside a structured setting the problem is: `` allow[0].users[1]``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif str(part).startswith(("function-", "tagged-union")):  # pydantic's validator steps, not places
+            continue
+        else:
+            path += f".{part}" if path else f" {part}"
+    return path

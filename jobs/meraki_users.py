@@ -99,6 +99,13 @@ class CreateMerakiUser(Job):
         required=False,
     )
     dryrun = DryRunVar(description="Check everything and log what would be created, without creating it.")
+    requested_by = StringVar(
+        label="Requested by",
+        description="Who asked for this run. The Slack bot fills it in; leave it empty in Nautobot, which records "
+        "you as the user who ran the Job.",
+        required=False,
+        max_length=255,
+    )
 
     class Meta:
         name = "Create Meraki User"
@@ -114,6 +121,7 @@ class CreateMerakiUser(Job):
             "meraki_network",
             "meraki_network_access",
             "dryrun",
+            "requested_by",
         ]
         has_sensitive_variables = False
         soft_time_limit = 600
@@ -129,10 +137,13 @@ class CreateMerakiUser(Job):
         meraki_network: str = "",
         meraki_network_access: str = "read-only",
         dryrun: bool = False,
+        requested_by: str = "",
     ) -> dict:
+        requester = self.requester(requested_by)
+        self.logger.info("Requested by %s", requester, extra={"grouping": "request"})
         try:
             admins = MerakiAdmins.connect(dashboard_settings(), self.logger)
-            return admins.add(
+            result = admins.add(
                 email=user_email,
                 name=user_name,
                 org_id=meraki_org_id,
@@ -143,4 +154,18 @@ class CreateMerakiUser(Job):
             )
         except MerakiProblem as problem:
             self.fail(str(problem), extra={"grouping": problem.step})
-            return {"outcome": "failed", "error": str(problem), "email": user_email, "organization_id": meraki_org_id}
+            return {
+                "outcome": "failed",
+                "error": str(problem),
+                "email": user_email,
+                "organization_id": meraki_org_id,
+                "requested_by": requester,
+            }
+        return {**result, "requested_by": requester}
+
+    def requester(self, requested_by: str) -> str:
+        """Who asked: what the Slack bot filled in, else the Nautobot user who ran the Job."""
+        if requested_by.strip():
+            return requested_by.strip()
+        user = getattr(self, "user", None)
+        return f"Nautobot user {getattr(user, 'username', None) or 'unknown'}"

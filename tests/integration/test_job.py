@@ -29,7 +29,7 @@ def test_job_is_listed_with_its_form(stack, bot):
     assert job["enabled"] and job["installed"] and not job["has_sensitive_variables"]
 
     found = variables(bot, stack.job_id)
-    assert list(found) == FIELD_ORDER
+    assert list(found) == [*FIELD_ORDER, "requested_by"]  # the bot fills requested_by; the modal never shows it
     assert {name: v["type"] for name, v in found.items()} == {
         "user_email": "StringVar",
         "user_name": "StringVar",
@@ -38,7 +38,9 @@ def test_job_is_listed_with_its_form(stack, bot):
         "meraki_network": "StringVar",
         "meraki_network_access": "ChoiceVar",
         "dryrun": "DryRunVar",
+        "requested_by": "StringVar",
     }
+    assert found["requested_by"]["required"] is False  # run from Nautobot's own form, it stays empty
     assert found["user_email"]["label"] == f"User Email, regex: {EMAIL_REGEX}"
     assert found["meraki_org_id"]["choices"] == [[ACME, f"Acme Corp ({ACME})"], [GLOBEX, f"Globex ({GLOBEX})"]]
     assert found["meraki_access_level"]["choices"] == [
@@ -83,6 +85,25 @@ def test_run_creates_the_admin_with_network_access(stack, meraki, run_job):
     [created] = run.lines("success")[:1]
     # Nautobot redacts the part before "@"; the name and admin id keep the line useful.
     assert "Jane Doe" in created and admin["id"] in created and "pending" in created
+
+
+def test_the_job_logs_and_returns_who_asked(stack, meraki, run_job):
+    asked = "Slack user U123 (alice) via meraki-chatops"
+    run = run_job(requested_by=asked, dryrun=True)
+    assert run.status == "SUCCESS", run.lines()
+    assert f"Requested by {asked}" in run.lines("info")
+    assert run.result["result"]["requested_by"] == asked
+
+    from_nautobot = run_job(dryrun=True)  # as from Nautobot's own form: nobody filled it in
+    assert from_nautobot.status == "SUCCESS", from_nautobot.lines()
+    assert "Requested by Nautobot user chatops-bot" in from_nautobot.lines("info")
+    assert from_nautobot.result["result"]["requested_by"] == "Nautobot user chatops-bot"
+
+
+def test_a_failing_run_still_says_who_asked(stack, meraki, run_job):
+    run = run_job(requested_by="Slack user U123 (alice) via meraki-chatops", meraki_network="Brnach Ofice")
+    assert run.status == "FAILURE"
+    assert run.result["result"]["requested_by"] == "Slack user U123 (alice) via meraki-chatops"
 
 
 def test_run_by_network_id_with_org_access(stack, meraki, run_job):

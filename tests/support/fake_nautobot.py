@@ -118,6 +118,15 @@ VARIABLES: list[dict[str, Any]] = [
     },
 ]
 VARIABLE_NAMES = [var["name"] for var in VARIABLES]
+REQUESTED_BY: dict[str, Any] = {
+    "name": "requested_by",
+    "type": "StringVar",
+    "label": "Requested by",
+    "help_text": "Who asked for this run. The Slack bot fills it in.",
+    "required": False,
+    "max_length": 255,
+}
+"""The variable the bot fills itself; the Job has it from the version that records who asked."""
 
 _JOB_RESULT: dict[str, Any] = {
     "id": RESULT_ID,

@@ -60,11 +60,18 @@ class FakeSlack:
     ``not_in_channel``, after being recorded.
     """
 
-    def __init__(self, events: Events | None = None, *, not_in: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        events: Events | None = None,
+        *,
+        not_in: Iterable[str] = (),
+        usergroups: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
         self.events = events if events is not None else Events()
         self.calls: list[SlackCall] = []
         self.posted: list[dict[str, Any]] = []
         self.not_in = frozenset(not_in)
+        self.usergroups = {group: list(users) for group, users in (usergroups or {}).items()}
         self._ts = itertools.count(101)
 
     def _record(self, method: str, kwargs: dict[str, Any]) -> None:
@@ -113,6 +120,21 @@ class FakeSlack:
     async def conversations_open(self, **kwargs: Any) -> dict[str, Any]:
         self._record("conversations_open", kwargs)
         return {"ok": True, "channel": {"id": DM_CHANNEL}}
+
+    async def chat_postEphemeral(self, **kwargs: Any) -> dict[str, Any]:
+        self._record("chat_postEphemeral", kwargs)
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    async def usergroups_users_list(self, **kwargs: Any) -> dict[str, Any]:
+        """Slack's answer: the group's member ids, or ``no_such_subteam``."""
+        self._record("usergroups_users_list", kwargs)
+        group = kwargs.get("usergroup")
+        if group not in self.usergroups:
+            raise SlackApiError(
+                "The request to the Slack API failed. (url: https://slack.com/api/usergroups.users.list)",
+                response={"ok": False, "error": "no_such_subteam"},
+            )
+        return {"ok": True, "users": list(self.usergroups[group])}
 
     async def files_upload_v2(self, **kwargs: Any) -> dict[str, Any]:
         self._record("files_upload_v2", kwargs)

@@ -42,5 +42,5 @@ def web_api_methods() -> set[str]:
                         "auth",
                         "reactions",
                     }:
-                        found.add(f"{family}.{method}")
+                        found.add(f"{family}.{method.replace('_', '.')}")  # usergroups_users_list
     return found

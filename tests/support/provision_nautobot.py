@@ -1,7 +1,8 @@
 """Users, tokens and permissions of the test Nautobot; run inside ``nautobot-server shell``.
 
 ``admin`` (superuser) sets things up as a Nautobot admin would. ``chatops-bot`` holds exactly the
-permissions the README asks an operator to give the bot's token, and the tests act through it.
+permissions the README asks an operator to give the bot's token (including those for the
+nautobot-chatops integration), and the tests act through it.
 """
 
 import os
@@ -21,11 +22,27 @@ bot, _ = User.objects.get_or_create(username="chatops-bot")
 Token.objects.get_or_create(user=bot, key=BOT_TOKEN)
 
 
-def grant(name: str, actions: list[str], models: list[str]) -> None:
-    permission, _ = ObjectPermission.objects.update_or_create(name=name, defaults={"actions": actions, "enabled": True})
+def grant(name: str, actions: list[str], models: list[str], constraints: dict | None = None) -> None:
+    permission, _ = ObjectPermission.objects.update_or_create(
+        name=name, defaults={"actions": actions, "enabled": True, "constraints": constraints}
+    )
     permission.object_types.set(ContentType.objects.get_by_natural_key(*model.split(".")) for model in models)
     permission.users.add(bot)
 
 
 grant("meraki-chatops: run jobs", ["view", "run"], ["extras.job"])
 grant("meraki-chatops: read job results", ["view"], ["extras.jobresult", "extras.joblogentry", "extras.scheduledjob"])
+# With NAUTOBOT_CHATOPS on: read the access grants, write the command log, find account links
+# (the link list shows only the caller's own links, so they are found through the change log).
+grant("meraki-chatops: read chatops access grants", ["view"], ["nautobot_chatops.accessgrant"])
+grant("meraki-chatops: write the chatops command log", ["add"], ["nautobot_chatops.commandlog"])
+grant("meraki-chatops: read chatops account links", ["view"], ["nautobot_chatops.chatopsaccountlink"])
+grant(
+    "meraki-chatops: find chatops account links in the change log",
+    ["view"],
+    ["extras.objectchange"],
+    constraints={
+        "changed_object_type__app_label": "nautobot_chatops",
+        "changed_object_type__model": "chatopsaccountlink",
+    },
+)

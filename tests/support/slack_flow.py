@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 
 from support.manifest import bot_scopes
@@ -12,7 +13,10 @@ from support.slack_standin import SlackStandIn
 
 USER, CHANNEL = "U123", "C123"
 OTHER_USER = "U456"
+DM_ONLY_CHANNEL = "C999"
 FORM = "meraki_add_user"
+POLICY = {"allow": [{"users": [USER, OTHER_USER], "channels": [CHANNEL, DM_ONLY_CHANNEL]}]}
+"""The test bot's access policy: the workspace's two people, in its two channels (nobody by default)."""
 
 
 @contextlib.contextmanager
@@ -22,7 +26,7 @@ def workspace() -> Iterator[SlackStandIn]:
         standin.add_user(USER, name="alice", real_name="Alice Admin")
         standin.add_user(OTHER_USER, name="bob", real_name="Bob Bystander")
         standin.add_channel(CHANNEL, name="netops", members={USER, OTHER_USER}, bot_member=True)
-        standin.add_channel("C999", name="elsewhere", members={USER}, bot_member=False, is_private=True)
+        standin.add_channel(DM_ONLY_CHANNEL, name="elsewhere", members={USER}, bot_member=False, is_private=True)
         yield standin
 
 
@@ -33,6 +37,7 @@ def bot_env(slack: SlackStandIn, nautobot: NautobotStack) -> dict[str, str]:
         "SLACK_API_URL": slack.api_url,
         "NAUTOBOT_URL": nautobot.url,
         "NAUTOBOT_TOKEN": BOT_TOKEN,
+        "ACCESS_POLICY": json.dumps(POLICY),
         "LOG_LEVEL": "DEBUG",
         "WEB_HOST": "127.0.0.1",
         "WEB_PORT": str(free_port()),

@@ -579,6 +579,16 @@ class _Fault:
         return _Reply(self.status, reasons.get(self.status, "Error"))
 
 
+@dataclass
+class _Hold:
+    seconds: float
+    when: Callable[[dict[str, Any]], bool] | None
+
+
+def _held(hold: _Hold | None, args: dict[str, Any]) -> bool:
+    return hold is not None and (hold.when is None or hold.when(args))
+
+
 class _Faults:
     """Queued one-shot failures per method, consumed before anything else is checked."""
 
@@ -759,6 +769,7 @@ class _Workspace:
         self.users: dict[str, _User] = {BOT_USER_ID: _User(BOT_USER_ID, BOT_USER_NAME, None, "Meraki Admin")}
         self.channels: dict[str, _Channel] = {}
         self.usergroups: dict[str, list[str]] = {}
+        self.usergroups_available = True
         self.messages: dict[str, list[_Message]] = {}
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
@@ -1055,6 +1066,9 @@ class _WebApi:
                     response=copy.deepcopy(reply.body),
                 )
             )
+            hold = self.s._holds.pop(method, None) if reply.ok and _held(self.s._holds.get(method), args) else None
+        if hold is not None:  # done on Slack's side, but the caller hears of it only later
+            await asyncio.sleep(hold.seconds)
         return reply.to_response()
 
     def dispatch(self, method: str, args: dict[str, Any], token: str | None, parse_error: str | None) -> _Reply:
@@ -1367,9 +1381,12 @@ class _WebApi:
     # -- users and groups --------------------------------------------------------------
 
     def usergroups_users_list(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        """``{"users": [ids]}``; errors as documented: ``no_such_subteam``, ``plan_upgrade_required``."""
         group = args.get("usergroup")
         if not group:
             raise SlackError("invalid_arguments")
+        if not self.space.usergroups_available:  # user groups need a paid plan
+            raise SlackError("plan_upgrade_required")
         if group not in self.space.usergroups:
             raise SlackError("no_such_subteam")
         return {"users": list(self.space.usergroups[group])}
@@ -1729,6 +1746,7 @@ class SlackStandIn:
         self._unacked: list[dict[str, Any]] = []
         self._rejected_acks: list[dict[str, Any]] = []
         self._faults = _Faults()
+        self._holds: dict[str, _Hold] = {}
         self._limiter = _Limiter()
         self._limiter.set("chat.postMessage", post_message_limit)
         self._api = _WebApi(self)
@@ -1854,6 +1872,11 @@ class SlackStandIn:
     def add_usergroup(self, group_id: str, users: Iterable[str]) -> None:
         with self._lock:
             self._workspace.usergroups[group_id] = list(users)
+
+    def set_usergroups_available(self, available: bool) -> None:
+        """False: a workspace on a plan without user groups (``plan_upgrade_required``)."""
+        with self._lock:
+            self._workspace.usergroups_available = available
 
     def add_user_message(self, channel_id: str, text: str, user_id: str = "U123", thread_ts: str | None = None) -> str:
         """Seed a message written by a person (which the bot cannot edit); returns its ts."""
@@ -2244,6 +2267,11 @@ class SlackStandIn:
         """
         with self._lock:
             self._faults.add(method, _Fault(status, retry_after, error, times))
+
+    def hold_reply(self, method: str, seconds: float, when: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        """Carry out the next call of ``method`` matching ``when``, but answer it ``seconds`` later."""
+        with self._lock:
+            self._holds[method] = _Hold(seconds, when)
 
     def rate_limit(self, method: str, *, per_second: float | None, burst: int = 1, per: str = "channel") -> None:
         """Limit ``method``; ``per_second=None`` removes the limit."""

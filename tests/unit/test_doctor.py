@@ -274,6 +274,17 @@ async def test_a_missing_scope_fails_with_reinstall(env: dict[str, str], slack: 
     assert "reinstall the app from manifest.yml" in failed.fix.lower()
 
 
+async def test_usergroups_read_is_required_only_when_the_policy_names_groups(
+    env: dict[str, str], slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slack.scopes.discard("usergroups:read")
+    assert statuses(await diagnose(nautobot()))["slack scopes"] is Status.OK  # no policy names a group
+
+    monkeypatch.setenv("ACCESS_POLICY", '{"allow": [{"groups": ["S0NETOPS"], "channels": ["*"]}]}')
+    failed = assert_only_failure(await diagnose(nautobot()), "slack scopes")
+    assert "usergroups:read" in failed.detail
+
+
 async def test_an_extra_scope_warns(env: dict[str, str], slack: SlackStandIn) -> None:
     slack.scopes.add("users:read")
 

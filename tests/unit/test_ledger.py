@@ -24,6 +24,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot import ledger as ledger_module
 from bot.ledger import (
+    AuditAction,
+    AuditEntry,
+    AuditOutcome,
+    AuditRow,
     IllegalTransition,
     Ledger,
     LedgerError,
@@ -38,6 +42,7 @@ from bot.ledger import (
 from bot.models import RunRequest, RunStatus
 
 IN_CI = os.environ.get("CI", "") == "true"
+LATEST = len(ledger_module.MIGRATIONS)
 POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
 
@@ -470,8 +475,9 @@ async def test_schema_version_table_and_requests_table(ledger: Ledger, backend: 
 
     tables, columns, indexes = await _inspect(backend.url, look)
 
-    assert await _sql(backend.url, "SELECT version FROM schema_version") == [(len(ledger_module.MIGRATIONS),)]
-    assert {"schema_version", "requests"} <= tables
+    versions = await _sql(backend.url, "SELECT version FROM schema_version ORDER BY version")
+    assert versions == [(number,) for number in range(1, LATEST + 1)]
+    assert {"schema_version", "requests", "audit"} <= tables
     assert columns == set(RequestRow.__table__.columns.keys())
     assert any(index["column_names"] == ["state"] for index in indexes)
 
@@ -484,14 +490,14 @@ async def test_reopening_keeps_the_data(backend: Backend) -> None:
         assert await second.get("V0001") == recorded
         assert await second.unfinished() == [recorded]
         assert (await second.record(_request()))[1] is False
-    assert await _sql(backend.url, "SELECT count(*) FROM schema_version") == [(1,)]
+    assert await _sql(backend.url, "SELECT count(*) FROM schema_version") == [(LATEST,)]
 
 
 async def test_a_newer_schema_is_refused(backend: Backend) -> None:
     await (await Ledger.open(backend.url)).close()
     await _sql(backend.url, "INSERT INTO schema_version (version, applied_at) VALUES (99, CURRENT_TIMESTAMP)")
 
-    with pytest.raises(SchemaTooNew, match="schema version 99, but this bot knows only up to 1"):
+    with pytest.raises(SchemaTooNew, match=f"schema version 99, but this bot knows only up to {LATEST}"):
         await Ledger.open(backend.url)
 
 
@@ -511,8 +517,9 @@ async def test_an_old_schema_is_upgraded_once(
 
     upgrades = [r.getMessage() for r in caplog.records if r.name == "bot.ledger" and r.levelno == logging.INFO]
     assert len(upgrades) == 1
-    assert "from version 1 to 2" in upgrades[0]
-    assert await _sql(backend.url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+    assert f"from version {LATEST} to {LATEST + 1}" in upgrades[0]
+    versions = await _sql(backend.url, "SELECT version FROM schema_version ORDER BY version")
+    assert versions == [(number,) for number in range(1, LATEST + 2)]
     assert await _sql(backend.url, "SELECT count(*) FROM notes") == [(0,)]
     assert await _sql(backend.url, "SELECT request_id FROM requests") == [("V0001",)]
 
@@ -530,7 +537,7 @@ async def test_a_failing_upgrade_step_leaves_the_old_schema(backend: Backend, mo
 
     tables = await _inspect(backend.url, lambda conn: inspect(conn).get_table_names())
     assert "half_done" not in tables
-    assert await _sql(backend.url, "SELECT version FROM schema_version") == [(1,)]
+    assert await _sql(backend.url, "SELECT max(version) FROM schema_version") == [(LATEST,)]
 
 
 async def test_replicas_opening_a_fresh_database_at_once_upgrade_it_once(
@@ -543,8 +550,63 @@ async def test_replicas_opening_a_fresh_database_at_once_upgrade_it_once(
         assert await replica.writable()
         await replica.close()
 
-    assert await _sql(backend.url, "SELECT version FROM schema_version") == [(1,)]
+    assert await _sql(backend.url, "SELECT max(version) FROM schema_version") == [(LATEST,)]
     assert sum("upgraded" in record.getMessage() for record in caplog.records) == 1
+
+
+async def test_a_version_1_ledger_gains_the_audit_table_and_keeps_its_requests(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patched:
+        patched.setattr(ledger_module, "MIGRATIONS", ledger_module.MIGRATIONS[:1])
+        async with await Ledger.open(backend.url) as old:
+            await old.record(_request())
+        tables = await _inspect(backend.url, lambda conn: inspect(conn).get_table_names())
+        assert "audit" not in tables
+
+    async with await Ledger.open(backend.url) as upgraded:
+        assert (await upgraded.get("V0001")).state is RequestState.RECEIVED
+        await upgraded.audit(AuditEntry(AuditAction.COMMAND, AuditOutcome.DENIED, "U0ALICE", reason="no rule"))
+        [entry] = await upgraded.audit_trail()
+    assert entry.reason == "no rule"
+    assert await _sql(backend.url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+    columns = await _inspect(backend.url, lambda conn: {c["name"] for c in inspect(conn).get_columns("audit")})
+    assert columns == set(AuditRow.__table__.columns.keys())
+
+
+async def test_the_audit_trail_keeps_who_when_what_and_the_outcome(ledger: Ledger) -> None:
+    before = datetime.now(UTC)
+    denied = await ledger.audit(
+        AuditEntry(
+            AuditAction.COMMAND,
+            AuditOutcome.DENIED,
+            "U0BOB",
+            user_name="bob",
+            channel_id="C0NETOPS",
+            team_id="T0ACME",
+            reason="no rule names U0BOB",
+            source="ACCESS_POLICY",
+        )
+    )
+    submitted = await ledger.audit(
+        AuditEntry(
+            AuditAction.SUBMIT,
+            AuditOutcome.SUBMITTED,
+            "U0ALICE",
+            request_id="V0001:abc",
+            job_name="Create Meraki User",
+            inputs={"user_email": "jane@example.com", "dryrun": False},
+            nautobot_user="alice",
+        )
+    )
+
+    trail = await ledger.audit_trail()
+    assert trail == [denied, submitted]
+    assert all(entry.at is not None and before <= entry.at <= datetime.now(UTC) for entry in trail)
+    assert trail[0].reason == "no rule names U0BOB" and trail[0].team_id == "T0ACME"
+    assert trail[1].inputs == {"user_email": "jane@example.com", "dryrun": False}
+    assert await ledger.audit_trail(user_id="U0ALICE") == [submitted]
+    assert await ledger.audit_trail(request_id="V0001:abc") == [submitted]
 
 
 # -- opening, probing, closing -------------------------------------------------------------------

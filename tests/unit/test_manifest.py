@@ -20,3 +20,8 @@ def test_socket_mode_command_and_interactivity():
     [command] = app["features"]["slash_commands"]
     assert command["command"] == "/meraki-add-user"
     assert "url" not in command  # Socket Mode needs no request URL
+
+
+def test_group_rules_are_why_usergroups_read_is_asked_for():
+    assert "usergroups.users.list" in web_api_methods()
+    assert "usergroups:read" in bot_scopes()

@@ -191,7 +191,7 @@ def test_only_nautobot_ready_states_map_to_final_statuses() -> None:
 
 def test_is_final() -> None:
     final = {status for status in RunStatus if status.is_final}
-    assert final == {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT}
+    assert final == {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.DENIED, RunStatus.TIMED_OUT}
 
 
 JOB_RESULT = {

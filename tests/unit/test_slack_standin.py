@@ -342,6 +342,16 @@ def test_usergroup_members(standin: SlackStandIn, client: WebClient) -> None:
     assert slack_error(client.usergroups_users_list, usergroup="S404")["error"] == "no_such_subteam"
 
 
+def test_usergroup_members_need_the_scope_and_a_plan_with_groups(standin: SlackStandIn, client: WebClient) -> None:
+    standin.add_usergroup("S123", [ALICE])
+    standin.set_usergroups_available(False)
+    assert slack_error(client.usergroups_users_list, usergroup="S123")["error"] == "plan_upgrade_required"
+
+    standin.scopes.discard("usergroups:read")
+    refused = slack_error(client.usergroups_users_list, usergroup="S123")
+    assert (refused["error"], refused["needed"]) == ("missing_scope", "usergroups:read")
+
+
 # --------------------------------------------------------------------------------------
 # Views and triggers
 # --------------------------------------------------------------------------------------

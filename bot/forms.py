@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -59,7 +60,14 @@ ERROR_MAX = 2000
 GENERAL_ERRORS_MAX = 20
 UNUSED_TOKENS_MAX = 50
 
-EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+CHECKED = "true"
+"""The value of a checkbox's one option."""
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Control, format (bidi overrides, zero-width), line-separator and surrogate characters: invisible or
+# misleading in a one-line value, and some (NUL, surrogates) cannot even be stored or encoded.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_JOINERS = frozenset("\u200c\u200d")  # emoji sequences and several scripts need them
 _INTEGER = re.compile(r"^[+-]?\d{1,30}$")
 _DRYRUN_FLAGS = frozenset({"dry-run", "dryrun", "dry_run", "--dry-run", "--dryrun", "--dry_run"})
 _TRUE = frozenset({"true", "yes", "y", "on", "1"})
@@ -214,6 +222,11 @@ def modal_title(job_name: str) -> str:
     return head.rstrip(" ,;:-") + "…"
 
 
+def _mrkdwn(text: str) -> MarkdownTextObject:
+    """``mrkdwn`` Slack shows as written: it links nothing by itself; the bot escapes what it echoes."""
+    return MarkdownTextObject(text=text, verbatim=True)
+
+
 def _plain(text: str, limit: int, *, one_line: bool = True) -> PlainTextObject | None:
     """A plain_text object, or None for blank text (Slack rejects empty labels and hints)."""
     text = clean(text)
@@ -270,10 +283,10 @@ def _text_element(var: JobVariable, initial: Any, *, multiline: bool = False) ->
 
 
 def _email_element(var: JobVariable, initial: Any) -> EmailInputElement:
-    return EmailInputElement(
-        action_id=ACTION_ID,
-        initial_value=_text_initial(initial, _length_bounds(var)[1]),
-        placeholder="name@example.com",
+    text = _text_initial(initial, TEXT_INPUT_MAX)
+    fits = text is not None and len(text) <= _length_bounds(var)[1] and EMAIL_SHAPE.match(text)
+    return EmailInputElement(  # Slack refuses the whole view over an initial value that is not an email
+        action_id=ACTION_ID, initial_value=text if fits else None, placeholder="name@example.com"
     )
 
 
@@ -306,7 +319,7 @@ def _truthy(value: Any) -> bool:
 
 
 def _checkbox_element(var: JobVariable, initial: Any, budget: _Budget) -> CheckboxesElement:
-    option = _option("true", truncate(var.display_label, min(budget.text_max, OPTION_TEXT_MAX)))
+    option = _option(CHECKED, truncate(var.display_label, min(budget.text_max, OPTION_TEXT_MAX)))
     return CheckboxesElement(
         action_id=ACTION_ID, options=[option], initial_options=[option] if _truthy(initial) else None
     )
@@ -393,7 +406,7 @@ def _note_text(var: JobVariable, kind: Kind, budget: _Budget) -> str:
 def _variable_block(slot: _Field, prefill: Mapping[str, Any], budget: _Budget) -> Block:
     var, kind = slot.var, slot.kind
     if kind in NOTE_KINDS:
-        return SectionBlock(block_id=slot.block_id, text=MarkdownTextObject(text=_note_text(var, kind, budget)))
+        return SectionBlock(block_id=slot.block_id, text=_mrkdwn(_note_text(var, kind, budget)))
     return InputBlock(
         block_id=slot.block_id,
         label=_plain(var.display_label, budget.text_max) or PlainTextObject(text="Field", emoji=True),
@@ -411,12 +424,12 @@ def _overflow_note(left: list[JobVariable]) -> Block | None:
     if required:
         names = escape(", ".join(required), limit=1500)
         text += f" Required among them: {names}, so this form can't be submitted. Run the Job in Nautobot instead."
-    return ContextBlock(elements=[MarkdownTextObject(text=text)])
+    return ContextBlock(elements=[_mrkdwn(text)])
 
 
 def _context_note(text: str, limit: int) -> ContextBlock | None:
     shown = escape(text.strip(), limit=limit)
-    return ContextBlock(elements=[MarkdownTextObject(text=shown)]) if shown else None
+    return ContextBlock(elements=[_mrkdwn(shown)]) if shown else None
 
 
 def _view(
@@ -436,7 +449,7 @@ def _view(
     shown = [_variable_block(slot, prefill, budget) for slot in fields]
     blocks = [block for block in (*intro, *shown, _overflow_note(left)) if block is not None]
     if not blocks:
-        blocks = [SectionBlock(text=MarkdownTextObject(text="This Job has no inputs to fill in."))]
+        blocks = [SectionBlock(text=_mrkdwn("This Job has no inputs to fill in."))]
     return View(
         type="modal",
         callback_id=callback_id,
@@ -485,7 +498,7 @@ def loading_modal(context: ModalContext, job_name: str, *, callback_id: str = LO
         callback_id=callback_id,
         title=modal_title(job_name),
         close="Cancel",
-        blocks=[SectionBlock(text=MarkdownTextObject(text="⏳ Loading the form from Nautobot…"))],
+        blocks=[SectionBlock(text=_mrkdwn("⏳ Loading the form from Nautobot…"))],
         private_metadata=context.to_metadata(),
     )
 
@@ -524,7 +537,7 @@ def message_modal(title: str, text: str, *, callback_id: str = UNAVAILABLE_CALLB
         callback_id=callback_id,
         title=modal_title(title),
         close="Close",
-        blocks=[SectionBlock(text=MarkdownTextObject(text=text))],
+        blocks=[SectionBlock(text=_mrkdwn(text))],
     )
 
 
@@ -553,8 +566,9 @@ class _Token:
 
 
 def _slack_unescape(text: str) -> str:
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return _MAILTO.sub(lambda match: match.group(1), text)
+    """Slack's own ``<mailto:…>`` links first: a ``&lt;mailto:…&gt;`` someone typed stays text."""
+    text = _MAILTO.sub(lambda match: match.group(1), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -607,8 +621,10 @@ class _Filler:
             return _MISSING if number is None else number
         if kind is Kind.CHOICE:
             return _match_choice(self.choices[var.name], text) or _MISSING
+        if kind is Kind.EMAIL and not EMAIL_SHAPE.match(text):
+            return _MISSING
         if kind in (Kind.TEXT, Kind.EMAIL, Kind.MULTILINE, Kind.IP, Kind.JSON):
-            return text[:TEXT_INPUT_MAX] if text else _MISSING
+            return text if text and len(text) <= _length_bounds(var)[1] else _MISSING
         return _MISSING
 
     def place(self, token: _Token) -> bool:
@@ -618,12 +634,14 @@ class _Filler:
         if not token.quoted and token.text.casefold() in _DRYRUN_FLAGS:
             return self._set(self.free(lambda var: var.type == "DryRunVar"), True)
         email = token.text.rstrip(",;")
-        if EMAIL_SHAPE.match(email):
-            return self._set(self.free_of_kind(Kind.EMAIL), email[:TEXT_INPUT_MAX])
+        email_field = self.free_of_kind(Kind.EMAIL) if EMAIL_SHAPE.match(email) else None
+        if email_field and self._set(email_field, self.coerce(email_field, email)):
+            return True
         if token.text and self._place_choice(token.text):
             return True
         if token.quoted and token.text:
-            return self._set(self.free_of_kind(Kind.TEXT), token.text[:TEXT_INPUT_MAX])
+            var = self.free_of_kind(Kind.TEXT)
+            return self._set(var, self.coerce(var, token.text) if var else _MISSING)
         return False
 
     def _place_choice(self, text: str) -> bool:
@@ -689,21 +707,30 @@ def _read_text(action: Mapping[str, Any]) -> Any:
     value = action.get("value")
     if not isinstance(value, str) or not value.strip():
         return _MISSING
-    return value.strip()
+    return _broken(value, "delete it and type that part again") or value.strip()
+
+
+def _broken(value: str, remedy: str) -> Unreadable | None:
+    """Slack's JSON can carry half a UTF-16 pair (``\\ud800``); it can be neither stored nor sent on."""
+    broken = _SURROGATE.search(value)
+    if not broken:
+        return None
+    problem = f"This has a broken character ({_describe(broken.group())}); {remedy}."
+    return Unreadable(truncate(clean(value), 100), problem)
 
 
 def _read_integer(action: Mapping[str, Any]) -> Any:
     text = _read_text(action)
-    if text is _MISSING:
-        return _MISSING
+    if text is _MISSING or isinstance(text, Unreadable):
+        return text
     number = _integer(text)
     return number if number is not None else Unreadable(truncate(text, 100), "Enter a whole number.")
 
 
 def _read_json(action: Mapping[str, Any]) -> Any:
     text = _read_text(action)
-    if text is _MISSING:
-        return _MISSING
+    if text is _MISSING or isinstance(text, Unreadable):
+        return text
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -712,18 +739,23 @@ def _read_json(action: Mapping[str, Any]) -> Any:
 
 def _read_boolean(action: Mapping[str, Any]) -> Any:
     options = action.get("selected_options")
-    return isinstance(options, list) and any(_option_value(option) for option in options)
+    values = [_option_value(option) for option in options] if isinstance(options, list) else []
+    if any(value != CHECKED for value in values):  # not what the box offers: a hand-made payload
+        problem = "Untick this box, tick it again if you want it, and submit again: it sent a value it doesn't offer."
+        return Unreadable(truncate(clean(str(values)), 100), problem)
+    return bool(values)
 
 
 def _read_single(action: Mapping[str, Any]) -> Any:
     value = _option_value(action.get("selected_option"))
-    return _MISSING if value is None else value
+    return _MISSING if value is None else _broken(value, "pick the option again") or value
 
 
 def _read_multiple(action: Mapping[str, Any]) -> Any:
     options = action.get("selected_options")
     values = [value for value in map(_option_value, options if isinstance(options, list) else []) if value]
-    return values or _MISSING
+    broken = [found for found in (_broken(value, "pick the options again") for value in values) if found]
+    return broken[0] if broken else values or _MISSING
 
 
 _READERS: dict[Kind, Callable[[Mapping[str, Any]], Any]] = {
@@ -787,10 +819,38 @@ def _matches(pattern: str, text: str) -> bool:
         return True
 
 
-def _check_text(var: JobVariable, value: Any, extra_patterns: Sequence[str]) -> str | None:
+def _describe(char: str) -> str:
+    """``U+202E RIGHT-TO-LEFT OVERRIDE``; a visible character is shown too, an invisible one never."""
+    code = f"U+{ord(char):04X}"
+    name = unicodedata.name(char, "")
+    if unicodedata.category(char) in _HIDDEN_CATEGORIES or char.isspace():
+        return f"{code} {name}".rstrip()
+    return f"'{char}', {code} {name}".rstrip()
+
+
+def _hidden_character(text: str, *, multiline: bool) -> str | None:
+    allowed = _JOINERS | ({"\n", "\t"} if multiline else set())
+    return next((c for c in text if c not in allowed and unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
+
+
+def _check_characters(var: JobVariable, text: str, *, multiline: bool) -> str | None:
+    hidden = _hidden_character(text, multiline=multiline)
+    if hidden:
+        return f"Delete the control or invisible character {_describe(hidden)}: it can't be part of this field."
+    if var.is_email:
+        foreign = next((c for c in text if not c.isascii()), None)
+        if foreign:
+            return (
+                f"Use only plain ASCII in an email address: {_describe(foreign)} only looks like one. "
+                "Write an international domain in its xn-- form."
+            )
+    return None
+
+
+def _check_text(var: JobVariable, value: Any, extra_patterns: Sequence[str], *, multiline: bool) -> str | None:
     if not isinstance(value, str):
         return "Enter text."
-    problem = _check_length(var, value)
+    problem = _check_length(var, value) or _check_characters(var, value, multiline=multiline)
     if problem:
         return problem
     if var.is_email and not EMAIL_SHAPE.match(value):
@@ -843,7 +903,8 @@ def _check(var: JobVariable, kind: Kind, value: Any, email_regex: str | None) ->
     if _is_empty(value):
         return _MISSING_MESSAGES.get(kind, "Fill this in.") if var.required else None
     if kind in (Kind.TEXT, Kind.EMAIL, Kind.MULTILINE):
-        return _check_text(var, value, [email_regex] if email_regex and kind is Kind.EMAIL else [])
+        patterns = [email_regex] if email_regex and kind is Kind.EMAIL else []
+        return _check_text(var, value, patterns, multiline=kind is Kind.MULTILINE)
     if kind is Kind.INTEGER:
         return _check_integer(var, value)
     if kind in (Kind.CHOICE, Kind.MULTICHOICE):

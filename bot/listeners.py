@@ -21,7 +21,7 @@ from bot.form_cache import FormCache
 from bot.ledger import AuditAction, AuditEntry, AuditOutcome, Ledger, LedgerError, Record, RequestState
 from bot.logs import set_correlation
 from bot.metrics import Metrics
-from bot.models import JobForm, JobVariable, ModalContext, RunRequest
+from bot.models import REQUESTED_BY, JobForm, JobVariable, ModalContext, RunRequest
 from bot.nautobot import JobFieldErrors, NautobotError, Submission
 from bot.runs import Runs
 
@@ -33,8 +33,6 @@ log = logging.getLogger("bot.listeners")
 SUBMIT_WAIT = 2.0
 # The part of that budget the access check may take (grants are re-read from Nautobot on submission).
 ACCESS_WAIT = 1.0
-REQUESTED_BY = "requested_by"
-"""The Job variable the bot fills itself with who asked (never shown in the form)."""
 ACCESS_TIMEOUT = "The bot could not check your access in time. Nothing was sent; press Run again."
 RETRY_LATER = "Try again in a minute; if it keeps happening, tell your Nautobot administrator."
 RETRY_KEPT = (

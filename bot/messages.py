@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.models import LOG_LEVELS, JobForm, JobRun, LogEntry, RunRequest, RunStatus
+from bot.models import LOG_LEVELS, REQUESTED_BY, JobForm, JobRun, LogEntry, RunRequest, RunStatus
 
 SECTION_MAX = 3000
 FIELD_MAX = 2000
@@ -70,11 +70,13 @@ LEVEL_ICONS: dict[str, str] = {
     "critical": "🔥",
 }
 
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+# ``\Z``, not ``$``: ``$`` also matches before a final newline, which would end up inside ``<...>``.
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}\Z")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}\Z")
 _UNSAFE_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
-_URL = re.compile(r"^https?://[^\s<>|]+$")
+ENTITY_MAX = len("&amp;")
+_URL = re.compile(r"^https?://[^\s<>|]+\Z")
 
 
 # -- text safety ---------------------------------------------------------------------------------
@@ -109,7 +111,11 @@ def _cap(text: str, limit: int) -> str:
 
 
 def escape(text: str, *, limit: int | None = None) -> str:
-    """Make untrusted text inert in ``mrkdwn``: clean it, escape ``&``, ``<``, ``>``, cap its length."""
+    """Make untrusted text inert in ``mrkdwn``: clean it, escape ``&``, ``<``, ``>``, cap its length.
+
+    Not idempotent, on purpose: it escapes text, not ``mrkdwn``, so ``&amp;`` typed by someone is shown
+    as typed. Escape each piece of text exactly once, where it is put into ``mrkdwn``.
+    """
     escaped = clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     if limit is None:
         return escaped
@@ -187,8 +193,8 @@ def _input_rows(request: RunRequest, form: JobForm | None) -> list[tuple[str, st
     rows = []
     for name in names:
         var = form.variable(name) if form else None
-        if (var and var.type == "DryRunVar") or (var is None and name == "dryrun"):
-            continue
+        if (var and var.type == "DryRunVar") or (var is None and name == "dryrun") or name == REQUESTED_BY:
+            continue  # the dry-run flag is in the header, the requester in the "Requested by" line
         value = request.inputs[name]
         label = var.display_label if var else name.replace("_", " ").capitalize()
         choice = var.choice_label(value) if var and isinstance(value, str) else None
@@ -201,7 +207,8 @@ def _input_sections(rows: list[tuple[str, str]]) -> list[Block]:
     fields = []
     for label, value in shown:
         title = escape(label, limit=200)
-        fields.append(MarkdownTextObject(text=f"*{title}*\n{escape(value, limit=FIELD_MAX - len(title) - 4)}"))
+        value_text = escape(value, limit=FIELD_MAX - len(title) - 4)
+        fields.append(MarkdownTextObject(text=f"*{title}*\n{value_text}", verbatim=True))
     blocks: list[Block] = [
         SectionBlock(fields=fields[start : start + FIELDS_PER_SECTION])
         for start in range(0, len(fields), FIELDS_PER_SECTION)
@@ -270,7 +277,9 @@ CANCEL_ACTION_ID = "cancel_run"
 def cancel_actions(request_id: str) -> ActionsBlock:
     confirm = ConfirmObject(
         title="Cancel this run?",
-        text="Nautobot stops the Job where it is; whatever it already did in Meraki stays done.",
+        text=MarkdownTextObject(
+            text="Nautobot stops the Job where it is; whatever it already did in Meraki stays done.", verbatim=True
+        ),
         confirm="Cancel the run",
         deny="Keep it running",
     )
@@ -323,6 +332,8 @@ def _split_long(line: str, limit: int) -> list[str]:
     while len(line) > limit:
         cut = max(line.rfind("\n", limit // 2, limit), line.rfind(" ", limit // 2, limit))
         cut = _entity_safe_cut(line, cut if cut > 0 else limit)
+        if cut <= 0:  # a limit shorter than the entity the line starts with: that entity stays whole
+            cut = (line.find(";") + 1 if line.startswith("&") else 0) or 1
         pieces.append(line[:cut])
         line = line[cut:]
     pieces.append(line)
@@ -330,7 +341,10 @@ def _split_long(line: str, limit: int) -> list[str]:
 
 
 def pack_lines(lines: Iterable[str], limit: int = SECTION_MAX) -> list[str]:
-    """Join lines with newlines into chunks of at most ``limit`` characters each."""
+    """Join lines with newlines into chunks of at most ``limit`` characters each.
+
+    Entities are never split: with a ``limit`` below :data:`ENTITY_MAX` a chunk may hold one whole entity.
+    """
     chunks: list[str] = []
     current = ""
     for line in lines:
@@ -339,7 +353,8 @@ def pack_lines(lines: Iterable[str], limit: int = SECTION_MAX) -> list[str]:
             if len(candidate) <= limit:
                 current = candidate
                 continue
-            chunks.append(current)
+            if current:
+                chunks.append(current)
             current = piece
     if current:
         chunks.append(current)

@@ -310,6 +310,10 @@ class JobRun(BaseModel):
         return f"{kind}: {message}" if message not in (None, "") else kind
 
 
+REQUESTED_BY = "requested_by"
+"""The Job variable the bot fills itself with who asked: never in the form, never shown back as an input."""
+
+
 class RunRequest(BaseModel):
     """What a person asked for; ``request_id`` is the idempotency key (the modal's view id)."""
 

@@ -190,8 +190,8 @@ _ACCESSORY_ELEMENTS = _SELECT_TYPES | {
     "timepicker",
     "image",
 }
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_URL = re.compile(r"^https?://\S+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+_URL = re.compile(r"^https?://\S+\Z")
 
 
 def _too_long(limit: int) -> str:

@@ -421,10 +421,21 @@ def test_unavailable_modal_says_what_happened_that_nothing_was_sent_and_what_to_
         ("a@example.com b@example.com", {"user_email": "a@example.com"}, ["b@example.com"]),
         ("meraki_org_id=333", {}, ["meraki_org_id=333"]),
         ("nonsense=1", {}, ["nonsense=1"]),
-        ("&lt;mailto:bob@example.com|bob@example.com&gt;", {"user_email": "bob@example.com"}, []),
+        # Typed brackets arrive escaped: that is text someone wrote, not Slack's link, so it is not taken apart.
+        ("&lt;mailto:bob@example.com|bob@example.com&gt;", {}, ["<mailto:bob@example.com|bob@example.com>"]),
         ("<mailto:bob@example.com|bob@example.com>", {"user_email": "bob@example.com"}, []),
         ('"Bob Smith', {"user_name": "Bob Smith"}, []),
         ("bob@example.com,", {"user_email": "bob@example.com"}, []),
+        # Typed (so escaped by Slack), not Slack's own link: it stays text.
+        (
+            'bob@example.com "&lt;mailto:a@b.c|x&gt;"',
+            {"user_email": "bob@example.com", "user_name": "<mailto:a@b.c|x>"},
+            [],
+        ),
+        # What does not fit a field is named, not cut or put where Slack would refuse the form.
+        ("a" * 250 + "@example.com", {}, ["a" * 99 + "…"]),
+        ("user_email=<!here>", {}, ["user_email=<!here>"]),
+        ("user_name=" + "x" * 300, {}, ["user_name=" + "x" * 89 + "…"]),
     ],
 )
 def test_parse_command_text(text: str, values: dict[str, Any], unused: list[str]) -> None:
@@ -663,6 +674,81 @@ def test_choice_membership() -> None:
     multi = form_of({"name": "tags", "type": "MultiChoiceVar", "choices": [["a", "A"]], "required": True})
     assert validate({"tags": ["a", "z"]}, multi) == {"tags": "Pick one of the listed options."}
     assert validate({"tags": []}, multi) == {"tags": "Pick at least one option."}
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("Bob\x00Smith", "U+0000"),
+        ("Bob \u202eSmith", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("B\u200bob", "U+200B ZERO WIDTH SPACE"),
+        ("Bob\u2028Smith", "U+2028 LINE SEPARATOR"),
+        ("Bob\nSmith", "U+000A"),
+        ("Bob\tSmith", "U+0009"),
+        ("\U000e0041", "U+E0041 TAG LATIN CAPITAL LETTER A"),
+    ],
+)
+def test_control_and_invisible_characters_in_a_one_line_field_are_named(text: str, named: str) -> None:
+    errors = validate({**GOOD, "user_name": text}, job_form())
+    assert errors == {
+        "user_name": f"Delete the control or invisible character {named}: it can't be part of this field."
+    }
+
+
+def test_emoji_sequences_keep_their_joiners_and_multiline_text_its_line_breaks() -> None:
+    assert validate({**GOOD, "user_name": "Ada \U0001f469\u200d\U0001f4bb"}, job_form()) == {}
+    notes = form_of({"name": "notes", "type": "TextVar"})
+    assert validate({"notes": "line one\n\tline two"}, notes) == {}
+    assert list(validate({"notes": "line one\r\nline two"}, notes)) == ["notes"]
+
+
+@pytest.mark.parametrize(
+    ("email", "named"),
+    [
+        ("bob@ex\u0430mple.com", "'\u0430', U+0430 CYRILLIC SMALL LETTER A"),
+        ("bob\uff20example.com", "'\uff20', U+FF20 FULLWIDTH COMMERCIAL AT"),
+        ("bob@b\u00fccher.example", "'\u00fc', U+00FC LATIN SMALL LETTER U WITH DIAERESIS"),
+    ],
+)
+def test_email_with_look_alike_characters_is_refused_naming_them(email: str, named: str) -> None:
+    form = form_of({"name": "email", "type": "StringVar", "label": "Email"})
+    assert validate({"email": email}, form) == {
+        "email": f"Use only plain ASCII in an email address: {named} only looks like one. "
+        "Write an international domain in its xn-- form."
+    }
+    assert validate({"email": "bob@xn--bcher-kva.example"}, form) == {}
+
+
+@pytest.mark.parametrize("field", ["user_name", "user_email", "meraki_network"])
+def test_a_lone_surrogate_is_a_field_error_not_a_crash(field: str) -> None:
+    """Slack's JSON may carry ``\\ud800``; it decodes into a string nothing can encode or store."""
+    values = {**SUBMITTED, field: {ACTION_ID: {"type": "plain_text_input", "value": "Bob \ud800 Smith"}}}
+    data = read_submission(values, job_form())
+    assert data[field] == Unreadable(
+        "Bob \ufffd Smith", "This has a broken character (U+D800); delete it and type that part again."
+    )
+    assert validate(data, job_form()) == {field: data[field].problem}
+
+
+def test_a_lone_surrogate_in_a_picked_value_is_a_field_error() -> None:
+    form = form_of({"name": "site", "type": "ObjectVar"}, {"name": "tags", "type": "MultiObjectVar"})
+    values = state(
+        site={"type": "external_select", "selected_option": selected("uuid-\udfff")},
+        tags={"type": "multi_external_select", "selected_options": [selected("a"), selected("\ud800")]},
+    )
+    errors = validate(read_submission(values, form), form)
+    assert errors == {
+        "site": "This has a broken character (U+DFFF); pick the option again.",
+        "tags": "This has a broken character (U+D800); pick the options again.",
+    }
+
+
+def test_a_checkbox_value_the_box_does_not_offer_is_a_field_error() -> None:
+    for sent in ("false", "<!channel>", ""):
+        values = {**SUBMITTED, "dryrun": {ACTION_ID: {"type": "checkboxes", "selected_options": [selected(sent)]}}}
+        errors = validate(read_submission(values, job_form()), job_form())
+        assert list(errors) == ["dryrun"]
+        assert errors["dryrun"].startswith("Untick this box, tick it again if you want it")
 
 
 def test_required_checkbox_must_be_ticked() -> None:

@@ -134,6 +134,19 @@ def test_mentions_and_links_only_for_trusted_ids_and_urls() -> None:
     assert link(None, "a|b") == "a¦b"
 
 
+def test_ids_and_urls_with_a_trailing_newline_are_not_trusted() -> None:
+    """``$`` would match before the newline, which would then sit inside the ``<...>``."""
+    assert mention("U0123ABC\n") == "U0123ABC\n"
+    assert channel_link("C0123\n") == "C0123\n"
+    assert link("https://n.example/x\n", "Open") == "Open"
+
+
+def test_escaping_twice_shows_the_entity() -> None:
+    """Not idempotent, as documented: escape each piece of text once."""
+    assert escape("a & b") == "a &amp; b"
+    assert escape(escape("a & b")) == "a &amp;amp; b"
+
+
 # -- the parent message --------------------------------------------------------------------------
 
 FORM = JobForm(
@@ -183,10 +196,17 @@ def test_parent_message_for_a_submitted_request() -> None:
     assert "Open" not in body
 
 
+def test_parent_message_does_not_repeat_who_asked_as_an_input() -> None:
+    asked = REQUEST.model_copy(update={"inputs": {**REQUEST.inputs, "requested_by": "Slack user U0456 (alice)"}})
+    _, blocks = rendered(parent_message(asked, form=FORM))
+    assert all_text(blocks).count("Requested by") == 1
+
+
 @pytest.mark.parametrize(
     ("status", "icon", "words"),
     [
         (RunStatus.QUEUED, "⏳", "Queued"),
+        (RunStatus.DENIED, "⛔", "Not approved"),
         (RunStatus.RUNNING, "🏃", "Running"),
         (RunStatus.AWAITING_APPROVAL, "🕒", "approval"),
         (RunStatus.SUCCEEDED, "✅", "Succeeded"),
@@ -367,6 +387,31 @@ def test_log_messages_always_valid(entries: list[LogEntry], max_chars: int) -> N
 def test_pack_lines() -> None:
     assert pack_lines(["a", "b", "c"], limit=3) == ["a\nb", "c"]
     assert pack_lines(["x" * 250], limit=100) == ["x" * 100, "x" * 100, "x" * 50]
+
+
+def test_pack_lines_with_a_limit_shorter_than_an_entity_still_ends() -> None:
+    assert pack_lines(["&amp;&lt;"], limit=3) == ["&amp;", "&lt;"]
+
+
+def test_every_mrkdwn_text_is_verbatim() -> None:
+    """Slack then links and pings nothing on its own: the only links and mentions are the bot's."""
+    request = REQUEST.model_copy(update={"inputs": {**REQUEST.inputs, "meraki_network": "@here https://evil.example"}})
+    _, blocks = rendered(parent_message(request, RUN, RunStatus.RUNNING, form=FORM, cancellable=True))
+    found: list[dict[str, Any]] = []
+
+    def collect(item: Any) -> None:
+        if isinstance(item, dict):
+            if item.get("type") == "mrkdwn":
+                found.append(item)
+            for value in item.values():
+                collect(value)
+        elif isinstance(item, list):
+            for value in item:
+                collect(value)
+
+    collect(blocks)
+    assert len(found) >= 4
+    assert all(item.get("verbatim") is True for item in found), found
 
 
 def test_long_logs_go_to_a_file() -> None:

@@ -1,0 +1,65 @@
+"""What Slack would render from the bot's payloads, and what must never be in it.
+
+Slack parses ``<...>`` in ``mrkdwn`` (and in a message's notification ``text``) as a mention, a
+channel, a special mention such as ``<!channel>``, or a link; ``&amp;``, ``&lt;`` and ``&gt;`` are
+its only entities. So in everything the bot writes, a ``<...>`` sequence must be one the bot wrote
+itself for an ordinary request, no ``<`` or ``>`` may be left outside one, and every ``&`` must
+start one of the three entities.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+CONTROL_SEQUENCE = re.compile(r"<[^<>]*>")
+BARE_AMPERSAND = re.compile(r"&(?!(?:amp|lt|gt);)")
+MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+VIEW_METHODS = frozenset({"views.open", "views.update", "views.push"})
+
+
+def mrkdwn_objects(payload: Any) -> Iterator[Mapping[str, Any]]:
+    """Every ``{"type": "mrkdwn", ...}`` text object, however deeply nested."""
+    if isinstance(payload, Mapping):
+        if payload.get("type") == "mrkdwn":
+            yield payload
+        for value in payload.values():
+            yield from mrkdwn_objects(value)
+    elif isinstance(payload, list):
+        for value in payload:
+            yield from mrkdwn_objects(value)
+
+
+def rendered_texts(method: str, args: Mapping[str, Any]) -> list[str]:
+    """The texts Slack parses as ``mrkdwn`` in one Web API call (or one view in an ack)."""
+    texts = []
+    if method in MESSAGE_METHODS and isinstance(args.get("text"), str):
+        texts.append(args["text"])
+    for key in ("blocks", "view", "attachments"):
+        texts += [item["text"] for item in mrkdwn_objects(args.get(key)) if isinstance(item.get("text"), str)]
+    return texts
+
+
+def control_sequences(texts: Iterable[str]) -> set[str]:
+    return {match for text in texts for match in CONTROL_SEQUENCE.findall(text)}
+
+
+def injection_problems(texts: Iterable[str], allowed: set[str]) -> list[str]:
+    """Sequences the bot did not write itself, stray angle brackets, and ``&`` outside an entity."""
+    problems = []
+    for text in texts:
+        foreign = [seq for seq in CONTROL_SEQUENCE.findall(text) if seq not in allowed]
+        if foreign:
+            problems.append(f"control sequence(s) {foreign[:3]!r} in {text[:200]!r}")
+        rest = CONTROL_SEQUENCE.sub("", text)
+        if "<" in rest or ">" in rest:
+            problems.append(f"unescaped angle bracket in {text[:200]!r}")
+        if BARE_AMPERSAND.search(rest):
+            problems.append(f"'&' outside an entity in {text[:200]!r}")
+    return problems
+
+
+def unverbatim(payload: Any) -> list[str]:
+    """``mrkdwn`` objects Slack would auto-link (URLs, ``@here``, channel names): the bot writes links itself."""
+    return [str(item.get("text", ""))[:200] for item in mrkdwn_objects(payload) if item.get("verbatim") is not True]

@@ -4,11 +4,10 @@ included) and the real Nautobot, whose Job writes who asked into its log and res
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from support.audit_trail import audit_rows, audited
 from support.bot_process import BotProcess
 from support.nautobot_stack import NautobotStack
 from support.seed import ACME
@@ -54,12 +53,6 @@ def policed(slack: SlackStandIn, nautobot: NautobotStack, tmp_path_factory) -> I
     process.stop()
 
 
-def audit_rows(process: BotProcess) -> list[dict]:
-    with sqlite3.connect(Path(process.workdir) / "meraki-chatops.sqlite3") as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM audit ORDER BY id")]
-
-
 def type_command(slack: SlackStandIn, user: str, channel: str = CHANNEL) -> dict:
     """The view the command leaves open: the form, or the refusal."""
     shown = (slack.current_view(user) or {}).get("id")
@@ -89,7 +82,7 @@ def test_a_group_member_runs_it_and_the_job_logs_who_asked(stack, slack, policed
     assert "succeeded" in parent["text"].lower()
     assert "Requested by Slack user U0GROUP (gina) via meraki-chatops" in thread_text(slack, CHANNEL, parent["ts"])
     assert [a["email"] for a in meraki.admins(ACME)] == ["gina.added@example.com"]
-    [row] = [r for r in audit_rows(policed) if r["user_id"] == GROUP_MEMBER and r["action"] == "submit"]
+    [row] = audited(policed, user_id=GROUP_MEMBER, action="submit")
     assert (row["outcome"], row["channel_id"], row["source"]) == ("submitted", CHANNEL, "ACCESS_POLICY")
     assert json.loads(row["inputs"])["user_email"] == "gina.added@example.com" and row["request_id"]
     assert slack.calls_to("usergroups.users.list")  # membership came from Slack
@@ -107,6 +100,7 @@ def test_outsiders_and_other_channels_are_refused_and_recorded(stack, slack, pol
     elsewhere = type_command(slack, ADMIN, channel=OTHER_CHANNEL)
     assert "not in this channel" in json.dumps(elsewhere["blocks"]) and CHANNEL in json.dumps(elsewhere["blocks"])
 
+    audited(policed, user_id=ADMIN, channel_id=OTHER_CHANNEL, outcome="denied")
     denied = {(r["user_id"], r["channel_id"]) for r in audit_rows(policed) if r["outcome"] == "denied"}
     assert {(OUTSIDER, CHANNEL), (ADMIN, OTHER_CHANNEL)} <= denied
     assert all(r["at"] and r["reason"] for r in audit_rows(policed))

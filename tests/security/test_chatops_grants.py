@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
+from support.audit_trail import audit_rows, audited
 from support.bot_process import BotProcess
 from support.nautobot_stack import BOT_TOKEN, NautobotStack
 from support.seed import ACME
@@ -194,12 +193,6 @@ def chatops_bot(slack: SlackStandIn, nautobot: NautobotStack, tmp_path_factory) 
     process.stop()
 
 
-def audit_rows(process: BotProcess) -> list[dict]:
-    with sqlite3.connect(Path(process.workdir) / "meraki-chatops.sqlite3") as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM audit ORDER BY id")]
-
-
 def shown_text(slack: SlackStandIn, user: str = USER) -> str:
     return json.dumps((slack.current_view(user) or {}).get("blocks"))
 
@@ -234,6 +227,7 @@ def test_grants_let_the_user_run_it_and_refuse_another(stack, admin, slack, chat
     statuses = {row["user_id"]: _status(row) for row in command_log(admin)}
     assert statuses == {OTHER_USER: "blocked", USER: "succeeded"}
     assert ["user_email", "granted@example.com"] in rows[-1]["params"]
+    audited(chatops_bot, user_id=USER, action="submit", outcome="submitted")
     trail = [(r["user_id"], r["action"], r["outcome"], r["source"]) for r in audit_rows(chatops_bot)]
     assert (OTHER_USER, "command", "denied", "NAUTOBOT_CHATOPS") in trail
     assert (USER, "submit", "submitted", "NAUTOBOT_CHATOPS") in trail
@@ -253,8 +247,8 @@ def test_a_grant_removed_while_the_form_is_open_stops_the_submission(stack, admi
     text = json.dumps(ack["view"]["blocks"])
     assert f"not permitted by user {USER}" in text and "Nothing was submitted" in text
     assert meraki.admins(ACME) == []
-    denied = [r for r in audit_rows(chatops_bot) if r["action"] == "submit" and r["outcome"] == "denied"]
-    assert denied and denied[-1]["user_id"] == USER
+    denied = audited(chatops_bot, action="submit", outcome="denied")
+    assert denied[-1]["user_id"] == USER
 
 
 def _status(row: dict) -> str:

@@ -1,0 +1,257 @@
+"""A fast local Nautobot 3.2 for benchmarks: the Job, its runs, their results and logs, and request counts.
+
+It answers the endpoints the bot uses with the shapes Nautobot 3.2.7 sends (taken from the test
+suite's fake), on its own event loop in a daemon thread, so it costs the bot under test nothing.
+A run's status follows its clock: PENDING, then STARTED, then SUCCESS once its drawn duration has
+passed. While ``hold()`` is in force new runs keep going until ``release()``: that is how a benchmark
+keeps exactly N runs in flight, or lets many runs end at the same moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import random
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from support.fake_nautobot import JOB, LOGS, VARIABLES, job_result
+
+from bench.durations import Durations
+
+TOKEN = "b3nchb3nchb3nchb3nchb3nchb3nchb3nchb3nc"
+JOB_ID = JOB["id"]
+QUEUE_DELAY = 0.1
+"""Seconds a run waits for a Celery worker before it starts."""
+
+_RESULT_PATH = re.compile(r"^/api/extras/job-results/([0-9a-f-]{36})/(logs/)?$")
+
+
+@dataclass
+class Run:
+    """One Job run: when it was asked for, how long it takes, and how often the bot asked about it."""
+
+    result_id: str
+    data: dict[str, Any]
+    created: float
+    created_at: datetime
+    duration: float
+    done_at: float | None
+    requests: Counter = field(default_factory=Counter)
+
+    def status(self, now: float) -> str:
+        if now < self.created + QUEUE_DELAY:
+            return "PENDING"
+        if self.done_at is None or now < self.done_at:
+            return "STARTED"
+        return "SUCCESS"
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+
+class NautobotStandIn:
+    """Nautobot's Job API on a loopback port; :attr:`runs` and :attr:`shared_requests` are what it saw."""
+
+    def __init__(self, durations: Durations, *, seed: int = 1, host: str = "127.0.0.1") -> None:
+        self.durations = durations
+        self.host = host
+        self.port = 0
+        self.runs: dict[str, Run] = {}
+        self.shared_requests: Counter = Counter()
+        self._rng = durations.sampler(seed)
+        self._ids = random.Random(seed + 1)
+        self._holding = False
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self) -> NautobotStandIn:
+        self._loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(ready,), name="nautobot-standin", daemon=True)
+        self._thread.start()
+        if not ready.wait(15):
+            raise RuntimeError("the Nautobot stand-in did not start within 15 s")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        self._loop = self._thread = None
+
+    def _serve(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._startup())
+        ready.set()
+        self._loop.run_forever()
+        self._loop.close()
+
+    async def _startup(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    # -- what a benchmark controls ---------------------------------------------------------------
+
+    def hold(self) -> None:
+        """Runs created from now on keep running until :meth:`release`."""
+        with self._lock:
+            self._holding = True
+
+    def release(self, *, at_once: bool = False) -> float:
+        """End the held runs: each after its drawn duration from now, or all of them now.
+
+        Returns the moment of release (``time.monotonic()``).
+        """
+        with self._lock:
+            self._holding = False
+            now = time.monotonic()
+            for run in self.runs.values():
+                if run.done_at is None:
+                    run.done_at = max(now, run.created + QUEUE_DELAY) + (0.0 if at_once else run.duration)
+            return now
+
+    def snapshot(self) -> list[Run]:
+        with self._lock:
+            return [copy.deepcopy(run) for run in self.runs.values()]
+
+    def in_flight(self) -> int:
+        now = time.monotonic()
+        with self._lock:
+            return sum(1 for run in self.runs.values() if run.status(now) != "SUCCESS")
+
+    # -- the API ---------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Token {TOKEN}":
+            return _json({"detail": "Invalid token"}, 403)
+        path, method = request.path, request.method
+        body = await request.json() if method == "POST" and request.can_read_body else None
+        with self._lock:
+            return self._answer(method, path, request.query, body)
+
+    def _answer(self, method: str, path: str, query, body: Any) -> web.Response:
+        now = time.monotonic()
+        found = _RESULT_PATH.match(path)
+        if found and method == "GET":
+            run = self.runs.get(found.group(1))
+            if run is None:
+                return _json({"detail": "No JobResult matches the given query."}, 404)
+            kind = "logs" if found.group(2) else "result"
+            run.requests[kind] += 1
+            return _json(self._logs(run) if kind == "logs" else self._result(run, now))
+        if method == "POST" and path == f"/api/extras/jobs/{JOB_ID}/run/":
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, dict):
+                return _json({"errors": ["Job data needs to be a dict"]}, 400)
+            run = self._new_run(data, now)
+            run.requests["run"] += 1
+            return _json({"scheduled_job": None, "job_result": self._result(run, now)}, 201)
+        if method == "GET" and path == "/api/extras/job-results/" and "id" in query:
+            return self._batch(query.getall("id"), now)
+        self.shared_requests[f"{method} {_route(path)}"] += 1
+        if method != "GET":
+            return _json({"detail": f'Method "{method}" not allowed.'}, 405)
+        if path == "/api/status/":
+            return _json({"nautobot-version": "3.2.7", "python-version": "3.11", "celery-workers-running": 1})
+        if path == "/api/extras/jobs/":
+            matches = [JOB] if query.get("name", JOB["name"]) == JOB["name"] else []
+            return _json({"count": len(matches), "next": None, "previous": None, "results": matches})
+        if path == f"/api/extras/jobs/{JOB_ID}/":
+            return _json(JOB)
+        if path == f"/api/extras/jobs/{JOB_ID}/variables/":
+            return _json(VARIABLES)
+        if path == "/api/extras/job-results/":
+            results = [self._result(run, now) for run in reversed(self.runs.values())][:100]
+            return _json({"count": len(results), "next": None, "previous": None, "results": results})
+        return _json({"detail": "Not found."}, 404)
+
+    def _batch(self, wanted: list[str], now: float) -> web.Response:
+        """``?id=…&id=…``: many results in one request, each run charged its share of it."""
+        found = [self.runs[result_id] for result_id in wanted if result_id in self.runs]
+        for run in found:
+            run.requests["batch"] += 1 / len(found)
+        results = [self._result(run, now) for run in found]
+        return _json({"count": len(results), "next": None, "previous": None, "results": results})
+
+    def _new_run(self, data: dict[str, Any], now: float) -> Run:
+        result_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+        duration = self.durations.draw(self._rng)
+        run = Run(
+            result_id=result_id,
+            data=data,
+            created=now,
+            created_at=datetime.now(UTC),
+            duration=duration,
+            done_at=None if self._holding else now + QUEUE_DELAY + duration,
+        )
+        self.runs[result_id] = run
+        return run
+
+    def _result(self, run: Run, now: float) -> dict[str, Any]:
+        status = run.status(now)
+        started = run.created_at + timedelta(seconds=QUEUE_DELAY)
+        changes: dict[str, Any] = {
+            "id": run.result_id,
+            "url": f"{self.url}/api/extras/job-results/{run.result_id}/",
+            "display": f"Create Meraki User started at {run.created_at:%Y-%m-%d %H:%M:%S} ({run.result_id})",
+            "date_created": _iso(run.created_at),
+            "task_kwargs": run.data,
+        }
+        if status != "PENDING":
+            changes["date_started"] = _iso(started)
+        if status == "SUCCESS":
+            done = started + timedelta(seconds=run.done_at - run.created - QUEUE_DELAY)
+            changes.update(
+                date_done=_iso(done),
+                result={"outcome": "created", "email": run.data.get("user_email")},
+                info_log_count=2,
+                warning_log_count=1,
+                success_log_count=1,
+            )
+        return job_result(status, **changes)
+
+    def _logs(self, run: Run) -> list[dict[str, Any]]:
+        if run.status(time.monotonic()) != "SUCCESS":
+            return LOGS[:1]
+        entries = copy.deepcopy(LOGS)
+        for entry in entries:
+            entry["job_result"] = {"id": run.result_id, "object_type": "extras.jobresult"}
+        return entries
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, headers={"API-Version": "3.2"})
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _route(path: str) -> str:
+    """A path with its ids taken out, so shared requests group by endpoint."""
+    return re.sub(r"[0-9a-f-]{36}", "<id>", path)

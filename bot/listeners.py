@@ -43,6 +43,9 @@ RETRY_KEPT = (
 MAX_ATTEMPTS = 20
 
 
+SUBMITTING = forms.message_modal("Submitting", "⏳ Sending the request to Nautobot…")
+
+
 def request_key(view_id: str, values: dict[str, Any], attempt: int = 0) -> str:
     """The idempotency key: the same submission delivered twice maps to one key, a changed one does not."""
     digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -199,29 +202,32 @@ class Listeners:
             )
             return
         values = self._with_requester(values, form, actor)
+        claiming = asyncio.create_task(self._claim(view["id"], body["user"]["id"], context, form, values))
+        acked = not await self._in_time(claiming, arrived)
+        if acked:  # a busy ledger must not cost the person Slack's 3 s: the modal says "Submitting" meanwhile
+            await ack(response_action="update", view=SUBMITTING)
         try:
-            request = await self._claim(view["id"], body["user"]["id"], context, form, values)
+            request = await claiming
         except LedgerError as exc:
             log.error("cannot record a request: %s", exc)
-            await ack(
-                response_action="update",
-                view=forms.unavailable_modal(f"The bot cannot record requests: {exc}", RETRY_LATER, title="Not run"),
-            )
+            unrecorded = f"The bot cannot record requests: {exc}"
+            unavailable = forms.unavailable_modal(unrecorded, RETRY_LATER, title="Not run")
+            if acked:
+                await client.views_update(view_id=view["id"], view=unavailable)
+            else:
+                await ack(response_action="update", view=unavailable)
             return
         set_correlation(request.request_id if request else view["id"])  # follows the request into every log line
         if request is None:  # Slack redelivered it, or a second click got through: it runs once
             self.metrics.request("duplicate")
-            await ack()
+            if not acked:
+                await ack()
             return
         audit = _Trail(self, AuditAction.SUBMIT, actor, decision, request.request_id, form.job_name, values)
         posting = asyncio.create_task(self.runs.submit(request.request_id, form))
-        waited = asyncio.get_running_loop().time() - arrived
-        done, _ = await asyncio.wait({posting}, timeout=max(SUBMIT_WAIT - waited, SUBMIT_WAIT / 4))
-        if not done:
-            await ack(
-                response_action="update",
-                view=forms.message_modal("Submitting", "⏳ Sending the request to Nautobot…"),
-            )
+        if acked or not await self._in_time(posting, arrived):
+            if not acked:
+                await ack(response_action="update", view=SUBMITTING)
             await self._finish_late(request, form, values, context, posting, client, view["id"], decision, audit)
             return
         try:
@@ -248,6 +254,13 @@ class Listeners:
         await ack()
         await self._started(request, form, submission)
         await audit(AuditOutcome.SUBMITTED, _submitted(submission))
+
+    @staticmethod
+    async def _in_time(task: asyncio.Task, arrived: float) -> bool:
+        """Whether ``task`` ends within the submission's budget, counted from its arrival."""
+        waited = asyncio.get_running_loop().time() - arrived
+        done, _ = await asyncio.wait({task}, timeout=max(SUBMIT_WAIT - waited, SUBMIT_WAIT / 4))
+        return bool(done)
 
     def _with_requester(self, values: dict[str, Any], form: JobForm, actor: Actor) -> dict[str, Any]:
         """The Job learns who asked, when it has the variable for it (older versions of the Job do not)."""
@@ -293,6 +306,9 @@ class Listeners:
         """Nautobot answered after the ack: the modal, already showing "Submitting", shows the outcome."""
         try:
             submission = await posting
+        except LedgerError:  # another delivery of this request is already sending it
+            self.metrics.request("duplicate")
+            return
         except JobFieldErrors as exc:
             self.metrics.request("refused")
             on_fields, general = forms.field_errors(exc.errors, form, hidden=self.hidden)

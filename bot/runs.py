@@ -117,6 +117,12 @@ class Runs:
         posted = await self.slack.chat_postMessage(channel=channel, text=text, blocks=blocks)
         return Thread(posted["channel"], posted["ts"])
 
+    async def stop(self) -> None:
+        """Stop following (at shutdown): the ledger holds where each request stands, for the next start."""
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
     def _finished(self, task: asyncio.Task) -> None:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:

@@ -80,6 +80,7 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
             with contextlib.suppress(Exception):
                 await socket.close_async()
         await runner.cleanup()
+        await bot.runs.stop()  # before the ledger closes, so no follow is cut off mid-write
         await bot.audit.drain()  # command-log writes under way reach Nautobot before its client closes
         await bot.nautobot.aclose()
     return 0

@@ -315,5 +315,6 @@ async def harness(standin: SlackStandIn, tmp_path: Path, **listener_options: Any
         await found.learn_allowed_sequences()
         yield found
     finally:
+        await runs.stop()
         await nautobot_client.aclose()
         await ledger.close()

@@ -7,6 +7,7 @@ rules against the real Nautobot and the Slack stand-in are in ``test_chatops_gra
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -436,7 +437,7 @@ def ack(events: Events) -> FakeAck:
 @pytest.fixture
 async def bot(nautobot: FakeNautobot, slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Listeners]:
     async def no_sleep(_: float) -> None:
-        pass
+        await asyncio.sleep(0)  # still a point where the task may be cancelled
 
     client = nautobot.client()
     ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
@@ -446,8 +447,7 @@ async def bot(nautobot: FakeNautobot, slack: FakeSlack, tmp_path: Path) -> Async
     runs = Runs(ledger=ledger, nautobot=client, slack=slack, follower=follower, forms_cache=cache)  # type: ignore[arg-type]
     access = Access(AccessPolicy.model_validate(POLICY), groups=SlackGroups(slack))  # type: ignore[arg-type]
     yield Listeners(ledger=ledger, runs=runs, forms_cache=cache, access=access)
-    for task in runs.tasks:
-        task.cancel()
+    await runs.stop()
     await client.aclose()
     await ledger.close()
 

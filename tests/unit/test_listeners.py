@@ -201,6 +201,7 @@ async def listeners(
 ) -> AsyncIterator[Listeners]:
     async def fast_sleep(seconds: float) -> None:
         sleeps.append(seconds)
+        await asyncio.sleep(0)  # still a point where the task may be cancelled
 
     client = nautobot.client()
     ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
@@ -380,12 +381,15 @@ async def test_a_run_awaiting_approval_is_announced_and_its_approval_awaited(
     warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack
 ) -> None:
     nautobot.on("POST", RUN_PATH, ok(RUN_AWAITING_APPROVAL, 201))
+    nautobot.on("GET", f"/api/extras/scheduled-jobs/{SCHEDULED_ID}/", ok(RUN_AWAITING_APPROVAL["scheduled_job"]))
 
     await submit(warm, ack, slack, submitted_view(GOOD))
 
     assert ack.calls == [{}]
-    for waiting in warm.runs.tasks:  # it waits for the approval in Nautobot (follow's own tests cover that)
-        waiting.cancel()
+    (waiting,) = warm.runs.tasks  # it waits for the approval in Nautobot (follow's own tests cover that)
+    await wait_for(lambda: nautobot.count("GET", f"/api/extras/scheduled-jobs/{SCHEDULED_ID}/") > 0)
+    await warm.runs.stop()
+    assert waiting.cancelled()
     parent = slack.calls_to("chat_postMessage")[0]
     assert "Waiting for approval" in parent["text"]
     assert f"/extras/scheduled-jobs/{SCHEDULED_ID}/" in blocks_text(parent["blocks"])

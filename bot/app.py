@@ -22,6 +22,7 @@ from bot.ledger import Ledger
 from bot.listeners import Listeners
 from bot.metrics import Metrics, counting
 from bot.nautobot import NautobotClient
+from bot.result_reader import ResultReader
 from bot.runs import Runs
 from bot.settings import Settings
 
@@ -81,7 +82,14 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
     client = slack_client(settings, metrics)
     nautobot = nautobot_client(settings)
     form_cache = FormCache(nautobot, settings.nautobot_job_name)
-    follower = Follower(nautobot, client, timeout=settings.follow_timeout_seconds, ledger=ledger, metrics=metrics)
+    follower = Follower(
+        nautobot,
+        client,
+        timeout=settings.follow_timeout_seconds,
+        ledger=ledger,
+        metrics=metrics,
+        reader=ResultReader(nautobot),  # the polls of many runs go to Nautobot together
+    )
     runs = Runs(ledger=ledger, nautobot=nautobot, slack=client, follower=follower, forms_cache=form_cache)
     access, chatops = access_control(settings, client, nautobot)
     audit = Audit(

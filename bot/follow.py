@@ -17,12 +17,13 @@ from bot.metrics import Metrics
 from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.nautobot import NautobotClient, NautobotError
 from bot.pacing import ChannelPacer
+from bot.result_reader import ResultReader
 
 log = logging.getLogger("bot.follow")
 
 FIRST_POLL = 0.5
 POLL_GROWTH = 1.5
-POLL_CAP = 5.0
+POLL_CAP = 2.0
 LONG_RUN = 600.0
 LONG_RUN_POLL = 15.0
 LOG_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0)
@@ -76,10 +77,12 @@ class Follower:
         ledger: Ledger | None = None,
         metrics: Metrics | None = None,
         pacer: ChannelPacer | None = None,
+        reader: ResultReader | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
         self.metrics = metrics or Metrics()
         self.pacer = pacer or ChannelPacer()
+        self.reader = reader or ResultReader(nautobot, gather=0)
         self.nautobot = nautobot
         self.slack = slack
         self.timeout = timeout
@@ -230,7 +233,7 @@ class Follower:
 
     async def _poll(self, run: JobRun) -> JobRun:
         try:
-            return await self.nautobot.job_result(run.result_id)
+            return await self.reader.read(run.result_id)
         except NautobotError as exc:
             if not getattr(exc, "retryable", False):
                 raise

@@ -297,6 +297,16 @@ class NautobotClient:
         self._expect(response, what, 200)
         return self._job_run(response, what)
 
+    async def job_results(self, result_ids: list[str]) -> dict[str, JobRun]:
+        """Snapshots of many JobResults in one request, by id; ids Nautobot does not return are left out."""
+        what = f"read {len(result_ids)} JobResults"
+        params = [("id", result_id) for result_id in result_ids] + [("limit", str(len(result_ids)))]
+        response = await self._request("GET", "/api/extras/job-results/", what=what, params=params)
+        self._expect(response, what, 200)
+        found = self._mapping(response, what).get("results") or []
+        runs = self._parse(response, what, lambda: [JobRun.from_api(item, self.base_url) for item in found])
+        return {run.result_id: run for run in runs}
+
     async def results_since(self, job_id: str, since: datetime) -> list[dict[str, Any]]:
         """This Job's results created since ``since``, newest first, as Nautobot sends them.
 
@@ -417,7 +427,13 @@ class NautobotClient:
     # Transport
 
     async def _request(
-        self, method: str, path: str, *, what: str, params: dict[str, str] | None = None, json: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: dict[str, Any] | list[tuple[str, str]] | None = None,
+        json: Any = None,
     ) -> httpx.Response:
         """Send once; a GET is sent a second time after a transport error (but not after a TLS failure)."""
         attempts = 2 if method == "GET" else 1

@@ -326,7 +326,7 @@ async def test_the_overall_timeout_stops_following_without_posting_the_log(
 async def test_a_run_ending_after_the_timeout_still_gets_its_log_and_final_status(
     make_follower: Callable[[float], Follower], nautobot: FakeNautobot, slack: FakeSlack, clock: Clock
 ) -> None:
-    answers = iter([job_result("STARTED")] * 12 + [job_result("SUCCESS")])
+    answers = iter([job_result("STARTED")] * 25 + [job_result("SUCCESS")])  # past the 30 s timeout
     nautobot.on("GET", RESULT_PATH, lambda _request: ok(next(answers)))
     nautobot.on("GET", LOGS_PATH, ok(LOGS))
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -20,6 +21,7 @@ from bot.pacing import ChannelPacer
 from bot.result_reader import ResultReader
 
 log = logging.getLogger("bot.follow")
+T = TypeVar("T")
 
 FIRST_POLL = 0.5
 POLL_GROWTH = 1.5
@@ -190,24 +192,23 @@ class Follower:
 
     async def _scheduled_state(self, scheduled_id: str) -> str | None:
         """The scheduled job's state (``pending``, ``active``, ``denied``…); None while Nautobot is away."""
-        try:
-            record = await self.nautobot.scheduled_job(scheduled_id)
-        except NautobotError as exc:
-            if not getattr(exc, "retryable", False):
-                raise
-            self.metrics.nautobot_error(exc)
-            return None
-        state = record.get("state")
+        record = await self._unless_away(self.nautobot.scheduled_job(scheduled_id), None, f"scheduled={scheduled_id}")
+        state = (record or {}).get("state")
         return str(state.get("value") if isinstance(state, dict) else state or "").lower() or None
 
     async def _scheduled_run(self, scheduled_id: str) -> JobRun | None:
+        return await self._unless_away(self.nautobot.scheduled_run(scheduled_id), None, f"scheduled={scheduled_id}")
+
+    async def _unless_away(self, reading: Awaitable[T], away: T, what: str) -> T:
+        """What Nautobot answers, or ``away`` during an outage: it is waited out, the run goes on in Nautobot."""
         try:
-            return await self.nautobot.scheduled_run(scheduled_id)
+            return await reading
         except NautobotError as exc:
             if not getattr(exc, "retryable", False):
                 raise
             self.metrics.nautobot_error(exc)
-            return None
+            log.warning("nautobot unavailable while following %s: %s", what, exc)
+            return away
 
     async def _close_unrun(
         self, request: RunRequest, form: JobForm | None, thread: Thread, status: RunStatus, url: str
@@ -232,15 +233,7 @@ class Follower:
         await self.show(request, form, run, thread, RunStatus.TIMED_OUT)
 
     async def _poll(self, run: JobRun) -> JobRun:
-        try:
-            return await self.reader.read(run.result_id)
-        except NautobotError as exc:
-            if not getattr(exc, "retryable", False):
-                raise
-            # An outage is waited out: the Job keeps running in Nautobot whether we can see it or not.
-            self.metrics.nautobot_error(exc)
-            log.warning("nautobot unavailable while following result=%s: %s", run.result_id, exc)
-            return run
+        return await self._unless_away(self.reader.read(run.result_id), run, f"result={run.result_id}")
 
     async def show(
         self,

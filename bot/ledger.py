@@ -698,15 +698,8 @@ class Ledger:
 
     async def closed_unrun(self, request_id: str, run_status: RunStatus | str) -> Record:
         """Nautobot will never run it (the approval was denied or withdrawn): no log to post. Final."""
-        now = _now()
-        return await self._update(
-            request_id,
-            frozenset({RequestState.ANNOUNCED}),
-            "close it unrun",
-            state=RequestState.DONE.value,
-            run_status=_run_status(run_status),
-            updated_at=now,
-            finished_at=now,
+        return await self._move(
+            request_id, RequestState.DONE, source={RequestState.ANNOUNCED}, run_status=_run_status(run_status)
         )
 
     async def set_run_status(self, request_id: str, run_status: RunStatus | str) -> Record:
@@ -723,10 +716,14 @@ class Ledger:
 
     # -- internals -------------------------------------------------------------------------------
 
-    async def _move(self, request_id: str, target: RequestState, **values: Any) -> Record:
+    async def _move(
+        self, request_id: str, target: RequestState, *, source: set[RequestState] | None = None, **values: Any
+    ) -> Record:
+        """``source``: where a step off the usual path (see ``TRANSITIONS``) may start from."""
         now = _now()
         values |= {"state": target.value, "updated_at": now} | ({"finished_at": now} if target.final else {})
-        return await self._update(request_id, TRANSITIONS[target], f"move it to {target.value}", **values)
+        allowed = frozenset(source) if source is not None else TRANSITIONS[target]
+        return await self._update(request_id, allowed, f"move it to {target.value}", **values)
 
     async def _update(self, request_id: str, allowed: frozenset[RequestState], action: str, **values: Any) -> Record:
         """One conditional UPDATE: it changes the row only if the row is still in an allowed state."""

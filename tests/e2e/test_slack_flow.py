@@ -17,6 +17,7 @@ from support.slack_flow import (
     entered,
     open_form,
     parent_message,
+    start_connected,
     submit,
     thread_text,
     workspace,
@@ -34,11 +35,7 @@ def slack() -> Iterator[SlackStandIn]:
 
 @pytest.fixture(scope="module")
 def chatops(slack: SlackStandIn, nautobot: NautobotStack, tmp_path_factory) -> Iterator[BotProcess]:
-    process = BotProcess(tmp_path_factory.mktemp("bot"), bot_env(slack, nautobot)).start()
-    try:
-        slack.wait_connected(timeout=60)
-    except TimeoutError:
-        pytest.fail(f"the bot did not connect to Slack:\n{process.output()[-4000:]}")
+    process = start_connected(BotProcess(tmp_path_factory.mktemp("bot"), bot_env(slack, nautobot)), slack)
     yield process
     process.stop()
 

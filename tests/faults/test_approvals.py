@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from support.approvals import approval_required, decide
 from support.nautobot_stack import NautobotStack
-from support.restarts import ADMIN_POSTS, assert_once, kill, start
+from support.restarts import ADMIN_POSTS, assert_once, kill
 from support.seed import ACME
-from support.slack_flow import CHANNEL, entered, open_form, parent_message, submit
+from support.slack_flow import CHANNEL, entered, open_form, parent_message, start_connected, submit
 from support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
@@ -43,7 +43,7 @@ def ask(slack: SlackStandIn, email: str) -> tuple[str, int]:
 
 
 def test_an_approved_run_is_followed_and_posted_once(approvals, slack, chatops, meraki):
-    start(chatops, slack)
+    start_connected(chatops, slack)
     scheduled_id, before = ask(slack, "approved@example.com")
     assert meraki.admins(ACME) == []  # nothing runs before the approval
 
@@ -54,19 +54,19 @@ def test_an_approved_run_is_followed_and_posted_once(approvals, slack, chatops, 
 
 
 def test_approved_while_the_bot_was_down_is_picked_up_after_the_restart(approvals, slack, chatops, meraki):
-    start(chatops, slack)
+    start_connected(chatops, slack)
     scheduled_id, before = ask(slack, "approved.down@example.com")
     slack.wait_for(lambda: "announced request=" in chatops.output(), timeout=10)  # past the window README names
     kill(chatops)
 
     decide(approvals, scheduled_id, "approve")
-    start(chatops, slack)
+    start_connected(chatops, slack)
 
     assert_once(approvals, slack, meraki, before, "approved.down@example.com")
 
 
 def test_a_denied_run_ends_with_nothing_run(approvals, slack, chatops, meraki):
-    start(chatops, slack)
+    start_connected(chatops, slack)
     scheduled_id, before = ask(slack, "denied@example.com")
 
     decide(approvals, scheduled_id, "deny")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 from support.nautobot_stack import JOB_NAME
-from support.restarts import ADMIN_POSTS, assert_once, job_runs, kill, replies, start
+from support.restarts import ADMIN_POSTS, assert_once, job_runs, kill, replies
 from support.seed import ACME
 from support.slack_flow import (
     CHANNEL,
@@ -17,6 +17,7 @@ from support.slack_flow import (
     entered,
     open_form,
     parent_message,
+    start_connected,
     submit,
 )
 
@@ -28,18 +29,18 @@ pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
 
 def test_killed_while_following(stack, slack, chatops, meraki):
     meraki.delay(8, times=1, match=f"POST {ADMIN_POSTS}")  # the Job is still running when the bot dies
-    start(chatops, slack)
+    start_connected(chatops, slack)
     view = open_form(slack)
     _, before = submit(slack, view, entered(view, "follow.kill@example.com"))
     slack.wait_for(lambda: slack.calls_to("chat.update"), timeout=30)  # announced, and following
     kill(chatops)
 
-    start(chatops, slack)
+    start_connected(chatops, slack)
     assert_once(stack, slack, meraki, before, "follow.kill@example.com")
 
 
 def test_killed_after_the_run_before_the_parent_message(stack, slack, chatops, meraki):
-    start(chatops, slack)
+    start_connected(chatops, slack)
     view = open_form(slack)
     slack.fail_next("chat.postMessage", status=429, retry_after=30)  # the bot waits: the run is in Nautobot
     _, before = submit(slack, view, entered(view, "announce.kill@example.com"))
@@ -47,12 +48,12 @@ def test_killed_after_the_run_before_the_parent_message(stack, slack, chatops, m
     kill(chatops)
     assert len(slack.messages(CHANNEL)) == before  # nothing was announced yet
 
-    start(chatops, slack)
+    start_connected(chatops, slack)
     assert_once(stack, slack, meraki, before, "announce.kill@example.com")
 
 
 def test_killed_while_nautobot_was_taking_the_run(stack, slack, chatops, meraki, nautobot):
-    start(chatops, slack)
+    start_connected(chatops, slack)
     view = open_form(slack)
     with nautobot.web_frozen():  # the run is sent, but Nautobot has not answered when the bot dies
         ack, before = submit(slack, view, entered(view, "sending.kill@example.com"))
@@ -60,18 +61,20 @@ def test_killed_while_nautobot_was_taking_the_run(stack, slack, chatops, meraki,
         kill(chatops)
     nautobot.wait_for_web()
 
-    start(chatops, slack)  # it finds the run Nautobot took among the Job's results instead of sending it again
+    start_connected(
+        chatops, slack
+    )  # it finds the run Nautobot took among the Job's results instead of sending it again
     assert_once(stack, slack, meraki, before, "sending.kill@example.com")
 
 
 def test_killed_after_recording_before_sending(stack, slack, chatops, meraki, tmp_path):
-    start(chatops, slack)
+    start_connected(chatops, slack)
     kill(chatops)
     before = len(slack.messages(CHANNEL))
     # The ledger as a bot leaves it when it dies between recording a submission and sending it.
     asyncio.run(record_only(tmp_path / "meraki-chatops.sqlite3", "recorded.kill@example.com"))
 
-    start(chatops, slack)
+    start_connected(chatops, slack)
     assert_once(stack, slack, meraki, before, "recorded.kill@example.com")
 
 
@@ -86,7 +89,7 @@ async def record_only(ledger_file, email: str) -> None:
 
 def test_killed_after_the_log_was_posted_before_it_was_recorded(stack, slack, chatops, meraki):
     """The one window README names: Slack has the log, the ledger does not know yet; the log comes twice."""
-    start(chatops, slack)
+    start_connected(chatops, slack)
     slack.hold_reply("chat.postMessage", 15, when=lambda args: "thread_ts" in args)
     view = open_form(slack)
     _, before = submit(slack, view, entered(view, "logged.kill@example.com"))
@@ -94,7 +97,7 @@ def test_killed_after_the_log_was_posted_before_it_was_recorded(stack, slack, ch
     first_log = slack.wait_for(lambda: replies(slack, parent["ts"]), timeout=60)[0]
     kill(chatops)  # while Slack's answer to the log reply is held back
 
-    start(chatops, slack)
+    start_connected(chatops, slack)
     parent = parent_message(slack, before)
     assert "succeeded" in parent["text"].lower()
     assert len(job_runs(stack, "logged.kill@example.com")) == 1
@@ -106,7 +109,7 @@ def test_killed_after_the_log_was_posted_before_it_was_recorded(stack, slack, ch
 
 def test_nautobot_down_while_following_is_waited_out(stack, slack, chatops, meraki, nautobot):
     meraki.delay(6, times=1, match=f"POST {ADMIN_POSTS}")
-    start(chatops, slack)
+    start_connected(chatops, slack)
     view = open_form(slack)
     _, before = submit(slack, view, entered(view, "outage@example.com"))
     slack.wait_for(lambda: slack.calls_to("chat.update"), timeout=30)
@@ -117,7 +120,7 @@ def test_nautobot_down_while_following_is_waited_out(stack, slack, chatops, mera
 
 
 def test_no_celery_worker_at_submit_says_so_and_runs_nothing(stack, slack, chatops, meraki, nautobot):
-    start(chatops, slack)
+    start_connected(chatops, slack)
     view = open_form(slack)
     nautobot.worker.stop()
     try:
@@ -131,7 +134,7 @@ def test_no_celery_worker_at_submit_says_so_and_runs_nothing(stack, slack, chato
 
 
 def test_a_socket_mode_disconnect_reconnects_and_loses_no_command(stack, slack, chatops):
-    start(chatops, slack)
+    start_connected(chatops, slack)
     known = set(slack.connections)
     slack.disconnect(reason="refresh_requested")
     slack.wait_for(lambda: set(slack.connections) - known, timeout=60)
@@ -141,7 +144,7 @@ def test_a_socket_mode_disconnect_reconnects_and_loses_no_command(stack, slack, 
 
 
 def test_nautobot_down_at_submit_keeps_the_request_and_retry_runs_it(stack, slack, chatops, meraki, nautobot):
-    start(chatops, slack)
+    start_connected(chatops, slack)
     view = open_form(slack)
     with nautobot.web_down():
         _, before = submit(slack, view, entered(view, "retry@example.com"))
@@ -155,7 +158,7 @@ def test_nautobot_down_at_submit_keeps_the_request_and_retry_runs_it(stack, slac
 
 def test_the_requester_cancels_a_running_job(stack, slack, chatops, meraki):
     meraki.delay(20, times=1, match=r"GET /organizations/\d+$")  # the Job waits on its first Meraki call
-    start(chatops, slack)
+    start_connected(chatops, slack)
     view = open_form(slack)
     _, before = submit(slack, view, entered(view, "cancel.me@example.com"))
     parent = slack.wait_for(

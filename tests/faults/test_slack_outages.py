@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from support.restarts import assert_once, start
-from support.slack_flow import entered, open_form, submit
+from support.restarts import assert_once
+from support.slack_flow import entered, open_form, start_connected, submit
 
 pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
 
@@ -14,7 +14,7 @@ def failures(slack, method: str, status: int) -> int:
 
 
 def test_a_burst_of_slack_server_errors_is_retried_and_nothing_is_posted_twice(stack, slack, chatops, meraki):
-    start(chatops, slack)
+    start_connected(chatops, slack)
     slack.fail_next("views.open", status=503, times=1)
     view = open_form(slack)
     slack.fail_next("chat.postMessage", status=503, times=2)  # the parent message
@@ -28,7 +28,7 @@ def test_a_burst_of_slack_server_errors_is_retried_and_nothing_is_posted_twice(s
 
 
 def test_slack_429s_on_every_method_are_waited_out(stack, slack, chatops, meraki):
-    start(chatops, slack)
+    start_connected(chatops, slack)
     view = open_form(slack)
     for method in ("chat.postMessage", "chat.update"):
         slack.fail_next(method, status=429, retry_after=2, times=1)

@@ -11,7 +11,7 @@ from support.audit_trail import audit_rows, audited
 from support.bot_process import BotProcess
 from support.nautobot_stack import NautobotStack
 from support.seed import ACME
-from support.slack_flow import CHANNEL, FORM, bot_env, entered, parent_message, thread_text
+from support.slack_flow import CHANNEL, FORM, bot_env, entered, parent_message, start_connected, thread_text
 from support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.security, pytest.mark.e2e, pytest.mark.nautobot]
@@ -44,11 +44,7 @@ def slack() -> Iterator[SlackStandIn]:
 @pytest.fixture(scope="module")
 def policed(slack: SlackStandIn, nautobot: NautobotStack, tmp_path_factory) -> Iterator[BotProcess]:
     env = {**bot_env(slack, nautobot), "ACCESS_POLICY": json.dumps(POLICY)}
-    process = BotProcess(tmp_path_factory.mktemp("policed-bot"), env).start()
-    try:
-        slack.wait_connected(timeout=60)
-    except TimeoutError:
-        pytest.fail(f"the bot did not connect to Slack:\n{process.output()[-4000:]}")
+    process = start_connected(BotProcess(tmp_path_factory.mktemp("policed-bot"), env), slack)
     yield process
     process.stop()
 

@@ -27,6 +27,7 @@ from support.slack_flow import (
     entered,
     open_form,
     parent_message,
+    start_connected,
     submit,
     workspace,
 )
@@ -184,11 +185,7 @@ def chatops_bot(slack: SlackStandIn, nautobot: NautobotStack, tmp_path_factory) 
     env = bot_env(slack, nautobot)
     del env["ACCESS_POLICY"]  # the grants decide
     env |= {"NAUTOBOT_CHATOPS": "true", "NAUTOBOT_CHATOPS_CACHE_SECONDS": "1"}
-    process = BotProcess(tmp_path_factory.mktemp("chatops-bot"), env).start()
-    try:
-        slack.wait_connected(timeout=60)
-    except TimeoutError:
-        pytest.fail(f"the bot did not connect to Slack:\n{process.output()[-4000:]}")
+    process = start_connected(BotProcess(tmp_path_factory.mktemp("chatops-bot"), env), slack)
     yield process
     process.stop()
 

@@ -19,7 +19,17 @@ from support.bot_process import BotProcess
 from support.manifest import bot_scopes
 from support.meraki_standin import MerakiStandIn
 from support.nautobot_stack import NAUTOBOT_SERVER, NautobotStack
-from support.slack_flow import CHANNEL, OTHER_USER, USER, bot_env, entered, open_form, parent_message, submit
+from support.slack_flow import (
+    CHANNEL,
+    OTHER_USER,
+    USER,
+    bot_env,
+    entered,
+    open_form,
+    parent_message,
+    start_connected,
+    submit,
+)
 from support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.security, pytest.mark.e2e, pytest.mark.nautobot]
@@ -72,12 +82,7 @@ def chatops(request, slack, nautobot, nautobot_token, module_secrets, tmp_path_f
         "LOG_LEVEL": "DEBUG",
         "LOG_FORMAT": request.param,
     }
-    earlier = set(slack.connections)  # the other format's bot, possibly not yet forgotten
-    process = BotProcess(tmp_path_factory.mktemp(f"bot-{request.param}"), env).start()
-    try:
-        slack.wait_for(lambda: set(slack.connections) - earlier, timeout=60)
-    except TimeoutError:
-        pytest.fail(f"the bot did not connect to Slack:\n{process.output()[-4000:]}")
+    process = start_connected(BotProcess(tmp_path_factory.mktemp(f"bot-{request.param}"), env), slack)
     yield process
     process.stop()
 

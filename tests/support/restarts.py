@@ -1,4 +1,4 @@
-"""Starting and killing the bot process, and what must hold once a request has been through it all."""
+"""Killing the bot process, and what must hold once a request has been through it all."""
 
 from __future__ import annotations
 
@@ -11,13 +11,6 @@ from support.slack_flow import CHANNEL, parent_message, thread_text
 from support.slack_standin import SlackStandIn
 
 ADMIN_POSTS = r"/organizations/\d+/admins"
-
-
-def start(process: BotProcess, slack: SlackStandIn) -> None:
-    """Start the bot and wait until this process (not a killed one) holds a Socket Mode connection."""
-    known = set(slack.connections)
-    process.start()
-    slack.wait_for(lambda: set(slack.connections) - known, timeout=60)
 
 
 def kill(process: BotProcess) -> None:

@@ -6,6 +6,8 @@ import contextlib
 import json
 from collections.abc import Iterator
 
+import pytest
+from support.bot_process import BotProcess
 from support.manifest import bot_scopes
 from support.nautobot_stack import BOT_TOKEN, NautobotStack, free_port
 from support.seed import ACME
@@ -42,6 +44,17 @@ def bot_env(slack: SlackStandIn, nautobot: NautobotStack) -> dict[str, str]:
         "WEB_HOST": "127.0.0.1",
         "WEB_PORT": str(free_port()),
     }
+
+
+def start_connected(process: BotProcess, slack: SlackStandIn) -> BotProcess:
+    """Start the bot and wait until this process (not an earlier one) holds a Socket Mode connection."""
+    earlier = set(slack.connections)
+    process.start()
+    try:
+        slack.wait_for(lambda: set(slack.connections) - earlier, timeout=60)
+    except TimeoutError:
+        pytest.fail(f"the bot did not connect to Slack:\n{process.output()[-4000:]}")
+    return process
 
 
 def open_form(slack: SlackStandIn, text: str = "", channel: str = CHANNEL) -> dict:

@@ -22,8 +22,9 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 
-from bot import forms, messages
 from bot.models import JobForm, JobRun, LogEntry, ModalContext, RunRequest
+from bot.slack import log_messages, messages
+from bot.slack import modal as forms
 
 POLL_INTERVAL = 1.0
 POLL_LIMIT = 60
@@ -84,7 +85,7 @@ class NaiveBot:
             )
             return
         logs = self.nautobot.get(f"/api/extras/job-results/{run.result_id}/logs/").json()
-        for text, blocks in messages.log_messages([LogEntry.from_api(entry) for entry in logs]):
+        for text, blocks in log_messages.log_messages([LogEntry.from_api(entry) for entry in logs]):
             client.chat_postMessage(channel=channel, thread_ts=ts, text=text, blocks=blocks)
         text, blocks = messages.parent_message(request, run, run.status, form=form)
         client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)

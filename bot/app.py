@@ -2,46 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import forms, messages
+from bot import listeners
 from bot.access import Access, ChatOpsGrants, SlackGroups
 from bot.audit import Audit
-from bot.chatops_app import ChatOpsApp
 from bot.follow import Follower
-from bot.form_cache import FormCache
 from bot.ledger import Ledger
 from bot.listeners import Listeners
-from bot.metrics import Metrics, counting
-from bot.nautobot import NautobotClient
-from bot.result_reader import ResultReader
+from bot.metrics import Metrics
+from bot.nautobot import ChatOpsApp, FormCache, NautobotClient, ResultReader
 from bot.runs import Runs
 from bot.settings import Settings
-
-
-def slack_client(settings: Settings, metrics: Metrics) -> AsyncWebClient:
-    """A Web API client that honours Retry-After on 429 and retries Slack's 5xx and dropped connections."""
-    return AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
-        base_url=str(settings.slack_api_url),
-        retry_handlers=[
-            counting(AsyncConnectionErrorRetryHandler(max_retry_count=3), metrics, "connection"),
-            counting(AsyncRateLimitErrorRetryHandler(max_retry_count=5), metrics, "429"),
-            counting(AsyncServerErrorRetryHandler(max_retry_count=3), metrics, "5xx"),
-        ],
-    )
-
-
-def nautobot_client(settings: Settings) -> NautobotClient:
-    return NautobotClient(settings.nautobot_base, settings.nautobot_token, verify=settings.tls_verify)
+from bot.slack.client import slack_client
+from bot.slack.pacing import ChannelPacer
+from bot.slack.thread import SlackThreads
 
 
 def access_control(
@@ -78,19 +58,43 @@ class Bot:
     audit: Audit
 
 
-def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
-    client = slack_client(settings, metrics)
-    nautobot = nautobot_client(settings)
-    form_cache = FormCache(nautobot, settings.nautobot_job_name)
+def wire(
+    *,
+    slack: AsyncWebClient,
+    nautobot: NautobotClient,
+    ledger: Ledger,
+    access: Access,
+    forms: FormCache,
+    follow_timeout: float,
+    audit: Audit | None = None,
+    metrics: Metrics | None = None,
+    email_regex: str | None = None,
+    pacer: ChannelPacer | None = None,
+    reader: ResultReader | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Listeners:
+    """The core (threads, follower, runs) and the listeners on top of it, from the clients given."""
+    metrics = metrics or Metrics()
+    threads = SlackThreads(slack, pacer)
     follower = Follower(
-        nautobot,
-        client,
-        timeout=settings.follow_timeout_seconds,
-        ledger=ledger,
-        metrics=metrics,
-        reader=ResultReader(nautobot),  # the polls of many runs go to Nautobot together
+        nautobot, threads, timeout=follow_timeout, ledger=ledger, metrics=metrics, reader=reader, sleep=sleep
     )
-    runs = Runs(ledger=ledger, nautobot=nautobot, slack=client, follower=follower, forms_cache=form_cache)
+    runs = Runs(ledger=ledger, nautobot=nautobot, threads=threads, follower=follower, forms_cache=forms)
+    return Listeners(
+        ledger=ledger,
+        runs=runs,
+        forms_cache=forms,
+        access=access,
+        audit=audit,
+        email_regex=email_regex,
+        metrics=metrics,
+    )
+
+
+def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
+    client = slack_client(settings.slack_bot_token.get_secret_value(), str(settings.slack_api_url), metrics)
+    nautobot = NautobotClient.from_settings(settings, on_retry=metrics.nautobot_retry)
+    form_cache = FormCache(nautobot, settings.nautobot_job_name)
     access, chatops = access_control(settings, client, nautobot)
     audit = Audit(
         ledger,
@@ -98,20 +102,19 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
         command=settings.nautobot_chatops_command,
         subcommand=settings.nautobot_chatops_subcommand,
     )
-    listeners = Listeners(
+    handlers = wire(
+        slack=client,
+        nautobot=nautobot,
         ledger=ledger,
-        runs=runs,
-        forms_cache=form_cache,
         access=access,
+        forms=form_cache,
+        follow_timeout=settings.follow_timeout_seconds,
         audit=audit,
-        email_regex=settings.email_regex,
         metrics=metrics,
+        email_regex=settings.email_regex,
+        reader=ResultReader(nautobot),  # the polls of many runs go to Nautobot together
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = AsyncApp(client=client, signing_secret=signing_secret)
-    app.command(settings.slash_command)(listeners.command)
-    app.view(forms.CALLBACK_ID)(listeners.submission)
-    app.options(forms.ACTION_ID)(listeners.options)
-    app.action(forms.RETRY_ACTION_ID)(listeners.retry)
-    app.action(messages.CANCEL_ACTION_ID)(listeners.cancel)
-    return Bot(app, nautobot, form_cache, runs, listeners, access, audit)
+    listeners.register(app, handlers, settings.slash_command)
+    return Bot(app, nautobot, form_cache, handlers.runs, handlers, access, audit)

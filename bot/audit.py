@@ -12,9 +12,8 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bot.chatops_app import ChatOpsApp, CommandLogEntry, CommandStatus, LinkedUser
 from bot.ledger import AuditAction, AuditEntry, AuditOutcome, Ledger, LedgerError
-from bot.nautobot import NautobotError
+from bot.nautobot import ChatOpsApp, CommandLogEntry, CommandStatus, LinkedUser, NautobotError
 
 log = logging.getLogger("bot.audit")
 
@@ -31,7 +30,7 @@ _STATUS: dict[AuditOutcome, CommandStatus] = {
     AuditOutcome.UNSENT: CommandStatus.ERRORED,
 }
 """Outcomes the command log gets, as its statuses. Like nautobot-chatops, it skips commands that only
-opened a form or were sent back for corrections (``allowed`` on the command, ``invalid``, ``duplicate``)."""
+opened a form or were sent back for corrections (``allowed`` on the command, ``invalid``)."""
 
 
 def command_log_status(entry: AuditEntry) -> CommandStatus | None:
@@ -54,7 +53,7 @@ class Audit:
 
         Never raises: a request must not fail because its audit could not be written; that is logged.
         """
-        linked = await self._linked_user(entry.user_id) if self.chatops else None
+        linked = await self._linked_user(self.chatops, entry.user_id) if self.chatops else None
         if linked is not None:
             entry = replace(entry, nautobot_user=linked.label)
         try:
@@ -78,7 +77,7 @@ class Audit:
         )
         status = command_log_status(recorded)
         if self.chatops is not None and status is not None:
-            self._background(self._log_command(recorded, status, linked, started))
+            self._background(self._log_command(self.chatops, recorded, status, linked, started))
         return recorded
 
     async def drain(self) -> None:
@@ -91,12 +90,12 @@ class Audit:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _linked_user(self, user_id: str) -> LinkedUser | None:
+    async def _linked_user(self, chatops: ChatOpsApp, user_id: str) -> LinkedUser | None:
         known = self._links.get(user_id)
         if known is not None and known[0] > time.monotonic():
             return known[1]
         try:
-            linked = await asyncio.wait_for(self.chatops.linked_user(user_id), LINK_WAIT)
+            linked = await asyncio.wait_for(chatops.linked_user(user_id), LINK_WAIT)
         except (NautobotError, TimeoutError) as exc:
             log.warning("cannot look up the Nautobot account link of user=%s: %s", user_id, exc)
             return None
@@ -104,7 +103,12 @@ class Audit:
         return linked
 
     async def _log_command(
-        self, entry: AuditEntry, status: CommandStatus, linked: LinkedUser | None, started: datetime | None
+        self,
+        chatops: ChatOpsApp,
+        entry: AuditEntry,
+        status: CommandStatus,
+        linked: LinkedUser | None,
+        started: datetime | None,
     ) -> None:
         at = entry.at or datetime.now(UTC)
         start = started or at
@@ -126,7 +130,7 @@ class Audit:
             nautobot_user=linked,
         )
         try:
-            await self.chatops.log_command(row)
+            await chatops.log_command(row)
         except NautobotError as exc:
             log.warning("cannot write the ChatOps command log action=%s user=%s: %s", entry.action, entry.user_id, exc)
 

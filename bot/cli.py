@@ -10,11 +10,12 @@ import time
 from importlib.metadata import version
 from typing import Any
 
-from bot import forms, logs
+from bot import logs
 from bot.follow import poll_delays
 from bot.models import JobForm, LogEntry, ModalContext, RunStatus
 from bot.nautobot import JobFieldErrors, NautobotClient, NautobotError
 from bot.settings import NautobotSettings, Settings, SettingsError, load_settings
+from bot.slack import modal
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
@@ -74,12 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"LOG_LEVEL: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    command = {"serve": serve, "preview": preview, "run": run_job}[args.command]
+    if isinstance(settings, Settings):
+        return asyncio.run(serve(settings, args))
+    command = {"preview": preview, "run": run_job}[args.command]
     return asyncio.run(command(settings, args))
-
-
-def nautobot(settings: NautobotSettings) -> NautobotClient:
-    return NautobotClient(settings.nautobot_base, settings.nautobot_token, verify=settings.tls_verify)
 
 
 async def serve(settings: Settings, _args: argparse.Namespace) -> int:
@@ -98,14 +97,14 @@ async def serve(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def preview(settings: NautobotSettings, _args: argparse.Namespace) -> int:
-    async with nautobot(settings) as client:
+    async with NautobotClient.from_settings(settings) as client:
         try:
             form = await client.job_form(settings.nautobot_job_name)
         except NautobotError as exc:
             print(exc, file=sys.stderr)
             return EXIT_FAILED
     context = ModalContext(channel_id="C0PREVIEW", user_id="U0PREVIEW", job_id=form.job_id)
-    print(json.dumps(forms.build_modal(form, context=context).to_dict(), indent=2, ensure_ascii=False))
+    print(json.dumps(modal.build_modal(form, context=context).to_dict(), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -144,16 +143,16 @@ def _choice(choices: list[tuple[str, str]], given: str | None) -> str | None:
 
 
 async def run_job(settings: NautobotSettings, args: argparse.Namespace) -> int:
-    async with nautobot(settings) as client:
+    async with NautobotClient.from_settings(settings) as client:
         try:
             form = await client.job_form(settings.nautobot_job_name)
             values = run_values(args, form)
-            errors = forms.validate(values, form, email_regex=settings.email_regex)
+            errors = modal.validate(values, form, email_regex=settings.email_regex)
             if errors:
                 return _refused(errors)
             submission = await client.run_job(form.job_id, values)
         except JobFieldErrors as exc:
-            on_fields, general = forms.field_errors(exc.errors, form)
+            on_fields, general = modal.field_errors(exc.errors, form)
             return _refused({**on_fields, **{f"#{n}": text for n, text in enumerate(general)}})
         except NautobotError as exc:
             print(exc, file=sys.stderr)

@@ -1,4 +1,8 @@
-"""Following a Job run in Nautobot until it ends, and posting its result into the Slack thread."""
+"""Following a Job run in Nautobot until it ends, and having its result posted into the request's thread.
+
+Outages of Nautobot are waited out (the run goes on there); the thread (:mod:`bot.slack.thread`)
+is told what to show, and the ledger records each step once it is shown.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import TypeVar
 
-from slack_sdk.web.async_client import AsyncWebClient
-
-from bot import messages
 from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
-from bot.nautobot import NautobotClient, NautobotError
-from bot.pacing import ChannelPacer
-from bot.result_reader import ResultReader
+from bot.nautobot import NautobotClient, NautobotError, ResultReader
+from bot.slack.thread import SlackThreads, Thread
 
 log = logging.getLogger("bot.follow")
 T = TypeVar("T")
@@ -59,34 +57,24 @@ def approval_delays(elapsed: Callable[[], float], timeout: float) -> Iterator[fl
         delay = min(delay * POLL_GROWTH, APPROVAL_POLL_CAP)
 
 
-@dataclass(frozen=True)
-class Thread:
-    """Where a request's messages live: the parent message and the replies under it."""
-
-    channel_id: str
-    ts: str
-
-
 class Follower:
     """Polls one JobResult at a time per request; each follow is its own asyncio task."""
 
     def __init__(
         self,
         nautobot: NautobotClient,
-        slack: AsyncWebClient,
+        threads: SlackThreads,
         *,
         timeout: float,
         ledger: Ledger | None = None,
         metrics: Metrics | None = None,
-        pacer: ChannelPacer | None = None,
         reader: ResultReader | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
         self.metrics = metrics or Metrics()
-        self.pacer = pacer or ChannelPacer()
         self.reader = reader or ResultReader(nautobot, gather=0)
         self.nautobot = nautobot
-        self.slack = slack
+        self.threads = threads
         self.timeout = timeout
         self.ledger = ledger
         self.sleep = sleep
@@ -152,14 +140,12 @@ class Follower:
             except NautobotError as exc:  # the scheduled job was deleted, or the token lost its view on it
                 self.metrics.nautobot_error(exc)
                 log.error("stopped waiting for approval request=%s: %s", request.request_id, exc)
-                await self._reply(
+                await self.threads.tell(
                     thread,
-                    messages.error_message(
-                        f"The bot could not follow this approval any more: {exc}",
-                        "Nothing was run by the bot; whatever is decided in Nautobot still applies there.",
-                        "Look at the scheduled job in Nautobot.",
-                        url=url,
-                    ),
+                    f"The bot could not follow this approval any more: {exc}",
+                    "Nothing was run by the bot; whatever is decided in Nautobot still applies there.",
+                    "Look at the scheduled job in Nautobot.",
+                    url=url,
                 )
                 await self._close_unrun(request, form, thread, RunStatus.CANCELLED, url)
                 return None
@@ -173,14 +159,12 @@ class Follower:
             if state in UNRUN_STATES:
                 log.info("not run request=%s scheduled=%s state=%s", request.request_id, scheduled_id, state)
                 if state == "errored":
-                    await self._reply(
+                    await self.threads.tell(
                         thread,
-                        messages.error_message(
-                            "Nautobot's scheduler could not start the approved run.",
-                            "Nothing was run.",
-                            "Look at the scheduled job in Nautobot, or ask again.",
-                            url=url,
-                        ),
+                        "Nautobot's scheduler could not start the approved run.",
+                        "Nothing was run.",
+                        "Look at the scheduled job in Nautobot, or ask again.",
+                        url=url,
                     )
                 await self._close_unrun(request, form, thread, UNRUN_STATES[state], url)
                 return None
@@ -221,14 +205,12 @@ class Follower:
         self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, exc: NautobotError
     ) -> None:
         log.error("stopped following request=%s result=%s: %s", request.request_id, run.result_id, exc)
-        await self._reply(
+        await self.threads.tell(
             thread,
-            messages.error_message(
-                f"The bot could not follow this run any more: {exc}",
-                "The Job itself is not affected; it goes on in Nautobot.",
-                "Open the JobResult in Nautobot for its outcome.",
-                url=run.url,
-            ),
+            f"The bot could not follow this run any more: {exc}",
+            "The Job itself is not affected; it goes on in Nautobot.",
+            "Open the JobResult in Nautobot for its outcome.",
+            url=run.url,
         )
         await self.show(request, form, run, thread, RunStatus.TIMED_OUT)
 
@@ -246,16 +228,7 @@ class Follower:
         *,
         nautobot_url: str | None = None,
     ) -> None:
-        text, blocks = messages.parent_message(
-            request,
-            run,
-            status,
-            form=form,
-            nautobot_url=nautobot_url,
-            elapsed=timedelta(seconds=elapsed) if elapsed else None,
-            cancellable=True,
-        )
-        await self.slack.chat_update(channel=thread.channel_id, ts=thread.ts, text=text, blocks=blocks)
+        await self.threads.show(thread, request, form, run, status, elapsed=elapsed, nautobot_url=nautobot_url)
         log.info("status request=%s result=%s status=%s", request.request_id, run and run.result_id, status.value)
         if self.ledger is not None and not (status.is_final and status is not RunStatus.TIMED_OUT):
             await self.ledger.set_run_status(request.request_id, status)
@@ -265,41 +238,12 @@ class Follower:
     ) -> None:
         """The log into the thread first, then the final status on the parent; each recorded once done."""
         if not log_posted:
-            await self._post_log(request, run, thread)
+            await self.threads.post_log(thread, request, run, await self._logs(run))
             if self.ledger is not None:
                 await self.ledger.logged(request.request_id)
         await self.show(request, form, run, thread, run.status)
         if self.ledger is not None:
             await self.ledger.done(request.request_id)
-
-    async def _post_log(self, request: RunRequest, run: JobRun, thread: Thread) -> None:
-        entries = await self._logs(run)
-        if entries is None:
-            await self._reply(
-                thread,
-                messages.error_message(
-                    "Nautobot did not answer when the bot asked for the Job's log.",
-                    "The run itself has ended; only its log is missing here.",
-                    "Open the JobResult in Nautobot to read the log.",
-                    url=run.url,
-                ),
-            )
-            entries = []
-        elif messages.is_long_log(entries):
-            await self.pacer.turn(thread.channel_id)
-            await self.slack.files_upload_v2(
-                channel=thread.channel_id,
-                thread_ts=thread.ts,
-                filename="job-log.txt",
-                title=f"{request.job_name} log",
-                content=messages.log_file(entries),
-            )
-            await self._reply(thread, messages.long_log_message(entries))
-        else:
-            for message in messages.log_messages(entries):
-                await self._reply(thread, message)
-        if run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
-            await self._reply(thread, messages.failure_summary(run, entries))
 
     async def _logs(self, run: JobRun) -> list[LogEntry] | None:
         """The run's log; a short outage right as the run ends is waited out, a long one gives None."""
@@ -312,8 +256,3 @@ class Follower:
                     return None
                 await self.sleep(delay)
         return None
-
-    async def _reply(self, thread: Thread, message: tuple[str, list]) -> None:
-        text, blocks = message
-        await self.pacer.turn(thread.channel_id)
-        await self.slack.chat_postMessage(channel=thread.channel_id, thread_ts=thread.ts, text=text, blocks=blocks)

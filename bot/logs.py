@@ -13,7 +13,7 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import IO, Any, Literal
@@ -107,13 +107,17 @@ class CorrelationFilter(logging.Filter):
 # -- secrets -------------------------------------------------------------------------------------
 
 
-def _redact(match: re.Match[str]) -> str:
-    return (match.group("auth") or "") + REDACTED
+def scrub(text: str, *, secrets: Iterable[str] = (), mask: str = REDACTED) -> str:
+    """``text`` with Slack tokens, Authorization values, Nautobot tokens and ``secrets`` replaced by ``mask``.
 
-
-def scrub(text: str) -> str:
-    """``text`` with Slack tokens, Authorization values and Nautobot tokens replaced by ``[redacted]``."""
-    return _SECRET.sub(_redact, text)
+    The one scrubber of the bot: log lines, probe details, Nautobot's echoed answers and ``doctor``'s
+    report all go through it. ``secrets`` are known values (a database password, a signing secret)
+    that no pattern could recognise.
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, mask)
+    return _SECRET.sub(lambda match: (match.group("auth") or "") + mask, text)
 
 
 def _scrub_value(value: Any, depth: int = 0) -> Any:

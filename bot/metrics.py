@@ -46,41 +46,61 @@ class Metrics:
     def __init__(self, namespace: str = NAMESPACE) -> None:
         self.registry = CollectorRegistry()
         self._socket_probe: SocketProbe | None = None
-        metric = {"namespace": namespace, "registry": self.registry}
         self.requests = Counter(
             "requests_total",
             "Modal submissions by outcome: submitted (Nautobot accepted the run), refused (Nautobot refused it), "
             "invalid (the form had errors), duplicate (a resubmission), unsent (Nautobot could not be reached), "
             "denied (the access policy said no).",
             ["outcome"],
-            **metric,
+            namespace=namespace,
+            registry=self.registry,
         )
-        self.runs_in_flight = Gauge("runs_in_flight", "Runs the bot is following right now.", **metric)
+        self.runs_in_flight = Gauge(
+            "runs_in_flight", "Runs the bot is following right now.", namespace=namespace, registry=self.registry
+        )
         self.time_to_result = Histogram(
             "time_to_result_seconds",
             "From the submission to the result in the Slack thread, for runs that reached a result.",
             buckets=TIME_TO_RESULT_BUCKETS,
-            **metric,
+            namespace=namespace,
+            registry=self.registry,
         )
-        self.run_outcomes = Counter("run_outcomes_total", "Followed runs by final status.", ["status"], **metric)
+        self.run_outcomes = Counter(
+            "run_outcomes_total",
+            "Followed runs by final status.",
+            ["status"],
+            namespace=namespace,
+            registry=self.registry,
+        )
         self.slack_errors = Counter(
             "slack_api_errors_total",
             "Slack Web API calls that failed, by method and error.",
             ["method", "error"],
-            **metric,
+            namespace=namespace,
+            registry=self.registry,
         )
         self.slack_retries = Counter(
             "slack_api_retries_total",
             "Slack Web API calls retried, by method and reason (429, 5xx, connection).",
             ["method", "reason"],
-            **metric,
+            namespace=namespace,
+            registry=self.registry,
         )
         self.nautobot_errors = Counter(
-            "nautobot_errors_total", "Failed Nautobot API calls, by error class.", ["kind"], **metric
+            "nautobot_errors_total",
+            "Failed Nautobot API calls, by error class.",
+            ["kind"],
+            namespace=namespace,
+            registry=self.registry,
         )
-        self.nautobot_retries = Counter("nautobot_retries_total", "Nautobot API calls retried.", **metric)
+        self.nautobot_retries = Counter(
+            "nautobot_retries_total", "Nautobot API calls retried.", namespace=namespace, registry=self.registry
+        )
         self.socket_mode_connected = Gauge(
-            "socket_mode_connected", "1 while the Socket Mode connection to Slack is up.", **metric
+            "socket_mode_connected",
+            "1 while the Socket Mode connection to Slack is up.",
+            namespace=namespace,
+            registry=self.registry,
         )
         _zero(self.requests, "outcome", REQUEST_OUTCOMES)
         _zero(self.run_outcomes, "status", RUN_STATUSES)
@@ -110,14 +130,14 @@ class Metrics:
     def slack_error(self, method: str, error: str) -> None:
         self.slack_errors.labels(method=method, error=error).inc()
 
-    def slack_api_error(self, exc: SlackApiError) -> None:
-        """Count a ``SlackApiError`` under the method it came from and Slack's ``error`` code."""
+    def slack_api_error(self, exc: SlackApiError, method: str | None = None) -> None:
+        """Count a ``SlackApiError`` under the method it came from (read from it unless given) and Slack's error."""
         response = exc.response
         data = getattr(response, "data", None)
         error = data.get("error") if isinstance(data, dict) else None
         status = getattr(response, "status_code", None) or getattr(response, "status", None)
         url = getattr(response, "api_url", None) or str(getattr(response, "url", ""))
-        self.slack_error(slack_method(url), error or f"http_{status}")
+        self.slack_error(method or slack_method(url), error or f"http_{status}")
 
     def slack_retry(self, method: str, reason: str) -> None:
         self.slack_retries.labels(method=method, reason=_known("reason", reason, RETRY_REASONS)).inc()

@@ -232,9 +232,6 @@ class RunStatus(StrEnum):
 
 _FINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.DENIED, RunStatus.TIMED_OUT})
 
-NAUTOBOT_READY_STATES: frozenset[str] = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
-"""Nautobot's own ``JobResultStatusChoices.READY_STATES``: polling stops at these."""
-
 NAUTOBOT_STATUS: Mapping[str, RunStatus] = {
     "PENDING": RunStatus.QUEUED,
     "RECEIVED": RunStatus.QUEUED,
@@ -286,7 +283,7 @@ class JobRun(BaseModel):
             date_created=data.get("date_created"),
             date_started=data.get("date_started"),
             date_done=data.get("date_done"),
-            result=result,
+            result=dict(result) if result is not None else None,
             traceback=data.get("traceback") or None,
             log_counts={level: count for level, count in counts.items() if count},
         )

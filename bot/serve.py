@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 
 from bot.app import Bot, build
 from bot.ledger import Ledger
@@ -44,9 +45,11 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
     if settings.slack_mode == "socket":
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+        if settings.slack_app_token is None:  # the settings refuse Socket Mode without it
+            raise ValueError("SLACK_APP_TOKEN is not set, and Socket Mode needs it")
         socket = AsyncSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
         metrics.watch_socket(socket.client.is_connected)
-        slack_ready = socket.client.is_connected
+        slack_ready: Callable[[], Awaitable[bool]] = socket.client.is_connected
     else:
         slack_ready = SlackAuthCheck(bot)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -95,13 +95,6 @@ class NautobotSettings(BaseSettings):
     @property
     def nautobot_base(self) -> str:
         return str(self.nautobot_url).rstrip("/")
-
-    @property
-    def tls_verify(self) -> bool | str:
-        """What httpx's ``verify`` takes: a CA bundle path, or whether to verify at all."""
-        if self.nautobot_ca_bundle is not None:
-            return str(self.nautobot_ca_bundle)
-        return self.nautobot_verify_tls
 
 
 class Settings(NautobotSettings):
@@ -198,7 +191,10 @@ class SettingsError(Exception):
     """Settings are missing or malformed; ``str()`` lists every problem and how to fix it."""
 
 
-def load_settings(kind: type[NautobotSettings] = Settings, **overrides) -> NautobotSettings:
+AnySettings = TypeVar("AnySettings", bound=NautobotSettings)
+
+
+def load_settings(kind: type[AnySettings], **overrides: Any) -> AnySettings:
     try:
         return kind(**overrides)
     except ValidationError as exc:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
@@ -16,6 +15,7 @@ from aiohttp.abc import AbstractAccessLogger
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from bot import logs
 from bot.metrics import Metrics
 
 log = logging.getLogger("bot.web")
@@ -32,9 +32,6 @@ NO_STORE = {"Cache-Control": "no-store"}
 ReadinessResult = Mapping[str, bool | str]
 Readiness = Callable[[], Awaitable[ReadinessResult]]
 Check = Callable[[], Awaitable[bool]]
-
-_SECRET = re.compile(r"xox[a-z]-[\w-]+|xapp-[\w-]+|\b[0-9a-fA-F]{40}\b")
-"""Slack bot, user and app-level tokens, and Nautobot's 40-hex-digit API tokens."""
 
 
 def build_web(
@@ -173,8 +170,8 @@ async def _run_check(check: Check, timeout: float) -> tuple[bool, str | None]:
 
 
 def scrub(text: str) -> str:
-    """A detail as it may leave the process: no token-like strings, and short."""
-    cleaned = _SECRET.sub("[redacted]", text)
+    """A detail as it may leave the process: no token-like strings (the log scrubber's rules), and short."""
+    cleaned = logs.scrub(text)
     return cleaned if len(cleaned) <= DETAIL_LIMIT else cleaned[: DETAIL_LIMIT - 1] + "…"
 
 

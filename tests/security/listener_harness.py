@@ -31,14 +31,13 @@ from support.fake_nautobot import (
 )
 from support.slack_standin import Call, SlackStandIn, validate_view
 
-from bot import forms
 from bot.access import Access, AccessPolicy, SlackGroups
-from bot.follow import Follower
-from bot.form_cache import FormCache
+from bot.app import wire
 from bot.ledger import Ledger
 from bot.listeners import Listeners
-from bot.pacing import ChannelPacer
-from bot.runs import Runs
+from bot.nautobot import FormCache
+from bot.slack import modal as forms
+from bot.slack.pacing import ChannelPacer
 
 USER, CHANNEL = "U0SEC0001", "C0SEC0001"
 POLICY = {"allow": [{"users": [USER], "channels": [CHANNEL]}]}
@@ -305,16 +304,24 @@ async def harness(standin: SlackStandIn, tmp_path: Path, **listener_options: Any
     nautobot_client = nautobot.client()
     ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
     cache = FormCache(nautobot_client, JOB_NAME)
-    follower = Follower(nautobot_client, client, timeout=60.0, ledger=ledger, pacer=ChannelPacer(0), sleep=no_sleep)
-    runs = Runs(ledger=ledger, nautobot=nautobot_client, slack=client, follower=follower, forms_cache=cache)
     access = Access(AccessPolicy.model_validate(POLICY), groups=SlackGroups(client))
-    listeners = Listeners(ledger=ledger, runs=runs, forms_cache=cache, access=access, **listener_options)
+    listeners = wire(
+        slack=client,
+        nautobot=nautobot_client,
+        ledger=ledger,
+        access=access,
+        forms=cache,
+        follow_timeout=60.0,
+        pacer=ChannelPacer(0),
+        sleep=no_sleep,
+        **listener_options,
+    )
     await cache.refresh()
     try:
         found = Harness(standin, nautobot, listeners, client)
         await found.learn_allowed_sequences()
         yield found
     finally:
-        await runs.stop()
+        await listeners.runs.stop()
         await nautobot_client.aclose()
         await ledger.close()

@@ -30,8 +30,7 @@ from support.fake_nautobot import (
 )
 from support.fake_slack import Events, FakeAck, FakeSlack, view_dict, view_text
 
-import bot.nautobot as nautobot_module
-from bot import forms
+import bot.nautobot.client as nautobot_module
 from bot.access import (
     Access,
     AccessPolicy,
@@ -45,16 +44,14 @@ from bot.access import (
     refused_choices,
     restricted_form,
 )
-from bot.chatops_app import AccessGrant, ChatOpsApp
-from bot.follow import Follower
-from bot.form_cache import FormCache
+from bot.app import wire
 from bot.ledger import Ledger
 from bot.listeners import Listeners
 from bot.models import JobForm, ModalContext
-from bot.nautobot import NautobotClient
-from bot.pacing import ChannelPacer
-from bot.runs import Runs
+from bot.nautobot import AccessGrant, ChatOpsApp, FormCache, NautobotClient
 from bot.settings import Settings, SettingsError, load_settings
+from bot.slack import modal as forms
+from bot.slack.pacing import ChannelPacer
 
 pytestmark = pytest.mark.security
 
@@ -443,11 +440,19 @@ async def bot(nautobot: FakeNautobot, slack: FakeSlack, tmp_path: Path) -> Async
     ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
     cache = FormCache(client, JOB_NAME)
     await cache.refresh()
-    follower = Follower(client, slack, timeout=60.0, ledger=ledger, pacer=ChannelPacer(0), sleep=no_sleep)  # type: ignore[arg-type]
-    runs = Runs(ledger=ledger, nautobot=client, slack=slack, follower=follower, forms_cache=cache)  # type: ignore[arg-type]
     access = Access(AccessPolicy.model_validate(POLICY), groups=SlackGroups(slack))  # type: ignore[arg-type]
-    yield Listeners(ledger=ledger, runs=runs, forms_cache=cache, access=access)
-    await runs.stop()
+    listeners = wire(
+        slack=slack,  # type: ignore[arg-type]
+        nautobot=client,
+        ledger=ledger,
+        access=access,
+        forms=cache,
+        follow_timeout=60.0,
+        pacer=ChannelPacer(0),
+        sleep=no_sleep,
+    )
+    yield listeners
+    await listeners.runs.stop()
     await client.aclose()
     await ledger.close()
 

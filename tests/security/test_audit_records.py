@@ -9,9 +9,8 @@ import httpx
 import pytest
 
 from bot.audit import Audit
-from bot.chatops_app import ChatOpsApp
 from bot.ledger import AuditAction, AuditEntry, AuditOutcome, Ledger
-from bot.nautobot import NautobotClient
+from bot.nautobot import ChatOpsApp, NautobotClient
 
 pytestmark = pytest.mark.security
 

@@ -34,8 +34,7 @@ from support.slack_flow import (
 from support.slack_standin import TEAM_ID, SlackStandIn
 
 from bot.access import Actor, grants_decision
-from bot.chatops_app import ChatOpsApp, CommandLogEntry, CommandStatus
-from bot.nautobot import NautobotClient
+from bot.nautobot import ChatOpsApp, CommandLogEntry, CommandStatus, NautobotClient
 
 pytestmark = [pytest.mark.security, pytest.mark.nautobot]
 

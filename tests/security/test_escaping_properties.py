@@ -21,8 +21,10 @@ from support.fake_nautobot import EMAIL_REGEX, JOB, VARIABLES
 from support.slack_standin import validate_message_blocks, validate_view
 from support.slack_standin import view_size as slack_view_size
 
-from bot import forms, messages
 from bot.models import JobForm, JobRun, LogEntry, ModalContext, RunRequest, RunStatus
+from bot.slack import log_messages, messages
+from bot.slack import modal as forms
+from bot.slack import text as slack_text
 
 pytestmark = pytest.mark.security
 
@@ -63,27 +65,27 @@ def unescape(text: str) -> str:
 @given(HOSTILE)
 @PROPERTY
 def test_escaped_text_has_no_markup_and_loses_nothing(text: str) -> None:
-    escaped = messages.escape(text)
+    escaped = slack_text.escape(text)
     assert "<" not in escaped and ">" not in escaped
     assert not BARE_AMPERSAND.search(escaped)
-    assert unescape(escaped) == messages.clean(text)
+    assert unescape(escaped) == slack_text.clean(text)
 
 
 @given(HOSTILE)
 @PROPERTY
 def test_escaping_twice_shows_the_entities(text: str) -> None:
     """Documented as not idempotent: a second escape shows ``&amp;`` as typed, so escape once."""
-    once = messages.escape(text)
-    twice = messages.escape(once)
-    assert (twice == once) == (not any(char in messages.clean(text) for char in "&<>"))
+    once = slack_text.escape(text)
+    twice = slack_text.escape(once)
+    assert (twice == once) == (not any(char in slack_text.clean(text) for char in "&<>"))
     assert unescape(twice) == once
 
 
 @given(HOSTILE, st.integers(min_value=0, max_value=300))
 @PROPERTY
 def test_a_capped_escape_is_a_prefix_that_ends_on_a_whole_entity(text: str, limit: int) -> None:
-    full = messages.escape(text)
-    capped = messages.escape(text, limit=limit)
+    full = slack_text.escape(text)
+    capped = slack_text.escape(text, limit=limit)
     assert len(capped) <= limit
     if len(full) <= limit:
         assert capped == full
@@ -92,16 +94,16 @@ def test_a_capped_escape_is_a_prefix_that_ends_on_a_whole_entity(text: str, limi
     kept = capped.removesuffix("…")
     assert full.startswith(kept)
     assert not BARE_AMPERSAND.search(kept)  # no "&am" left where the cut fell
-    assert messages.clean(text).startswith(unescape(kept))
+    assert slack_text.clean(text).startswith(unescape(kept))
 
 
 @given(HOSTILE)
 @PROPERTY
 def test_clean_text_is_printable_encodable_and_stable(text: str) -> None:
-    cleaned = messages.clean(text)
+    cleaned = slack_text.clean(text)
     assert not SHOWN_NEVER.search(cleaned)
     cleaned.encode("utf-8")
-    assert messages.clean(cleaned) == cleaned
+    assert slack_text.clean(cleaned) == cleaned
 
 
 @given(st.lists(st.sampled_from(["\U0001f600", "a", "\u00e9", "\U0001f469\u200d\U0001f4bb"]), max_size=40))
@@ -111,16 +113,16 @@ def test_surrogate_pairs_survive_cleaning_and_truncation(pieces: list[str]) -> N
     text = "".join(pieces)
     as_halves = text.encode("utf-16-le").decode("utf-16-le", "surrogatepass")
     halves = "".join(chr(unit) for unit in memoryview(text.encode("utf-16-le")).cast("H"))
-    assert messages.clean(halves) == messages.clean(as_halves) == text
+    assert slack_text.clean(halves) == slack_text.clean(as_halves) == text
     for limit in range(len(text) + 2):
-        messages.truncate(messages.clean(halves), limit).encode("utf-8")
+        slack_text.truncate(slack_text.clean(halves), limit).encode("utf-8")
 
 
 @given(HOSTILE, st.integers(min_value=0, max_value=300))
 @PROPERTY
 def test_truncate_respects_the_limit_and_keeps_a_prefix(text: str, limit: int) -> None:
-    cleaned = messages.clean(text)
-    cut = messages.truncate(cleaned, limit)
+    cleaned = slack_text.clean(text)
+    cut = slack_text.truncate(cleaned, limit)
     assert len(cut) <= limit
     cut.encode("utf-8")
     if len(cleaned) <= limit:
@@ -132,9 +134,9 @@ def test_truncate_respects_the_limit_and_keeps_a_prefix(text: str, limit: int) -
 @given(st.lists(HOSTILE, max_size=12), st.integers(min_value=0, max_value=400))
 @PROPERTY
 def test_packed_log_lines_fit_and_split_no_entity(texts: list[str], limit: int) -> None:
-    lines = [messages.escape(text) for text in texts]
-    chunks = messages.pack_lines(lines, limit)
-    assert all(len(chunk) <= max(limit, messages.ENTITY_MAX) for chunk in chunks)
+    lines = [slack_text.escape(text) for text in texts]
+    chunks = log_messages.pack_lines(lines, limit)
+    assert all(len(chunk) <= max(limit, slack_text.ENTITY_MAX) for chunk in chunks)
     assert not any(BARE_AMPERSAND.search(chunk) for chunk in chunks)
     assert "".join(chunks).replace("\n", "") == "".join(lines).replace("\n", "")
 
@@ -147,14 +149,16 @@ ID_LIKE = st.builds(
 @given(HOSTILE, HOSTILE | ID_LIKE)
 @PROPERTY
 def test_links_and_mentions_come_only_from_trusted_values(url: str, text: str) -> None:
-    for shown in (messages.link(url, text), messages.link(RESULT_URL + text, text)):
+    for shown in (slack_text.link(url, text), slack_text.link(RESULT_URL + text, text)):
         sequences = re.findall(r"<[^<>]*>", shown)
         assert len(sequences) <= 1 and shown.count("<") == len(sequences)
         if sequences:
             target, _, label = sequences[0][1:-1].partition("|")
             assert re.fullmatch(r"https?://[^\s<>|]+", unescape(target)) and "|" not in label
-    assert re.fullmatch(r"<@[UW][A-Z0-9]{2,}>", messages.mention(text)) or "<" not in messages.mention(text)
-    assert re.fullmatch(r"<#[CGD][A-Z0-9]{2,}>", messages.channel_link(text)) or "<" not in messages.channel_link(text)
+    assert re.fullmatch(r"<@[UW][A-Z0-9]{2,}>", slack_text.mention(text)) or "<" not in slack_text.mention(text)
+    assert re.fullmatch(r"<#[CGD][A-Z0-9]{2,}>", slack_text.channel_link(text)) or "<" not in slack_text.channel_link(
+        text
+    )
 
 
 # -- messages built from hostile text ------------------------------------------------------------
@@ -184,7 +188,7 @@ def test_the_parent_message_shows_hostile_inputs_inert(name: str, network: str, 
         dryrun=dryrun,
     )
     run = JobRun(result_id="62a5b0d4", status=RunStatus.FAILED, url=RESULT_URL, job_name=job)
-    allowed = {f"<@{REQUESTER}>", messages.link(RESULT_URL, "Open the JobResult in Nautobot")}
+    allowed = {f"<@{REQUESTER}>", slack_text.link(RESULT_URL, "Open the JobResult in Nautobot")}
     for status in (RunStatus.RUNNING, RunStatus.FAILED):
         built = messages.parent_message(request, run, status, form=FORM, cancellable=True)
         assert message_problems(built, allowed) == []
@@ -195,14 +199,14 @@ def test_the_parent_message_shows_hostile_inputs_inert(name: str, network: str, 
 def test_log_replies_and_failures_show_hostile_log_lines_inert(lines: list[tuple[str, str, str]], other: str) -> None:
     entries = [entry(message, grouping, level) for message, grouping, level in lines]
     run = JobRun(result_id="62a5b0d4", status=RunStatus.FAILED, url=RESULT_URL, job_name=other, traceback=other)
-    allowed = {messages.link(RESULT_URL, "the JobResult")}
+    allowed = {slack_text.link(RESULT_URL, "the JobResult")}
     built = [
-        *messages.log_messages(entries),
-        messages.failure_summary(run, entries),
+        *log_messages.log_messages(entries),
+        log_messages.failure_summary(run, entries),
         messages.error_message(other, other, other, url=RESULT_URL),
-        messages.long_log_message(entries, filename=other),
+        log_messages.long_log_message(entries, filename=other),
     ]
-    allowed.add(messages.link(RESULT_URL, "Open in Nautobot"))
+    allowed.add(slack_text.link(RESULT_URL, "Open in Nautobot"))
     for message in built:
         assert message_problems(message, allowed) == []
 

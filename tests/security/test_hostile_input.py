@@ -36,7 +36,8 @@ from support.fake_nautobot import EMAIL_REGEX
 from support.manifest import bot_scopes
 from support.slack_standin import SlackStandIn
 
-from bot import forms, messages
+from bot.slack import modal as forms
+from bot.slack import text as slack_text
 
 pytestmark = [pytest.mark.security, pytest.mark.asyncio(loop_scope="module")]
 
@@ -136,7 +137,7 @@ def judge(outcome: Outcome, field: str, expected: Any) -> list[str]:
 def echoed_escaped(outcome: Outcome, value: str) -> list[str]:
     """The parent message shows the typed value, escaped."""
     shown = [item["text"] for args in outcome.posted("chat.postMessage") for item in mrkdwn_objects(args["blocks"])]
-    return [] if any(messages.escape(value) in text for text in shown) else [f"{value[:60]!r} not echoed escaped"]
+    return [] if any(slack_text.escape(value) in text for text in shown) else [f"{value[:60]!r} not echoed escaped"]
 
 
 def report(failures: dict[str, list[str]], cases: int) -> str:

@@ -24,7 +24,7 @@ def bot_scopes() -> set[str]:
 def web_api_methods() -> set[str]:
     """Every Slack Web API method the bot's code calls through a slack_sdk client."""
     found: set[str] = set()
-    for source in (ROOT / "bot").glob("*.py"):
+    for source in (ROOT / "bot").rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 name = node.func.attr

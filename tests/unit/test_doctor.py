@@ -19,7 +19,7 @@ from support.fake_nautobot import BASE, JOB, JOB_NAME, JOBS_PATH, TOKEN, VARIABL
 from support.manifest import bot_scopes
 from support.slack_standin import SlackStandIn
 
-import bot.nautobot
+import bot.nautobot.client
 from bot import doctor
 from bot.doctor import REQUIRED_SCOPES, Check, Status, exit_code, render, run_checks
 from bot.settings import Settings
@@ -87,7 +87,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any, slack: SlackStandIn) -> 
     monkeypatch.chdir(tmp_path)
     for name in [*Settings.model_fields]:
         monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.setattr(bot.nautobot, "RETRY_DELAY", 0)
+    monkeypatch.setattr(bot.nautobot.client, "RETRY_DELAY", 0)
     values = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_APP_TOKEN": APP_TOKEN,

@@ -34,7 +34,7 @@ from support.fake_nautobot import (
 from support.fake_slack import Events, FakeSlack, blocks_text
 
 import bot.follow as follow_module
-import bot.nautobot as nautobot_module
+import bot.nautobot.client as nautobot_module
 from bot.follow import (
     APPROVAL_POLL_CAP,
     FIRST_POLL,
@@ -45,13 +45,14 @@ from bot.follow import (
     POLL_CAP,
     SCHEDULER_POLL,
     Follower,
-    Thread,
     poll_delays,
 )
-from bot.messages import LONG_LOG_ENTRIES, STATUS_TEXT
 from bot.models import JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import NautobotError
-from bot.pacing import ChannelPacer
+from bot.slack.log_messages import LONG_LOG_ENTRIES
+from bot.slack.messages import STATUS_TEXT
+from bot.slack.pacing import ChannelPacer
+from bot.slack.thread import SlackThreads, Thread
 
 USER = "U0456ABC"
 CHANNEL = "C0123CHAN"
@@ -166,7 +167,7 @@ async def make_follower(
     client = nautobot.client()
 
     def make(timeout: float = TIMEOUT) -> Follower:
-        return Follower(client, slack, timeout=timeout, pacer=ChannelPacer(0), sleep=clock.sleep)  # type: ignore[arg-type]
+        return Follower(client, SlackThreads(slack, ChannelPacer(0)), timeout=timeout, sleep=clock.sleep)  # type: ignore[arg-type]
 
     yield make
     await client.aclose()

@@ -25,7 +25,8 @@ from slack_sdk.models.views import View
 from support.fake_nautobot import EMAIL_REGEX
 from support.fake_nautobot import VARIABLES as JOB_VARIABLES
 
-from bot.forms import (
+from bot.models import JobForm, JobVariable, ModalContext
+from bot.slack.modal import (
     ACTION_ID,
     MAX_BLOCKS,
     MAX_VIEW_BYTES,
@@ -43,7 +44,6 @@ from bot.forms import (
     validate,
     view_size,
 )
-from bot.models import JobForm, JobVariable, ModalContext
 
 ORDER = [var["name"] for var in JOB_VARIABLES]
 CONTEXT = ModalContext(channel_id="C0123", user_id="U0456", job_id="job-1", command_text="")

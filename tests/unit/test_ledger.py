@@ -22,23 +22,22 @@ import pytest
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot import ledger as ledger_module
 from bot.ledger import (
     AuditAction,
     AuditEntry,
     AuditOutcome,
-    AuditRow,
     IllegalTransition,
     Ledger,
     LedgerError,
     LedgerUnavailable,
     Record,
-    RequestRow,
     RequestState,
     SchemaTooNew,
     UnknownRequest,
     async_url,
 )
+from bot.ledger import schema as ledger_module
+from bot.ledger.schema import AuditRow, RequestRow
 from bot.models import RunRequest, RunStatus
 
 IN_CI = os.environ.get("CI", "") == "true"

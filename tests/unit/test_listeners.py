@@ -37,17 +37,17 @@ from support.fake_slack import (
     view_text,
 )
 
-import bot.listeners as listeners_module
-import bot.nautobot as nautobot_module
-from bot import forms
+import bot.listeners.parts as listeners_module
+import bot.listeners.submission as submission_module
+import bot.nautobot.client as nautobot_module
 from bot.access import Access, AccessPolicy, SlackGroups
-from bot.follow import Follower
-from bot.form_cache import FormCache
+from bot.app import wire
 from bot.ledger import Ledger
 from bot.listeners import Listeners
 from bot.models import ModalContext
-from bot.pacing import ChannelPacer
-from bot.runs import Runs
+from bot.nautobot import FormCache
+from bot.slack import modal as forms
+from bot.slack.pacing import ChannelPacer
 
 USER = "U0456ABC"
 CHANNEL = "C0123CHAN"
@@ -206,9 +206,16 @@ async def listeners(
     client = nautobot.client()
     ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
     cache = FormCache(client, JOB_NAME)
-    follower = Follower(client, slack, timeout=60.0, ledger=ledger, pacer=ChannelPacer(0), sleep=fast_sleep)  # type: ignore[arg-type]
-    runs = Runs(ledger=ledger, nautobot=client, slack=slack, follower=follower, forms_cache=cache)  # type: ignore[arg-type]
-    yield Listeners(ledger=ledger, runs=runs, forms_cache=cache, access=allowing(slack))
+    yield wire(
+        slack=slack,  # type: ignore[arg-type]
+        nautobot=client,
+        ledger=ledger,
+        access=allowing(slack),
+        forms=cache,
+        follow_timeout=60.0,
+        pacer=ChannelPacer(0),
+        sleep=fast_sleep,
+    )
     await client.aclose()
     await ledger.close()
 
@@ -436,7 +443,7 @@ async def test_a_slow_nautobot_gets_a_submitting_view_then_a_submitted_one(
     events: Events,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(listeners_module, "SUBMIT_WAIT", 0.05)
+    monkeypatch.setattr(submission_module, "SUBMIT_WAIT", 0.05)
 
     async def slow(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(0.3)
@@ -470,7 +477,7 @@ async def test_a_slow_nautobot_gets_a_submitting_view_then_a_submitted_one(
 async def test_a_slow_refusal_puts_the_form_back_and_it_can_be_submitted_again(
     warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(listeners_module, "SUBMIT_WAIT", 0.05)
+    monkeypatch.setattr(submission_module, "SUBMIT_WAIT", 0.05)
 
     async def slow_refusal(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(0.2)
@@ -590,11 +597,11 @@ async def test_the_same_values_sent_again_after_a_refusal_are_a_new_attempt(
 async def _all(listeners: Listeners):
     from sqlalchemy import select
 
-    from bot.ledger import RequestRow, _to_record
+    from bot.ledger.schema import RequestRow, to_record
 
     async with listeners.ledger._engine.connect() as conn:
         rows = (await conn.execute(select(RequestRow))).all()
-    return [_to_record(RequestRow(**row._mapping)) for row in rows]
+    return [to_record(RequestRow(**row._mapping)) for row in rows]
 
 
 def suggestion(block_id: str, value: str, user: str = USER) -> dict[str, Any]:

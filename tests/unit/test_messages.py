@@ -11,30 +11,26 @@ from hypothesis import given
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
 
-from bot.messages import (
+from bot.models import JobForm, JobRun, JobVariable, LogEntry, RunRequest, RunStatus
+from bot.slack.log_messages import (
     LEVEL_ICONS,
     LONG_LOG_ENTRIES,
     MESSAGE_BLOCKS_MAX,
-    SECTION_MAX,
-    STATUS_ICONS,
-    cannot_post_in_channel,
-    channel_link,
-    clean,
-    error_message,
-    escape,
     failure_summary,
-    format_duration,
     is_long_log,
-    link,
     log_file,
     log_messages,
     long_log_message,
-    mention,
     pack_lines,
-    parent_message,
-    truncate,
 )
-from bot.models import JobForm, JobRun, JobVariable, LogEntry, RunRequest, RunStatus
+from bot.slack.messages import (
+    STATUS_ICONS,
+    cannot_post_in_channel,
+    error_message,
+    format_duration,
+    parent_message,
+)
+from bot.slack.text import SECTION_MAX, channel_link, clean, escape, link, mention, truncate
 
 RAW_AMPERSAND = re.compile(r"&(?!amp;|lt;|gt;)")
 T0 = datetime(2026, 11, 25, 20, 15, tzinfo=UTC)

@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from bot.models import (
     METADATA_MAX,
-    NAUTOBOT_READY_STATES,
     NAUTOBOT_STATUS,
     JobForm,
     JobRun,
@@ -25,6 +24,9 @@ from bot.models import (
 )
 
 EMAIL_LABEL = "User Email, regex: ^[A-Za-z0-9._%+-]+@example\\.(com|org)$"
+
+NAUTOBOT_READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
+"""Nautobot's own ``JobResultStatusChoices.READY_STATES``: following stops at these."""
 
 
 def test_job_variable_from_api_ignores_unknown_keys_and_keeps_choices_as_pairs() -> None:

@@ -36,7 +36,8 @@ from support.fake_nautobot import (
     VARIABLES_PATH,
 )
 
-import bot.nautobot as nautobot_module
+import bot.nautobot.client as nautobot_module
+import bot.nautobot.responses as responses_module
 from bot.models import JobForm, RunStatus
 from bot.nautobot import (
     JobDisabled,
@@ -594,7 +595,7 @@ async def test_unexpected_status_is_a_plain_error_with_an_excerpt(fake: FakeNaut
     assert type(caught.value) is NautobotError
     assert caught.value.status == 418
     assert caught.value.detail.startswith("I'm a teapot")
-    assert len(caught.value.detail) <= nautobot_module.EXCERPT_MAX
+    assert len(caught.value.detail) <= responses_module.EXCERPT_MAX
     assert "<p>" not in str(caught.value)
 
 

@@ -6,7 +6,7 @@ import time
 from slack_sdk.web.async_client import AsyncWebClient
 from support.slack_standin import SlackStandIn
 
-from bot.pacing import ChannelPacer
+from bot.slack.pacing import ChannelPacer
 
 
 async def post_all(client: AsyncWebClient, pacer: ChannelPacer, channel: str, count: int) -> None:

@@ -7,9 +7,9 @@ import logging
 import time
 
 from bot.models import JobForm
-from bot.nautobot import NautobotClient
+from bot.nautobot.client import NautobotClient
 
-log = logging.getLogger("bot.form_cache")
+log = logging.getLogger("bot.nautobot.form_cache")
 
 
 class FormCache:

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from bot.nautobot import NautobotClient
+from bot.nautobot.client import NautobotClient
 
-log = logging.getLogger("bot.chatops_app")
+log = logging.getLogger("bot.nautobot.chatops")
 
 API = "/api/plugins/chatops"
 PLATFORM_SLUG = "slack"

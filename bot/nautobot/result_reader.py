@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.models import JobRun
-from bot.nautobot import NautobotClient
+from bot.nautobot.client import NautobotClient
 
 GATHER = 0.1
 """Seconds a poll waits for others to join it: far below a poll interval, enough to batch a crowd."""
@@ -23,7 +23,7 @@ class ResultReader:
         self.gather = gather
         self.batch = batch
         self._wanted: dict[str, list[asyncio.Future[JobRun]]] = {}
-        self._sender: asyncio.Task | None = None
+        self._sender: asyncio.Task[None] | None = None
 
     async def read(self, result_id: str) -> JobRun:
         """The JobResult's current snapshot; raises what :meth:`NautobotClient.job_result` would."""
@@ -42,19 +42,19 @@ class ResultReader:
                 found = await self._fetch(ids)
             except Exception as exc:  # every poll in the batch hears of it, as its own request would have
                 for futures in waiting.values():
-                    _settle(futures, error=exc)
+                    _settle(futures, exc)
                 continue
             for result_id, futures in waiting.items():
                 if result_id in found:
-                    _settle(futures, run=found[result_id])
+                    _settle(futures, found[result_id])
                 else:  # gone, or hidden from the bot's user: asked alone, Nautobot says which
                     await self._read_alone(result_id, futures)
 
     async def _read_alone(self, result_id: str, futures: list[asyncio.Future[JobRun]]) -> None:
         try:
-            _settle(futures, run=await self.nautobot.job_result(result_id))
+            _settle(futures, await self.nautobot.job_result(result_id))
         except Exception as exc:
-            _settle(futures, error=exc)
+            _settle(futures, exc)
 
     async def _fetch(self, ids: list[str]) -> dict[str, JobRun]:
         if len(ids) == 1:
@@ -62,11 +62,12 @@ class ResultReader:
         return await self.nautobot.job_results(ids)
 
 
-def _settle(futures: list[asyncio.Future[JobRun]], *, run: JobRun | None = None, error: Exception | None = None):
+def _settle(futures: list[asyncio.Future[JobRun]], outcome: JobRun | Exception) -> None:
+    """Every poll of one result hears the same snapshot, or the same error."""
     for future in futures:
         if future.done():  # its follower was cancelled meanwhile
             continue
-        if error is not None:
-            future.set_exception(error)
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
         else:
-            future.set_result(run)
+            future.set_result(outcome)

@@ -1,0 +1,201 @@
+"""Deciding: who asks and the answer, by the bot's policy or by nautobot-chatops' grants, and choices kept back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.access.policy import AccessPolicy
+from bot.models import JobForm, JobVariable
+from bot.nautobot import AccessGrant, GrantType
+
+GRANTS_SETTING = "NAUTOBOT_CHATOPS"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person doing something in Slack, and where."""
+
+    user_id: str
+    user_name: str = ""
+    channel_id: str = ""
+    team_id: str = ""
+
+    @classmethod
+    def from_command(cls, body: Mapping[str, Any]) -> Actor:
+        return cls(
+            user_id=str(body.get("user_id") or ""),
+            user_name=str(body.get("user_name") or ""),
+            channel_id=str(body.get("channel_id") or ""),
+            team_id=str(body.get("team_id") or ""),
+        )
+
+    @classmethod
+    def from_interaction(cls, body: Mapping[str, Any], channel_id: str) -> Actor:
+        """A view submission or a button; the channel is the request's, which these payloads may lack."""
+        user = body.get("user") or {}
+        team = body.get("team") or {}
+        return cls(
+            user_id=str(user.get("id") or ""),
+            user_name=str(user.get("username") or user.get("name") or ""),
+            channel_id=channel_id,
+            team_id=str(team.get("id") or user.get("team_id") or ""),
+        )
+
+    @property
+    def label(self) -> str:
+        return f"{self.user_id} ({self.user_name})" if self.user_name else self.user_id
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether an actor may go on, why (for the person and the audit), and which choices they may not pick."""
+
+    allowed: bool
+    reason: str
+    remedy: str = ""
+    source: str = ""
+    denied_choices: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    unavailable: bool = False
+    """True when access could not be checked (Slack or Nautobot failed); the refusal says to try again."""
+
+
+# -- caches --------------------------------------------------------------------------------------
+
+
+def policy_decision(
+    policy: AccessPolicy | None,
+    actor: Actor,
+    members: Callable[[str], frozenset[str]],
+    *,
+    command: str,
+    setting: str = "ACCESS_POLICY",
+) -> Decision:
+    """The bot's own policy: allowed when one ``allow`` rule names the actor (or a group of theirs) and the channel."""
+    if policy is None or not policy.allow:
+        return Decision(
+            allowed=False,
+            reason=f"Nobody may use {command} yet: the bot has no access policy, and without one it refuses everyone.",
+            remedy="An administrator grants access by setting ACCESS_POLICY (or ACCESS_POLICY_FILE) for the bot; "
+            "the README's section on access shows how.",
+            source=setting,
+        )
+    rules = [rule for rule in policy.allow if rule.includes(actor.user_id, members)]
+    if any(rule.in_channel(actor.channel_id) for rule in rules):
+        return Decision(
+            allowed=True,
+            reason=f"{setting} allows {actor.label} in {actor.channel_id}",
+            source=setting,
+            denied_choices=denied_choices(policy, actor, members),
+        )
+    if rules:
+        channels = sorted({channel for rule in rules for channel in rule.channels})
+        return Decision(
+            allowed=False,
+            reason=f"You may use {command}, but not in this channel ({actor.channel_id}).",
+            remedy=f"Use it in a channel {setting} allows you: {', '.join(channels)}.",
+            source=setting,
+        )
+    return Decision(
+        allowed=False,
+        reason=f"You ({actor.label}) may not use {command}: no rule of the bot's access policy names you "
+        "or a user group you are in.",
+        remedy=f"Ask an administrator to add you, or a Slack user group you are in, to {setting}.",
+        source=setting,
+    )
+
+
+_GRANT_PHRASES = {
+    GrantType.ORGANIZATION: "in organization",
+    GrantType.CHANNEL: "in channel",
+    GrantType.USER: "by user",
+}
+
+
+def grants_decision(
+    grants: Iterable[AccessGrant],
+    actor: Actor,
+    *,
+    command: str,
+    subcommand: str,
+    slash_command: str,
+) -> Decision:
+    """nautobot-chatops' own rule (``check_and_enqueue_command``): a matching grant of every type, checked in order."""
+    relevant = [grant for grant in grants if grant.covers(command, subcommand)]
+    values = {GrantType.ORGANIZATION: actor.team_id, GrantType.CHANNEL: actor.channel_id, GrantType.USER: actor.user_id}
+    for kind, value in values.items():
+        if not any(grant.grant_type == kind and grant.permits(value) for grant in relevant):
+            label = value or "unspecified"
+            if kind is GrantType.USER and actor.user_name:
+                label += f" ({actor.user_name})"
+            return Decision(
+                allowed=False,
+                reason=f"Access to {slash_command} is not permitted {_GRANT_PHRASES[kind]} {label}.",
+                remedy=f"Ask your Nautobot administrator to define an Access Grant in Nautobot's ChatOps app for "
+                f"command '{command}', subcommand '{subcommand}' (or *), type {kind.value}, value {value or '*'}.",
+                source=GRANTS_SETTING,
+            )
+    return Decision(
+        allowed=True,
+        reason=f"nautobot-chatops access grants allow {actor.label} in {actor.channel_id} ({command} {subcommand})",
+        source=GRANTS_SETTING,
+    )
+
+
+def denied_choices(
+    policy: AccessPolicy | None, actor: Actor, members: Callable[[str], frozenset[str]]
+) -> dict[str, frozenset[str]]:
+    """Per variable, the restricted choice values this actor may not pick."""
+    if policy is None:
+        return {}
+    denied = {
+        name: frozenset(value for value, audience in choices.items() if not audience.includes(actor.user_id, members))
+        for name, choices in policy.restrict.items()
+    }
+    return {name: values for name, values in denied.items() if values}
+
+
+def restricted_form(form: JobForm, decision: Decision) -> JobForm:
+    """The form with the choices this person may not pick taken out (a default among them is dropped too)."""
+    if not decision.denied_choices:
+        return form
+    variables = [_without(var, decision.denied_choices.get(var.name, frozenset())) for var in form.variables]
+    return form.model_copy(update={"variables": variables})
+
+
+def _without(var: JobVariable, denied: frozenset[str]) -> JobVariable:
+    if not denied:
+        return var
+    choices = [(value, label) for value, label in var.choices if value not in denied]
+    default = None if isinstance(var.default, str) and var.default in denied else var.default
+    return var.model_copy(update={"choices": choices, "default": default})
+
+
+def refused_choices(values: Mapping[str, Any], form: JobForm, decision: Decision, *, setting: str) -> dict[str, str]:
+    """Field errors for restricted choices in a submission (a form opened before access changed, or forged)."""
+    errors = {}
+    for name, denied in decision.denied_choices.items():
+        picked = values.get(name)
+        chosen = set(picked) if isinstance(picked, list) else {picked}
+        refused = sorted(str(value) for value in chosen & denied)
+        if refused:
+            var = form.variable(name)
+            labels = ", ".join((var.choice_label(value) if var else None) or value for value in refused)
+            errors[name] = f"You may not choose {labels}: {setting} keeps it to some people. Pick another option."
+    return errors
+
+
+def choice_notice(form: JobForm, decision: Decision) -> str | None:
+    """A line for the form: which choices it leaves out for this person, and why."""
+    parts = []
+    for name, denied in decision.denied_choices.items():
+        var = form.variable(name)
+        if var is None:
+            continue
+        labels = [label for value, label in var.choices if value in denied]
+        if labels:
+            parts.append(f"{var.display_label}: {', '.join(labels)}")
+    if not parts:
+        return None
+    return "Not offered to you by the access policy: " + "; ".join(parts) + "."

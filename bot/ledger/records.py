@@ -1,0 +1,160 @@
+"""What the ledger holds: a request's states and the moves between them, its record, and audit entries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from bot.models import InputValue, RunRequest, RunStatus
+
+
+class LedgerError(Exception):
+    """The ledger cannot do what was asked."""
+
+
+class UnknownRequest(LedgerError):
+    """No request is recorded under that id."""
+
+
+class IllegalTransition(LedgerError):
+    """The request is not in a state this step may follow: it was never there, or another worker moved it."""
+
+    def __init__(self, request_id: str, state: RequestState, action: str):
+        super().__init__(f"request {request_id} is {state.value}; cannot {action}")
+        self.request_id = request_id
+        self.state = state
+        self.action = action
+
+
+class SchemaTooNew(LedgerError):
+    """The database was upgraded by a newer bot; writing to it could corrupt that bot's records."""
+
+
+class LedgerUnavailable(LedgerError):
+    """The database could not be reached or refused the statement."""
+
+
+class RequestState(StrEnum):
+    """Where a request stands in the bot's own bookkeeping (not the Job's status in Nautobot)."""
+
+    RECEIVED = "received"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    ANNOUNCED = "announced"
+    LOGGED = "logged"
+    DONE = "done"
+    REFUSED = "refused"
+    UNSENT = "unsent"
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES: frozenset[RequestState] = frozenset({RequestState.DONE, RequestState.REFUSED})
+
+TRANSITIONS: Mapping[RequestState, frozenset[RequestState]] = {
+    RequestState.SUBMITTING: frozenset({RequestState.RECEIVED, RequestState.UNSENT}),
+    RequestState.SUBMITTED: frozenset({RequestState.SUBMITTING}),
+    RequestState.ANNOUNCED: frozenset({RequestState.SUBMITTED}),
+    RequestState.LOGGED: frozenset({RequestState.ANNOUNCED}),
+    RequestState.DONE: frozenset({RequestState.LOGGED}),
+    RequestState.REFUSED: frozenset({RequestState.RECEIVED, RequestState.SUBMITTING}),
+    RequestState.UNSENT: frozenset({RequestState.RECEIVED, RequestState.SUBMITTING}),
+}
+"""Target state → the states it may be reached from."""
+
+STATUS_STATES: frozenset[RequestState] = frozenset({RequestState.SUBMITTED, RequestState.ANNOUNCED})
+"""States in which a new run status may be recorded."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One request as the ledger holds it; a detached snapshot, safe to pass anywhere."""
+
+    request_id: str
+    requester_id: str
+    channel_id: str
+    job_name: str
+    inputs: dict[str, InputValue]
+    dryrun: bool
+    state: RequestState
+    created_at: datetime
+    updated_at: datetime
+    attempts: int = 0
+    result_id: str | None = None
+    scheduled_job_id: str | None = None
+    message_channel: str | None = None
+    message_ts: str | None = None
+    run_status: RunStatus | None = None
+    log_posted: bool = False
+    error: str | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def final(self) -> bool:
+        """Nothing more will happen for this request: a restarted bot leaves it alone."""
+        return self.state.final
+
+    def to_request(self) -> RunRequest:
+        """The request as it was asked, for resuming it after a restart."""
+        return RunRequest(
+            request_id=self.request_id,
+            requester_id=self.requester_id,
+            channel_id=self.channel_id,
+            job_name=self.job_name,
+            inputs=self.inputs,
+            dryrun=self.dryrun,
+        )
+
+
+class AuditAction(StrEnum):
+    """What a person did."""
+
+    COMMAND = "command"
+    SUBMIT = "submit"
+    RETRY = "retry"
+    CANCEL = "cancel"
+
+
+class AuditOutcome(StrEnum):
+    """What became of it."""
+
+    ALLOWED = "allowed"
+    """The policy let it through (the command opened the form, Cancel was sent)."""
+    DENIED = "denied"
+    """The access policy (or nautobot-chatops' grants) refused it."""
+    INVALID = "invalid"
+    """The form was sent back with field errors; nothing was sent to Nautobot."""
+    SUBMITTED = "submitted"
+    """Nautobot accepted the run."""
+    REFUSED = "refused"
+    """Nautobot refused the run (input, permissions, disabled Job); nothing ran."""
+    UNSENT = "unsent"
+    """A second delivery of a request already under way."""
+    FAILED = "failed"
+    """The bot could not carry it out (e.g. Nautobot did not cancel the run)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One request, allowed or not: who, when, what, where, and the outcome."""
+
+    action: AuditAction
+    outcome: AuditOutcome
+    user_id: str
+    user_name: str = ""
+    channel_id: str = ""
+    team_id: str = ""
+    request_id: str | None = None
+    job_name: str | None = None
+    inputs: dict[str, InputValue] | None = None
+    reason: str = ""
+    source: str = ""
+    """Which policy decided: ``ACCESS_POLICY``, ``ACCESS_POLICY_FILE`` or ``NAUTOBOT_CHATOPS``."""
+    nautobot_user: str | None = None
+    """The Nautobot user the Slack user linked their account to (nautobot-chatops), if known."""
+    at: datetime | None = None
+    """When it happened; set by the ledger when recorded."""

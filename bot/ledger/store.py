@@ -1,0 +1,299 @@
+"""Durable records of every run request: idempotency, the request state machine, and resume.
+
+Each request is written here before anything is sent to Nautobot, keyed by the Slack view id, so a
+double click, a redelivered ``view_submission`` or a reconnect runs the Job once, and a bot that was
+killed at any point finds every unfinished request again on start. Every state change is a single
+conditional ``UPDATE`` (``WHERE state IN (allowed from-states)``): of two replicas, or of an event
+and its replay, only one can advance a request.
+
+How it is stored is :mod:`bot.ledger.schema`; what it holds, :mod:`bot.ledger.records`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.ledger.records import (
+    STATUS_STATES,
+    TRANSITIONS,
+    AuditAction,
+    AuditEntry,
+    AuditOutcome,
+    IllegalTransition,
+    LedgerError,
+    LedgerUnavailable,
+    Record,
+    RequestState,
+    UnknownRequest,
+)
+from bot.ledger.schema import (
+    DEFAULT_URL,
+    KEY_MAX,
+    AuditRow,
+    RequestRow,
+    SchemaVersionRow,
+    async_url,
+    create_engine,
+    insert_absent,
+    now,
+    safe_url,
+    to_audit,
+    to_record,
+    upgrade,
+)
+from bot.models import RunRequest, RunStatus
+
+log = logging.getLogger("bot.ledger")
+
+_ASKED = {"request_id", "requester_id", "channel_id", "job_name", "inputs", "dryrun"}
+"""The fields of a :class:`RunRequest` the ledger keeps: what was asked, by whom, where."""
+
+
+class Ledger:
+    """The request ledger; open with :meth:`open`, share one instance per process."""
+
+    def __init__(self, engine: AsyncEngine):
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._closed = False
+
+    @classmethod
+    async def open(cls, url: str = DEFAULT_URL) -> Ledger:
+        """Connect, and create or upgrade the schema; refuses a schema newer than this code."""
+        engine = create_engine(async_url(url))
+        try:
+            await upgrade(engine)
+        except (SQLAlchemyError, OSError) as exc:
+            await engine.dispose()
+            raise LedgerUnavailable(
+                f"cannot open the request ledger at {safe_url(engine.url)}: {_reason(exc)}"
+            ) from exc
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine)
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._engine.dispose()
+
+    async def __aenter__(self) -> Ledger:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    @property
+    def url(self) -> str:
+        """The database URL without its password, for logs and ``doctor``."""
+        return safe_url(self._engine.url)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def get(self, request_id: str) -> Record | None:
+        async with self._transaction() as session:
+            row = await session.get(RequestRow, request_id)
+            return to_record(row) if row is not None else None
+
+    async def unfinished(self) -> list[Record]:
+        """Every request not in a final state, oldest first: what a restarted bot resumes."""
+        open_states = [state.value for state in RequestState if not state.final]
+        query = (
+            select(RequestRow)
+            .where(RequestRow.state.in_(open_states))
+            .order_by(RequestRow.created_at, RequestRow.request_id)
+        )
+        async with self._transaction() as session:
+            return [to_record(row) for row in await session.scalars(query)]
+
+    async def writable(self) -> bool:
+        """Whether a write would succeed now (for ``/readyz``): a real write, rolled back."""
+        if self._closed:
+            return False
+        try:
+            async with self._engine.connect() as conn:
+                await conn.execute(update(SchemaVersionRow).values(version=SchemaVersionRow.version))
+                await conn.rollback()
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("ledger not writable url=%s: %s", self.url, _reason(exc))
+            return False
+        return True
+
+    # -- recording -------------------------------------------------------------------------------
+
+    async def record(self, request: RunRequest) -> tuple[Record, bool]:
+        """Record ``request`` unless its key is known; ``(record, created)``, race-safe across replicas."""
+        if len(request.request_id) > KEY_MAX:
+            raise LedgerError(f"a request id is at most {KEY_MAX} characters, got {len(request.request_id)}")
+        stamp = now()
+        values = {
+            **request.model_dump(mode="json", include=_ASKED),
+            "state": RequestState.RECEIVED.value,
+            "log_posted": False,
+            "attempts": 0,
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        async with self._transaction() as session:
+            created = (await session.execute(insert_absent(self._engine.dialect.name, values))).first() is not None
+            row = await session.get(RequestRow, request.request_id)
+            if row is None:
+                raise LedgerError(f"request {request.request_id} vanished while it was being recorded")
+            return to_record(row), created
+
+    # -- the audit trail -------------------------------------------------------------------------
+
+    async def audit(self, entry: AuditEntry) -> AuditEntry:
+        """Append one entry to the audit trail (never updated or deleted by the bot); returns it with its time."""
+        values = {
+            "at": entry.at or now(),
+            "action": AuditAction(entry.action).value,
+            "outcome": AuditOutcome(entry.outcome).value,
+            "user_id": entry.user_id[:255],
+            "user_name": entry.user_name[:255],
+            "channel_id": entry.channel_id[:255],
+            "team_id": entry.team_id[:255],
+            "request_id": entry.request_id[:KEY_MAX] if entry.request_id else None,
+            "job_name": entry.job_name[:255] if entry.job_name else None,
+            "inputs": entry.inputs,
+            "reason": entry.reason,
+            "source": entry.source[:64],
+            "nautobot_user": entry.nautobot_user[:255] if entry.nautobot_user else None,
+        }
+        async with self._transaction() as session:
+            row = AuditRow(**values)
+            session.add(row)
+            await session.flush()
+            return to_audit(row)
+
+    async def audit_trail(
+        self, *, user_id: str | None = None, request_id: str | None = None, limit: int = 1000
+    ) -> list[AuditEntry]:
+        """Audit entries, oldest first; optionally only one person's or one request's."""
+        query = select(AuditRow).order_by(AuditRow.at, AuditRow.id).limit(limit)
+        if user_id is not None:
+            query = query.where(AuditRow.user_id == user_id)
+        if request_id is not None:
+            query = query.where(AuditRow.request_id == request_id)
+        async with self._transaction() as session:
+            return [to_audit(row) for row in await session.scalars(query)]
+
+    # -- the state machine -----------------------------------------------------------------------
+
+    async def begin_submit(self, request_id: str) -> Record:
+        """About to send the run to Nautobot; after a crash in this state, ask Nautobot before re-sending."""
+        return await self._move(request_id, RequestState.SUBMITTING, attempts=RequestRow.attempts + 1)
+
+    async def submitted(self, request_id: str, *, result_id: str | None, scheduled_job_id: str | None) -> Record:
+        """Nautobot accepted the run: a JobResult to follow, or a scheduled job awaiting approval."""
+        if not result_id and not scheduled_job_id:
+            raise LedgerError(f"request {request_id}: an accepted run has a result id or a scheduled job id")
+        return await self._move(
+            request_id, RequestState.SUBMITTED, result_id=result_id, scheduled_job_id=scheduled_job_id, error=None
+        )
+
+    async def refused(self, request_id: str, error: str) -> Record:
+        """Nautobot refused the run; nothing ran. Final."""
+        return await self._move(request_id, RequestState.REFUSED, error=error)
+
+    async def unsent(self, request_id: str, error: str) -> Record:
+        """Nautobot could not be reached; kept so a retry can send it again."""
+        return await self._move(request_id, RequestState.UNSENT, error=error)
+
+    async def announced(self, request_id: str, *, channel: str, ts: str, run_status: RunStatus | str) -> Record:
+        """The parent message is in Slack; later updates and the log thread go under it."""
+        return await self._move(
+            request_id,
+            RequestState.ANNOUNCED,
+            message_channel=channel,
+            message_ts=ts,
+            run_status=_run_status(run_status),
+        )
+
+    async def approved(self, request_id: str, result_id: str) -> Record:
+        """The approved run has its JobResult; following it goes on under the same parent message."""
+        return await self._update(
+            request_id, frozenset({RequestState.ANNOUNCED}), "attach the approved run", result_id=result_id
+        )
+
+    async def closed_unrun(self, request_id: str, run_status: RunStatus | str) -> Record:
+        """Nautobot will never run it (the approval was denied or withdrawn): no log to post. Final."""
+        return await self._move(
+            request_id, RequestState.DONE, source={RequestState.ANNOUNCED}, run_status=_run_status(run_status)
+        )
+
+    async def set_run_status(self, request_id: str, run_status: RunStatus | str) -> Record:
+        """Remember the status last shown, so a restarted bot neither repeats nor skips an update."""
+        return await self._update(request_id, STATUS_STATES, "record a run status", run_status=_run_status(run_status))
+
+    async def logged(self, request_id: str) -> Record:
+        """The Job's log is in the thread; a restart must not post it again."""
+        return await self._move(request_id, RequestState.LOGGED, log_posted=True)
+
+    async def done(self, request_id: str) -> Record:
+        """The final status is on the parent message. Final."""
+        return await self._move(request_id, RequestState.DONE)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    async def _move(
+        self, request_id: str, target: RequestState, *, source: set[RequestState] | None = None, **values: Any
+    ) -> Record:
+        """``source``: where a step off the usual path (see ``TRANSITIONS``) may start from."""
+        stamp = now()
+        values |= {"state": target.value, "updated_at": stamp} | ({"finished_at": stamp} if target.final else {})
+        allowed = frozenset(source) if source is not None else TRANSITIONS[target]
+        return await self._update(request_id, allowed, f"move it to {target.value}", **values)
+
+    async def _update(self, request_id: str, allowed: frozenset[RequestState], action: str, **values: Any) -> Record:
+        """One conditional UPDATE: it changes the row only if the row is still in an allowed state."""
+        values.setdefault("updated_at", now())
+        statement = (
+            update(RequestRow)
+            .where(RequestRow.request_id == request_id, RequestRow.state.in_([state.value for state in allowed]))
+            .values(**values)
+            .returning(RequestRow)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._transaction() as session:
+            row = (await session.scalars(statement)).one_or_none()
+            if row is None:
+                raise await self._why_not(session, request_id, action)
+            return to_record(row)
+
+    async def _why_not(self, session: AsyncSession, request_id: str, action: str) -> LedgerError:
+        row = await session.get(RequestRow, request_id)
+        if row is None:
+            return UnknownRequest(f"no request {request_id} in the ledger")
+        return IllegalTransition(request_id, RequestState(row.state), action)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        if self._closed:
+            raise LedgerError("the ledger is closed")
+        try:
+            async with self._sessions.begin() as session:
+                yield session
+        except (SQLAlchemyError, OSError) as exc:
+            raise LedgerUnavailable(f"the request ledger failed: {_reason(exc)}") from exc
+
+
+def _run_status(value: RunStatus | str) -> str:
+    try:
+        return RunStatus(value).value
+    except ValueError:
+        raise LedgerError(f"{value!r} is not a run status") from None
+
+
+def _reason(exc: Exception) -> str:
+    """The driver's message without the SQL statement and its parameters."""
+    message = str(getattr(exc, "orig", None) or exc).strip()
+    return message.splitlines()[0] if message else type(exc).__name__

@@ -1,0 +1,99 @@
+"""What every listener works with, and the answers they share: refusals, the audit entry, "try again"."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.models.views import View
+
+from bot.access import Access, Actor, Decision
+from bot.audit import Audit
+from bot.ledger import AuditAction, AuditEntry, AuditOutcome, Ledger
+from bot.metrics import Metrics
+from bot.models import REQUESTED_BY
+from bot.nautobot import FormCache, NautobotError
+from bot.runs import Runs
+from bot.slack import modal
+
+log = logging.getLogger("bot.listeners")
+
+RETRY_LATER = "Try again in a minute; if it keeps happening, tell your Nautobot administrator."
+RETRY_KEPT = (
+    "Press Retry once Nautobot is back; what you entered is kept. "
+    "If it keeps failing, tell your Nautobot administrator."
+)
+ACCESS_WAIT = 1.0
+"""Seconds a listener that must answer Slack at once gives the access check (grants may be re-read)."""
+
+
+@dataclass
+class Parts:
+    """The core the listeners turn Slack's events into calls of, and the settings they apply."""
+
+    ledger: Ledger
+    runs: Runs
+    forms: FormCache
+    access: Access
+    audit: Audit
+    metrics: Metrics
+    email_regex: str | None = None
+    hidden: frozenset[str] = field(default_factory=frozenset)
+    """Job variables the bot fills itself: never in the form, never shown back as inputs."""
+
+    def __post_init__(self) -> None:
+        self.hidden = frozenset(self.hidden) | {REQUESTED_BY}
+
+    async def decide_soon(self, actor: Actor) -> Decision | None:
+        """The decision from the cache, else a fresh one within :data:`ACCESS_WAIT`; None when too slow."""
+        try:
+            return self.access.decide_now(actor) or await asyncio.wait_for(self.access.decide(actor), ACCESS_WAIT)
+        except TimeoutError:
+            return None
+
+    async def record(
+        self,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        actor: Actor,
+        *,
+        decision: Decision | None = None,
+        reason: str | None = None,
+        request_id: str | None = None,
+        inputs: dict[str, Any] | None = None,
+        job_name: str | None = None,
+    ) -> None:
+        """The audit entry of what ``actor`` did and what became of it."""
+        await self.audit.record(
+            AuditEntry(
+                action=action,
+                outcome=outcome,
+                user_id=actor.user_id,
+                user_name=actor.user_name,
+                channel_id=actor.channel_id,
+                team_id=actor.team_id,
+                request_id=request_id,
+                job_name=job_name or self.forms.job_name,
+                inputs=inputs,
+                reason=reason if reason is not None else (decision.reason if decision else ""),
+                source=decision.source if decision else "",
+            )
+        )
+
+
+def denied_view(decision: Decision) -> View:
+    return modal.unavailable_modal(decision.reason, decision.remedy or RETRY_LATER, title="Not allowed")
+
+
+def not_run_view(exc: NautobotError, request_id: str) -> View:
+    """What Nautobot's refusal means for the person: a Retry button when the request was kept."""
+    if exc.retryable:
+        return modal.unavailable_modal(str(exc), RETRY_KEPT, title="Not run", retry=request_id)
+    return modal.unavailable_modal(str(exc), RETRY_LATER, title="Not run")
+
+
+def requested_by(actor: Actor) -> str:
+    """What the Job logs and returns about who asked, e.g. ``Slack user U123 (alice) via meraki-chatops``."""
+    return f"Slack user {actor.label} via meraki-chatops"

@@ -1,0 +1,132 @@
+"""The modal's submission: check it, record it once, send it to Nautobot, and answer within Slack's 3 s."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import access as policy
+from bot.access import Actor, Decision
+from bot.ledger import AuditAction, AuditOutcome, LedgerError
+from bot.listeners.outcome import Answer, Asked, finish
+from bot.listeners.parts import ACCESS_WAIT, RETRY_LATER, Parts, denied_view, requested_by
+from bot.logs import set_correlation
+from bot.models import REQUESTED_BY, JobForm, ModalContext
+from bot.nautobot import NautobotError
+from bot.runs import Sent, SubmitOutcome
+from bot.slack import modal
+
+log = logging.getLogger("bot.listeners")
+
+# Nautobot's answer to a run usually arrives in about a second. Waiting this long for it (counted from
+# the submission's arrival) lets its field errors appear under the form's fields; Slack wants the
+# submission acknowledged within 3 s.
+SUBMIT_WAIT = 2.0
+ACCESS_TIMEOUT = "The bot could not check your access in time. Nothing was sent; press Run again."
+SUBMITTING = modal.message_modal("Submitting", "⏳ Sending the request to Nautobot…")
+
+Checked = tuple[JobForm, dict[str, Any], Decision]
+
+
+async def submission(
+    parts: Parts, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, view: dict[str, Any]
+) -> None:
+    arrived = asyncio.get_running_loop().time()
+    context = ModalContext.from_metadata(view.get("private_metadata", ""))
+    actor = Actor.from_interaction(body, context.channel_id)
+    checked = await _checked(parts, ack, view, actor)
+    if checked is None:
+        return
+    form, values, decision = checked
+    if form.variable(REQUESTED_BY) is not None:  # the Job learns who asked (older versions of it cannot)
+        values = {**values, REQUESTED_BY: requested_by(actor)}
+    answer = Answer(client, view["id"], ack)
+    claiming = asyncio.create_task(parts.runs.claim(view["id"], actor.user_id, context.channel_id, form, values))
+    if not await _in_time(claiming, arrived):  # a busy ledger must not cost the person Slack's 3 s
+        await _submitting(answer)
+    try:
+        request = await claiming
+    except LedgerError as exc:
+        log.error("cannot record a request: %s", exc)
+        unrecorded = f"The bot cannot record requests: {exc}"
+        await answer.replace(modal.unavailable_modal(unrecorded, RETRY_LATER, title="Not run"))
+        return
+    set_correlation(request.request_id if request else view["id"])  # follows the request into every log line
+    if request is None:
+        await finish(parts, SubmitOutcome(Sent.DUPLICATE), None, answer)
+        return
+    await _send(parts, Asked(request, form, context, actor, decision), form, answer, arrived)
+
+
+async def _send(parts: Parts, asked: Asked, form: JobForm, answer: Answer, arrived: float) -> None:
+    """Nautobot's answer through the ack when it comes in time, else through ``views.update`` once it comes."""
+    posting = asyncio.create_task(parts.runs.send(asked.request.request_id, form))
+    if answer.ack is not None and not await _in_time(posting, arrived):
+        await _submitting(answer)
+    await finish(parts, await posting, asked, answer)
+
+
+async def _submitting(answer: Answer) -> None:
+    """Acknowledge with a "Submitting…" view; the outcome replaces it later."""
+    await answer.replace(SUBMITTING)
+    answer.ack = None
+
+
+async def _checked(parts: Parts, ack: AsyncAck, view: dict[str, Any], actor: Actor) -> Checked | None:
+    """The form, the submitted values and the decision; None when the submission was answered here."""
+    try:  # access may have been taken away while the form was open: grants are read again
+        decision = await asyncio.wait_for(parts.access.decide(actor, fresh=True), ACCESS_WAIT)
+    except TimeoutError:
+        first = next(iter((view.get("state") or {}).get("values") or {}), None)
+        if first is None:
+            await ack(response_action="update", view=modal.unavailable_modal(ACCESS_TIMEOUT, RETRY_LATER))
+        else:
+            await ack(response_action="errors", errors={first: ACCESS_TIMEOUT})
+        await parts.record(AuditAction.SUBMIT, AuditOutcome.FAILED, actor, reason=ACCESS_TIMEOUT)
+        return None
+    if not decision.allowed:
+        parts.metrics.request("denied")
+        await ack(response_action="update", view=denied_view(decision))
+        log.warning("submission refused user=%s channel=%s: %s", actor.user_id, actor.channel_id, decision.reason)
+        await parts.record(AuditAction.SUBMIT, AuditOutcome.DENIED, actor, decision=decision)
+        return None
+    try:
+        form = parts.forms.current() or await parts.forms.refresh()
+    except NautobotError as exc:
+        await ack(response_action="update", view=modal.unavailable_modal(str(exc), RETRY_LATER, title="Not run"))
+        return None
+    values = modal.read_submission(view["state"]["values"], form, parts.hidden)
+    if await _refused(
+        parts, ack, actor, decision, policy.refused_choices(values, form, decision, setting=decision.source)
+    ):
+        return None
+    errors = modal.validate(values, form, email_regex=parts.email_regex, hidden=parts.hidden)
+    if errors:
+        parts.metrics.request("invalid")
+        await ack(response_action="errors", errors=errors)
+        reason = " ".join(errors.values())
+        await parts.record(AuditAction.SUBMIT, AuditOutcome.INVALID, actor, decision=decision, reason=reason)
+        return None
+    return form, values, decision
+
+
+async def _refused(parts: Parts, ack: AsyncAck, actor: Actor, decision: Decision, refused: dict[str, str]) -> bool:
+    """Restricted choices this person may not pick (a form opened before access changed, or forged)."""
+    if not refused:
+        return False
+    parts.metrics.request("denied")
+    await ack(response_action="errors", errors=refused)
+    reason = " ".join(refused.values())
+    await parts.record(AuditAction.SUBMIT, AuditOutcome.DENIED, actor, decision=decision, reason=reason)
+    return True
+
+
+async def _in_time(task: asyncio.Task[Any], arrived: float) -> bool:
+    """Whether ``task`` ends within the submission's budget, counted from its arrival."""
+    waited = asyncio.get_running_loop().time() - arrived
+    done, _ = await asyncio.wait({task}, timeout=max(SUBMIT_WAIT - waited, SUBMIT_WAIT / 4))
+    return bool(done)

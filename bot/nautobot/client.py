@@ -1,0 +1,465 @@
+"""The Nautobot REST client: find a Job, read its variables, run it, follow its JobResult and log.
+
+Every failure becomes a :class:`~bot.nautobot.errors.NautobotError` whose ``str()`` tells a person
+what happened and what to do next (:mod:`bot.nautobot.responses` reads the answers). The API token
+lives in a ``SecretStr`` and is never part of a message, a log line or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+import time
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr
+
+from bot.models import JobForm, JobRun, LogEntry
+from bot.nautobot.errors import JobDisabled, NautobotAuthError, NautobotError, job_not_found
+from bot.nautobot.responses import Answers, is_tls_failure
+
+if TYPE_CHECKING:
+    from bot.settings import NautobotSettings
+
+logger = logging.getLogger("bot.nautobot")
+
+RETRY_DELAY = 0.5
+"""Seconds before the single retry of a GET that failed in transport."""
+MAX_PAGES = 20
+"""Pages :meth:`NautobotClient.list_objects` reads before it gives up on a list that keeps going."""
+TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """One Job record from ``GET /api/extras/jobs/``."""
+
+    id: str
+    name: str
+    enabled: bool
+    installed: bool
+    description: str
+    raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> JobInfo:
+        return cls(
+            id=str(data.get("id", "")),
+            name=str(data.get("name") or ""),
+            enabled=bool(data.get("enabled")),
+            installed=bool(data.get("installed", True)),
+            description=str(data.get("description") or ""),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What ``POST .../run/`` answered: a queued run, or a scheduled job awaiting approval."""
+
+    run: JobRun | None
+    scheduled_job_id: str | None
+    scheduled_url: str | None
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.run is None and self.scheduled_job_id is not None
+
+
+class _TokenAuth(httpx.Auth):
+    """Adds ``Authorization: Token <key>`` at send time, so no header dict holds the key beforehand."""
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Token {self._token.get_secret_value()}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "_TokenAuth(token=**********)"
+
+
+class NautobotClient:
+    """Async client for the parts of Nautobot's REST API the bot uses (Nautobot 2.x and 3.x)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | SecretStr,
+        *,
+        verify: bool | str | os.PathLike[str] = True,
+        timeout: float = TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_retry: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_retry`` is called each time a GET is sent again after a transport error (a metric counts it)."""
+        self.base_url = _normalise_base(base_url)
+        self._on_retry = on_retry
+        self._token = token if isinstance(token, SecretStr) else SecretStr(token)
+        self._answers = Answers(self.base_url, self._token, timeout)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=_TokenAuth(self._token),
+            headers={"Accept": "application/json", "User-Agent": "meraki-chatops"},
+            timeout=httpx.Timeout(timeout),
+            verify=_tls(verify) if transport is None else True,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: NautobotSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_retry: Callable[[], None] | None = None,
+    ) -> NautobotClient:
+        """The client the settings describe: the one place NAUTOBOT_URL, the token and TLS are put together."""
+        verify: bool | Path = settings.nautobot_ca_bundle or settings.nautobot_verify_tls
+        return cls(
+            settings.nautobot_base, settings.nautobot_token, verify=verify, transport=transport, on_retry=on_retry
+        )
+
+    def __repr__(self) -> str:
+        return f"NautobotClient(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> NautobotClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def result_url(self, result_id: str) -> str:
+        """The JobResult's web page (not its API URL): the link people follow."""
+        return self._answers.result_url(result_id)
+
+    def scheduled_url(self, scheduled_id: str) -> str:
+        """The scheduled job's web page, where an approval can be looked at."""
+        return f"{self.base_url}/extras/scheduled-jobs/{scheduled_id}/"
+
+    # Jobs
+
+    async def find_job(self, name: str) -> JobInfo:
+        """The Job named ``name``; raises :class:`JobNotFound` when the search is empty."""
+        what = f"look up the Job {name!r}"
+        response = await self._request("GET", "/api/extras/jobs/", what=what, params={"name": name})
+        self._answers.expect(response, what, 200)
+        body = self._answers.json(response, what)
+        results = body.get("results") if isinstance(body, Mapping) else body
+        if not isinstance(results, list):
+            raise self._answers.unexpected(response, what)
+        matches = [item for item in results if isinstance(item, Mapping)]
+        if not matches:
+            raise job_not_found(name, status=response.status_code)
+        exact = next((item for item in matches if item.get("name") == name), matches[0])
+        return JobInfo.from_api(exact)
+
+    async def job_form(self, name: str) -> JobForm:
+        """The Job and its variables in field order, ready for the Slack modal."""
+        job = await self.find_job(name)
+        what = f"read the variables of the Job {name!r}"
+        response = await self._request("GET", f"/api/extras/jobs/{_segment(job.id)}/variables/", what=what)
+        if response.status_code == 404:
+            raise job_not_found(name, status=404, detail=self._answers.detail(response))
+        self._answers.expect(response, what, 200)
+        variables = self._answers.json(response, what)
+        if not isinstance(variables, list):
+            raise self._answers.unexpected(response, what)
+        return self._answers.parse(response, what, lambda: JobForm.from_api(job.raw, variables))
+
+    async def run_job(self, job_id: str, data: dict[str, Any]) -> Submission:
+        """Run the Job once; a POST is never retried, since a retry could run the Job twice."""
+        what = f"run the Job {job_id}"
+        path = f"/api/extras/jobs/{_segment(job_id)}/run/"
+        response = await self._request("POST", path, what=what, json={"data": data})
+        if response.status_code == 201:
+            return self._submission(response, what)
+        raise await self._run_error(response, job_id, what)
+
+    # Results
+
+    async def job_result(self, result_id: str) -> JobRun:
+        """A snapshot of the JobResult, its ``url`` being the web page."""
+        what = f"read the JobResult {result_id}"
+        response = await self._request("GET", f"/api/extras/job-results/{_segment(result_id)}/", what=what)
+        if response.status_code == 404:
+            raise self._answers.result_not_found(response, result_id)
+        self._answers.expect(response, what, 200)
+        return self._job_run(response, what)
+
+    async def job_results(self, result_ids: list[str]) -> dict[str, JobRun]:
+        """Snapshots of many JobResults in one request, by id; ids Nautobot does not return are left out."""
+        what = f"read {len(result_ids)} JobResults"
+        params = httpx.QueryParams([("id", result_id) for result_id in result_ids] + [("limit", len(result_ids))])
+        response = await self._request("GET", "/api/extras/job-results/", what=what, params=params)
+        self._answers.expect(response, what, 200)
+        found = self._answers.mapping(response, what).get("results") or []
+        runs = self._answers.parse(response, what, lambda: [JobRun.from_api(item, self.base_url) for item in found])
+        return {run.result_id: run for run in runs}
+
+    async def results_since(self, job_id: str, since: datetime) -> list[dict[str, Any]]:
+        """This Job's results created since ``since``, newest first, as Nautobot sends them.
+
+        A bot that died while sending a run looks here for it before sending it again.
+        """
+        what = "list the Job's recent results"
+        params: dict[str, str | int] = {"job_model": job_id, "date_created__gte": since.isoformat(), "limit": 100}
+        response = await self._request("GET", "/api/extras/job-results/", what=what, params=params)
+        self._answers.expect(response, what, 200)
+        return list(self._answers.json(response, what).get("results") or [])
+
+    async def job_logs(self, result_id: str) -> list[LogEntry]:
+        """Every log line of the run, oldest first (the first is Nautobot's ``initialization`` line)."""
+        what = f"read the log of the JobResult {result_id}"
+        response = await self._request("GET", f"/api/extras/job-results/{_segment(result_id)}/logs/", what=what)
+        if response.status_code == 404:
+            raise self._answers.result_not_found(response, result_id)
+        self._answers.expect(response, what, 200)
+        items = self._answers.json(response, what)
+        if not isinstance(items, list):
+            raise self._answers.unexpected(response, what)
+        entries = self._answers.parse(response, what, lambda: [LogEntry.from_api(item) for item in items])
+        return sorted(entries, key=lambda entry: entry.created)
+
+    async def scheduled_job(self, scheduled_id: str) -> dict[str, Any]:
+        """The scheduled job record (its ``state`` tells whether an approval is pending)."""
+        what = f"read the scheduled job {scheduled_id}"
+        response = await self._request("GET", f"/api/extras/scheduled-jobs/{_segment(scheduled_id)}/", what=what)
+        if response.status_code == 404:
+            raise NautobotError(
+                f"Nautobot has no scheduled job {scheduled_id} that the bot's user can see; it may have been "
+                f"approved, denied or deleted. Check {self.scheduled_url(scheduled_id)}.",
+                status=404,
+                detail=self._answers.detail(response),
+            )
+        self._answers.expect(response, what, 200)
+        return self._answers.mapping(response, what)
+
+    async def scheduled_run(self, scheduled_id: str) -> JobRun | None:
+        """The run an approved scheduled job started, once Nautobot's scheduler has started it."""
+        what = f"look for the run of the scheduled job {scheduled_id}"
+        params: dict[str, str | int] = {"scheduled_job": scheduled_id, "limit": 1}
+        response = await self._request("GET", "/api/extras/job-results/", what=what, params=params)
+        self._answers.expect(response, what, 200)
+        results = self._answers.mapping(response, what).get("results") or []
+        if not results:
+            return None
+        return self._answers.parse(response, what, lambda: JobRun.from_api(results[0], self.base_url))
+
+    async def cancel(self, result_id: str) -> JobRun:
+        """Cancel a queued or running Job (Nautobot 3.2+); an already finished run is returned as is."""
+        what = f"cancel the JobResult {result_id}"
+        response = await self._request("POST", f"/api/extras/job-results/{_segment(result_id)}/cancel/", what=what)
+        if response.status_code == 200:
+            return self._job_run(response, what)
+        if response.status_code == 409:
+            return await self.job_result(result_id)
+        if response.status_code == 404:
+            raise self._answers.cancel_not_found(response, result_id)
+        raise self._answers.error(response, what)
+
+    async def status(self) -> dict[str, Any]:
+        """``GET /api/status/``, plus ``"api-version"`` from the response header when Nautobot sends it."""
+        what = "read Nautobot's status"
+        response = await self._request("GET", "/api/status/", what=what)
+        self._answers.expect(response, what, 200)
+        body = self._answers.mapping(response, what)
+        api_version = response.headers.get("API-Version")
+        if api_version and "api-version" not in body:
+            body["api-version"] = api_version
+        return body
+
+    # Any other list or object (e.g. an app's API under /api/plugins/)
+
+    async def list_objects(
+        self, path: str, *, what: str, params: Sequence[tuple[str, str]] = (), page_size: int = 500
+    ) -> list[dict[str, Any]]:
+        """Every object of a paginated list endpoint, following ``next`` for at most :data:`MAX_PAGES` pages.
+
+        ``params`` is a sequence of pairs, so a filter may be given several values (``command=a&command=b``).
+        """
+        found: list[dict[str, Any]] = []
+        for _ in range(MAX_PAGES):
+            query = httpx.QueryParams([*params, ("limit", str(page_size)), ("offset", str(len(found)))])
+            response = await self._request("GET", path, what=what, params=query)
+            self._answers.expect(response, what, 200)
+            body = self._answers.mapping(response, what)
+            results = body.get("results")
+            if not isinstance(results, list):
+                raise self._answers.unexpected(response, what)
+            found += [item for item in results if isinstance(item, dict)]
+            if not body.get("next") or not results:
+                return found
+        raise NautobotError(
+            f"Nautobot listed more than {MAX_PAGES * page_size} objects when asked to {what}; the bot read none "
+            "of them. Remove the objects that are no longer needed.",
+        )
+
+    async def get_object(self, path: str, *, what: str, params: Mapping[str, str] | None = None) -> dict | None:
+        """One object, or None when Nautobot has none the bot's user can see (404)."""
+        response = await self._request("GET", path, what=what, params=dict(params or {}))
+        if response.status_code == 404:
+            return None
+        self._answers.expect(response, what, 200)
+        return self._answers.mapping(response, what)
+
+    async def create_object(self, path: str, data: Mapping[str, Any], *, what: str) -> dict[str, Any]:
+        """``POST`` one object (201); a POST is never retried."""
+        response = await self._request("POST", path, what=what, json=dict(data))
+        if response.status_code == 400:
+            raise self._answers.refused(response, what)
+        self._answers.expect(response, what, 201)
+        return self._answers.mapping(response, what)
+
+    async def probe(self, path: str) -> int | str:
+        """The status of ``GET path?limit=1``, or the name of the transport error: may the token read there?"""
+        try:
+            response = await self._http.get(path, params={"limit": "1"})
+        except httpx.HTTPError as exc:
+            return type(exc).__name__
+        return response.status_code
+
+    # Transport
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: httpx.QueryParams | Mapping[str, str | int] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """Send once; a GET is sent a second time after a transport error (but not after a TLS failure)."""
+        attempts = 2 if method == "GET" else 1
+        for attempt in range(1, attempts + 1):
+            started = time.perf_counter()
+            try:
+                response = await self._http.request(method, path, params=params, json=json)
+            except httpx.TransportError as exc:
+                _log_request(method, path, type(exc).__name__, started)
+                if attempt < attempts and not is_tls_failure(exc):
+                    if self._on_retry is not None:
+                        self._on_retry()
+                    await asyncio.sleep(RETRY_DELAY)
+                    continue
+                raise self._answers.unreachable(exc, method, what) from exc
+            _log_request(method, path, response.status_code, started)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _run_error(self, response: httpx.Response, job_id: str, what: str) -> NautobotError:
+        status = response.status_code
+        detail = self._answers.detail(response)
+        if status == 400:
+            return self._answers.field_errors(response, job_id)
+        if status == 403 and "not enabled" in detail:
+            return JobDisabled(
+                f"The Job {job_id} is not enabled to be run in Nautobot, so nothing ran. Enable it in Nautobot "
+                "(Jobs → Edit → Enabled) and try again.",
+                job=job_id,
+                status=status,
+                detail=detail,
+            )
+        if status == 405:
+            return JobDisabled(
+                f"The Job {job_id} cannot run because Nautobot does not have its code installed ({detail}); nothing "
+                "ran. Sync the Git repository that holds it (Extensibility → Git Repositories → Sync) and try again.",
+                job=job_id,
+                installed=False,
+                status=status,
+                detail=detail,
+            )
+        if status == 404:
+            return await self._run_not_found(job_id, detail)
+        return self._answers.error(response, what)
+
+    async def _run_not_found(self, job_id: str, detail: str) -> NautobotError:
+        """A 404 on ``/run/`` while the Job is visible means no ``run`` action: Nautobot restricts by it."""
+        what = f"look up the Job {job_id}"
+        probe = await self._request("GET", f"/api/extras/jobs/{_segment(job_id)}/", what=what)
+        if probe.status_code == 404:
+            return job_not_found(job_id, status=404, detail=detail)
+        if probe.status_code != 200:
+            return self._answers.error(probe, what)
+        return NautobotAuthError(
+            f"The bot's Nautobot user can see the Job {job_id} but may not run it, so nothing ran: no "
+            "ObjectPermission gives it the run action on this Job. Add the action run to its ObjectPermission "
+            "on extras.job (and check that the permission's constraints include this Job).",
+            status=404,
+            detail=detail,
+        )
+
+    def _submission(self, response: httpx.Response, what: str) -> Submission:
+        body = self._answers.mapping(response, what)
+        result = body.get("job_result")
+        scheduled = body.get("scheduled_job", body.get("schedule"))
+        if not isinstance(result, Mapping) and not isinstance(scheduled, Mapping):
+            raise self._answers.unexpected(response, what)
+        run = self._answers.parse(response, what, lambda: JobRun.from_api(result, self.base_url)) if result else None
+        scheduled_id = str(scheduled.get("id", "")) if isinstance(scheduled, Mapping) else ""
+        return Submission(
+            run=run,
+            scheduled_job_id=scheduled_id or None,
+            scheduled_url=self.scheduled_url(scheduled_id) if scheduled_id else None,
+            raw=body,
+        )
+
+    def _job_run(self, response: httpx.Response, what: str) -> JobRun:
+        body = self._answers.mapping(response, what)
+        return self._answers.parse(response, what, lambda: JobRun.from_api(body, self.base_url))
+
+
+def _normalise_base(base_url: str) -> str:
+    base = str(base_url).strip().rstrip("/")
+    return base.removesuffix("/api") if base.endswith("/api") else base
+
+
+def _tls(verify: bool | str | os.PathLike[str]) -> bool | ssl.SSLContext:
+    """What httpx's ``verify`` takes: a context trusting the CA bundle at ``verify``, else whether to verify.
+
+    httpx 0.28 wants an ``SSLContext`` for a CA bundle; a path string is deprecated there.
+    """
+    if isinstance(verify, bool):
+        return verify
+    try:
+        return ssl.create_default_context(cafile=os.fspath(verify))
+    except (OSError, ssl.SSLError) as exc:
+        raise NautobotError(
+            f"Cannot load the CA bundle {os.fspath(verify)} ({exc}). Set NAUTOBOT_CA_BUNDLE to a readable PEM file "
+            "holding the CA that signed Nautobot's certificate, then restart the bot.",
+            detail=str(exc),
+        ) from None
+
+
+def _segment(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _log_request(method: str, path: str, status: int | str, started: float) -> None:
+    elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+    logger.debug(
+        "nautobot request method=%s path=%s status=%s elapsed_ms=%s",
+        method,
+        path,
+        status,
+        elapsed_ms,
+        extra={"method": method, "path": path, "status": status, "elapsed_ms": elapsed_ms},
+    )

@@ -1,0 +1,236 @@
+"""The messages about a request, as ``(fallback_text, blocks)``: its parent message, Cancel, and errors.
+
+Every piece of untrusted text goes through :func:`bot.slack.text.escape` on its way in.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.models import REQUESTED_BY, JobForm, JobRun, RunRequest, RunStatus
+from bot.slack.log_messages import format_counts
+from bot.slack.text import URL, channel_link, context, escape, fallback, link, mention, section
+
+FIELD_MAX = 2000
+FIELDS_PER_SECTION = 10
+MAX_INPUT_FIELDS = 40
+
+
+STATUS_ICONS: dict[RunStatus, str] = {
+    RunStatus.SUBMITTED: "📨",
+    RunStatus.QUEUED: "⏳",
+    RunStatus.RUNNING: "🏃",
+    RunStatus.AWAITING_APPROVAL: "🕒",
+    RunStatus.SUCCEEDED: "✅",
+    RunStatus.FAILED: "❌",
+    RunStatus.CANCELLED: "🚫",
+    RunStatus.DENIED: "⛔",
+    RunStatus.TIMED_OUT: "⌛",
+}
+STATUS_TEXT: dict[RunStatus, str] = {
+    RunStatus.SUBMITTED: "Sending the request to Nautobot…",
+    RunStatus.QUEUED: "Queued in Nautobot, waiting for a worker.",
+    RunStatus.RUNNING: "Running in Nautobot.",
+    RunStatus.AWAITING_APPROVAL: "Waiting for approval in Nautobot; it runs once someone approves it there.",
+    RunStatus.SUCCEEDED: "Succeeded.",
+    RunStatus.FAILED: "Failed. The reason and the log are in the thread.",
+    RunStatus.CANCELLED: "Cancelled in Nautobot.",
+    RunStatus.DENIED: "Not approved in Nautobot, so it did not run. See the link for the approvers' comments.",
+    RunStatus.TIMED_OUT: "Still running in Nautobot; the bot stopped following it. See the link for the result.",
+}
+
+
+# -- the parent message --------------------------------------------------------------------------
+
+
+def format_duration(span: timedelta) -> str:
+    seconds = max(int(span.total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def _display_value(value: Any, choice_label: str | None) -> str:
+    if choice_label is not None:
+        return choice_label
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _input_rows(request: RunRequest, form: JobForm | None) -> list[tuple[str, str]]:
+    """(label, value) for each input in the Job's order; the dry-run flag is shown in the header."""
+    order = [var.name for var in form.variables] if form else []
+    names = [name for name in order if name in request.inputs]
+    names += [name for name in request.inputs if name not in names]
+    rows = []
+    for name in names:
+        var = form.variable(name) if form else None
+        if (var and var.type == "DryRunVar") or (var is None and name == "dryrun") or name == REQUESTED_BY:
+            continue  # the dry-run flag is in the header, the requester in the "Requested by" line
+        value = request.inputs[name]
+        label = var.display_label if var else name.replace("_", " ").capitalize()
+        choice = var.choice_label(value) if var and isinstance(value, str) else None
+        rows.append((label, _display_value(value, choice)))
+    return rows
+
+
+def _input_sections(rows: list[tuple[str, str]]) -> list[Block]:
+    shown = rows[:MAX_INPUT_FIELDS]
+    fields = []
+    for label, value in shown:
+        title = escape(label, limit=200)
+        value_text = escape(value, limit=FIELD_MAX - len(title) - 4)
+        fields.append(MarkdownTextObject(text=f"*{title}*\n{value_text}", verbatim=True))
+    blocks: list[Block] = [
+        SectionBlock(fields=fields[start : start + FIELDS_PER_SECTION])
+        for start in range(0, len(fields), FIELDS_PER_SECTION)
+    ]
+    if len(rows) > len(shown):
+        blocks.append(context(f"…and {len(rows) - len(shown)} more inputs, listed in Nautobot."))
+    return blocks
+
+
+def _status_line(status: RunStatus, dryrun: bool) -> str:
+    if status is RunStatus.SUCCEEDED and dryrun:
+        return "Dry run succeeded: nothing was changed."
+    return STATUS_TEXT[status]
+
+
+def _timing(status: RunStatus, run: JobRun | None, elapsed: timedelta | None) -> str | None:
+    if status.is_final:
+        took = (run.duration if run and status is not RunStatus.TIMED_OUT else None) or elapsed
+        return f"Took {format_duration(took)}" if took is not None else None
+    return f"Waiting for {format_duration(elapsed)}" if elapsed is not None else None
+
+
+def parent_message(
+    request: RunRequest,
+    run: JobRun | None = None,
+    status: RunStatus | None = None,
+    *,
+    form: JobForm | None = None,
+    nautobot_url: str | None = None,
+    elapsed: timedelta | None = None,
+    cancellable: bool = False,
+) -> tuple[str, list[Block]]:
+    """The channel message for one request, updated in place as its status changes.
+
+    ``nautobot_url`` is the link when there is no JobResult yet (e.g. the approval page).
+    ``cancellable`` adds a Cancel button (only the requester may use it) while the run is going.
+    """
+    status = status or (run.status if run else RunStatus.SUBMITTED)
+    icon = STATUS_ICONS[status]
+    job = escape(request.job_name, limit=200)
+    dry = " (dry run)" if request.dryrun else ""
+    state = _status_line(status, request.dryrun)
+    blocks: list[Block] = [
+        section(f"{icon} *{job}*{dry}: {state}\nRequested by {mention(request.requester_id)}"),
+        *_input_sections(_input_rows(request, form)),
+    ]
+    details: list[str] = []
+    target = run.url if run else nautobot_url
+    if target:
+        details.append(link(target, "Open the JobResult in Nautobot" if run else "Open in Nautobot"))
+    timing = _timing(status, run, elapsed)
+    if timing:
+        details.append(timing)
+    if status.is_final and run is not None:
+        details.append(f"Log: {format_counts(run.log_counts)}")
+    if details:
+        blocks.append(context(" · ".join(details)))
+    if cancellable and run is not None and not status.is_final:
+        blocks.append(cancel_actions(request.request_id))
+    return fallback(f"{icon} {job}{dry}: {state}"), blocks
+
+
+CANCEL_ACTION_ID = "cancel_run"
+
+
+def cancel_actions(request_id: str) -> ActionsBlock:
+    confirm = ConfirmObject(
+        title="Cancel this run?",
+        text=MarkdownTextObject(
+            text="Nautobot stops the Job where it is; whatever it already did in Meraki stays done.", verbatim=True
+        ),
+        confirm="Cancel the run",
+        deny="Keep it running",
+    )
+    button = ButtonElement(
+        text="Cancel", action_id=CANCEL_ACTION_ID, value=request_id[:2000], style="danger", confirm=confirm
+    )
+    return ActionsBlock(block_id="cancel", elements=[button])
+
+
+def only_requester_may_cancel(requester_id: str) -> tuple[str, list[Block]]:
+    text = f"Only {mention(requester_id)}, who asked for this run, can cancel it."
+    return fallback(text), [section(text)]
+
+
+def cancel_requested(url: str | None) -> tuple[str, list[Block]]:
+    text = "🛑 Cancel sent to Nautobot. The thread gets the log once the Job has stopped."
+    blocks: list[Block] = [section(text)]
+    if url and URL.match(url):
+        blocks.append(context(link(url, "Open the JobResult in Nautobot")))
+    return fallback(text), blocks
+
+
+# -- the log thread ------------------------------------------------------------------------------
+
+
+def error_message(
+    what_happened: str,
+    what_was_done: str,
+    next_step: str,
+    *,
+    url: str | None = None,
+    url_text: str = "Open in Nautobot",
+) -> tuple[str, list[Block]]:
+    """An error for the requester (ephemeral or DM): what happened, what was (not) done, what to do."""
+    text = (
+        f"⚠️ *What happened:* {escape(what_happened, limit=1200)}\n"
+        f"*What was done:* {escape(what_was_done, limit=800)}\n"
+        f"*What to do:* {escape(next_step, limit=800)}"
+    )
+    blocks: list[Block] = [section(text)]
+    if url and URL.match(url):
+        blocks.append(context(link(url, url_text)))
+    return fallback(f"⚠️ {escape(what_happened, limit=1200)} {escape(next_step, limit=800)}"), blocks
+
+
+def cannot_post_in_channel(
+    channel_id: str, *, bot_name: str = "meraki-admin", submitted: bool = False
+) -> tuple[str, list[Block]]:
+    """Tell the requester the bot is not in the channel and how to invite it."""
+    name = escape(bot_name, limit=80)
+    done = (
+        "Your request was submitted to Nautobot; I'll send its progress here instead."
+        if submitted
+        else "Nothing was submitted."
+    )
+    text = (
+        f"⚠️ I can't post in {channel_link(channel_id)} because I'm not a member of it. {done}\n"
+        f"To use me there, type `/invite @{name}` in that channel, then run the command again."
+    )
+    return fallback(f"I can't post in that channel: invite me with /invite @{name}."), [section(text)]

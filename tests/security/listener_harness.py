@@ -17,19 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from security.slack_payloads import control_sequences, injection_problems, rendered_texts, unverbatim
 from slack_sdk.web.async_client import AsyncWebClient
-from support.fake_nautobot import (
-    ACME_ORG,
-    JOB_NAME,
-    LOGS_PATH,
-    RUN_PATH,
-    RUN_QUEUED,
-    FakeNautobot,
-    log_entry,
-    ok,
-)
-from support.slack_standin import Call, SlackStandIn, validate_view
 
 from bot import forms
 from bot.access import Access, AccessPolicy, SlackGroups
@@ -39,6 +27,18 @@ from bot.ledger import Ledger
 from bot.listeners import Listeners
 from bot.pacing import ChannelPacer
 from bot.runs import Runs
+from tests.security.slack_payloads import control_sequences, injection_problems, rendered_texts, unverbatim
+from tests.support.fake_nautobot import (
+    ACME_ORG,
+    JOB_NAME,
+    LOGS_PATH,
+    RUN_PATH,
+    RUN_QUEUED,
+    FakeNautobot,
+    log_entry,
+    ok,
+)
+from tests.support.slack_standin import Call, SlackStandIn, validate_view
 
 USER, CHANNEL = "U0SEC0001", "C0SEC0001"
 POLICY = {"allow": [{"users": [USER], "channels": [CHANNEL]}]}

@@ -15,20 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from support.fake_nautobot import (
-    ACME_ORG,
-    JOB_ID,
-    JOB_LIST,
-    JOB_NAME,
-    JOBS_PATH,
-    REQUESTED_BY,
-    RUN_PATH,
-    VARIABLES,
-    VARIABLES_PATH,
-    FakeNautobot,
-    ok,
-)
-from support.fake_slack import Events, FakeAck, FakeSlack, view_dict, view_text
 
 import bot.nautobot as nautobot_module
 from bot import forms
@@ -55,6 +41,20 @@ from bot.nautobot import NautobotClient
 from bot.pacing import ChannelPacer
 from bot.runs import Runs
 from bot.settings import Settings, SettingsError, load_settings
+from tests.support.fake_nautobot import (
+    ACME_ORG,
+    JOB_ID,
+    JOB_LIST,
+    JOB_NAME,
+    JOBS_PATH,
+    REQUESTED_BY,
+    RUN_PATH,
+    VARIABLES,
+    VARIABLES_PATH,
+    FakeNautobot,
+    ok,
+)
+from tests.support.fake_slack import Events, FakeAck, FakeSlack, view_dict, view_text
 
 pytestmark = pytest.mark.security
 

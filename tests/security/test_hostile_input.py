@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from security.hostile_corpus import ALL, CORPUS
-from security.listener_harness import (
+
+from bot import forms, messages
+from tests.security.hostile_corpus import ALL, CORPUS
+from tests.security.listener_harness import (
     CHOICE_FIELDS,
     GOOD,
     TEXT_FIELDS,
@@ -31,12 +33,10 @@ from security.listener_harness import (
     typed,
     workspace,
 )
-from security.slack_payloads import mrkdwn_objects
-from support.fake_nautobot import EMAIL_REGEX
-from support.manifest import bot_scopes
-from support.slack_standin import SlackStandIn
-
-from bot import forms, messages
+from tests.security.slack_payloads import mrkdwn_objects
+from tests.support.fake_nautobot import EMAIL_REGEX
+from tests.support.manifest import bot_scopes
+from tests.support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.security, pytest.mark.asyncio(loop_scope="module")]
 

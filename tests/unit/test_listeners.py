@@ -9,7 +9,19 @@ from typing import Any
 
 import httpx
 import pytest
-from support.fake_nautobot import (
+
+import bot.listeners as listeners_module
+import bot.nautobot as nautobot_module
+from bot import forms
+from bot.access import Access, AccessPolicy, SlackGroups
+from bot.follow import Follower
+from bot.form_cache import FormCache
+from bot.ledger import Ledger
+from bot.listeners import Listeners
+from bot.models import ModalContext
+from bot.pacing import ChannelPacer
+from bot.runs import Runs
+from tests.support.fake_nautobot import (
     ACME_ORG,
     JOB_ID,
     JOB_NAME,
@@ -25,7 +37,7 @@ from support.fake_nautobot import (
     FakeNautobot,
     ok,
 )
-from support.fake_slack import (
+from tests.support.fake_slack import (
     DM_CHANNEL,
     OPENED_VIEW_HASH,
     OPENED_VIEW_ID,
@@ -36,18 +48,6 @@ from support.fake_slack import (
     view_dict,
     view_text,
 )
-
-import bot.listeners as listeners_module
-import bot.nautobot as nautobot_module
-from bot import forms
-from bot.access import Access, AccessPolicy, SlackGroups
-from bot.follow import Follower
-from bot.form_cache import FormCache
-from bot.ledger import Ledger
-from bot.listeners import Listeners
-from bot.models import ModalContext
-from bot.pacing import ChannelPacer
-from bot.runs import Runs
 
 USER = "U0456ABC"
 CHANNEL = "C0123CHAN"

@@ -1,10 +1,9 @@
-"""Benchmarks of the bot against local stand-ins of Slack and Nautobot, with a naive design as the baseline."""
+"""Benchmarks of the bot against local stand-ins of Slack and Nautobot, with a naive design as the baseline.
 
-import sys
+The Slack stand-in and Nautobot's JSON shapes come from the test suite, as ``tests.support``; run
+the benchmarks from the repository root (``python -m bench``) so both packages are importable.
+"""
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# The Slack stand-in and Nautobot's JSON shapes live in the test suite's support package.
-if str(ROOT / "tests") not in sys.path:
-    sys.path.insert(0, str(ROOT / "tests"))

@@ -14,11 +14,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from support.slack_standin import Call, Envelope
-
 from bench.nautobot_standin import Run
 from bench.processes import Sample
 from bench.stats import distribution
+from tests.support.slack_standin import Call, Envelope
 
 LONG_RUN = 30.0
 """A run at least this long (seconds, from the request to its end) counts as long for the polling-rate figure."""

@@ -22,9 +22,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from support.fake_nautobot import JOB, LOGS, VARIABLES, job_result
 
 from bench.durations import Durations
+from tests.support.fake_nautobot import JOB, LOGS, VARIABLES, job_result
 
 TOKEN = "b3nchb3nchb3nchb3nchb3nchb3nchb3nchb3nc"
 JOB_ID = JOB["id"]

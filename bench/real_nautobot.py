@@ -32,7 +32,7 @@ def _monotonic(iso: str | None) -> float | None:
 
 
 def run_real(runs: int, workdir: Path, timeout: float = 240.0) -> dict[str, Any]:
-    from support.nautobot_stack import StackError, services_reachable
+    from tests.support.nautobot_stack import StackError, services_reachable
 
     missing = services_reachable()
     if missing:
@@ -44,9 +44,9 @@ def run_real(runs: int, workdir: Path, timeout: float = 240.0) -> dict[str, Any]
 
 
 def _run_real(runs: int, workdir: Path, timeout: float) -> dict[str, Any]:
-    from support.meraki_standin import MerakiStandIn
-    from support.nautobot_stack import BOT_TOKEN, EMAIL_REGEX, NautobotStack, machine_lock
-    from support.seed import seed
+    from tests.support.meraki_standin import MerakiStandIn
+    from tests.support.nautobot_stack import BOT_TOKEN, EMAIL_REGEX, NautobotStack, machine_lock
+    from tests.support.seed import seed
 
     crowd = people(runs, 1, prefix="R")
     emails = {person.email for person in crowd}

@@ -19,13 +19,12 @@ from concurrent.futures import wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support.slack_standin import SlackStandIn
-
 from bench.durations import Durations
 from bench.figures import Records
 from bench.nautobot_standin import TOKEN, NautobotStandIn
 from bench.processes import BotProcess
 from bench.users import Crowd, FormWatcher, Person, people, workspace
+from tests.support.slack_standin import SlackStandIn
 
 
 @dataclass(frozen=True)

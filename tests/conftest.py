@@ -10,15 +10,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.meraki_standin import MerakiStandIn
-from support.nautobot_stack import (
+
+from tests.support.meraki_standin import MerakiStandIn
+from tests.support.nautobot_stack import (
     EMAIL_REGEX,
     NautobotStack,
     StackError,
     machine_lock,
     services_reachable,
 )
-from support.seed import ACME, seed
+from tests.support.seed import ACME, seed
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

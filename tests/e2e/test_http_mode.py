@@ -10,11 +10,12 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from slack_sdk.signature import SignatureVerifier
-from support.bot_process import BotProcess
-from support.nautobot_stack import NautobotStack
-from support.seed import ACME
-from support.slack_flow import CHANNEL, FORM, USER, bot_env, entered, parent_message, thread_text, workspace
-from support.slack_standin import APP_ID, TEAM_ID, SlackStandIn, build_state_values
+
+from tests.support.bot_process import BotProcess
+from tests.support.nautobot_stack import NautobotStack
+from tests.support.seed import ACME
+from tests.support.slack_flow import CHANNEL, FORM, USER, bot_env, entered, parent_message, thread_text, workspace
+from tests.support.slack_standin import APP_ID, TEAM_ID, SlackStandIn, build_state_values
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nautobot]
 

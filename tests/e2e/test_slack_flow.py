@@ -7,10 +7,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from support.bot_process import BotProcess
-from support.nautobot_stack import EMAIL_REGEX, NautobotStack
-from support.seed import ACME, BRANCH, FIELD_ORDER
-from support.slack_flow import (
+
+from tests.support.bot_process import BotProcess
+from tests.support.nautobot_stack import EMAIL_REGEX, NautobotStack
+from tests.support.seed import ACME, BRANCH, FIELD_ORDER
+from tests.support.slack_flow import (
     CHANNEL,
     USER,
     bot_env,
@@ -22,7 +23,7 @@ from support.slack_flow import (
     thread_text,
     workspace,
 )
-from support.slack_standin import SlackStandIn
+from tests.support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nautobot]
 

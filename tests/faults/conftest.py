@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from support.bot_process import BotProcess
-from support.nautobot_stack import NautobotStack
-from support.slack_flow import bot_env, workspace
-from support.slack_standin import SlackStandIn
+
+from tests.support.bot_process import BotProcess
+from tests.support.nautobot_stack import NautobotStack
+from tests.support.slack_flow import bot_env, workspace
+from tests.support.slack_standin import SlackStandIn
 
 
 @pytest.fixture

@@ -7,10 +7,13 @@ import asyncio
 import time
 
 import pytest
-from support.nautobot_stack import JOB_NAME
-from support.restarts import ADMIN_POSTS, assert_once, job_runs, kill, replies
-from support.seed import ACME
-from support.slack_flow import (
+
+from bot.ledger import Ledger
+from bot.models import RunRequest
+from tests.support.nautobot_stack import JOB_NAME
+from tests.support.restarts import ADMIN_POSTS, assert_once, job_runs, kill, replies
+from tests.support.seed import ACME
+from tests.support.slack_flow import (
     CHANNEL,
     OTHER_USER,
     USER,
@@ -20,9 +23,6 @@ from support.slack_flow import (
     start_connected,
     submit,
 )
-
-from bot.ledger import Ledger
-from bot.models import RunRequest
 
 pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr
-from support.nautobot_stack import BOT_TOKEN
 
 from bot.models import RunStatus
 from bot.nautobot import NautobotClient
+from tests.support.nautobot_stack import BOT_TOKEN
 
 pytestmark = pytest.mark.nautobot
 

@@ -6,9 +6,10 @@ import time
 
 import httpx
 import pytest
-from support.nautobot_stack import EMAIL_REGEX, JOB_NAME
-from support.polling import wait_until
-from support.seed import ACME, BRANCH, FIELD_ORDER, GLOBEX, WAREHOUSE
+
+from tests.support.nautobot_stack import EMAIL_REGEX, JOB_NAME
+from tests.support.polling import wait_until
+from tests.support.seed import ACME, BRANCH, FIELD_ORDER, GLOBEX, WAREHOUSE
 
 pytestmark = pytest.mark.nautobot
 

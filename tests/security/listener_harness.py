@@ -17,9 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from security.slack_payloads import control_sequences, injection_problems, rendered_texts, unverbatim
 from slack_sdk.web.async_client import AsyncWebClient
-from support.fake_nautobot import (
+
+from bot.access import Access, AccessPolicy, SlackGroups
+from bot.app import wire
+from bot.ledger import Ledger
+from bot.listeners import Listeners
+from bot.nautobot import FormCache
+from bot.slack import modal as forms
+from bot.slack.pacing import ChannelPacer
+from tests.security.slack_payloads import control_sequences, injection_problems, rendered_texts, unverbatim
+from tests.support.fake_nautobot import (
     ACME_ORG,
     JOB_NAME,
     LOGS_PATH,
@@ -29,15 +37,7 @@ from support.fake_nautobot import (
     log_entry,
     ok,
 )
-from support.slack_standin import Call, SlackStandIn, validate_view
-
-from bot.access import Access, AccessPolicy, SlackGroups
-from bot.app import wire
-from bot.ledger import Ledger
-from bot.listeners import Listeners
-from bot.nautobot import FormCache
-from bot.slack import modal as forms
-from bot.slack.pacing import ChannelPacer
+from tests.support.slack_standin import Call, SlackStandIn, validate_view
 
 USER, CHANNEL = "U0SEC0001", "C0SEC0001"
 POLICY = {"allow": [{"users": [USER], "channels": [CHANNEL]}]}

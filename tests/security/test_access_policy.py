@@ -15,20 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from support.fake_nautobot import (
-    ACME_ORG,
-    JOB_ID,
-    JOB_LIST,
-    JOB_NAME,
-    JOBS_PATH,
-    REQUESTED_BY,
-    RUN_PATH,
-    VARIABLES,
-    VARIABLES_PATH,
-    FakeNautobot,
-    ok,
-)
-from support.fake_slack import Events, FakeAck, FakeSlack, view_dict, view_text
 
 import bot.nautobot.client as nautobot_module
 from bot.access import (
@@ -52,6 +38,20 @@ from bot.nautobot import AccessGrant, ChatOpsApp, FormCache, NautobotClient
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer
+from tests.support.fake_nautobot import (
+    ACME_ORG,
+    JOB_ID,
+    JOB_LIST,
+    JOB_NAME,
+    JOBS_PATH,
+    REQUESTED_BY,
+    RUN_PATH,
+    VARIABLES,
+    VARIABLES_PATH,
+    FakeNautobot,
+    ok,
+)
+from tests.support.fake_slack import Events, FakeAck, FakeSlack, view_dict, view_text
 
 pytestmark = pytest.mark.security
 

@@ -16,12 +16,12 @@ from urllib.parse import urlencode
 import pytest
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
-from support.slack_standin import TEAM_ID, SlackStandIn
 
 from bot.app import Bot, build
 from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.settings import Settings, load_settings
+from tests.support.slack_standin import TEAM_ID, SlackStandIn
 
 pytestmark = pytest.mark.security
 

@@ -14,11 +14,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from support.audit_trail import audit_rows, audited
-from support.bot_process import BotProcess
-from support.nautobot_stack import BOT_TOKEN, NautobotStack
-from support.seed import ACME
-from support.slack_flow import (
+
+from bot.access import Actor, grants_decision
+from bot.nautobot import ChatOpsApp, CommandLogEntry, CommandStatus, NautobotClient
+from tests.support.audit_trail import audit_rows, audited
+from tests.support.bot_process import BotProcess
+from tests.support.nautobot_stack import BOT_TOKEN, NautobotStack
+from tests.support.seed import ACME
+from tests.support.slack_flow import (
     CHANNEL,
     DM_ONLY_CHANNEL,
     OTHER_USER,
@@ -31,10 +34,7 @@ from support.slack_flow import (
     submit,
     workspace,
 )
-from support.slack_standin import TEAM_ID, SlackStandIn
-
-from bot.access import Actor, grants_decision
-from bot.nautobot import ChatOpsApp, CommandLogEntry, CommandStatus, NautobotClient
+from tests.support.slack_standin import TEAM_ID, SlackStandIn
 
 pytestmark = [pytest.mark.security, pytest.mark.nautobot]
 

@@ -16,8 +16,11 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from security.hostile_corpus import ALL, CORPUS
-from security.listener_harness import (
+
+from bot.slack import modal as forms
+from bot.slack import text as slack_text
+from tests.security.hostile_corpus import ALL, CORPUS
+from tests.security.listener_harness import (
     CHOICE_FIELDS,
     GOOD,
     TEXT_FIELDS,
@@ -31,13 +34,10 @@ from security.listener_harness import (
     typed,
     workspace,
 )
-from security.slack_payloads import mrkdwn_objects
-from support.fake_nautobot import EMAIL_REGEX
-from support.manifest import bot_scopes
-from support.slack_standin import SlackStandIn
-
-from bot.slack import modal as forms
-from bot.slack import text as slack_text
+from tests.security.slack_payloads import mrkdwn_objects
+from tests.support.fake_nautobot import EMAIL_REGEX
+from tests.support.manifest import bot_scopes
+from tests.support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.security, pytest.mark.asyncio(loop_scope="module")]
 

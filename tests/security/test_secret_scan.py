@@ -14,12 +14,13 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from security.secret_scan import Secret, random_secrets, scan
-from support.bot_process import BotProcess
-from support.manifest import bot_scopes
-from support.meraki_standin import MerakiStandIn
-from support.nautobot_stack import NAUTOBOT_SERVER, NautobotStack
-from support.slack_flow import (
+
+from tests.security.secret_scan import Secret, random_secrets, scan
+from tests.support.bot_process import BotProcess
+from tests.support.manifest import bot_scopes
+from tests.support.meraki_standin import MerakiStandIn
+from tests.support.nautobot_stack import NAUTOBOT_SERVER, NautobotStack
+from tests.support.slack_flow import (
     CHANNEL,
     OTHER_USER,
     USER,
@@ -30,7 +31,7 @@ from support.slack_flow import (
     start_connected,
     submit,
 )
-from support.slack_standin import SlackStandIn
+from tests.support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.security, pytest.mark.e2e, pytest.mark.nautobot]
 

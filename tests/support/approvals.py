@@ -6,7 +6,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 
-from support.nautobot_stack import JOB_NAME, NautobotStack, StackError
+from tests.support.nautobot_stack import JOB_NAME, NautobotStack, StackError
 
 APPROVERS = "meraki approvers"
 WORKFLOW = "Meraki admin changes"

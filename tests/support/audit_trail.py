@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from support.bot_process import BotProcess
-from support.polling import wait_until
+from tests.support.bot_process import BotProcess
+from tests.support.polling import wait_until
 
 
 def audit_rows(process: BotProcess) -> list[dict]:

@@ -502,7 +502,7 @@ class NautobotStack:
 
 
 def main() -> None:
-    """``python tests/support/nautobot_stack.py [template|serve]``.
+    """``python -m tests.support.nautobot_stack [template|serve]``, from the repository root.
 
     ``template`` builds the migrated template ahead of a test run; ``serve`` starts the whole
     stack with a seeded Meraki stand-in and keeps it up until interrupted, to explore by hand.
@@ -514,8 +514,8 @@ def main() -> None:
         if command == "template":
             print(ensure_template(workdir / "root", workdir / "migrate.log"))
             return
-        from support.meraki_standin import MerakiStandIn
-        from support.seed import seed
+        from tests.support.meraki_standin import MerakiStandIn
+        from tests.support.seed import seed
 
         with MerakiStandIn() as meraki:
             seed(meraki)
@@ -542,5 +542,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(SUPPORT.parent))
+    # Run as a file (``python tests/support/nautobot_stack.py``), only this folder is on sys.path;
+    # the helpers main() imports are reached as ``tests.support``, from the repository root.
+    if str(SUPPORT.parents[1]) not in sys.path:
+        sys.path.insert(0, str(SUPPORT.parents[1]))
     main()

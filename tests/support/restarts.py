@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import signal
 
-from support.bot_process import BotProcess
-from support.nautobot_stack import NautobotStack
-from support.seed import ACME
-from support.slack_flow import CHANNEL, parent_message, thread_text
-from support.slack_standin import SlackStandIn
+from tests.support.bot_process import BotProcess
+from tests.support.nautobot_stack import NautobotStack
+from tests.support.seed import ACME
+from tests.support.slack_flow import CHANNEL, parent_message, thread_text
+from tests.support.slack_standin import SlackStandIn
 
 ADMIN_POSTS = r"/organizations/\d+/admins"
 

@@ -7,11 +7,12 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from support.bot_process import BotProcess
-from support.manifest import bot_scopes
-from support.nautobot_stack import BOT_TOKEN, NautobotStack, free_port
-from support.seed import ACME
-from support.slack_standin import SlackStandIn
+
+from tests.support.bot_process import BotProcess
+from tests.support.manifest import bot_scopes
+from tests.support.nautobot_stack import BOT_TOKEN, NautobotStack, free_port
+from tests.support.seed import ACME
+from tests.support.slack_standin import SlackStandIn
 
 USER, CHANNEL = "U123", "C123"
 OTHER_USER = "U456"

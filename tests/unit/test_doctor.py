@@ -15,14 +15,24 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
-from support.fake_nautobot import BASE, JOB, JOB_NAME, JOBS_PATH, TOKEN, VARIABLES, VARIABLES_PATH, FakeNautobot, ok
-from support.manifest import bot_scopes
-from support.slack_standin import SlackStandIn
 
 import bot.nautobot.client
 from bot import doctor
 from bot.doctor import REQUIRED_SCOPES, Check, Status, exit_code, render, run_checks
 from bot.settings import Settings
+from tests.support.fake_nautobot import (
+    BASE,
+    JOB,
+    JOB_NAME,
+    JOBS_PATH,
+    TOKEN,
+    VARIABLES,
+    VARIABLES_PATH,
+    FakeNautobot,
+    ok,
+)
+from tests.support.manifest import bot_scopes
+from tests.support.slack_standin import SlackStandIn
 
 BOT_TOKEN = "xoxb-1111-2222-doctorBotSecretValue"
 APP_TOKEN = "xapp-1-A0STANDIN-3333-doctorAppSecretValue"

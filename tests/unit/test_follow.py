@@ -11,27 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from support.fake_nautobot import (
-    ACME_ORG,
-    BASE,
-    FAILED,
-    FAILED_LOGS,
-    FAILURE_MESSAGE,
-    JOB,
-    JOB_NAME,
-    LOGS,
-    LOGS_PATH,
-    RESULT_PATH,
-    RUN_AWAITING_APPROVAL,
-    SCHEDULED_ID,
-    SUCCEEDED,
-    VARIABLES,
-    FakeNautobot,
-    job_result,
-    long_log,
-    ok,
-)
-from support.fake_slack import Events, FakeSlack, blocks_text
 
 import bot.follow as follow_module
 import bot.nautobot.client as nautobot_module
@@ -53,6 +32,27 @@ from bot.slack.log_messages import LONG_LOG_ENTRIES
 from bot.slack.messages import STATUS_TEXT
 from bot.slack.pacing import ChannelPacer
 from bot.slack.thread import SlackThreads, Thread
+from tests.support.fake_nautobot import (
+    ACME_ORG,
+    BASE,
+    FAILED,
+    FAILED_LOGS,
+    FAILURE_MESSAGE,
+    JOB,
+    JOB_NAME,
+    LOGS,
+    LOGS_PATH,
+    RESULT_PATH,
+    RUN_AWAITING_APPROVAL,
+    SCHEDULED_ID,
+    SUCCEEDED,
+    VARIABLES,
+    FakeNautobot,
+    job_result,
+    long_log,
+    ok,
+)
+from tests.support.fake_slack import Events, FakeSlack, blocks_text
 
 USER = "U0456ABC"
 CHANNEL = "C0123CHAN"

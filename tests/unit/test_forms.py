@@ -22,8 +22,6 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
-from support.fake_nautobot import EMAIL_REGEX
-from support.fake_nautobot import VARIABLES as JOB_VARIABLES
 
 from bot.models import JobForm, JobVariable, ModalContext
 from bot.slack.modal import (
@@ -44,6 +42,8 @@ from bot.slack.modal import (
     validate,
     view_size,
 )
+from tests.support.fake_nautobot import EMAIL_REGEX
+from tests.support.fake_nautobot import VARIABLES as JOB_VARIABLES
 
 ORDER = [var["name"] for var in JOB_VARIABLES]
 CONTEXT = ModalContext(channel_id="C0123", user_id="U0456", job_id="job-1", command_text="")

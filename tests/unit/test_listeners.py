@@ -9,7 +9,19 @@ from typing import Any
 
 import httpx
 import pytest
-from support.fake_nautobot import (
+
+import bot.listeners.parts as listeners_module
+import bot.listeners.submission as submission_module
+import bot.nautobot.client as nautobot_module
+from bot.access import Access, AccessPolicy, SlackGroups
+from bot.app import wire
+from bot.ledger import Ledger
+from bot.listeners import Listeners
+from bot.models import ModalContext
+from bot.nautobot import FormCache
+from bot.slack import modal as forms
+from bot.slack.pacing import ChannelPacer
+from tests.support.fake_nautobot import (
     ACME_ORG,
     JOB_ID,
     JOB_NAME,
@@ -25,7 +37,7 @@ from support.fake_nautobot import (
     FakeNautobot,
     ok,
 )
-from support.fake_slack import (
+from tests.support.fake_slack import (
     DM_CHANNEL,
     OPENED_VIEW_HASH,
     OPENED_VIEW_ID,
@@ -36,18 +48,6 @@ from support.fake_slack import (
     view_dict,
     view_text,
 )
-
-import bot.listeners.parts as listeners_module
-import bot.listeners.submission as submission_module
-import bot.nautobot.client as nautobot_module
-from bot.access import Access, AccessPolicy, SlackGroups
-from bot.app import wire
-from bot.ledger import Ledger
-from bot.listeners import Listeners
-from bot.models import ModalContext
-from bot.nautobot import FormCache
-from bot.slack import modal as forms
-from bot.slack.pacing import ChannelPacer
 
 USER = "U0456ABC"
 CHANNEL = "C0123CHAN"

@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.meraki_standin import MerakiStandIn
-from support.seed import ACME, BRANCH, GLOBEX, seed
+
+from tests.support.meraki_standin import MerakiStandIn
+from tests.support.seed import ACME, BRANCH, GLOBEX, seed
 
 SOURCE = Path(__file__).resolve().parents[2] / "jobs" / "meraki_admins.py"
 spec = importlib.util.spec_from_file_location("meraki_admins_under_test", SOURCE)

@@ -10,7 +10,8 @@ import httpx
 import meraki
 import pytest
 from meraki.exceptions import APIError
-from support.meraki_standin import (
+
+from tests.support.meraki_standin import (
     API_DISABLED,
     BAD_JSON,
     EMAIL_TAKEN,

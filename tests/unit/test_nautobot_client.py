@@ -21,20 +21,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
-from support.fake_nautobot import (
-    BASE,
-    JOB,
-    JOB_ID,
-    JOB_LIST,
-    JOB_NAME,
-    LOGS_PATH,
-    RESULT_ID,
-    RESULT_PATH,
-    RUN_PATH,
-    SCHEDULED_ID,
-    TOKEN,
-    VARIABLES_PATH,
-)
 
 import bot.nautobot.client as nautobot_module
 import bot.nautobot.responses as responses_module
@@ -51,6 +37,20 @@ from bot.nautobot import (
     NautobotUnreachable,
     NoWorker,
     Submission,
+)
+from tests.support.fake_nautobot import (
+    BASE,
+    JOB,
+    JOB_ID,
+    JOB_LIST,
+    JOB_NAME,
+    LOGS_PATH,
+    RESULT_ID,
+    RESULT_PATH,
+    RUN_PATH,
+    SCHEDULED_ID,
+    TOKEN,
+    VARIABLES_PATH,
 )
 
 VARIABLES: list[dict[str, Any]] = [

@@ -4,9 +4,9 @@ import asyncio
 import time
 
 from slack_sdk.web.async_client import AsyncWebClient
-from support.slack_standin import SlackStandIn
 
 from bot.slack.pacing import ChannelPacer
+from tests.support.slack_standin import SlackStandIn
 
 
 async def post_all(client: AsyncWebClient, pacer: ChannelPacer, channel: str, count: int) -> None:

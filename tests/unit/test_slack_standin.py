@@ -36,7 +36,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
-from support.slack_standin import (
+
+from tests.support.slack_standin import (
     BOT_USER_ID,
     DEFAULT_BOT_SCOPES,
     DEFAULT_POST_MESSAGE_LIMIT,

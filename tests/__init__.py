@@ -1,0 +1,1 @@
+"""The test suite; its helpers are importable as ``tests.support``."""

@@ -7,13 +7,15 @@ test can assert the order of acknowledgements, Slack calls and Nautobot requests
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
+from support.block_kit import MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
 
 DM_CHANNEL = "D0DM000001"
 OPENED_VIEW_ID = "V0OPENED01"
@@ -58,6 +60,11 @@ class FakeSlack:
     ``calls`` holds every call in order; ``posted`` the answers of the messages that were posted.
     ``not_in`` lists channels the bot is not a member of: ``chat.postMessage`` there fails with
     ``not_in_channel``, after being recorded.
+
+    Views and message blocks go through Slack's Block Kit checks (:mod:`support.block_kit`), as in
+    the Slack stand-in: a view Slack would refuse fails with ``view_too_large`` or
+    ``invalid_arguments``, message blocks with ``invalid_blocks_format`` or ``invalid_blocks``; the
+    problems are listed in ``response_metadata.messages``. Refused calls are recorded too.
     """
 
     def __init__(
@@ -89,21 +96,21 @@ class FakeSlack:
 
     async def views_open(self, **kwargs: Any) -> dict[str, Any]:
         self._record("views_open", kwargs)
-        return {"ok": True, "view": {**view_dict(kwargs["view"]), "id": OPENED_VIEW_ID, "hash": OPENED_VIEW_HASH}}
+        view = _checked_view("views.open", kwargs["view"])
+        return {"ok": True, "view": {**view, "id": OPENED_VIEW_ID, "hash": OPENED_VIEW_HASH}}
 
     async def views_update(self, **kwargs: Any) -> dict[str, Any]:
         self._record("views_update", kwargs)
+        view = _checked_view("views.update", kwargs["view"])
         view_id = kwargs.get("view_id") or OPENED_VIEW_ID
-        return {"ok": True, "view": {**view_dict(kwargs["view"]), "id": view_id, "hash": "1730542503.ZyXwVu98"}}
+        return {"ok": True, "view": {**view, "id": view_id, "hash": "1730542503.ZyXwVu98"}}
 
     async def chat_postMessage(self, **kwargs: Any) -> dict[str, Any]:
         self._record("chat_postMessage", kwargs)
         channel = kwargs["channel"]
         if channel in self.not_in:
-            raise SlackApiError(
-                "The request to the Slack API failed. (url: https://slack.com/api/chat.postMessage)",
-                response={"ok": False, "error": "not_in_channel"},
-            )
+            _refuse("chat.postMessage", "not_in_channel")
+        _check_blocks("chat.postMessage", kwargs)
         answer = {
             "ok": True,
             "channel": channel,
@@ -115,6 +122,7 @@ class FakeSlack:
 
     async def chat_update(self, **kwargs: Any) -> dict[str, Any]:
         self._record("chat_update", kwargs)
+        _check_blocks("chat.update", kwargs)
         return {"ok": True, "channel": kwargs["channel"], "ts": kwargs["ts"], "text": kwargs["text"]}
 
     async def conversations_open(self, **kwargs: Any) -> dict[str, Any]:
@@ -123,6 +131,7 @@ class FakeSlack:
 
     async def chat_postEphemeral(self, **kwargs: Any) -> dict[str, Any]:
         self._record("chat_postEphemeral", kwargs)
+        _check_blocks("chat.postEphemeral", kwargs)
         return {"ok": True, "message_ts": self._next_ts()}
 
     async def usergroups_users_list(self, **kwargs: Any) -> dict[str, Any]:
@@ -130,10 +139,7 @@ class FakeSlack:
         self._record("usergroups_users_list", kwargs)
         group = kwargs.get("usergroup")
         if group not in self.usergroups:
-            raise SlackApiError(
-                "The request to the Slack API failed. (url: https://slack.com/api/usergroups.users.list)",
-                response={"ok": False, "error": "no_such_subteam"},
-            )
+            _refuse("usergroups.users.list", "no_such_subteam")
         return {"ok": True, "users": list(self.usergroups[group])}
 
     async def files_upload_v2(self, **kwargs: Any) -> dict[str, Any]:
@@ -157,6 +163,52 @@ class FakeAck:
 def view_dict(view: View | Mapping[str, Any]) -> dict[str, Any]:
     """A view as Slack receives it (``to_dict()`` also runs slack_sdk's checks)."""
     return view.to_dict() if isinstance(view, View) else dict(view)
+
+
+def _refuse(method: str, error: str, messages: list[str] | None = None) -> NoReturn:
+    """Raise what slack_sdk raises when Slack answers ``{"ok": false, "error": error}``."""
+    response: dict[str, Any] = {"ok": False, "error": error}
+    if messages:
+        response["response_metadata"] = {"messages": messages}
+    raise SlackApiError(
+        f"The request to the Slack API failed. (url: https://slack.com/api/{method})", response=response
+    )
+
+
+def _as_sent(value: Any) -> Any:
+    """``value`` as Slack reads it: sent as JSON (as slack_sdk does) and read back."""
+    return json.loads(json.dumps(value))
+
+
+def _checked_view(method: str, view: View | Mapping[str, Any]) -> dict[str, Any]:
+    """The view as Slack receives it, refused as Slack refuses a view over its limits."""
+    body = view_dict(view)
+    sent = _as_sent(body)
+    if view_size(sent) > MAX_VIEW_BYTES:
+        _refuse(method, "view_too_large")
+    problems = validate_view(sent)
+    if problems:
+        _refuse(method, "invalid_arguments", problems)
+    return body
+
+
+def _check_blocks(method: str, kwargs: Mapping[str, Any]) -> None:
+    """Refuse a message's ``blocks`` as Slack does when they break Block Kit's rules."""
+    blocks = kwargs.get("blocks")
+    if blocks is None:
+        return
+    if isinstance(blocks, str):
+        try:
+            blocks = json.loads(blocks)
+        except ValueError:
+            _refuse(method, "invalid_blocks_format")
+    if not isinstance(blocks, list | tuple):
+        _refuse(method, "invalid_blocks_format")
+    problems = validate_message_blocks(
+        _as_sent([block.to_dict() if isinstance(block, Block) else block for block in blocks])
+    )
+    if problems:
+        _refuse(method, "invalid_blocks", problems)
 
 
 def _texts(item: Any) -> Iterable[str]:

@@ -15,7 +15,8 @@ from typing import Any, NoReturn
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
-from support.block_kit import MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
+
+from tests.support.block_kit import MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
 
 DM_CHANNEL = "D0DM000001"
 OPENED_VIEW_ID = "V0OPENED01"

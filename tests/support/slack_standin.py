@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import WSCloseCode, WSMsgType, web
-from support.block_kit import _EMAIL, MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
+
+from tests.support.block_kit import _EMAIL, MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
 
 T = TypeVar("T")
 

@@ -21,10 +21,11 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
-from support import slack_standin
-from support.block_kit import MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
-from support.fake_slack import FakeSlack
-from support.slack_standin import SlackStandIn
+
+from tests.support import slack_standin
+from tests.support.block_kit import MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack_standin import SlackStandIn
 
 ALICE = "U123"
 NETOPS = "C123"

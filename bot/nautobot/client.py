@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import ssl
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from pydantic import SecretStr
 from bot.models import JobForm, JobRun, LogEntry
 from bot.nautobot.errors import JobDisabled, NautobotAuthError, NautobotError, job_not_found
 from bot.nautobot.responses import Answers, is_tls_failure
+from bot.nautobot.transport import http_client, log_request, normalise_base
 
 if TYPE_CHECKING:
     from bot.settings import NautobotSettings
@@ -76,20 +76,6 @@ class Submission:
         return self.run is None and self.scheduled_job_id is not None
 
 
-class _TokenAuth(httpx.Auth):
-    """Adds ``Authorization: Token <key>`` at send time, so no header dict holds the key beforehand."""
-
-    def __init__(self, token: SecretStr) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Token {self._token.get_secret_value()}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "_TokenAuth(token=**********)"
-
-
 class NautobotClient:
     """Async client for the parts of Nautobot's REST API the bot uses (Nautobot 2.x and 3.x)."""
 
@@ -104,19 +90,11 @@ class NautobotClient:
         on_retry: Callable[[], None] | None = None,
     ) -> None:
         """``on_retry`` is called each time a GET is sent again after a transport error (a metric counts it)."""
-        self.base_url = _normalise_base(base_url)
+        self.base_url = normalise_base(base_url)
         self._on_retry = on_retry
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
         self._answers = Answers(self.base_url, self._token, timeout)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            auth=_TokenAuth(self._token),
-            headers={"Accept": "application/json", "User-Agent": "meraki-chatops"},
-            timeout=httpx.Timeout(timeout),
-            verify=_tls(verify) if transport is None else True,
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._http = http_client(self.base_url, self._token, verify=verify, timeout=timeout, transport=transport)
 
     @classmethod
     def from_settings(
@@ -354,14 +332,14 @@ class NautobotClient:
             try:
                 response = await self._http.request(method, path, params=params, json=json)
             except httpx.TransportError as exc:
-                _log_request(method, path, type(exc).__name__, started)
+                log_request(method, path, type(exc).__name__, started)
                 if attempt < attempts and not is_tls_failure(exc):
                     if self._on_retry is not None:
                         self._on_retry()
                     await asyncio.sleep(RETRY_DELAY)
                     continue
                 raise self._answers.unreachable(exc, method, what) from exc
-            _log_request(method, path, response.status_code, started)
+            log_request(method, path, response.status_code, started)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -427,39 +405,5 @@ class NautobotClient:
         return self._answers.parse(response, what, lambda: JobRun.from_api(body, self.base_url))
 
 
-def _normalise_base(base_url: str) -> str:
-    base = str(base_url).strip().rstrip("/")
-    return base.removesuffix("/api") if base.endswith("/api") else base
-
-
-def _tls(verify: bool | str | os.PathLike[str]) -> bool | ssl.SSLContext:
-    """What httpx's ``verify`` takes: a context trusting the CA bundle at ``verify``, else whether to verify.
-
-    httpx 0.28 wants an ``SSLContext`` for a CA bundle; a path string is deprecated there.
-    """
-    if isinstance(verify, bool):
-        return verify
-    try:
-        return ssl.create_default_context(cafile=os.fspath(verify))
-    except (OSError, ssl.SSLError) as exc:
-        raise NautobotError(
-            f"Cannot load the CA bundle {os.fspath(verify)} ({exc}). Set NAUTOBOT_CA_BUNDLE to a readable PEM file "
-            "holding the CA that signed Nautobot's certificate, then restart the bot.",
-            detail=str(exc),
-        ) from None
-
-
 def _segment(value: str) -> str:
     return quote(str(value), safe="")
-
-
-def _log_request(method: str, path: str, status: int | str, started: float) -> None:
-    elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
-    logger.debug(
-        "nautobot request method=%s path=%s status=%s elapsed_ms=%s",
-        method,
-        path,
-        status,
-        elapsed_ms,
-        extra={"method": method, "path": path, "status": status, "elapsed_ms": elapsed_ms},
-    )

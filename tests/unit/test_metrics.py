@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -20,8 +21,12 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+import bot.nautobot.client as nautobot_client
 from bot.metrics import CONTENT_TYPE, REQUEST_OUTCOMES, RUN_STATUSES, Metrics, counting, slack_method
 from bot.models import RunStatus
+from bot.nautobot import NautobotClient
+from bot.slack.client import slack_client
+from tests.support.slack_standin import SlackStandIn
 
 P = "meraki_chatops_"
 POST_MESSAGE = HttpRequest(method="POST", url="https://slack.com/api/chat.postMessage", headers={})
@@ -299,3 +304,35 @@ def _slack_response(url: str, status: int, data: dict | str):
     return AsyncSlackResponse(
         client=None, http_verb="POST", api_url=url, req_args={}, data=data, headers={}, status_code=status
     )
+
+
+async def test_a_call_slack_refuses_is_counted_by_method_and_error() -> None:
+    metrics = Metrics()
+    with SlackStandIn() as slack:
+        slack.add_channel("C0OUTSIDE", name="outside", members=set(), bot_member=False)
+        client = slack_client(slack.bot_token, slack.api_url, metrics)
+        with pytest.raises(SlackApiError):
+            await client.chat_postMessage(channel="C0OUTSIDE", text="hello")
+        await client.auth_test()  # a call Slack accepts counts nothing
+    assert value(metrics, "slack_api_errors_total", method="chat.postMessage", error="not_in_channel") == 1
+    assert value(metrics, "slack_api_errors_total", method="auth.test", error="not_in_channel") is None
+
+
+async def test_a_nautobot_read_sent_again_after_a_dropped_connection_is_counted(monkeypatch) -> None:
+    monkeypatch.setattr(nautobot_client, "RETRY_DELAY", 0)
+    metrics = Metrics()
+    attempts: list[httpx.Request] = []
+
+    def drop_first(request: httpx.Request) -> httpx.Response:
+        attempts.append(request)
+        if len(attempts) == 1:
+            raise httpx.ReadError("connection reset", request=request)
+        return httpx.Response(200, json={"nautobot-version": "3.2.7"})
+
+    transport = httpx.MockTransport(drop_first)
+    async with NautobotClient(
+        "https://nautobot.example.com", "t" * 40, transport=transport, on_retry=metrics.nautobot_retry
+    ) as client:
+        await client.status()
+    assert len(attempts) == 2
+    assert value(metrics, "nautobot_retries_total") == 1

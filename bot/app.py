@@ -79,7 +79,9 @@ def wire(
     follower = Follower(
         nautobot, threads, timeout=follow_timeout, ledger=ledger, metrics=metrics, reader=reader, sleep=sleep
     )
-    runs = Runs(ledger=ledger, nautobot=nautobot, threads=threads, follower=follower, forms_cache=forms)
+    runs = Runs(
+        ledger=ledger, nautobot=nautobot, threads=threads, follower=follower, forms_cache=forms, metrics=metrics
+    )
     return Listeners(
         ledger=ledger,
         runs=runs,

@@ -78,6 +78,8 @@ class Follower:
         self.timeout = timeout
         self.ledger = ledger
         self.sleep = sleep
+        self._moved: dict[str, Thread] = {}
+        """Requests whose messages went on elsewhere (a DM) than the thread they started in."""
 
     async def follow(
         self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, *, log_posted: bool = False
@@ -140,7 +142,8 @@ class Follower:
             except NautobotError as exc:  # the scheduled job was deleted, or the token lost its view on it
                 self.metrics.nautobot_error(exc)
                 log.error("stopped waiting for approval request=%s: %s", request.request_id, exc)
-                await self.threads.tell(
+                await self._tell(
+                    request,
                     thread,
                     f"The bot could not follow this approval any more: {exc}",
                     "Nothing was run by the bot; whatever is decided in Nautobot still applies there.",
@@ -159,7 +162,8 @@ class Follower:
             if state in UNRUN_STATES:
                 log.info("not run request=%s scheduled=%s state=%s", request.request_id, scheduled_id, state)
                 if state == "errored":
-                    await self.threads.tell(
+                    await self._tell(
+                        request,
                         thread,
                         "Nautobot's scheduler could not start the approved run.",
                         "Nothing was run.",
@@ -205,7 +209,8 @@ class Follower:
         self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, exc: NautobotError
     ) -> None:
         log.error("stopped following request=%s result=%s: %s", request.request_id, run.result_id, exc)
-        await self.threads.tell(
+        await self._tell(
+            request,
             thread,
             f"The bot could not follow this run any more: {exc}",
             "The Job itself is not affected; it goes on in Nautobot.",
@@ -228,7 +233,9 @@ class Follower:
         *,
         nautobot_url: str | None = None,
     ) -> None:
-        await self.threads.show(thread, request, form, run, status, elapsed=elapsed, nautobot_url=nautobot_url)
+        where = self._where(request, thread)
+        now_at = await self.threads.show(where, request, form, run, status, elapsed=elapsed, nautobot_url=nautobot_url)
+        await self._went(request, where, now_at)
         log.info("status request=%s result=%s status=%s", request.request_id, run and run.result_id, status.value)
         if self.ledger is not None and not (status.is_final and status is not RunStatus.TIMED_OUT):
             await self.ledger.set_run_status(request.request_id, status)
@@ -238,7 +245,11 @@ class Follower:
     ) -> None:
         """The log into the thread first, then the final status on the parent; each recorded once done."""
         if not log_posted:
-            await self.threads.post_log(thread, request, run, await self._logs(run))
+            entries = await self._logs(run)
+            if self.ledger is not None:  # taken over meanwhile (this replica was thought dead): post nothing
+                await self.ledger.hold(request.request_id)
+            where = self._where(request, thread)
+            await self._went(request, where, await self.threads.post_log(where, request, run, entries))
             if self.ledger is not None:
                 await self.ledger.logged(request.request_id)
         await self.show(request, form, run, thread, run.status)
@@ -256,3 +267,29 @@ class Follower:
                     return None
                 await self.sleep(delay)
         return None
+
+    async def _tell(
+        self,
+        request: RunRequest,
+        thread: Thread,
+        what_happened: str,
+        what_was_done: str,
+        next_step: str,
+        *,
+        url: str | None = None,
+    ) -> None:
+        where = self._where(request, thread)
+        await self._went(
+            request, where, await self.threads.tell(where, request, what_happened, what_was_done, next_step, url=url)
+        )
+
+    def _where(self, request: RunRequest, thread: Thread) -> Thread:
+        return self._moved.get(request.request_id, thread)
+
+    async def _went(self, request: RunRequest, before: Thread, after: Thread) -> None:
+        """The messages went on elsewhere: remember it here, and in the ledger for a restart."""
+        if after == before:
+            return
+        self._moved[request.request_id] = after
+        if self.ledger is not None:
+            await self.ledger.moved(request.request_id, channel=after.channel_id, ts=after.ts)

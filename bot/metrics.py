@@ -26,7 +26,7 @@ NAMESPACE = "meraki_chatops"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The classic text exposition format, which is what ``generate_latest`` writes."""
 
-REQUEST_OUTCOMES = ("submitted", "refused", "invalid", "duplicate", "unsent", "denied")
+REQUEST_OUTCOMES = ("submitted", "refused", "invalid", "duplicate", "unsent", "unrecorded", "denied")
 RUN_STATUSES = ("succeeded", "failed", "cancelled", "timed_out")
 RETRY_REASONS = ("429", "5xx", "connection")
 
@@ -50,6 +50,7 @@ class Metrics:
             "requests_total",
             "Modal submissions by outcome: submitted (Nautobot accepted the run), refused (Nautobot refused it), "
             "invalid (the form had errors), duplicate (a resubmission), unsent (Nautobot could not be reached), "
+            "unrecorded (the ledger failed while it was being sent), "
             "denied (the access policy said no).",
             ["outcome"],
             namespace=namespace,
@@ -96,6 +97,18 @@ class Metrics:
         self.nautobot_retries = Counter(
             "nautobot_retries_total", "Nautobot API calls retried.", namespace=namespace, registry=self.registry
         )
+        self.requests_owned = Gauge(
+            "requests_owned",
+            "Requests this replica works on now, under a lease it renews.",
+            namespace=namespace,
+            registry=self.registry,
+        )
+        self.requests_taken_over = Counter(
+            "requests_taken_over_total",
+            "Requests this replica took up because nobody held them (an owner that stopped, or a restart).",
+            namespace=namespace,
+            registry=self.registry,
+        )
         self.socket_mode_connected = Gauge(
             "socket_mode_connected",
             "1 while the Socket Mode connection to Slack is up.",
@@ -124,6 +137,12 @@ class Metrics:
         self.run_outcomes.labels(status=status).inc()
         if seconds is not None and status != "timed_out":
             self.time_to_result.observe(max(seconds, 0.0))
+
+    def owned(self, count: int) -> None:
+        self.requests_owned.set(count)
+
+    def taken_over(self, count: int) -> None:
+        self.requests_taken_over.inc(count)
 
     # -- Slack -----------------------------------------------------------------------------------
 

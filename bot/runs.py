@@ -1,8 +1,11 @@
 """A request's life: record it once, send it to Nautobot once, announce it, follow it, resume it after a restart.
 
 Every step is written to the ledger before the next one starts, so a bot killed at any point picks
-each request up where it stood: nothing is lost and the Job never runs twice. Slack is reached only
-through :class:`~bot.slack.thread.SlackThreads`, which turns what happened into messages.
+each request up where it stood: nothing is lost and the Job never runs twice. With several replicas
+on one ledger, a request belongs to the replica working on it, under a lease renewed every
+``heartbeat`` seconds (:meth:`Runs.keep_leases`); a replica takes over only requests whose lease ran
+out, and stops working on any that another one took over. Slack is reached only through
+:class:`~bot.slack.thread.SlackThreads`, which turns what happened into messages.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from enum import StrEnum
 from typing import Any
 
 from bot.follow import Follower
-from bot.ledger import Ledger, LedgerError, Record, RequestState
+from bot.ledger import IllegalTransition, Ledger, LedgerError, LostLease, Record, RequestState
 from bot.logs import correlation
-from bot.models import JobForm, JobRun, RunRequest, RunStatus
+from bot.metrics import Metrics
+from bot.models import REQUEST_ID, JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import FormCache, JobFieldErrors, NautobotClient, NautobotError, NautobotUnreachable, Submission
 from bot.slack.thread import SlackThreads, Thread
 
@@ -30,6 +34,8 @@ log = logging.getLogger("bot.runs")
 ADOPT_SKEW = timedelta(minutes=2)
 # A refused request may be corrected and sent again from the same modal; each attempt gets its own key.
 MAX_ATTEMPTS = 20
+TELL_AFTER_RESUMES = 5
+"""A request taken up this many times without getting anywhere: its requester is told (once) that it waits."""
 
 
 def request_key(view_id: str, values: dict[str, Any], attempt: int = 0) -> str:
@@ -51,6 +57,8 @@ class Sent(StrEnum):
     """Nautobot refused it for good (permissions, a disabled Job), or may have it after all; nothing is kept."""
     UNSENT = "unsent"
     """Nautobot could not be reached; the request is kept and a Retry sends it again."""
+    UNRECORDED = "unrecorded"
+    """The ledger failed while the request was being sent; once it answers, the request is taken up again."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class SubmitOutcome:
 
     sent: Sent
     submission: Submission | None = None
-    error: NautobotError | None = None
+    error: NautobotError | LedgerError | None = None
 
     @classmethod
     def refused(cls, error: NautobotError) -> SubmitOutcome:
@@ -77,13 +85,17 @@ class Runs:
         threads: SlackThreads,
         follower: Follower,
         forms_cache: FormCache,
+        metrics: Metrics | None = None,
     ):
         self.ledger = ledger
         self.nautobot = nautobot
         self.threads = threads
         self.follower = follower
         self.forms = forms_cache
+        self.metrics = metrics or Metrics()
         self.tasks: set[asyncio.Task[Any]] = set()
+        self._following: dict[str, asyncio.Task[Any]] = {}
+        self._sending: set[str] = set()
 
     # -- recording and sending -------------------------------------------------------------------
 
@@ -92,12 +104,13 @@ class Runs:
     ) -> RunRequest | None:
         """Record the request before anything is sent; None when this submission is already under way."""
         for attempt in range(MAX_ATTEMPTS):
+            request_id = request_key(view_id, values, attempt)
             request = RunRequest(
-                request_id=request_key(view_id, values, attempt),
+                request_id=request_id,
                 requester_id=requester_id,
                 channel_id=channel_id,
                 job_name=form.job_name,
-                inputs=values,
+                inputs={**values, REQUEST_ID: request_id} if form.variable(REQUEST_ID) else values,
                 dryrun=bool(values.get("dryrun", False)),
             )
             record, created = await self.ledger.record(request)
@@ -109,12 +122,17 @@ class Runs:
 
     async def send(self, request_id: str, form: JobForm) -> SubmitOutcome:
         """:meth:`submit`, with every way it can end as one outcome."""
+        self._sending.add(request_id)  # its lease is renewed while Nautobot takes its time
         try:
             submission = await self.submit(request_id, form)
-        except LedgerError:  # another delivery of this request is already sending it
+        except IllegalTransition:  # another delivery of this request, or another replica, is sending it
             return SubmitOutcome(Sent.DUPLICATE)
+        except LedgerError as exc:
+            return SubmitOutcome(Sent.UNRECORDED, error=exc)
         except NautobotError as exc:
             return SubmitOutcome.refused(exc)
+        finally:
+            self._sending.discard(request_id)
         return SubmitOutcome(Sent.SUBMITTED, submission=submission)
 
     async def submit(self, request_id: str, form: JobForm) -> Submission:
@@ -162,39 +180,101 @@ class Runs:
     def _follow(
         self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, logged: bool = False
     ) -> None:
-        self._background(self.follower.follow(request, form, run, thread, log_posted=logged))
+        self._background(request.request_id, self.follower.follow(request, form, run, thread, log_posted=logged))
 
     def _await_approval(self, request: RunRequest, form: JobForm | None, scheduled_id: str, thread: Thread) -> None:
-        self._background(self.follower.follow_approval(request, form, scheduled_id, thread))
+        self._background(request.request_id, self.follower.follow_approval(request, form, scheduled_id, thread))
 
-    def _background(self, following: Coroutine[Any, Any, Any]) -> None:
+    def _background(self, request_id: str, following: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(following)
         self.tasks.add(task)
-        task.add_done_callback(self._finished)
+        self._following[request_id] = task
+        self.metrics.owned(len(self._following))
+        task.add_done_callback(lambda done: self._finished(request_id, done))
 
     async def stop(self) -> None:
-        """Stop following (at shutdown): the ledger holds where each request stands, for the next start."""
+        """Stop following (at shutdown) and hand every lease back: another replica, or the next start, goes on."""
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        try:
+            released = await self.ledger.release()
+        except LedgerError as exc:
+            log.warning("could not hand the leases back (they run out on their own): %s", exc)
+        else:
+            if released:
+                log.info("handed back %d requests for another replica or the next start", released)
 
-    def _finished(self, task: asyncio.Task[Any]) -> None:
+    def _finished(self, request_id: str, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("following a run failed", exc_info=task.exception())
+        if self._following.get(request_id) is task:
+            del self._following[request_id]
+        self.metrics.owned(len(self._following))
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if isinstance(exc, LostLease):
+            log.info("request=%s was taken over by %s; this replica stopped following it", request_id, exc.owner)
+        elif exc is not None:  # its lease runs out and the next sweep takes it up again
+            log.error(
+                "following request=%s failed; it is taken up again once its lease runs out", request_id, exc_info=exc
+            )
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    async def keep_leases(self, every: float) -> None:
+        """Run for the life of the bot: renew what this replica works on, take up what nobody works on."""
+        while True:
+            await asyncio.sleep(every)
+            await self.sweep()
+
+    async def sweep(self) -> int:
+        """One round of :meth:`keep_leases`; returns how many requests were taken up."""
+        working = set(self._following) | self._sending
+        try:
+            held = await self.ledger.renew(working) if working else set()
+            taken = await self.ledger.take_over()
+        except LedgerError as exc:
+            log.warning("cannot renew leases or look for requests nobody works on: %s", exc)
+            return 0
+        for request_id in working - held:
+            task = self._following.get(request_id)
+            if task is not None:  # another replica holds it now: two followers would post twice
+                log.warning("lease of request=%s lost; this replica stops following it", request_id)
+                task.cancel()
+        return await self._resume_all(taken)
 
     # -- after a restart -------------------------------------------------------------------------
 
     async def resume(self) -> int:
-        """Pick up every unfinished request; returns how many were resumed."""
+        """At start: take up every request nobody works on (and this replica's own, after a restart)."""
+        return await self._resume_all(await self.ledger.take_over(mine_too=True))
+
+    async def _resume_all(self, records: list[Record]) -> int:
+        self.metrics.taken_over(len(records))
         resumed = 0
-        for record in await self.ledger.unfinished():
+        for record in records:
             try:
                 with correlation(record.request_id):
                     resumed += await self._resume(record)
-            except Exception:  # one broken request must not keep the others from resuming
+            except Exception as exc:  # one broken request must not keep the others from resuming
                 log.exception("could not resume request=%s state=%s", record.request_id, record.state)
+                if record.resumes == TELL_AFTER_RESUMES:
+                    await self._tell_waiting(record, exc)
         return resumed
+
+    async def _tell_waiting(self, record: Record, exc: Exception) -> None:
+        """The requester hears that the request waits (once), rather than nothing at all."""
+        try:
+            await self.threads.tell_requester(
+                record.requester_id,
+                f"Your request for {record.job_name} is waiting: the bot could not take it up ({exc}).",
+                "Nothing ran twice; the bot keeps trying on its own.",
+                "If Nautobot is down, it goes on once Nautobot is back; if this keeps happening, tell your "
+                "Nautobot administrator.",
+            )
+        except Exception:
+            log.exception("could not tell requester=%s that request=%s waits", record.requester_id, record.request_id)
 
     async def _resume(self, record: Record) -> int:
         state = record.state
@@ -237,11 +317,24 @@ class Runs:
         """The bot died while sending the run: if Nautobot has it, follow that run; else send it again."""
         since = record.updated_at - ADOPT_SKEW
         for candidate in await self.nautobot.results_since(form.job_id, since):
-            kwargs = candidate.get("task_kwargs") or {}
-            if all(kwargs.get(name) == value for name, value in record.inputs.items()):
+            if _is_run_of(record, candidate.get("task_kwargs")):
                 log.info("adopting result=%s for request=%s", candidate["id"], record.request_id)
                 return await self.ledger.submitted(record.request_id, result_id=candidate["id"], scheduled_job_id=None)
+        for scheduled in await self.nautobot.scheduled_since(form.job_id, since):  # awaiting approval
+            if _is_run_of(record, scheduled.get("kwargs")):
+                log.info("adopting scheduled job=%s for request=%s", scheduled["id"], record.request_id)
+                return await self.ledger.submitted(record.request_id, result_id=None, scheduled_job_id=scheduled["id"])
         return await self.ledger.unsent(record.request_id, "the bot restarted before Nautobot answered")
+
+
+def _is_run_of(record: Record, kwargs: Any) -> bool:
+    """Whether a run's inputs are this request's: by the request id the bot gave the Job, or, for a request
+    recorded before the Job had one, by all its inputs."""
+    if not isinstance(kwargs, dict):
+        return False
+    if REQUEST_ID in record.inputs:
+        return kwargs.get(REQUEST_ID) == record.request_id
+    return all(kwargs.get(name) == value for name, value in record.inputs.items())
 
 
 def _thread_of(record: Record) -> Thread:

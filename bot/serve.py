@@ -67,8 +67,15 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     refresher = asyncio.create_task(bot.forms.keep_fresh())
+    leases = asyncio.create_task(bot.runs.keep_leases(settings.heartbeat_seconds))
     warming = asyncio.create_task(bot.access.warm())  # group members and grants, before the first command
     try:
+        log.info(
+            "replica %s; leases of %g s, renewed every %g s",
+            ledger.owner,
+            ledger.lease.total_seconds(),
+            settings.heartbeat_seconds,
+        )
         resumed = await bot.runs.resume()
         if resumed:
             log.info("resumed %d unfinished requests", resumed)
@@ -78,6 +85,7 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
     finally:
         log.info("stopping")
         refresher.cancel()
+        leases.cancel()
         warming.cancel()
         if socket is not None:
             with contextlib.suppress(Exception):

@@ -120,6 +120,11 @@ class Settings(NautobotSettings):
     nautobot_chatops_command: str = Field(default="meraki", min_length=1, max_length=64)
     nautobot_chatops_subcommand: str = Field(default="add-user", min_length=1, max_length=64)
     nautobot_chatops_cache_seconds: float = Field(default=30, ge=0)
+    # Several replicas on one ledger: each holds the requests it works on for LEASE_SECONDS at a time and
+    # renews them every HEARTBEAT_SECONDS; a request whose lease ran out is taken over by another replica.
+    replica_id: str | None = Field(default=None, min_length=1, max_length=255)
+    lease_seconds: float = Field(default=30, ge=2, le=3600)
+    heartbeat_seconds: float = Field(default=10, gt=0)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -167,6 +172,14 @@ class Settings(NautobotSettings):
     def _chatops_name(cls, value: str) -> str:
         if value == "*" or any(char.isspace() for char in value):
             raise ValueError("must be a command name without spaces (a grant's * matches it; the name itself is not *)")
+        return value
+
+    @field_validator("heartbeat_seconds")
+    @classmethod
+    def _heartbeat(cls, value: float, info: ValidationInfo) -> float:
+        lease = info.data.get("lease_seconds")
+        if lease is not None and value > lease / 2:
+            raise ValueError(f"must be at most half of LEASE_SECONDS ({lease:g}), so one missed renewal loses nothing")
         return value
 
     @property

@@ -106,6 +106,13 @@ class CreateMerakiUser(Job):
         required=False,
         max_length=255,
     )
+    request_id = StringVar(
+        label="Request ID",
+        description="The Slack bot's key for this request, so that it finds the run again after a restart; "
+        "leave it empty in Nautobot.",
+        required=False,
+        max_length=255,
+    )
 
     class Meta:
         name = "Create Meraki User"
@@ -122,6 +129,7 @@ class CreateMerakiUser(Job):
             "meraki_network_access",
             "dryrun",
             "requested_by",
+            "request_id",
         ]
         has_sensitive_variables = False
         soft_time_limit = 600
@@ -138,9 +146,12 @@ class CreateMerakiUser(Job):
         meraki_network_access: str = "read-only",
         dryrun: bool = False,
         requested_by: str = "",
+        request_id: str = "",
     ) -> dict:
         requester = self.requester(requested_by)
         self.logger.info("Requested by %s", requester, extra={"grouping": "request"})
+        if request_id:
+            self.logger.debug("Request %s", request_id, extra={"grouping": "request"})
         try:
             admins = MerakiAdmins.connect(dashboard_settings(), self.logger)
             result = admins.add(

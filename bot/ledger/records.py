@@ -32,6 +32,17 @@ class SchemaTooNew(LedgerError):
     """The database was upgraded by a newer bot; writing to it could corrupt that bot's records."""
 
 
+class LostLease(IllegalTransition):
+    """Another replica took the request over (this one's lease ran out): this one must stop working on it."""
+
+    def __init__(self, request_id: str, state: RequestState, owner: str | None):
+        LedgerError.__init__(self, f"request {request_id} ({state.value}) is now worked on by {owner}")
+        self.request_id = request_id
+        self.state = state
+        self.action = "go on"
+        self.owner = owner
+
+
 class LedgerUnavailable(LedgerError):
     """The database could not be reached or refused the statement."""
 
@@ -69,6 +80,17 @@ TRANSITIONS: Mapping[RequestState, frozenset[RequestState]] = {
 STATUS_STATES: frozenset[RequestState] = frozenset({RequestState.SUBMITTED, RequestState.ANNOUNCED})
 """States in which a new run status may be recorded."""
 
+WORKING_STATES: frozenset[RequestState] = frozenset(
+    {
+        RequestState.RECEIVED,
+        RequestState.SUBMITTING,
+        RequestState.SUBMITTED,
+        RequestState.ANNOUNCED,
+        RequestState.LOGGED,
+    }
+)
+"""States in which a replica works on a request, under a lease; the others wait for a person, or are final."""
+
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -92,6 +114,12 @@ class Record:
     log_posted: bool = False
     error: str | None = None
     finished_at: datetime | None = None
+    owner: str | None = None
+    """The replica working on it; None while nobody is (it waits for a person, or it is finished)."""
+    lease_until: datetime | None = None
+    """Until when the owner holds it; past this, another replica may take it over."""
+    resumes: int = 0
+    """How many times a replica picked it up after its owner stopped working on it."""
 
     @property
     def final(self) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -133,6 +135,9 @@ class RequestRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resumes: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditRow(Base):
@@ -194,6 +199,9 @@ def to_record(row: RequestRow) -> Record:
         created_at=row.created_at,
         updated_at=row.updated_at,
         finished_at=row.finished_at,
+        owner=row.owner,
+        lease_until=row.lease_until,
+        resumes=row.resumes or 0,
     )
 
 
@@ -258,7 +266,21 @@ def _v2_create_audit(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS: Sequence[Migration] = (_v1_create_requests, _v2_create_audit)
+def _v3_owners_and_leases(conn: Connection) -> None:
+    """Version 3: which replica works on a request, until when (a lease it renews), and how often it was resumed."""
+    columns = (
+        Column("owner", String(255)),
+        Column("lease_until", UTCDateTime),
+        Column("resumes", Integer, nullable=False, server_default="0"),
+    )
+    for column in columns:
+        kind = column.type.compile(dialect=conn.dialect)
+        default = " NOT NULL DEFAULT 0" if column.name == "resumes" else ""
+        conn.execute(text(f"ALTER TABLE requests ADD COLUMN {column.name} {kind}{default}"))
+    conn.execute(text("CREATE INDEX ix_requests_lease ON requests (state, lease_until)"))
+
+
+MIGRATIONS: Sequence[Migration] = (_v1_create_requests, _v2_create_audit, _v3_owners_and_leases)
 """Step ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``; only ever append."""
 
 
@@ -351,13 +373,28 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _wal(cursor)
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_LOCK) else "BEGIN")
+
+
+def _wal(cursor: Any) -> None:
+    """Switch to WAL; SQLite answers "locked" at once, without its busy timeout, while another connection
+    creates the same new file, so the switch is tried again for as long as that timeout. This runs in the
+    driver's own thread, not on the event loop."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def insert_absent(dialect: str, values: Mapping[str, Any]) -> Any:

@@ -12,23 +12,28 @@ How it is stored is :mod:`bot.ledger.schema`; what it holds, :mod:`bot.ledger.re
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import os
+import socket
+from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.ledger.records import (
     STATUS_STATES,
     TRANSITIONS,
+    WORKING_STATES,
     AuditAction,
     AuditEntry,
     AuditOutcome,
     IllegalTransition,
     LedgerError,
     LedgerUnavailable,
+    LostLease,
     Record,
     RequestState,
     UnknownRequest,
@@ -56,16 +61,35 @@ _ASKED = {"request_id", "requester_id", "channel_id", "job_name", "inputs", "dry
 """The fields of a :class:`RunRequest` the ledger keeps: what was asked, by whom, where."""
 
 
-class Ledger:
-    """The request ledger; open with :meth:`open`, share one instance per process."""
+LEASE_SECONDS = 30.0
+"""How long a replica holds a request it works on without renewing it; past this, another may take it over."""
+_WORKING = [state.value for state in WORKING_STATES]
+_IDS_PER_STATEMENT = 500
 
-    def __init__(self, engine: AsyncEngine):
+
+def default_replica_id() -> str:
+    """``host:pid``: unique per process on a host, and the same after a container restarts its one process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Ledger:
+    """The request ledger; open with :meth:`open`, share one instance per process.
+
+    Each instance is one replica (``owner``). A request in a working state belongs to the replica
+    that last moved it, for ``lease`` seconds at a time: that replica renews the lease while it
+    works (:meth:`renew`), and every move requires that nobody else holds a valid lease. A request
+    whose lease ran out is taken over by the next replica that looks (:meth:`take_over`).
+    """
+
+    def __init__(self, engine: AsyncEngine, *, owner: str | None = None, lease: float = LEASE_SECONDS):
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._closed = False
+        self.owner = owner or default_replica_id()
+        self.lease = timedelta(seconds=lease)
 
     @classmethod
-    async def open(cls, url: str = DEFAULT_URL) -> Ledger:
+    async def open(cls, url: str = DEFAULT_URL, *, owner: str | None = None, lease: float = LEASE_SECONDS) -> Ledger:
         """Connect, and create or upgrade the schema; refuses a schema newer than this code."""
         engine = create_engine(async_url(url))
         try:
@@ -78,7 +102,7 @@ class Ledger:
         except BaseException:
             await engine.dispose()
             raise
-        return cls(engine)
+        return cls(engine, owner=owner, lease=lease)
 
     async def close(self) -> None:
         if not self._closed:
@@ -141,6 +165,9 @@ class Ledger:
             "attempts": 0,
             "created_at": stamp,
             "updated_at": stamp,
+            "owner": self.owner,
+            "lease_until": stamp + self.lease,
+            "resumes": 0,
         }
         async with self._transaction() as session:
             created = (await session.execute(insert_absent(self._engine.dialect.name, values))).first() is not None
@@ -234,6 +261,13 @@ class Ledger:
         """Remember the status last shown, so a restarted bot neither repeats nor skips an update."""
         return await self._update(request_id, STATUS_STATES, "record a run status", run_status=_run_status(run_status))
 
+    async def moved(self, request_id: str, *, channel: str, ts: str) -> Record:
+        """The request's messages went on elsewhere (a DM with the requester); later ones go there."""
+        allowed = frozenset({RequestState.SUBMITTED, RequestState.ANNOUNCED, RequestState.LOGGED})
+        return await self._update(
+            request_id, allowed, "record where its messages went", message_channel=channel, message_ts=ts
+        )
+
     async def logged(self, request_id: str) -> Record:
         """The Job's log is in the thread; a restart must not post it again."""
         return await self._move(request_id, RequestState.LOGGED, log_posted=True)
@@ -241,6 +275,61 @@ class Ledger:
     async def done(self, request_id: str) -> Record:
         """The final status is on the parent message. Final."""
         return await self._move(request_id, RequestState.DONE)
+
+    # -- owners and leases -----------------------------------------------------------------------
+
+    async def take_over(self, *, mine_too: bool = False) -> list[Record]:
+        """Working requests nobody holds (lease run out, or no owner), now held by this replica; oldest first.
+
+        ``mine_too``: also those this replica's id still holds, as after a restart with a stable
+        ``REPLICA_ID`` (the process that held them is gone, whatever the lease says).
+        """
+        stamp = now()
+        free: ColumnElement[bool] = or_(RequestRow.owner.is_(None), RequestRow.lease_until < stamp)
+        if mine_too:
+            free = or_(free, RequestRow.owner == self.owner)
+        statement = (
+            update(RequestRow)
+            .where(RequestRow.state.in_(_WORKING), free)
+            .values(owner=self.owner, lease_until=stamp + self.lease, resumes=RequestRow.resumes + 1)
+            .returning(RequestRow)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._transaction() as session:
+            rows = (await session.scalars(statement)).all()
+            return sorted((to_record(row) for row in rows), key=lambda r: (r.created_at, r.request_id))
+
+    async def renew(self, request_ids: Collection[str]) -> set[str]:
+        """Extend this replica's leases on ``request_ids``; returns those it still holds (the rest were taken over)."""
+        held: set[str] = set()
+        for chunk in _chunks(sorted(request_ids)):
+            statement = (
+                update(RequestRow)
+                .where(RequestRow.request_id.in_(chunk), RequestRow.owner == self.owner)
+                .where(RequestRow.state.in_(_WORKING))
+                .values(lease_until=now() + self.lease)
+                .returning(RequestRow.request_id)
+                .execution_options(synchronize_session=False)
+            )
+            async with self._transaction() as session:
+                held.update(await session.scalars(statement))
+        return held
+
+    async def hold(self, request_id: str) -> Record:
+        """Renew the lease on one request before doing something twice would show (posting its log)."""
+        return await self._update(request_id, WORKING_STATES, "hold it")
+
+    async def release(self) -> int:
+        """Give up every lease of this replica (shutdown): other replicas take the requests over at once."""
+        statement = (
+            update(RequestRow)
+            .where(RequestRow.owner == self.owner, RequestRow.state.in_(_WORKING))
+            .values(lease_until=None, owner=None)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._transaction() as session:
+            result = await session.execute(statement)
+            return int(getattr(result, "rowcount", 0) or 0)
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -254,11 +343,21 @@ class Ledger:
         return await self._update(request_id, allowed, f"move it to {target.value}", **values)
 
     async def _update(self, request_id: str, allowed: frozenset[RequestState], action: str, **values: Any) -> Record:
-        """One conditional UPDATE: it changes the row only if the row is still in an allowed state."""
-        values.setdefault("updated_at", now())
+        """One conditional UPDATE: it changes the row only if the row is still in an allowed state and no other
+        replica holds it. A request left in a working state stays held by this replica; any other is released.
+        """
+        stamp = now()
+        values.setdefault("updated_at", stamp)
+        target = values.get("state")
+        if target is None or RequestState(target) in WORKING_STATES:
+            values |= {"owner": self.owner, "lease_until": stamp + self.lease}
+        else:  # waiting for a person, or finished: nobody works on it
+            values |= {"owner": None, "lease_until": None}
+        ours = or_(RequestRow.owner.is_(None), RequestRow.owner == self.owner, RequestRow.lease_until < stamp)
         statement = (
             update(RequestRow)
             .where(RequestRow.request_id == request_id, RequestRow.state.in_([state.value for state in allowed]))
+            .where(ours)
             .values(**values)
             .returning(RequestRow)
             .execution_options(synchronize_session=False)
@@ -273,6 +372,8 @@ class Ledger:
         row = await session.get(RequestRow, request_id)
         if row is None:
             return UnknownRequest(f"no request {request_id} in the ledger")
+        if row.owner not in (None, self.owner) and row.lease_until is not None and row.lease_until >= now():
+            return LostLease(request_id, RequestState(row.state), row.owner)
         return IllegalTransition(request_id, RequestState(row.state), action)
 
     @asynccontextmanager
@@ -284,6 +385,11 @@ class Ledger:
                 yield session
         except (SQLAlchemyError, OSError) as exc:
             raise LedgerUnavailable(f"the request ledger failed: {_reason(exc)}") from exc
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        yield ids[start : start + _IDS_PER_STATEMENT]
 
 
 def _run_status(value: RunStatus | str) -> str:

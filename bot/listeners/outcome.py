@@ -14,9 +14,9 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Actor, Decision
-from bot.ledger import AuditAction, AuditOutcome
+from bot.ledger import AuditAction, AuditOutcome, LedgerError
 from bot.listeners.command import form_view
-from bot.listeners.parts import Parts, not_run_view
+from bot.listeners.parts import Parts, not_run_view, unrecorded_view
 from bot.models import JobForm, ModalContext, RunRequest
 from bot.nautobot import JobFieldErrors, NautobotError, Submission
 from bot.runs import Sent, SubmitOutcome
@@ -26,6 +26,11 @@ from bot.slack.text import channel_link, truncate
 log = logging.getLogger("bot.listeners")
 
 ERROR_MAX = 2000
+ALREADY_SENT = modal.message_modal(
+    "Already sent",
+    "✅ This form was already sent (a second click, or Slack delivered it twice); it runs once. "
+    "Its progress appears in the channel where you typed the command.",
+)
 
 _METRIC = {
     Sent.SUBMITTED: "submitted",
@@ -33,12 +38,14 @@ _METRIC = {
     Sent.FIELD_ERRORS: "refused",
     Sent.NOT_RUN: "refused",
     Sent.UNSENT: "unsent",
+    Sent.UNRECORDED: "unrecorded",
 }
 _AUDIT = {
     Sent.SUBMITTED: AuditOutcome.SUBMITTED,
     Sent.FIELD_ERRORS: AuditOutcome.REFUSED,
     Sent.NOT_RUN: AuditOutcome.REFUSED,
     Sent.UNSENT: AuditOutcome.UNSENT,
+    Sent.UNRECORDED: AuditOutcome.FAILED,
 }
 """A duplicate has no entry of its own: the delivery that sends the request records it."""
 
@@ -51,10 +58,12 @@ class Answer:
     view_id: str
     ack: AsyncAck | None = None
 
-    async def close(self) -> None:
-        """Nothing more to show: an ack closes the modal; a late answer leaves the view as it is."""
+    async def close(self, late: View | None = None) -> None:
+        """Nothing more to show: an ack closes the modal; a late answer shows ``late``, if given."""
         if self.ack is not None:
             await self.ack()
+        elif late is not None:
+            await self.client.views_update(view_id=self.view_id, view=late)
 
     async def replace(self, view: View) -> None:
         if self.ack is not None:
@@ -80,16 +89,21 @@ async def finish(parts: Parts, outcome: SubmitOutcome, asked: Asked | None, answ
     """``asked`` is None for a duplicate found before it became a request."""
     parts.metrics.request(_METRIC[outcome.sent])
     if outcome.sent is Sent.DUPLICATE or asked is None:  # Slack redelivered it, or a second click: it runs once
-        await answer.close()
+        await answer.close(late=ALREADY_SENT)
         return
-    if outcome.error is not None and not isinstance(outcome.error, JobFieldErrors):
+    if isinstance(outcome.error, NautobotError) and not isinstance(outcome.error, JobFieldErrors):
         parts.metrics.nautobot_error(outcome.error)
         log.warning("run refused request=%s: %s", asked.request.request_id, outcome.error)
+    elif outcome.error is not None:
+        log.error("request=%s not recorded: %s", asked.request.request_id, outcome.error)
     if outcome.submission is not None:
         await _submitted(parts, outcome.submission, asked, answer)
         reason = _described(outcome.submission)
     elif isinstance(outcome.error, JobFieldErrors) and asked.form is not None:
         await answer_field_errors(parts, outcome.error, asked.form, asked, answer)
+        reason = str(outcome.error)
+    elif isinstance(outcome.error, LedgerError):
+        await answer.replace(unrecorded_view(outcome.error))
         reason = str(outcome.error)
     else:
         error = outcome.error or NautobotError("Nautobot did not take the run.")

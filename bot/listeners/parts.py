@@ -13,10 +13,11 @@ from bot.access import Access, Actor, Decision
 from bot.audit import Audit
 from bot.ledger import AuditAction, AuditEntry, AuditOutcome, Ledger
 from bot.metrics import Metrics
-from bot.models import REQUESTED_BY
+from bot.models import FILLED_BY_BOT
 from bot.nautobot import FormCache, NautobotError
 from bot.runs import Runs
 from bot.slack import modal
+from bot.slack.text import escape
 
 log = logging.getLogger("bot.listeners")
 
@@ -44,7 +45,7 @@ class Parts:
     """Job variables the bot fills itself: never in the form, never shown back as inputs."""
 
     def __post_init__(self) -> None:
-        self.hidden = frozenset(self.hidden) | {REQUESTED_BY}
+        self.hidden = frozenset(self.hidden) | FILLED_BY_BOT
 
     async def decide_soon(self, actor: Actor) -> Decision | None:
         """The decision from the cache, else a fresh one within :data:`ACCESS_WAIT`; None when too slow."""
@@ -92,6 +93,17 @@ def not_run_view(exc: NautobotError, request_id: str) -> View:
     if exc.retryable:
         return modal.unavailable_modal(str(exc), RETRY_KEPT, title="Not run", retry=request_id)
     return modal.unavailable_modal(str(exc), RETRY_LATER, title="Not run")
+
+
+def unrecorded_view(exc: Exception) -> View:
+    """The ledger failed while the request was being sent: say what that means, without promising a run."""
+    text = (
+        f"⚠️ *What happened:* {escape(f'The bot could not record your request while sending it: {exc}', limit=1500)}\n"
+        "*What was done:* Nautobot may or may not have it; nothing runs twice.\n"
+        "*What to do:* Wait: once its ledger answers, the bot picks the request up and reports it in the channel. "
+        "If nothing appears in a few minutes, tell your Nautobot administrator."
+    )
+    return modal.message_modal("Not recorded", text)
 
 
 def requested_by(actor: Actor) -> str:

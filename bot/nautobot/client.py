@@ -203,6 +203,15 @@ class NautobotClient:
         self._answers.expect(response, what, 200)
         return list(self._answers.json(response, what).get("results") or [])
 
+    async def scheduled_since(self, job_id: str, since: datetime) -> list[dict[str, Any]]:
+        """This Job's scheduled jobs starting since ``since`` (runs awaiting approval among them), as sent."""
+        return await self.list_objects(
+            "/api/extras/scheduled-jobs/",
+            what="list the Job's scheduled jobs",
+            params=[("job_model", job_id), ("start_time__gte", since.isoformat())],
+            page_size=100,
+        )
+
     async def job_logs(self, result_id: str) -> list[LogEntry]:
         """Every log line of the run, oldest first (the first is Nautobot's ``initialization`` line)."""
         what = f"read the log of the JobResult {result_id}"

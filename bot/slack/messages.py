@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.models import REQUESTED_BY, JobForm, JobRun, RunRequest, RunStatus
+from bot.models import FILLED_BY_BOT, JobForm, JobRun, RunRequest, RunStatus
 from bot.slack.log_messages import format_counts
 from bot.slack.text import URL, channel_link, context, escape, fallback, link, mention, section
 
@@ -87,7 +87,7 @@ def _input_rows(request: RunRequest, form: JobForm | None) -> list[tuple[str, st
     rows = []
     for name in names:
         var = form.variable(name) if form else None
-        if (var and var.type == "DryRunVar") or (var is None and name == "dryrun") or name == REQUESTED_BY:
+        if (var and var.type == "DryRunVar") or (var is None and name == "dryrun") or name in FILLED_BY_BOT:
             continue  # the dry-run flag is in the header, the requester in the "Requested by" line
         value = request.inputs[name]
         label = var.display_label if var else name.replace("_", " ").capitalize()
@@ -219,16 +219,30 @@ def error_message(
     return fallback(f"⚠️ {escape(what_happened, limit=1200)} {escape(next_step, limit=800)}"), blocks
 
 
+_WHY_NOT = {
+    "is_archived": "because it was archived",
+    "channel_not_found": "because it no longer exists, or I can no longer see it",
+    "restricted_action": "because posting there is restricted",
+    "message_not_found": "because the request's message there was deleted",
+    "cant_update_message": "because the request's message there can no longer be updated",
+    "edit_window_closed": "because the request's message there can no longer be updated",
+}
+
+
 def cannot_post_in_channel(
-    channel_id: str, *, bot_name: str = "meraki-admin", submitted: bool = False
+    channel_id: str, *, bot_name: str = "meraki-admin", submitted: bool = False, reason: str = ""
 ) -> tuple[str, list[Block]]:
-    """Tell the requester the bot is not in the channel and how to invite it."""
+    """Tell the requester why the bot cannot post in the channel (by default: not a member) and what to do."""
     name = escape(bot_name, limit=80)
     done = (
         "Your request was submitted to Nautobot; I'll send its progress here instead."
         if submitted
         else "Nothing was submitted."
     )
+    why = _WHY_NOT.get(reason)
+    if why is not None:
+        text = f"⚠️ I can't post in {channel_link(channel_id)} {why}. {done}"
+        return fallback(f"I can't post in that channel any more; the request goes on here. {done}"), [section(text)]
     text = (
         f"⚠️ I can't post in {channel_link(channel_id)} because I'm not a member of it. {done}\n"
         f"To use me there, type `/invite @{name}` in that channel, then run the command again."

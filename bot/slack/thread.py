@@ -1,15 +1,21 @@
 """The one place that writes a request's messages in Slack: its parent message, the updates, the log thread.
 
 Runs and follows say what happened (a request, a run, its status, its log); this turns it into Block
-Kit, paces the posts per channel, and, when the bot may not post in the request's channel, carries
-the conversation on in a direct message with the requester.
+Kit, paces the posts per channel, and, when the bot may not (or no longer) post in the request's
+channel, carries the conversation on in a direct message with the requester. A Slack error never
+ends a request's reporting: brief outages are waited out, a message Slack refuses for good is
+logged and skipped. Each call returns where the thread is now, so the caller can record a move.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,8 +24,17 @@ from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.slack import log_messages, messages
 from bot.slack.pacing import ChannelPacer
 
+log = logging.getLogger("bot.slack.thread")
+
 CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 """Slack's answers to a post in a channel the bot is not in (or may not write to)."""
+MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+"""Slack's answers to an update of a parent message that can no longer be changed."""
+TRANSIENT_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0)
+"""Waits before sending a message again after Slack's own retries gave up (an outage of a few minutes)."""
+_TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
 LOG_FILENAME = "job-log.txt"
 
 Message = tuple[str, list[Block]]
@@ -34,9 +49,16 @@ class Thread:
 
 
 class SlackThreads:
-    def __init__(self, client: AsyncWebClient, pacer: ChannelPacer | None = None):
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        pacer: ChannelPacer | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
         self.client = client
         self.pacer = pacer or ChannelPacer()
+        self.sleep = sleep
 
     async def announce(
         self,
@@ -47,17 +69,17 @@ class SlackThreads:
         *,
         nautobot_url: str | None = None,
     ) -> Thread:
-        """Post the parent message in the request's channel, or in a DM when the bot is not in that channel."""
+        """Post the parent message in the request's channel, or in a DM when the bot is not in that channel.
+
+        Raises what Slack answers otherwise: the request stays announced-to-be, and is taken up again.
+        """
         message = messages.parent_message(request, run, status, form=form, nautobot_url=nautobot_url, cancellable=True)
         try:
-            return await self._post(request.channel_id, message)
+            return await self._patiently(lambda: self._post(request.channel_id, message))
         except SlackApiError as exc:
-            if exc.response.get("error") not in CANNOT_POST:
+            if _error(exc) not in CANNOT_POST:
                 raise
-        dm = await self.client.conversations_open(users=request.requester_id)
-        channel = dm["channel"]["id"]
-        await self._post(channel, messages.cannot_post_in_channel(request.channel_id, submitted=True))
-        return await self._post(channel, message)
+        return await self._to_dm(request, request.channel_id, message, submitted=True)
 
     async def show(
         self,
@@ -69,7 +91,7 @@ class SlackThreads:
         *,
         elapsed: float | None = None,
         nautobot_url: str | None = None,
-    ) -> None:
+    ) -> Thread:
         """Update the parent message in place to ``status``."""
         text, blocks = messages.parent_message(
             request,
@@ -80,13 +102,21 @@ class SlackThreads:
             elapsed=timedelta(seconds=elapsed) if elapsed else None,
             cancellable=True,
         )
-        await self.client.chat_update(channel=thread.channel_id, ts=thread.ts, text=text, blocks=blocks)
 
-    async def post_log(self, thread: Thread, request: RunRequest, run: JobRun, entries: list[LogEntry] | None) -> None:
+        async def update() -> Thread:
+            await self.client.chat_update(channel=thread.channel_id, ts=thread.ts, text=text, blocks=blocks)
+            return thread
+
+        return await self._surviving(thread, request, update, (text, blocks))
+
+    async def post_log(
+        self, thread: Thread, request: RunRequest, run: JobRun, entries: list[LogEntry] | None
+    ) -> Thread:
         """The Job's log under the parent message (a file when long); ``None``: Nautobot would not give it."""
         if entries is None:
-            await self.tell(
+            thread = await self.tell(
                 thread,
+                request,
                 "Nautobot did not answer when the bot asked for the Job's log.",
                 "The run itself has ended; only its log is missing here.",
                 "Open the JobResult in Nautobot to read the log.",
@@ -94,34 +124,135 @@ class SlackThreads:
             )
             entries = []
         elif log_messages.is_long_log(entries):
-            await self.pacer.turn(thread.channel_id)
-            await self.client.files_upload_v2(
-                channel=thread.channel_id,
-                thread_ts=thread.ts,
-                filename=LOG_FILENAME,
-                title=f"{request.job_name} log",
-                content=log_messages.log_file(entries),
-            )
-            await self._reply(thread, log_messages.long_log_message(entries, filename=LOG_FILENAME))
+            thread = await self._surviving(thread, request, lambda: self._upload(thread, request, entries))
+            thread = await self._reply(thread, request, log_messages.long_log_message(entries, filename=LOG_FILENAME))
         else:
             for message in log_messages.log_messages(entries):
-                await self._reply(thread, message)
+                thread = await self._reply(thread, request, message)
         if run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
-            await self._reply(thread, log_messages.failure_summary(run, entries))
+            thread = await self._reply(thread, request, log_messages.failure_summary(run, entries))
+        return thread
 
     async def tell(
-        self, thread: Thread, what_happened: str, what_was_done: str, next_step: str, *, url: str | None = None
-    ) -> None:
+        self,
+        thread: Thread,
+        request: RunRequest,
+        what_happened: str,
+        what_was_done: str,
+        next_step: str,
+        *,
+        url: str | None = None,
+    ) -> Thread:
         """A reply in the thread saying what went wrong, what was (not) done, and what to do."""
-        await self._reply(thread, messages.error_message(what_happened, what_was_done, next_step, url=url))
+        return await self._reply(
+            thread, request, messages.error_message(what_happened, what_was_done, next_step, url=url)
+        )
 
-    async def _reply(self, thread: Thread, message: Message) -> None:
+    async def tell_requester(self, requester_id: str, what_happened: str, what_was_done: str, next_step: str) -> None:
+        """A direct message to the requester, for a request that has no thread yet."""
+        dm = await self.client.conversations_open(users=requester_id)
+        await self._post(dm["channel"]["id"], messages.error_message(what_happened, what_was_done, next_step))
+
+    # -- surviving Slack's errors ----------------------------------------------------------------
+
+    async def _reply(self, thread: Thread, request: RunRequest, message: Message) -> Thread:
         text, blocks = message
+
+        async def reply() -> Thread:
+            await self.pacer.turn(thread.channel_id)
+            await self.client.chat_postMessage(channel=thread.channel_id, thread_ts=thread.ts, text=text, blocks=blocks)
+            return thread
+
+        moved = await self._surviving(thread, request, reply)
+        if moved != thread:  # the reply goes under the parent's copy in the DM
+            return await self._reply(moved, request, message)
+        return moved
+
+    async def _surviving(
+        self,
+        thread: Thread,
+        request: RunRequest,
+        call: Callable[[], Awaitable[Thread]],
+        parent: Message | None = None,
+    ) -> Thread:
+        """Do ``call``; where Slack refuses the channel for good, go on in a DM; never raise.
+
+        ``parent``: the parent message as it should read now, for its copy in the DM.
+        """
+        try:
+            return await self._patiently(call)
+        except SlackApiError as exc:
+            error = _error(exc)
+            if (error in CANNOT_POST or error in MESSAGE_GONE) and not thread.channel_id.startswith("D"):
+                return await self._moved(thread, request, parent, error)
+            log.error("Slack refused a message of request=%s; it is skipped: %s", request.request_id, error)
+        except Exception as exc:  # Slack unreachable for longer than the waits
+            log.error("Slack did not take a message of request=%s; it is skipped: %s", request.request_id, exc)
+        return thread
+
+    async def _moved(self, thread: Thread, request: RunRequest, parent: Message | None, error: str) -> Thread:
+        """The channel is closed to the bot: a copy of the parent message in a DM carries the request on."""
+        copy = parent or messages.parent_message(request, None, RunStatus.RUNNING)
+        try:
+            return await self._to_dm(request, thread.channel_id, copy, reason=error)
+        except Exception as exc:
+            log.error("request=%s cannot go on in a DM either; its messages are skipped: %s", request.request_id, exc)
+            return thread
+
+    async def _patiently(self, call: Callable[[], Awaitable[Thread]]) -> Thread:
+        """``call``, sent again after a pause while Slack is briefly down (its client's own retries gave up)."""
+        for delay in (*TRANSIENT_DELAYS, None):
+            try:
+                return await call()
+            except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+                if delay is None or not _transient(exc):
+                    raise
+                log.warning("Slack unavailable (%s); sending again in %g s", _describe(exc), delay)
+                await self.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _to_dm(
+        self, request: RunRequest, channel_id: str, parent: Message, *, submitted: bool = True, reason: str = ""
+    ) -> Thread:
+        """The request's messages go on in a DM with the requester: why, then the parent message."""
+        dm = await self._patiently(lambda: self._open_dm(request.requester_id))
+        note = messages.cannot_post_in_channel(channel_id, submitted=submitted, reason=reason)
+        await self._patiently(lambda: self._post(dm.channel_id, note))
+        log.info("request=%s goes on in a DM: cannot post in %s (%s)", request.request_id, channel_id, reason or "-")
+        return await self._patiently(lambda: self._post(dm.channel_id, parent))
+
+    async def _open_dm(self, user_id: str) -> Thread:
+        dm = await self.client.conversations_open(users=user_id)
+        return Thread(dm["channel"]["id"], "")
+
+    async def _upload(self, thread: Thread, request: RunRequest, entries: list[LogEntry]) -> Thread:
         await self.pacer.turn(thread.channel_id)
-        await self.client.chat_postMessage(channel=thread.channel_id, thread_ts=thread.ts, text=text, blocks=blocks)
+        await self.client.files_upload_v2(
+            channel=thread.channel_id,
+            thread_ts=thread.ts,
+            filename=LOG_FILENAME,
+            title=f"{request.job_name} log",
+            content=log_messages.log_file(entries),
+        )
+        return thread
 
     async def _post(self, channel: str, message: Message) -> Thread:
         text, blocks = message
         await self.pacer.turn(channel)
         posted = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
         return Thread(posted["channel"], posted["ts"])
+
+
+def _error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error") or "") if exc.response is not None else ""
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, SlackApiError):
+        status = getattr(exc.response, "status_code", 0) or 0
+        return status >= 500 or status == 429 or _error(exc) in _TRANSIENT_ERRORS
+    return True  # the connection failed or timed out
+
+
+def _describe(exc: Exception) -> str:
+    return _error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__

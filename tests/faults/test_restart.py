@@ -80,7 +80,7 @@ def test_killed_after_recording_before_sending(stack, slack, chatops, meraki, tm
 
 async def record_only(ledger_file, email: str) -> None:
     inputs = {"user_email": email, "user_name": "Jane Doe", "meraki_org_id": ACME, "meraki_access_level": "read-only"}
-    async with await Ledger.open(f"sqlite+aiosqlite:///{ledger_file}") as ledger:
+    async with await Ledger.open(f"sqlite+aiosqlite:///{ledger_file}", owner="bot-1") as ledger:  # the bot that died
         request = RunRequest(
             request_id="V0KILLED:recorded", requester_id=USER, channel_id=CHANNEL, job_name=JOB_NAME, inputs=inputs
         )

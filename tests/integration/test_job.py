@@ -30,7 +30,7 @@ def test_job_is_listed_with_its_form(stack, bot):
     assert job["enabled"] and job["installed"] and not job["has_sensitive_variables"]
 
     found = variables(bot, stack.job_id)
-    assert list(found) == [*FIELD_ORDER, "requested_by"]  # the bot fills requested_by; the modal never shows it
+    assert list(found) == [*FIELD_ORDER, "requested_by", "request_id"]  # filled by the bot; never in the modal
     assert {name: v["type"] for name, v in found.items()} == {
         "user_email": "StringVar",
         "user_name": "StringVar",
@@ -40,8 +40,10 @@ def test_job_is_listed_with_its_form(stack, bot):
         "meraki_network_access": "ChoiceVar",
         "dryrun": "DryRunVar",
         "requested_by": "StringVar",
+        "request_id": "StringVar",
     }
     assert found["requested_by"]["required"] is False  # run from Nautobot's own form, it stays empty
+    assert found["request_id"]["required"] is False
     assert found["user_email"]["label"] == f"User Email, regex: {EMAIL_REGEX}"
     assert found["meraki_org_id"]["choices"] == [[ACME, f"Acme Corp ({ACME})"], [GLOBEX, f"Globex ({GLOBEX})"]]
     assert found["meraki_access_level"]["choices"] == [

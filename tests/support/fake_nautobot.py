@@ -127,6 +127,15 @@ REQUESTED_BY: dict[str, Any] = {
     "max_length": 255,
 }
 """The variable the bot fills itself; the Job has it from the version that records who asked."""
+REQUEST_ID: dict[str, Any] = {
+    "name": "request_id",
+    "type": "StringVar",
+    "label": "Request ID",
+    "help_text": "The Slack bot's key for this request; leave it empty in Nautobot.",
+    "required": False,
+    "max_length": 255,
+}
+"""The variable the bot fills with the request's key, so a restarted bot finds the run exactly."""
 
 _JOB_RESULT: dict[str, Any] = {
     "id": RESULT_ID,

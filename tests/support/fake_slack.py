@@ -60,7 +60,8 @@ class FakeSlack:
 
     ``calls`` holds every call in order; ``posted`` the answers of the messages that were posted.
     ``not_in`` lists channels the bot is not a member of: ``chat.postMessage`` there fails with
-    ``not_in_channel``, after being recorded.
+    ``not_in_channel``, after being recorded. Channels added to ``archived`` (at any time) refuse posts
+    and updates with ``is_archived``.
 
     Views and message blocks go through Slack's Block Kit checks (:mod:`support.block_kit`), as in
     the Slack stand-in: a view Slack would refuse fails with ``view_too_large`` or
@@ -79,6 +80,7 @@ class FakeSlack:
         self.calls: list[SlackCall] = []
         self.posted: list[dict[str, Any]] = []
         self.not_in = frozenset(not_in)
+        self.archived: set[str] = set()
         self.usergroups = {group: list(users) for group, users in (usergroups or {}).items()}
         self._ts = itertools.count(101)
 
@@ -111,6 +113,8 @@ class FakeSlack:
         channel = kwargs["channel"]
         if channel in self.not_in:
             _refuse("chat.postMessage", "not_in_channel")
+        if channel in self.archived:
+            _refuse("chat.postMessage", "is_archived")
         _check_blocks("chat.postMessage", kwargs)
         answer = {
             "ok": True,
@@ -123,6 +127,8 @@ class FakeSlack:
 
     async def chat_update(self, **kwargs: Any) -> dict[str, Any]:
         self._record("chat_update", kwargs)
+        if kwargs["channel"] in self.archived:
+            _refuse("chat.update", "is_archived")
         _check_blocks("chat.update", kwargs)
         return {"ok": True, "channel": kwargs["channel"], "ts": kwargs["ts"], "text": kwargs["text"]}
 

@@ -44,6 +44,7 @@ def bot_env(slack: SlackStandIn, nautobot: NautobotStack) -> dict[str, str]:
         "LOG_LEVEL": "DEBUG",
         "WEB_HOST": "127.0.0.1",
         "WEB_PORT": str(free_port()),
+        "REPLICA_ID": "bot-1",  # one deployment restarted in place: it takes its own requests back at once
     }
 
 

@@ -333,6 +333,7 @@ class _Channel:
     members: set[str]
     is_private: bool = False
     is_im: bool = False
+    is_archived: bool = False
 
     @property
     def bot_member(self) -> bool:
@@ -836,6 +837,8 @@ class _WebApi:
 
     def _postable(self, ref: Any) -> _Channel:
         channel = self.space.visible_channel(ref)
+        if channel.is_archived:
+            raise SlackError("is_archived")
         if not channel.bot_member and "chat:write.public" not in self.s.scopes:
             raise SlackError("not_in_channel")
         return channel
@@ -868,6 +871,8 @@ class _WebApi:
 
     def chat_update(self, args: dict[str, Any], token: str) -> dict[str, Any]:
         channel = self.space.visible_channel(args.get("channel"))
+        if channel.is_archived:
+            raise SlackError("is_archived")
         message = self.space.find_message(channel.id, str(args.get("ts") or ""))
         if message is None:
             raise SlackError("message_not_found")
@@ -1495,6 +1500,11 @@ class SlackStandIn:
             self._workspace.channels[channel_id] = _Channel(channel_id, name, people, is_private)
             self._workspace.messages.setdefault(channel_id, [])
 
+    def archive_channel(self, channel_id: str) -> None:
+        """Archive a channel: from now on posts and updates there answer ``is_archived``."""
+        with self._lock:
+            self._workspace.channels[channel_id].is_archived = True
+
     def add_usergroup(self, group_id: str, users: Iterable[str]) -> None:
         with self._lock:
             self._workspace.usergroups[group_id] = list(users)
@@ -1585,6 +1595,29 @@ class SlackStandIn:
         with self._lock:
             self._apply_submission_ack(view_id, user_id, ack)
         return ack
+
+    def submit_view_twice(
+        self,
+        view_id: str,
+        values: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+        user_id: str = "U123",
+    ) -> list[dict[str, Any]]:
+        """One Submit delivered twice at once, each to its own connection (when there are two), as when a
+        retried envelope overtakes its first delivery; the first ack to arrive is the one applied."""
+        with self._lock:
+            payload = self._submission_payload(view_id, values or {}, user_id)
+
+        async def both() -> list[dict[str, Any]]:
+            return list(
+                await asyncio.gather(
+                    *(self._hub.deliver("interactive", copy.deepcopy(payload), True) for _ in range(2))
+                )
+            )
+
+        acks = self._run(both(), self.ack_timeout + 5)
+        with self._lock:
+            self._apply_submission_ack(view_id, user_id, acks[0])
+        return acks
 
     def _submission_payload(self, view_id: str, values: Mapping[str, Any], user_id: str) -> dict[str, Any]:
         space = self._workspace
@@ -1804,6 +1837,13 @@ class SlackStandIn:
     def view_stack(self, user_id: str = "U123") -> list[str]:
         with self._lock:
             return list(self._workspace.stacks.get(user_id) or [])
+
+    def dm_with(self, user_id: str) -> str | None:
+        """The id of the bot's direct message with ``user_id``, once the bot opened one."""
+        with self._lock:
+            members = {BOT_USER_ID, user_id}
+            found = (c.id for c in self._workspace.channels.values() if c.is_im and c.members == members)
+            return next(found, None)
 
     def messages(self, channel_id: str, thread_ts: str | None = None) -> list[dict[str, Any]]:
         """Top-level messages of a channel, or the replies of the thread ``thread_ts``."""

@@ -52,7 +52,7 @@ from tests.support.fake_nautobot import (
     long_log,
     ok,
 )
-from tests.support.fake_slack import Events, FakeSlack, blocks_text
+from tests.support.fake_slack import DM_CHANNEL, Events, FakeSlack, blocks_text
 
 USER = "U0456ABC"
 CHANNEL = "C0123CHAN"
@@ -480,3 +480,29 @@ async def test_an_approval_pending_past_the_timeout_is_looked_at_rarely_then_lef
     assert max(clock.delays) == LATE_POLL
     assert sum(clock.delays) >= 60.0 + LATE_WINDOW
     assert len(clock.delays) < 60 + LATE_WINDOW / LATE_POLL
+
+
+# -- Slack refusing the channel mid-follow -------------------------------------------------------
+
+
+async def test_a_channel_archived_mid_follow_moves_the_rest_to_a_dm_and_the_log_arrives_there(
+    follower: Follower, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    async def archive_then_answer(request: httpx.Request) -> httpx.Response:
+        slack.archived.add(CHANNEL)  # archived while the Job runs
+        return ok(job_result("STARTED"))
+
+    nautobot.on("GET", RESULT_PATH, archive_then_answer, *results(SUCCEEDED))
+    nautobot.on("GET", LOGS_PATH, ok(LOGS))
+
+    final = await follower.follow(REQUEST, FORM, queued_run(), THREAD)
+
+    assert final.status is RunStatus.SUCCEEDED
+    posts = replies(slack)
+    note, parent_copy, log = posts
+    assert note["channel"] == parent_copy["channel"] == log["channel"] == DM_CHANNEL
+    assert "archived" in blocks_text(note["blocks"]) and "thread_ts" not in note
+    assert log["thread_ts"] == slack.posted[1]["ts"]  # under the copy of the parent message in the DM
+    assert "Organization has 2FA off" in blocks_text(log["blocks"])
+    final_update = updates(slack)[-1]
+    assert final_update["channel"] == DM_CHANNEL and says(final_update, RunStatus.SUCCEEDED)

@@ -30,6 +30,7 @@ from bot.ledger import (
     Ledger,
     LedgerError,
     LedgerUnavailable,
+    LostLease,
     Record,
     RequestState,
     SchemaTooNew,
@@ -142,6 +143,13 @@ async def _inspect(url: str, look: Callable[[Connection], Any]) -> Any:
             return await conn.run_sync(look)
     finally:
         await engine.dispose()
+
+
+V1_ROW = (
+    "INSERT INTO requests (request_id, requester_id, channel_id, job_name, inputs, dryrun, state, log_posted, "
+    "attempts, created_at, updated_at) VALUES ('V0001', 'U0001', 'C0001', 'Create Meraki User', "
+    "'{\"email\": \"ana@example.com\"}', true, 'received', false, 0, '2026-11-01 10:00:00', '2026-11-01 10:00:00')"
+)
 
 
 def _request(request_id: str = "V0001", **changes: Any) -> RunRequest:
@@ -558,8 +566,9 @@ async def test_a_version_1_ledger_gains_the_audit_table_and_keeps_its_requests(
 ) -> None:
     with monkeypatch.context() as patched:
         patched.setattr(ledger_module, "MIGRATIONS", ledger_module.MIGRATIONS[:1])
-        async with await Ledger.open(backend.url) as old:
-            await old.record(_request())
+        async with await Ledger.open(backend.url):
+            pass
+        await _sql(backend.url, V1_ROW)  # as a bot of version 1 wrote it
         tables = await _inspect(backend.url, lambda conn: inspect(conn).get_table_names())
         assert "audit" not in tables
 
@@ -568,9 +577,11 @@ async def test_a_version_1_ledger_gains_the_audit_table_and_keeps_its_requests(
         await upgraded.audit(AuditEntry(AuditAction.COMMAND, AuditOutcome.DENIED, "U0ALICE", reason="no rule"))
         [entry] = await upgraded.audit_trail()
     assert entry.reason == "no rule"
-    assert await _sql(backend.url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+    assert await _sql(backend.url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
     columns = await _inspect(backend.url, lambda conn: {c["name"] for c in inspect(conn).get_columns("audit")})
     assert columns == set(AuditRow.__table__.columns.keys())
+    columns = await _inspect(backend.url, lambda conn: {c["name"] for c in inspect(conn).get_columns("requests")})
+    assert columns == set(RequestRow.__table__.columns.keys())
 
 
 async def test_the_audit_trail_keeps_who_when_what_and_the_outcome(ledger: Ledger) -> None:
@@ -702,3 +713,59 @@ async def test_sqlite_waits_for_another_process_to_finish_writing(tmp_path: Path
 
 def test_final_states() -> None:
     assert {state for state in RequestState if state.final} == {RequestState.DONE, RequestState.REFUSED}
+
+
+# -- owners and leases: several replicas on one ledger ---------------------------------------------
+
+
+async def test_a_request_another_replica_holds_is_neither_taken_over_nor_moved(backend: Backend) -> None:
+    async with (
+        await Ledger.open(backend.url, owner="replica-a") as a,
+        await Ledger.open(backend.url, owner="replica-b") as b,
+    ):
+        await a.record(_request())
+        await a.begin_submit("V0001")
+        assert await b.take_over() == []
+        with pytest.raises(LostLease):
+            await b.submitted("V0001", result_id="R1", scheduled_job_id=None)
+        assert (await a.submitted("V0001", result_id="R1", scheduled_job_id=None)).owner == "replica-a"
+
+
+async def test_an_expired_lease_is_taken_over_once_and_its_old_owner_stops(backend: Backend) -> None:
+    async with (
+        await Ledger.open(backend.url, owner="replica-a", lease=0.2) as a,
+        await Ledger.open(backend.url, owner="replica-b", lease=30) as b,
+        await Ledger.open(backend.url, owner="replica-c", lease=30) as c,
+    ):
+        await a.record(_request())
+        await a.begin_submit("V0001")
+        await asyncio.sleep(0.3)  # replica-a stopped renewing: it died
+        [taken] = await b.take_over()
+        assert (taken.request_id, taken.owner, taken.resumes) == ("V0001", "replica-b", 1)
+        assert await c.take_over() == []  # one replica takes it over, not two
+        assert await a.renew(["V0001"]) == set()
+        with pytest.raises(LostLease):
+            await a.submitted("V0001", result_id="R1", scheduled_job_id=None)
+        assert await b.renew(["V0001"]) == {"V0001"}
+
+
+async def test_a_released_request_is_taken_over_at_once_and_a_restart_reclaims_its_own(backend: Backend) -> None:
+    async with (
+        await Ledger.open(backend.url, owner="replica-a") as a,
+        await Ledger.open(backend.url, owner="replica-b") as b,
+    ):
+        await a.record(_request("V0001"))
+        await a.record(_request("V0002"))
+        assert await a.release() == 2  # a graceful shutdown
+        assert [r.request_id for r in await b.take_over()] == ["V0001", "V0002"]
+    async with await Ledger.open(backend.url, owner="replica-b") as restarted:
+        assert await restarted.take_over() == []  # its own leases are still valid...
+        assert [r.request_id for r in await restarted.take_over(mine_too=True)] == ["V0001", "V0002"]
+
+
+async def test_requests_that_wait_for_a_person_or_are_finished_belong_to_nobody(ledger: Ledger) -> None:
+    await ledger.record(_request("V0001"))
+    await ledger.record(_request("V0002"))
+    assert (await ledger.unsent("V0001", "Nautobot unreachable")).owner is None
+    assert (await ledger.refused("V0002", "Nautobot said no")).lease_until is None
+    assert (await ledger.begin_submit("V0001")).owner == ledger.owner  # a Retry picks it up again

@@ -1,0 +1,240 @@
+"""Several bot processes on one PostgreSQL ledger, against the real Nautobot: each request runs once and is
+reported once, through duplicate deliveries, a replica killed while following, a rolling deploy, a channel
+archived mid-follow and Nautobot down at start."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import psycopg2
+import pytest
+
+from tests.support.approvals import approval_required, decide
+from tests.support.bot_process import BotProcess
+from tests.support.nautobot_stack import NautobotStack, free_port
+from tests.support.restarts import ADMIN_POSTS, job_runs, kill
+from tests.support.seed import ACME
+from tests.support.slack_flow import (
+    CHANNEL,
+    USER,
+    bot_env,
+    entered,
+    open_form,
+    start_connected,
+    submit,
+)
+from tests.support.slack_standin import SlackStandIn
+
+pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
+
+LEASE = 4
+HEARTBEAT = 1
+POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+
+
+def _psql(statement: str) -> None:
+    connection = psycopg2.connect(**POSTGRES, dbname="postgres")
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+def _query(database: str, statement: str, *args: object) -> list[tuple]:
+    connection = psycopg2.connect(**POSTGRES, dbname=database)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, args)
+            return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def ledger_db() -> Iterator[str]:
+    name = f"meraki_chatops_replicas_{secrets.token_hex(6)}"
+    _psql(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def replica(slack: SlackStandIn, nautobot: NautobotStack, ledger_db: str, tmp_path) -> Iterator:
+    """Makes bot processes sharing one ledger; each has its own id, port and working directory."""
+    made: list[BotProcess] = []
+
+    def make(replica_id: str) -> BotProcess:
+        workdir = tmp_path / replica_id
+        workdir.mkdir()
+        env = bot_env(slack, nautobot) | {
+            "REPLICA_ID": replica_id,
+            "WEB_PORT": str(free_port()),
+            "STORE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{ledger_db}",
+            "LEASE_SECONDS": str(LEASE),
+            "HEARTBEAT_SECONDS": str(HEARTBEAT),
+        }
+        process = BotProcess(workdir, env)
+        made.append(process)
+        return process
+
+    yield make
+    for process in made:
+        process.stop()
+
+
+def owners(ledger_db: str) -> dict[str, str | None]:
+    """Each request's owner, by the email it asks for."""
+    rows = _query(ledger_db, "SELECT inputs, owner FROM requests")
+    return {inputs["user_email"]: owner for inputs, owner in rows}
+
+
+def assert_reported_once(nautobot: NautobotStack, slack: SlackStandIn, meraki, email: str, channel: str = CHANNEL):
+    """One Job run, one parent message ending in success, its log once in its thread, one admin."""
+
+    def parents() -> list[dict]:
+        return [
+            m for m in slack.messages(channel) if email in str(m.get("blocks")) and "Create Meraki User" in m["text"]
+        ]
+
+    slack.wait_for(lambda: all("succeeded" in m["text"].lower() for m in parents()) and parents(), timeout=120)
+    [parent] = parents()
+    logs = [
+        r for r in slack.messages(channel, thread_ts=parent["ts"]) if "Created administrator" in str(r.get("blocks"))
+    ]
+    assert len(logs) == 1
+    assert len(job_runs(nautobot, email)) == 1
+    assert [a["email"] for a in meraki.admins(ACME)].count(email) == 1
+
+
+def test_a_submission_delivered_to_two_replicas_runs_once(stack, slack, replica, meraki):
+    for replica_id in ("replica-a", "replica-b"):
+        start_connected(replica(replica_id), slack)
+    slack.wait_connected(count=2)
+    for email in ("both.one@example.com", "both.two@example.com"):
+        view = open_form(slack)
+        acks = slack.submit_view_twice(view["id"], entered(view, email), user_id=USER)
+        assert len({envelope.connection for envelope in slack.envelopes[-2:]}) == 2  # one delivery each
+        assert all(ack.get("response_action") != "errors" for ack in acks)
+        assert_reported_once(stack, slack, meraki, email)
+    assert len(meraki.requests_to("POST", ADMIN_POSTS)) == 2
+
+
+def test_a_killed_replicas_follow_waits_for_its_lease_then_another_finishes_it(
+    stack, slack, replica, meraki, ledger_db
+):
+    meraki.delay(12, times=1, match=f"POST {ADMIN_POSTS}")  # the Job is still running when its follower dies
+    processes = {name: start_connected(replica(name), slack) for name in ("replica-a", "replica-b")}
+    view = open_form(slack)
+    submit(slack, view, entered(view, "lease.kill@example.com"))
+    slack.wait_for(lambda: slack.calls_to("chat.update"), timeout=30)  # announced, and being followed
+    owner = slack.wait_for(lambda: owners(ledger_db).get("lease.kill@example.com"), timeout=10)
+    kill(processes[owner])
+    [(lease_until,)] = _query(ledger_db, "SELECT lease_until FROM requests")  # the dead replica's last renewal
+
+    slack.wait_for(lambda: owners(ledger_db).get("lease.kill@example.com") != owner, timeout=LEASE * 5)
+    [survivor] = [process for name, process in processes.items() if name != owner]
+    taken_at = slack.wait_for(lambda: _logged_at(survivor.output(), "resuming request="), timeout=10)
+    assert taken_at >= lease_until  # nobody touched it while the dead replica's lease held
+    assert_reported_once(stack, slack, meraki, "lease.kill@example.com")
+
+
+def test_a_rolling_deploy_runs_and_reports_each_request_once(stack, slack, replica, meraki, nautobot):
+    old = [start_connected(replica(name), slack) for name in ("replica-a", "replica-b")]
+    emails = ("rolling.one@example.com", "rolling.two@example.com")
+    with nautobot.web_frozen():  # Nautobot holds both runs' POSTs while the deploy begins
+        for email in emails:
+            view = open_form(slack)
+            ack, _ = submit(slack, view, entered(view, email))
+            assert "Sending the request" in str(ack["view"]["blocks"])
+        new = start_connected(replica("replica-c"), slack)
+        time.sleep(HEARTBEAT * 2)  # the new replica has looked, and found everything held
+    nautobot.wait_for_web()
+    slack.wait_for(lambda: len(slack.calls_to("chat.update")) >= 2, timeout=60)  # both followed
+    for process in old:
+        assert process.stop(signal.SIGTERM) == 0
+    for email in emails:
+        assert_reported_once(stack, slack, meraki, email)
+    assert "resuming request=" in new.output()  # the new replica finished what the old ones left
+
+
+def test_a_channel_archived_mid_follow_sends_the_rest_to_the_requester(stack, slack, chatops, meraki):
+    meraki.delay(8, times=1, match=f"POST {ADMIN_POSTS}")
+    start_connected(chatops, slack)
+    view = open_form(slack)
+    submit(slack, view, entered(view, "archived@example.com"))
+    slack.wait_for(lambda: slack.calls_to("chat.update"), timeout=30)
+    slack.archive_channel(CHANNEL)
+
+    dm = slack.wait_for(lambda: slack.dm_with(USER), timeout=60)
+    assert_reported_once(stack, slack, meraki, "archived@example.com", channel=dm)
+    assert "archived" in str(slack.messages(dm)[0]["blocks"])
+    ledger = sqlite3.connect(chatops.workdir / "meraki-chatops.sqlite3")
+    try:
+        [(state, channel)] = ledger.execute("SELECT state, message_channel FROM requests").fetchall()
+    finally:
+        ledger.close()
+    assert (state, channel) == ("done", dm)  # ended, and the ledger knows where its messages went
+
+
+def test_requests_left_while_nautobot_is_down_at_start_are_resumed_once_it_is_back(
+    stack, slack, replica, meraki, nautobot
+):
+    first = start_connected(replica("replica-a"), slack)
+    view = open_form(slack)
+    meraki.delay(6, times=1, match=f"POST {ADMIN_POSTS}")
+    submit(slack, view, entered(view, "down.at.start@example.com"))
+    slack.wait_for(lambda: slack.calls_to("chat.update"), timeout=30)
+    kill(first)
+    with nautobot.web_down():
+        again = start_connected(replica("replica-a-again"), slack)
+        time.sleep(LEASE + 2 * HEARTBEAT)  # it takes the request up, cannot reach Nautobot, and tries again later
+    assert_reported_once(stack, slack, meraki, "down.at.start@example.com")
+    assert again.alive()
+
+
+@pytest.fixture
+def approvals(stack: NautobotStack) -> Iterator[NautobotStack]:
+    with approval_required(stack):
+        yield stack
+
+
+def test_killed_while_nautobot_took_a_run_that_needs_approval_adopts_it(approvals, slack, chatops, meraki, nautobot):
+    start_connected(chatops, slack)
+    view = open_form(slack)
+    with nautobot.web_frozen():  # the run is sent; Nautobot has not answered when the bot dies
+        submit(slack, view, entered(view, "approval.kill@example.com"))
+        kill(chatops)
+    nautobot.wait_for_web()
+
+    start_connected(chatops, slack)  # it finds the scheduled job by the request id, and sends nothing again
+    waiting = slack.wait_for(
+        lambda: next((m for m in slack.messages(CHANNEL) if "Waiting for approval" in m.get("text", "")), None),
+        timeout=60,
+    )
+    scheduled = _query_scheduled(approvals, "approval.kill@example.com")
+    assert len(scheduled) == 1 and scheduled[0] in str(waiting["blocks"])
+    decide(approvals, scheduled[0], "approve")
+    assert_reported_once(approvals, slack, meraki, "approval.kill@example.com")
+
+
+def _logged_at(output: str, text: str) -> datetime | None:
+    """When the bot first logged a line holding ``text`` (its text log starts each line with the UTC time)."""
+    line = next((line for line in output.splitlines() if text in line), None)
+    if line is None:
+        return None
+    return datetime.strptime(line.split(" ", 1)[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _query_scheduled(nautobot: NautobotStack, email: str) -> list[str]:
+    params = {"job_model": nautobot.job_id, "limit": 1000}
+    found = nautobot.admin.get("/api/extras/scheduled-jobs/", params=params).raise_for_status().json()["results"]
+    return [job["id"] for job in found if (job.get("kwargs") or {}).get("user_email") == email]

@@ -1,0 +1,172 @@
+"""Several replicas on one ledger: a request is worked on by one replica at a time, under a lease."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.access import Access, SlackGroups
+from bot.app import wire
+from bot.ledger import Ledger, RequestState
+from bot.listeners import Listeners
+from bot.models import JobForm
+from bot.nautobot import FormCache
+from bot.runs import Sent
+from bot.slack.pacing import ChannelPacer
+from tests.support.fake_nautobot import (
+    JOB,
+    LOGS,
+    LOGS_PATH,
+    REQUEST_ID,
+    RESULT_PATH,
+    RUN_PATH,
+    RUN_QUEUED,
+    VARIABLES,
+    FakeNautobot,
+    job_result,
+    ok,
+)
+from tests.support.fake_slack import FakeSlack
+
+LEASE = 0.3
+FORM = JobForm.from_api(JOB, [*VARIABLES, REQUEST_ID])
+VALUES: dict[str, Any] = {
+    "user_email": "bob@example.com",
+    "user_name": "Bob",
+    "meraki_org_id": "123456",
+    "meraki_access_level": "read-only",
+}
+
+
+class Job:
+    """The run's status in Nautobot, as the test moves it on."""
+
+    def __init__(self) -> None:
+        self.status = "STARTED"
+
+    def __call__(self, _request: httpx.Request) -> httpx.Response:
+        return ok(job_result(self.status))
+
+
+@pytest.fixture
+def job() -> Job:
+    return Job()
+
+
+@pytest.fixture
+def nautobot(job: Job) -> FakeNautobot:
+    return (
+        FakeNautobot()
+        .on("POST", RUN_PATH, ok(RUN_QUEUED, 201))
+        .on("GET", RESULT_PATH, job)
+        .on("GET", LOGS_PATH, ok(LOGS))
+    )
+
+
+@pytest.fixture
+async def replicas(nautobot: FakeNautobot, tmp_path: Path) -> AsyncIterator[tuple[Listeners, Listeners, FakeSlack]]:
+    async def pause(_seconds: float) -> None:
+        await asyncio.sleep(0.01)
+
+    slack = FakeSlack()
+    client = nautobot.client()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}"
+    made = []
+    for owner in ("replica-a", "replica-b"):
+        ledger = await Ledger.open(url, owner=owner, lease=LEASE)
+        forms = FormCache(client, FORM.job_name)
+        forms.form = FORM
+        made.append(
+            wire(
+                slack=slack,  # type: ignore[arg-type]
+                nautobot=client,
+                ledger=ledger,
+                access=Access(None, groups=SlackGroups(slack)),  # type: ignore[arg-type]
+                forms=forms,
+                follow_timeout=60.0,
+                pacer=ChannelPacer(0),
+                sleep=pause,
+            )
+        )
+    yield made[0], made[1], slack
+    for replica in made:
+        for task in replica.runs.tasks:
+            task.cancel()
+        await asyncio.gather(*replica.runs.tasks, return_exceptions=True)
+        await replica.ledger.close()
+    await client.aclose()
+
+
+async def submitted_and_followed(replica: Listeners) -> str:
+    request = await replica.runs.claim("V0VIEW", "U0ALICE", "C0NETOPS", FORM, VALUES)
+    assert request is not None
+    outcome = await replica.runs.send(request.request_id, FORM)
+    assert outcome.sent is Sent.SUBMITTED and outcome.submission is not None
+    await replica.runs.start(request, FORM, outcome.submission.run, None)
+    return request.request_id
+
+
+async def finished(replica: Listeners) -> None:
+    while replica.runs.tasks:
+        await asyncio.gather(*list(replica.runs.tasks), return_exceptions=True)
+
+
+def log_posts(slack: FakeSlack) -> list[dict[str, Any]]:
+    return [call for call in slack.calls_to("chat_postMessage") if call.get("thread_ts")]
+
+
+async def test_a_dead_replicas_request_waits_for_its_lease_then_is_finished_once_by_another(
+    replicas: tuple[Listeners, Listeners, FakeSlack], nautobot: FakeNautobot, job: Job
+) -> None:
+    a, b, slack = replicas
+    request_id = await submitted_and_followed(a)
+    assert await b.runs.sweep() == 0  # replica-a holds it
+    for task in a.runs.tasks:  # replica-a dies: no release, no renewal
+        task.cancel()
+    await asyncio.sleep(LEASE + 0.1)
+    job.status = "SUCCESS"
+
+    assert await b.runs.sweep() == 1
+    await finished(b)
+
+    record = await b.ledger.get(request_id)
+    assert record is not None and record.state is RequestState.DONE
+    assert nautobot.count("POST", RUN_PATH) == 1
+    assert len([c for c in slack.calls_to("chat_postMessage") if not c.get("thread_ts")]) == 1  # one parent
+    assert len(log_posts(slack)) == 1
+
+
+async def test_a_replica_that_lost_its_lease_stops_following_and_posts_nothing(
+    replicas: tuple[Listeners, Listeners, FakeSlack], job: Job
+) -> None:
+    a, b, slack = replicas
+    request_id = await submitted_and_followed(a)
+    await asyncio.sleep(LEASE + 0.1)  # replica-a was too slow to renew (a pause, a partition)
+    assert await b.runs.sweep() == 1
+    await a.runs.sweep()  # replica-a learns that replica-b holds it now
+    await asyncio.sleep(0)
+    assert not any(not task.done() for task in a.runs.tasks)
+    job.status = "SUCCESS"
+    await finished(b)
+
+    record = await b.ledger.get(request_id)
+    assert record is not None and record.state is RequestState.DONE and record.owner is None
+    assert len(log_posts(slack)) == 1
+
+
+async def test_a_replica_renews_what_it_works_on_so_nobody_takes_it(
+    replicas: tuple[Listeners, Listeners, FakeSlack], job: Job
+) -> None:
+    a, b, _slack = replicas
+    request_id = await submitted_and_followed(a)
+    for _ in range(4):  # well past one lease, renewed every third of it
+        await asyncio.sleep(LEASE / 3)
+        await a.runs.sweep()
+        assert await b.runs.sweep() == 0
+    record = await a.ledger.get(request_id)
+    assert record is not None and record.owner == "replica-a"

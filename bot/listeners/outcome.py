@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -63,13 +64,20 @@ class Answer:
         if self.ack is not None:
             await self.ack()
         elif late is not None:
-            await self.client.views_update(view_id=self.view_id, view=late)
+            await self._update(late)
 
     async def replace(self, view: View) -> None:
         if self.ack is not None:
             await self.ack(response_action="update", view=view)
         else:
+            await self._update(view)
+
+    async def _update(self, view: View) -> None:
+        """A late answer: the person may have closed the modal, or opened another, meanwhile."""
+        try:
             await self.client.views_update(view_id=self.view_id, view=view)
+        except SlackApiError as exc:
+            log.info("modal %s not updated (%s): the person closed it", self.view_id, exc.response.get("error"))
 
 
 @dataclass

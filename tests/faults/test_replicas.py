@@ -91,6 +91,10 @@ def replica(slack: SlackStandIn, nautobot: NautobotStack, ledger_db: str, tmp_pa
         process.stop()
 
 
+def parents_of(slack: SlackStandIn, emails: tuple[str, ...]) -> list[dict]:
+    return [m for m in slack.messages(CHANNEL) if any(email in str(m.get("blocks")) for email in emails)]
+
+
 def owners(ledger_db: str) -> dict[str, str | None]:
     """Each request's owner, by the email it asks for."""
     rows = _query(ledger_db, "SELECT inputs, owner FROM requests")
@@ -148,7 +152,10 @@ def test_a_killed_replicas_follow_waits_for_its_lease_then_another_finishes_it(
 
 
 def test_a_rolling_deploy_runs_and_reports_each_request_once(stack, slack, replica, meraki, nautobot):
+    meraki.delay(10, times=2, match=f"POST {ADMIN_POSTS}")  # both Jobs still run when the old replicas stop
     old = [start_connected(replica(name), slack) for name in ("replica-a", "replica-b")]
+    for process in old:  # each has the Job's form, so commands open it at once while Nautobot is held
+        slack.wait_for(lambda process=process: "/variables/" in process.output(), timeout=30)
     emails = ("rolling.one@example.com", "rolling.two@example.com")
     with nautobot.web_frozen():  # Nautobot holds both runs' POSTs while the deploy begins
         for email in emails:
@@ -158,7 +165,7 @@ def test_a_rolling_deploy_runs_and_reports_each_request_once(stack, slack, repli
         new = start_connected(replica("replica-c"), slack)
         time.sleep(HEARTBEAT * 2)  # the new replica has looked, and found everything held
     nautobot.wait_for_web()
-    slack.wait_for(lambda: len(slack.calls_to("chat.update")) >= 2, timeout=60)  # both followed
+    slack.wait_for(lambda: len(parents_of(slack, emails)) == 2, timeout=60)  # both announced, and followed
     for process in old:
         assert process.stop(signal.SIGTERM) == 0
     for email in emails:

@@ -81,6 +81,8 @@ class FakeSlack:
         self.posted: list[dict[str, Any]] = []
         self.not_in = frozenset(not_in)
         self.archived: set[str] = set()
+        self.closed_views: set[str] = set()
+        """Views the person closed (or replaced by opening another): ``views.update`` answers ``not_found``."""
         self.usergroups = {group: list(users) for group, users in (usergroups or {}).items()}
         self._ts = itertools.count(101)
 
@@ -106,6 +108,8 @@ class FakeSlack:
         self._record("views_update", kwargs)
         view = _checked_view("views.update", kwargs["view"])
         view_id = kwargs.get("view_id") or OPENED_VIEW_ID
+        if view_id in self.closed_views:
+            _refuse("views.update", "not_found")
         return {"ok": True, "view": {**view, "id": view_id, "hash": "1730542503.ZyXwVu98"}}
 
     async def chat_postMessage(self, **kwargs: Any) -> dict[str, Any]:

@@ -671,3 +671,22 @@ async def test_only_the_requester_can_retry(warm: Listeners, nautobot: FakeNauto
 
     assert nautobot.count("POST", RUN_PATH) == 1
     assert (await warm.ledger.get(kept.request_id)).state.value == "unsent"
+
+
+async def test_a_modal_closed_before_a_slow_nautobot_answered_does_not_keep_the_run_from_being_announced(
+    warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(submission_module, "SUBMIT_WAIT", 0.05)
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        slack.closed_views.add(VIEW_ID)  # the person opened another form meanwhile
+        await asyncio.sleep(0.3)
+        return ok(RUN_QUEUED, 201)
+
+    nautobot.on("POST", RUN_PATH, slow)
+
+    await submit(warm, ack, slack, submitted_view(GOOD))
+    await settle(warm)
+
+    assert slack.calls_to("views_update")  # tried, and refused
+    assert len([call for call in slack.calls_to("chat_postMessage") if "thread_ts" not in call]) == 1

@@ -36,6 +36,8 @@ ADOPT_SKEW = timedelta(minutes=2)
 MAX_ATTEMPTS = 20
 TELL_AFTER_RESUMES = 5
 """A request taken up this many times without getting anywhere: its requester is told (once) that it waits."""
+RETRY_CAP = 600.0
+"""The longest wait before a request that could not be taken up is tried again."""
 
 
 def request_key(view_id: str, values: dict[str, Any], attempt: int = 0) -> str:
@@ -135,14 +137,20 @@ class Runs:
             self._sending.discard(request_id)
         return SubmitOutcome(Sent.SUBMITTED, submission=submission)
 
-    async def submit(self, request_id: str, form: JobForm) -> Submission:
-        """Send the run to Nautobot once; the ledger says so before and after."""
+    async def submit(self, request_id: str, form: JobForm, *, waiting: bool = True) -> Submission:
+        """Send the run to Nautobot once; the ledger says so before and after.
+
+        ``waiting``: a person waits for the answer, so a request Nautobot could not take is kept for their
+        Retry; else (taken up after a restart) it stays with the bot, which tries again later.
+        """
         record = await self.ledger.begin_submit(request_id)
         try:
             submission = await self.nautobot.run_job(form.job_id, dict(record.inputs))
         except NautobotError as exc:
             if isinstance(exc, NautobotUnreachable) and exc.request_sent:
                 raise  # Nautobot may have it: resume() finds out before anything is sent again
+            if exc.retryable and not waiting:
+                raise  # still sending: found in Nautobot, or sent again, when taken up next
             if exc.retryable:  # kept: a Retry sends it again once Nautobot is back
                 await self.ledger.unsent(request_id, str(exc))
             else:
@@ -259,9 +267,20 @@ class Runs:
                     resumed += await self._resume(record)
             except Exception as exc:  # one broken request must not keep the others from resuming
                 log.exception("could not resume request=%s state=%s", record.request_id, record.state)
-                if record.resumes == TELL_AFTER_RESUMES:
-                    await self._tell_waiting(record, exc)
+                await self._later(record, exc)
         return resumed
+
+    async def _later(self, record: Record, exc: Exception) -> None:
+        """Try again after a wait that doubles with each failure (a lease's length at first)."""
+        wait = min(self.ledger.lease.total_seconds() * 2 ** max(record.resumes - 1, 0), RETRY_CAP)
+        try:
+            await self.ledger.postpone(record.request_id, wait)
+        except LedgerError as failed:
+            log.warning("request=%s is tried again when its lease runs out: %s", record.request_id, failed)
+        else:
+            log.info("request=%s is tried again in %g s", record.request_id, wait)
+        if record.resumes == TELL_AFTER_RESUMES:
+            await self._tell_waiting(record, exc)
 
     async def _tell_waiting(self, record: Record, exc: Exception) -> None:
         """The requester hears that the request waits (once), rather than nothing at all."""
@@ -282,17 +301,18 @@ class Runs:
             return 0  # the requester was told to retry
         log.info("resuming request=%s state=%s", record.request_id, state)
         request = record.to_request()
-        form = await self._form()
+        form: JobForm | None
         if state in (RequestState.RECEIVED, RequestState.SUBMITTING):
-            if form is None:  # it can be neither found in Nautobot nor sent without the Job's form
-                log.warning("request=%s waits for the next start: the Job's form cannot be read", record.request_id)
-                return 0
+            # Neither found in Nautobot nor sent without the Job's form: Nautobot's error postpones it.
+            form = self.forms.current() or await self.forms.refresh()
             if state is RequestState.SUBMITTING:
                 record = await self._adopt_or_reset(record, form)
             if record.state is not RequestState.SUBMITTED:
-                submission = await self.submit(record.request_id, form)
+                submission = await self.submit(record.request_id, form, waiting=False)
                 await self.start(request, form, submission.run, submission.scheduled_url)
                 return 1
+        else:
+            form = await self._form()  # only shown: the request goes on without it
         run = await self.nautobot.job_result(record.result_id) if record.result_id else None
         if record.state is RequestState.SUBMITTED:
             scheduled_url = self.nautobot.scheduled_url(record.scheduled_job_id) if record.scheduled_job_id else None

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Bot, build
 from bot.ledger import Ledger
@@ -18,6 +26,12 @@ from bot.web import build_web, combine_checks, start_web
 log = logging.getLogger("bot.serve")
 
 AUTH_CHECK_EVERY = 60.0
+CONNECT_FIRST_PAUSE = 1.0
+CONNECT_PAUSE_CAP = 60.0
+CONNECT_ERRORS = (SlackApiError, aiohttp.ClientError, OSError, TimeoutError)
+"""What a failed attempt to reach Slack raises; anything else is a fault of the bot, and ends the start."""
+EXIT_FORCED = 1
+"""The exit code of a second stop signal: the shutdown was cut short."""
 
 
 class SlackAuthCheck:
@@ -43,8 +57,6 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
     bot = build(settings, ledger, metrics)
     socket = None
     if settings.slack_mode == "socket":
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
         if settings.slack_app_token is None:  # the settings refuse Socket Mode without it
             raise ValueError("SLACK_APP_TOKEN is not set, and Socket Mode needs it")
         socket = AsyncSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
@@ -63,35 +75,100 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
     log.info("health and metrics on %s:%d, slack mode %s", settings.web_host, settings.web_port, settings.slack_mode)
 
     stop = asyncio.Event()
+    _stop_on_signals(stop)
+    background = [
+        asyncio.create_task(bot.forms.keep_fresh()),
+        asyncio.create_task(bot.runs.keep_leases(settings.heartbeat_seconds)),
+        asyncio.create_task(bot.access.warm()),  # group members and grants, before the first command
+    ]
+    log.info(
+        "replica %s; leases of %g s, renewed every %g s",
+        ledger.owner,
+        ledger.lease.total_seconds(),
+        settings.heartbeat_seconds,
+    )
+    starting = asyncio.create_task(_start(bot, socket, settings))
+    told = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({starting, told}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done() and starting.exception() is not None:
+            log.error("the bot could not start", exc_info=starting.exception())
+            return 1
+        await told
+    finally:
+        log.info("stopping (at most %g s)", settings.shutdown_seconds)
+        for task in (starting, told, *background):
+            task.cancel()
+        try:
+            await asyncio.wait_for(_shutdown(bot, socket, runner), settings.shutdown_seconds)
+        except TimeoutError:
+            log.warning(
+                "stopped after %g s with work still under way: each request keeps its last recorded step in the "
+                "ledger, and another replica or the next start takes it up once its lease runs out",
+                settings.shutdown_seconds,
+            )
+    return 0
+
+
+async def _start(bot: Bot, socket: AsyncSocketModeHandler | None, settings: Settings) -> None:
+    """Take up what nobody works on, then connect to Slack; a stop signal may cut either short."""
+    resumed = await bot.runs.resume()
+    if resumed:
+        log.info("resumed %d unfinished requests", resumed)
+    if socket is not None and settings.slack_app_token is not None:
+        # Its own client, without Slack's built-in retries: the attempts below are the only ones, one line each.
+        opener = AsyncWebClient(base_url=str(settings.slack_api_url), retry_handlers=[])
+        await _connect(socket, opener, settings.slack_app_token.get_secret_value())
+
+
+async def _connect(socket: AsyncSocketModeHandler, opener: AsyncWebClient, app_token: str) -> None:
+    """Open the Socket Mode connection, trying again with growing pauses while Slack cannot be reached.
+
+    One line per attempt says why; the traceback only at DEBUG.
+    """
+    pause = CONNECT_FIRST_PAUSE
+    for attempt in itertools.count(1):
+        try:
+            answer = await opener.apps_connections_open(app_token=app_token)
+            socket.client.wss_uri = answer["url"]
+            await socket.connect_async()
+            log.info("connected to Slack (Socket Mode) after %d attempt(s)", attempt)
+            return
+        except CONNECT_ERRORS as exc:
+            log.warning("cannot connect to Slack (attempt %d): %s; trying again in %g s", attempt, _why(exc), pause)
+            log.debug("the connection to Slack failed", exc_info=exc)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, CONNECT_PAUSE_CAP)
+
+
+async def _shutdown(bot: Bot, socket: AsyncSocketModeHandler | None, runner: web.AppRunner) -> None:
+    if socket is not None:
+        with contextlib.suppress(Exception):
+            await socket.close_async()
+    await runner.cleanup()
+    await bot.runs.stop()  # before the ledger closes, so no follow is cut off mid-write; leases handed back
+    await bot.audit.drain()  # command-log writes under way reach Nautobot before its client closes
+    await bot.nautobot.aclose()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGTERM or SIGINT: stop gracefully; a second one while stopping: exit at once."""
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            log.warning("%s again while stopping: exiting at once", signal.Signals(signum).name)
+            logging.shutdown()
+            os._exit(EXIT_FORCED)
+        log.info("%s received", signal.Signals(signum).name)
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    refresher = asyncio.create_task(bot.forms.keep_fresh())
-    leases = asyncio.create_task(bot.runs.keep_leases(settings.heartbeat_seconds))
-    warming = asyncio.create_task(bot.access.warm())  # group members and grants, before the first command
-    try:
-        log.info(
-            "replica %s; leases of %g s, renewed every %g s",
-            ledger.owner,
-            ledger.lease.total_seconds(),
-            settings.heartbeat_seconds,
-        )
-        resumed = await bot.runs.resume()
-        if resumed:
-            log.info("resumed %d unfinished requests", resumed)
-        if socket is not None:
-            await socket.connect_async()
-        await stop.wait()
-    finally:
-        log.info("stopping")
-        refresher.cancel()
-        leases.cancel()
-        warming.cancel()
-        if socket is not None:
-            with contextlib.suppress(Exception):
-                await socket.close_async()
-        await runner.cleanup()
-        await bot.runs.stop()  # before the ledger closes, so no follow is cut off mid-write
-        await bot.audit.drain()  # command-log writes under way reach Nautobot before its client closes
-        await bot.nautobot.aclose()
-    return 0
+        loop.add_signal_handler(signum, on_signal, signum)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, SlackApiError):
+        return f"Slack answered {exc.response.get('error') or exc.response.status_code}"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

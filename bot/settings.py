@@ -125,6 +125,8 @@ class Settings(NautobotSettings):
     replica_id: str | None = Field(default=None, min_length=1, max_length=255)
     lease_seconds: float = Field(default=30, ge=2, le=3600)
     heartbeat_seconds: float = Field(default=10, gt=0)
+    # SIGTERM/SIGINT: how long the bot may take to stop (well under Kubernetes' 30 s grace period).
+    shutdown_seconds: float = Field(default=10, gt=0, le=300)
 
     @field_validator("slack_bot_token")
     @classmethod

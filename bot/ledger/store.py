@@ -319,6 +319,17 @@ class Ledger:
         """Renew the lease on one request before doing something twice would show (posting its log)."""
         return await self._update(request_id, WORKING_STATES, "hold it")
 
+    async def postpone(self, request_id: str, seconds: float) -> None:
+        """Keep a request this replica could not take up now for ``seconds``: it is tried again after that."""
+        statement = (
+            update(RequestRow)
+            .where(RequestRow.request_id == request_id, RequestRow.owner == self.owner)
+            .values(lease_until=now() + timedelta(seconds=seconds))
+            .execution_options(synchronize_session=False)
+        )
+        async with self._transaction() as session:
+            await session.execute(statement)
+
     async def release(self) -> int:
         """Give up every lease of this replica (shutdown): other replicas take the requests over at once."""
         statement = (

@@ -17,8 +17,7 @@ import pytest
 from tests.support.approvals import approval_required, decide
 from tests.support.bot_process import BotProcess
 from tests.support.nautobot_stack import NautobotStack, free_port
-from tests.support.restarts import ADMIN_POSTS, job_runs, kill
-from tests.support.seed import ACME
+from tests.support.restarts import ADMIN_POSTS, assert_reported_once, kill
 from tests.support.slack_flow import (
     CHANNEL,
     USER,
@@ -99,24 +98,6 @@ def owners(ledger_db: str) -> dict[str, str | None]:
     """Each request's owner, by the email it asks for."""
     rows = _query(ledger_db, "SELECT inputs, owner FROM requests")
     return {inputs["user_email"]: owner for inputs, owner in rows}
-
-
-def assert_reported_once(nautobot: NautobotStack, slack: SlackStandIn, meraki, email: str, channel: str = CHANNEL):
-    """One Job run, one parent message ending in success, its log once in its thread, one admin."""
-
-    def parents() -> list[dict]:
-        return [
-            m for m in slack.messages(channel) if email in str(m.get("blocks")) and "Create Meraki User" in m["text"]
-        ]
-
-    slack.wait_for(lambda: all("succeeded" in m["text"].lower() for m in parents()) and parents(), timeout=120)
-    [parent] = parents()
-    logs = [
-        r for r in slack.messages(channel, thread_ts=parent["ts"]) if "Created administrator" in str(r.get("blocks"))
-    ]
-    assert len(logs) == 1
-    assert len(job_runs(nautobot, email)) == 1
-    assert [a["email"] for a in meraki.admins(ACME)].count(email) == 1
 
 
 def test_a_submission_delivered_to_two_replicas_runs_once(stack, slack, replica, meraki):

@@ -8,15 +8,11 @@ import time
 
 import pytest
 
-from bot.ledger import Ledger
-from bot.models import RunRequest
-from tests.support.nautobot_stack import JOB_NAME
-from tests.support.restarts import ADMIN_POSTS, assert_once, job_runs, kill, replies
+from tests.support.restarts import ADMIN_POSTS, assert_once, job_runs, kill, record_only, replies
 from tests.support.seed import ACME
 from tests.support.slack_flow import (
     CHANNEL,
     OTHER_USER,
-    USER,
     entered,
     open_form,
     parent_message,
@@ -76,15 +72,6 @@ def test_killed_after_recording_before_sending(stack, slack, chatops, meraki, tm
 
     start_connected(chatops, slack)
     assert_once(stack, slack, meraki, before, "recorded.kill@example.com")
-
-
-async def record_only(ledger_file, email: str) -> None:
-    inputs = {"user_email": email, "user_name": "Jane Doe", "meraki_org_id": ACME, "meraki_access_level": "read-only"}
-    async with await Ledger.open(f"sqlite+aiosqlite:///{ledger_file}", owner="bot-1") as ledger:  # the bot that died
-        request = RunRequest(
-            request_id="V0KILLED:recorded", requester_id=USER, channel_id=CHANNEL, job_name=JOB_NAME, inputs=inputs
-        )
-        await ledger.record(request)
 
 
 def test_killed_after_the_log_was_posted_before_it_was_recorded(stack, slack, chatops, meraki):

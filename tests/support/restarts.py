@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import signal
 
+from bot.ledger import Ledger
+from bot.models import RunRequest
 from tests.support.bot_process import BotProcess
-from tests.support.nautobot_stack import NautobotStack
+from tests.support.nautobot_stack import JOB_NAME, NautobotStack
 from tests.support.seed import ACME
-from tests.support.slack_flow import CHANNEL, parent_message, thread_text
+from tests.support.slack_flow import CHANNEL, USER, parent_message, thread_text
 from tests.support.slack_standin import SlackStandIn
 
 ADMIN_POSTS = r"/organizations/\d+/admins"
@@ -40,3 +42,30 @@ def assert_once(nautobot: NautobotStack, slack: SlackStandIn, meraki, before: in
     log_replies = [r for r in replies(slack, parent["ts"]) if "Created administrator" in str(r.get("blocks"))]
     assert len(log_replies) == 1
     assert "Created administrator" in thread_text(slack, CHANNEL, parent["ts"])
+
+
+def assert_reported_once(nautobot: NautobotStack, slack: SlackStandIn, meraki, email: str, channel: str = CHANNEL):
+    """One Job run, one parent message ending in success, its log once in its thread, one admin."""
+
+    def parents() -> list[dict]:
+        return [
+            m for m in slack.messages(channel) if email in str(m.get("blocks")) and "Create Meraki User" in m["text"]
+        ]
+
+    slack.wait_for(lambda: all("succeeded" in m["text"].lower() for m in parents()) and parents(), timeout=120)
+    [parent] = parents()
+    logs = [
+        r for r in slack.messages(channel, thread_ts=parent["ts"]) if "Created administrator" in str(r.get("blocks"))
+    ]
+    assert len(logs) == 1
+    assert len(job_runs(nautobot, email)) == 1
+    assert [a["email"] for a in meraki.admins(ACME)].count(email) == 1
+
+
+async def record_only(ledger_file, email: str) -> None:
+    inputs = {"user_email": email, "user_name": "Jane Doe", "meraki_org_id": ACME, "meraki_access_level": "read-only"}
+    async with await Ledger.open(f"sqlite+aiosqlite:///{ledger_file}", owner="bot-1") as ledger:  # the bot that died
+        request = RunRequest(
+            request_id="V0KILLED:recorded", requester_id=USER, channel_id=CHANNEL, job_name=JOB_NAME, inputs=inputs
+        )
+        await ledger.record(request)

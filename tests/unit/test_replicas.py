@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from bot.ledger import Ledger, RequestState
 from bot.listeners import Listeners
 from bot.models import JobForm
 from bot.nautobot import FormCache
-from bot.runs import Sent
+from bot.runs import TELL_AFTER_RESUMES, Sent
 from bot.slack.pacing import ChannelPacer
 from tests.support.fake_nautobot import (
     JOB,
@@ -31,7 +32,7 @@ from tests.support.fake_nautobot import (
     job_result,
     ok,
 )
-from tests.support.fake_slack import FakeSlack
+from tests.support.fake_slack import DM_CHANNEL, FakeSlack, blocks_text
 
 LEASE = 0.3
 FORM = JobForm.from_api(JOB, [*VARIABLES, REQUEST_ID])
@@ -170,3 +171,26 @@ async def test_a_replica_renews_what_it_works_on_so_nobody_takes_it(
         assert await b.runs.sweep() == 0
     record = await a.ledger.get(request_id)
     assert record is not None and record.owner == "replica-a"
+
+
+async def test_a_request_nobody_can_take_up_is_tried_less_and_less_often_and_its_requester_is_told_once(
+    replicas: tuple[Listeners, Listeners, FakeSlack], nautobot: FakeNautobot
+) -> None:
+    a, b, slack = replicas
+    request_id = await submitted_and_followed(a)
+    for task in a.runs.tasks:  # replica-a dies
+        task.cancel()
+    nautobot.on("GET", RESULT_PATH, httpx.ConnectError("[Errno 111] Connection refused"))  # and Nautobot is down
+    tries: list[float] = []
+    loop = asyncio.get_running_loop()
+    while len(tries) < TELL_AFTER_RESUMES + 1:
+        if await b.runs.sweep() == 0 and (record := await b.ledger.get(request_id)) and record.resumes > len(tries):
+            tries.append(loop.time())
+        await asyncio.sleep(0.02)
+
+    waits = [later - earlier for earlier, later in pairwise(tries)]
+    assert all(later > earlier for earlier, later in pairwise(waits))  # each wait longer than the one before
+    told = [call for call in slack.calls_to("chat_postMessage") if call["channel"] == DM_CHANNEL]
+    assert len(told) == 1 and "waiting" in blocks_text(told[0]["blocks"])
+    record = await b.ledger.get(request_id)
+    assert record is not None and record.state is RequestState.ANNOUNCED  # not given up: tried again later

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
@@ -22,6 +24,17 @@ from bot.settings import Settings
 from bot.slack.client import slack_client
 from bot.slack.pacing import ChannelPacer
 from bot.slack.thread import SlackThreads
+
+
+class _SameToken(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment too, and warns that the client's token wins: it is the
+    same token, so the warning says nothing an operator could act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_SAME_TOKEN = _SameToken()
 
 
 def access_control(
@@ -117,6 +130,9 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
         reader=ResultReader(nautobot),  # the polls of many runs go to Nautobot together
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
+    if _SAME_TOKEN not in bolt_logger.filters:
+        bolt_logger.addFilter(_SAME_TOKEN)
     app = AsyncApp(client=client, signing_secret=signing_secret)
     listeners.register(app, handlers, settings.slash_command)
     return Bot(app, nautobot, form_cache, handlers.runs, handlers, access, audit)

@@ -6,6 +6,9 @@ Meraki goes through the official SDK. Settings come from the worker's (and web s
 - ``MERAKI_DASHBOARD_API_KEY``: the Dashboard API key (required).
 - ``MERAKI_BASE_URL``: the API base URL; defaults to the global cloud, set it for a regional cloud.
 - ``NAUTOBOT_JOB_MERAKI_EMAIL_VALIDATION_REGEX``: the regex every new admin's email must match.
+- ``NAUTOBOT_JOB_MERAKI_BOT_USERS``: the Nautobot usernames of the Slack bot (comma-separated). Only
+  when one of them runs the Job is its ``requested_by`` taken as who asked; from anyone else it is
+  shown as a claim.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .organizations import organization_choices
 name = "Meraki"
 
 EMAIL_REGEX_ENV = "NAUTOBOT_JOB_MERAKI_EMAIL_VALIDATION_REGEX"
+BOT_USERS_ENV = "NAUTOBOT_JOB_MERAKI_BOT_USERS"
 DEFAULT_EMAIL_REGEX = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 
 
@@ -54,6 +58,11 @@ def without_percent(pattern: str) -> str:
     in the regex turns every field error into a 500. Escaped backslashes are left alone.
     """
     return re.sub(r"\\\\|\\?%", lambda m: m.group() if m.group() == "\\\\" else r"\x25", pattern)
+
+
+def bot_users() -> frozenset[str]:
+    """The Nautobot usernames of the Slack bot, from the worker's environment (none: nobody's claim is trusted)."""
+    return frozenset(name.strip() for name in os.environ.get(BOT_USERS_ENV, "").split(",") if name.strip())
 
 
 EMAIL_PATTERN, EMAIL_LABEL = email_regex()
@@ -149,6 +158,7 @@ class CreateMerakiUser(Job):
         request_id: str = "",
     ) -> dict:
         requester = self.requester(requested_by)
+        self.logger.info("Run by Nautobot user %s", self.username(), extra={"grouping": "request"})
         self.logger.info("Requested by %s", requester, extra={"grouping": "request"})
         if request_id:
             self.logger.debug("Request %s", request_id, extra={"grouping": "request"})
@@ -174,9 +184,19 @@ class CreateMerakiUser(Job):
             }
         return {**result, "requested_by": requester}
 
+    def username(self) -> str:
+        return getattr(getattr(self, "user", None), "username", None) or "unknown"
+
     def requester(self, requested_by: str) -> str:
-        """Who asked: what the Slack bot filled in, else the Nautobot user who ran the Job."""
-        if requested_by.strip():
-            return requested_by.strip()
-        user = getattr(self, "user", None)
-        return f"Nautobot user {getattr(user, 'username', None) or 'unknown'}"
+        """Who asked: what the Slack bot filled in, if the bot's Nautobot user ran the Job; else that user.
+
+        Anyone who may run the Job can fill ``requested_by``: from a user who is not the bot it is a claim,
+        and shown as one.
+        """
+        claimed = requested_by.strip()
+        user = f"Nautobot user {self.username()}"
+        if not claimed:
+            return user
+        if self.username() in bot_users():
+            return claimed
+        return f"{user} (claimed: {claimed})"

@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.meraki_standin import MerakiStandIn
 from tests.support.nautobot_stack import (
+    BOT_USERNAME,
     EMAIL_REGEX,
     NautobotStack,
     StackError,
@@ -46,6 +47,7 @@ def nautobot(meraki: MerakiStandIn, tmp_path_factory: pytest.TempPathFactory) ->
             "MERAKI_BASE_URL": meraki.base_url,
             "MERAKI_DASHBOARD_API_KEY": meraki.api_key,
             "NAUTOBOT_JOB_MERAKI_EMAIL_VALIDATION_REGEX": EMAIL_REGEX,
+            "NAUTOBOT_JOB_MERAKI_BOT_USERS": BOT_USERNAME,
         },
     )
     with machine_lock():

@@ -95,12 +95,34 @@ def test_the_job_logs_and_returns_who_asked(stack, meraki, run_job):
     run = run_job(requested_by=asked, dryrun=True)
     assert run.status == "SUCCESS", run.lines()
     assert f"Requested by {asked}" in run.lines("info")
+    assert "Run by Nautobot user chatops-bot" in run.lines("info")
     assert run.result["result"]["requested_by"] == asked
 
     from_nautobot = run_job(dryrun=True)  # as from Nautobot's own form: nobody filled it in
     assert from_nautobot.status == "SUCCESS", from_nautobot.lines()
     assert "Requested by Nautobot user chatops-bot" in from_nautobot.lines("info")
     assert from_nautobot.result["result"]["requested_by"] == "Nautobot user chatops-bot"
+
+
+def test_who_asked_is_a_claim_unless_the_bots_own_user_ran_the_job(stack, meraki):
+    """Anyone who may run the Job can fill requested_by; only the bot's Nautobot user is believed."""
+    claim = "Slack user U0CEO (the boss) via meraki-chatops"
+    data = {
+        "user_email": "claimed@example.com",
+        "user_name": "Claimed",
+        "meraki_org_id": ACME,
+        "meraki_access_level": "read-only",
+        "dryrun": True,
+        "requested_by": claim,
+    }
+    response = stack.admin.post(f"/api/extras/jobs/{stack.job_id}/run/", json={"data": data}).raise_for_status()
+    result = stack.wait_for_result(response.json()["job_result"]["id"], client=stack.admin)
+    logs = stack.admin.get(f"/api/extras/job-results/{result['id']}/logs/").raise_for_status().json()
+    lines = [entry["message"] for entry in logs]
+    assert result["status"]["value"] == "SUCCESS", lines
+    assert "Run by Nautobot user admin" in lines
+    assert f"Requested by Nautobot user admin (claimed: {claim})" in lines
+    assert result["result"]["requested_by"] == f"Nautobot user admin (claimed: {claim})"
 
 
 def test_a_failing_run_still_says_who_asked(stack, meraki, run_job):

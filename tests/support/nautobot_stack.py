@@ -42,6 +42,8 @@ LOCK_FILE = Path("/tmp/meraki-chatops-nautobot.lock")
 
 ADMIN_TOKEN = "0123456789abcdef0123456789abcdef01234567"
 BOT_TOKEN = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
+BOT_USERNAME = "chatops-bot"
+"""The bot's Nautobot user (tests/support/provision_nautobot.py creates it); the Job trusts its requested_by."""
 JOB_NAME = "Create Meraki User"
 REPO_SLUG = "meraki_chatops"
 EMAIL_REGEX = r"^[A-Za-z0-9._%+-]+@example\.(com|org)$"
@@ -526,6 +528,7 @@ def main() -> None:
                     "MERAKI_BASE_URL": meraki.base_url,
                     "MERAKI_DASHBOARD_API_KEY": meraki.api_key,
                     "NAUTOBOT_JOB_MERAKI_EMAIL_VALIDATION_REGEX": EMAIL_REGEX,
+                    "NAUTOBOT_JOB_MERAKI_BOT_USERS": BOT_USERNAME,
                 },
             )
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})

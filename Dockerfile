@@ -33,7 +33,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    STORE_URL=sqlite+aiosqlite:////data/meraki-chatops.sqlite3
+    STORE_URL=sqlite+aiosqlite:////data/meraki-chatops.sqlite3 \
+    PROBE_HOST=0.0.0.0 \
+    PROBE_PORT=8081
 
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir /wheels/meraki_chatops-*.whl
@@ -47,9 +49,11 @@ WORKDIR /data
 VOLUME ["/data"]
 USER 10001:10001
 
-EXPOSE 8080
+# 8080: Slack's requests (HTTP mode); 8081: /healthz, /readyz, /metrics, on every interface so that
+# orchestrators can probe them (the bot alone keeps them on loopback).
+EXPOSE 8080 8081
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8081/healthz', timeout=4)"]
 
 ENTRYPOINT ["meraki-chatops"]
 CMD ["serve"]

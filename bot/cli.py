@@ -86,7 +86,9 @@ async def serve(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.serve import serve as run_bot
 
     try:
-        ledger = await Ledger.open(settings.store_url, owner=settings.replica_id, lease=settings.lease_seconds)
+        ledger = await Ledger.open(
+            settings.store_url.get_secret_value(), owner=settings.replica_id, lease=settings.lease_seconds
+        )
     except LedgerError as exc:
         print(f"The bot cannot open its ledger at STORE_URL: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -46,9 +46,12 @@ QUIET: dict[str, tuple[int, int]] = {
 }
 
 # Slack bot/user/app tokens, Authorization header values (also as they appear in a repr'd dict of
-# headers), and Nautobot's 40-hex API tokens. One pattern, so a clean message costs one scan.
+# headers), Nautobot's 40-hex API tokens, and the password of a ``scheme://user:password@host`` URL
+# (STORE_URL's, in a database driver's error), keeping user and host; one already shown as ``****``
+# stays. One pattern, so a clean message costs one scan.
 _SECRET = re.compile(
     r"(?P<auth>authorization['\"]?\s*[:=]\s*['\"]?(?:token|bearer)\s+)[^\s'\",;)}\]]+"
+    r"|(?P<url>\b[a-z][a-z0-9+.-]*://[^\s:/@'\"<>]*:)(?!\*+@)[^\s/@'\"<>]+(?=@)"
     r"|xox[abpr]-[A-Za-z0-9-]+"
     r"|xapp-[A-Za-z0-9-]+"
     r"|(?<![0-9A-Fa-f])[0-9A-Fa-f]{40}(?![0-9A-Fa-f])",
@@ -108,7 +111,7 @@ class CorrelationFilter(logging.Filter):
 
 
 def scrub(text: str, *, secrets: Iterable[str] = (), mask: str = REDACTED) -> str:
-    """``text`` with Slack tokens, Authorization values, Nautobot tokens and ``secrets`` replaced by ``mask``.
+    """``text`` with Slack tokens, Authorization values, Nautobot tokens, URL passwords and ``secrets`` masked.
 
     The one scrubber of the bot: log lines, probe details, Nautobot's echoed answers and ``doctor``'s
     report all go through it. ``secrets`` are known values (a database password, a signing secret)
@@ -117,7 +120,7 @@ def scrub(text: str, *, secrets: Iterable[str] = (), mask: str = REDACTED) -> st
     for secret in secrets:
         if secret:
             text = text.replace(secret, mask)
-    return _SECRET.sub(lambda match: (match.group("auth") or "") + mask, text)
+    return _SECRET.sub(lambda match: (match.group("auth") or match.group("url") or "") + mask, text)
 
 
 def _scrub_value(value: Any, depth: int = 0) -> Any:

@@ -21,7 +21,7 @@ from bot.app import Bot, build
 from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.settings import Settings
-from bot.web import build_web, combine_checks, start_web
+from bot.web import Readiness, build_web, combine_checks, start_web
 
 log = logging.getLogger("bot.serve")
 
@@ -70,9 +70,7 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
         return True
 
     readiness = combine_checks({"slack": slack_ready, "nautobot": nautobot_ready, "ledger": ledger.writable})
-    web = build_web(bolt_app=None if socket else bot.app, readiness=readiness, metrics=metrics)
-    runner = await start_web(web, settings.web_host, settings.web_port)
-    log.info("health and metrics on %s:%d, slack mode %s", settings.web_host, settings.web_port, settings.slack_mode)
+    runner = await _start_servers(settings, bot, readiness, metrics)
 
     stop = asyncio.Event()
     _stop_on_signals(stop)
@@ -108,6 +106,38 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
                 settings.shutdown_seconds,
             )
     return 0
+
+
+async def _start_servers(settings: Settings, bot: Bot, readiness: Readiness, metrics: Metrics) -> web.AppRunner:
+    """The probes (/healthz, /readyz, /metrics) on the probe address; in HTTP mode Slack's /slack/events on
+    WEB_HOST:WEB_PORT, on the same server when the two addresses are one.
+
+    The runner returned stops every server: with two, Slack's stops the probes' as it shuts down.
+    """
+    probe_host, probe_port = settings.probe_address
+    cache = settings.readiness_cache_seconds
+    together = settings.probes_with_events
+    probes = build_web(
+        bolt_app=bot.app if together else None, readiness=readiness, metrics=metrics, readiness_cache=cache
+    )
+    probe_runner = await start_web(probes, probe_host, probe_port)
+    log.info("health and metrics on %s:%d, slack mode %s", probe_host, probe_port, settings.slack_mode)
+    if settings.slack_mode != "http" or together:
+        return probe_runner
+
+    async def stop_probes(_app: web.Application) -> None:
+        await probe_runner.cleanup()
+
+    slack = build_web(bolt_app=bot.app, readiness=readiness, metrics=metrics, probes=False)
+    slack.on_shutdown.append(stop_probes)
+    try:
+        runner = await start_web(slack, settings.web_host, settings.web_port)
+    except BaseException:
+        if probe_runner.server is not None:
+            await probe_runner.cleanup()
+        raise
+    log.info("Slack's requests on %s:%d (/slack/events)", settings.web_host, settings.web_port)
+    return runner
 
 
 async def _start(bot: Bot, socket: AsyncSocketModeHandler | None, settings: Settings) -> None:

@@ -24,6 +24,13 @@ HINTS = {
 }
 
 
+def _present(value: SecretStr) -> SecretStr:
+    """A secret that is set must hold something: an empty or blank one would only fail later, on every request."""
+    if not value.get_secret_value().strip():
+        raise ValueError("is empty (or only spaces): set it to the real value, or leave it out")
+    return value
+
+
 def _policy_text(value: Any) -> Any:
     """ACCESS_POLICY arrives as JSON text; say where it is broken rather than pydantic-settings' generic error."""
     if not isinstance(value, str):
@@ -85,6 +92,11 @@ class NautobotSettings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
+    @field_validator("nautobot_token")
+    @classmethod
+    def _nautobot_token(cls, value: SecretStr) -> SecretStr:
+        return _present(value)
+
     @field_validator("nautobot_ca_bundle")
     @classmethod
     def _ca_bundle(cls, value: Path | None) -> Path | None:
@@ -107,9 +119,15 @@ class Settings(NautobotSettings):
     slack_signing_secret: SecretStr | None = Field(default=None, validate_default=True)
     slack_api_url: AnyHttpUrl = Field(default=AnyHttpUrl("https://slack.com/api/"))
     slash_command: str = "/meraki-add-user"
-    store_url: str = "sqlite+aiosqlite:///meraki-chatops.sqlite3"
+    # A SecretStr: a database password in it shows neither in repr(settings) nor in a traceback's locals.
+    store_url: SecretStr = SecretStr("sqlite+aiosqlite:///meraki-chatops.sqlite3")
+    # HTTP mode: where Slack's requests (/slack/events) arrive.
     web_host: str = "0.0.0.0"
     web_port: int = Field(default=8080, ge=1, le=65535)
+    # /healthz, /readyz and /metrics (see probe_address): loopback unless told otherwise.
+    probe_host: str = Field(default="127.0.0.1", min_length=1)
+    probe_port: int | None = Field(default=None, ge=1, le=65535, validate_default=True)
+    readiness_cache_seconds: float = Field(default=5, ge=0, le=60)
     # Who may use the command. Unset: nobody (the refusal names these settings).
     access_policy: Annotated[AccessPolicy | None, NoDecode, BeforeValidator(_policy_text)] = None
     access_policy_file: Annotated[AccessPolicy | None, NoDecode, BeforeValidator(_policy_file)] = None
@@ -131,6 +149,7 @@ class Settings(NautobotSettings):
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token(cls, value: SecretStr) -> SecretStr:
+        _present(value)
         if not value.get_secret_value().startswith("xoxb-"):
             raise ValueError("must start with xoxb-")
         return value
@@ -140,6 +159,8 @@ class Settings(NautobotSettings):
     def _app_token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is None and info.data.get("slack_mode") == "socket":
             raise ValueError("is not set, and Socket Mode needs it")
+        if value is not None:
+            _present(value)
         if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("must start with xapp-")
         return value
@@ -149,6 +170,24 @@ class Settings(NautobotSettings):
     def _signing_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is None and info.data.get("slack_mode") == "http":
             raise ValueError("is not set, and HTTP mode needs it")
+        return value if value is None else _present(value)
+
+    @field_validator("probe_port")
+    @classmethod
+    def _probes_apart(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """In HTTP mode the probe server and Slack's are two listeners unless their addresses are one."""
+        web_host, web_port, host = info.data.get("web_host"), info.data.get("web_port"), info.data.get("probe_host")
+        mode = info.data.get("slack_mode")
+        if web_host is None or web_port is None or host is None or mode is None:
+            return value  # already reported
+        port = _probe_port(value, mode, host, web_host, web_port)
+        if port > 65535:
+            raise ValueError(f"is not set, and WEB_PORT + 1 ({port}) is no port: set it")
+        if mode == "http" and port == web_port and host != web_host:
+            raise ValueError(
+                f"is WEB_PORT ({port}) on another host (PROBE_HOST {host}, WEB_HOST {web_host}): set another "
+                "PROBE_PORT, or PROBE_HOST to WEB_HOST to serve Slack's requests and the probes on one port"
+            )
         return value
 
     @field_validator("access_policy_file")
@@ -185,6 +224,22 @@ class Settings(NautobotSettings):
         return value
 
     @property
+    def probe_address(self) -> tuple[str, int]:
+        """Where /healthz, /readyz and /metrics are served: PROBE_HOST and PROBE_PORT.
+
+        PROBE_PORT unset: WEB_PORT in Socket Mode (nothing else listens) and in HTTP mode when PROBE_HOST is
+        WEB_HOST (one server serves everything); otherwise WEB_PORT + 1.
+        """
+        return self.probe_host, _probe_port(
+            self.probe_port, self.slack_mode, self.probe_host, self.web_host, self.web_port
+        )
+
+    @property
+    def probes_with_events(self) -> bool:
+        """HTTP mode with the probe address equal to Slack's: one server serves both."""
+        return self.slack_mode == "http" and self.probe_address == (self.web_host, self.web_port)
+
+    @property
     def policy(self) -> AccessPolicy | None:
         """The access policy from ACCESS_POLICY or ACCESS_POLICY_FILE (at most one is set)."""
         return self.access_policy or self.access_policy_file
@@ -200,6 +255,14 @@ class Settings(NautobotSettings):
         if not value.startswith("/") or len(value) > 32 or " " in value:
             raise ValueError("must look like /meraki-add-user (a slash, no spaces, at most 32 characters)")
         return value
+
+
+def _probe_port(port: int | None, mode: str, probe_host: str, web_host: str, web_port: int) -> int:
+    """PROBE_PORT, or unset: WEB_PORT in Socket Mode (nothing else listens) and in HTTP mode when PROBE_HOST is
+    WEB_HOST (one server serves everything), else WEB_PORT + 1."""
+    if port is not None:
+        return port
+    return web_port if mode == "socket" or probe_host == web_host else web_port + 1
 
 
 class SettingsError(Exception):

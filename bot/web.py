@@ -1,13 +1,16 @@
-"""The bot's HTTP server: probes and metrics in both modes, and Slack's Request URL in HTTP mode.
+"""The bot's HTTP servers: probes and metrics in both modes, and Slack's Request URL in HTTP mode.
 
 ``/healthz`` (liveness) checks nothing but that the event loop answers, so a Nautobot outage never
-gets the bot restarted; ``/readyz`` (readiness) reports whether it can do its work right now.
+gets the bot restarted; ``/readyz`` (readiness) reports whether it can do its work right now. Its
+answer is kept for ``READINESS_CACHE_SECONDS`` and only one check runs at a time, so however often it
+is asked, Nautobot and the ledger are asked at most once per that time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
@@ -26,6 +29,8 @@ CHECK_TIMEOUT = 1.5
 """Each named check gets less than the whole readiness budget, so a slow one is reported by name."""
 SHUTDOWN_TIMEOUT = 5.0
 """Slack wants an answer within 3 s, so no request worth waiting for is older than this."""
+READINESS_CACHE_SECONDS = 5.0
+"""How long one readiness answer is served to every probe that asks."""
 DETAIL_LIMIT = 200
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -41,12 +46,18 @@ def build_web(
     metrics: Metrics,
     events_path: str = "/slack/events",
     readiness_timeout: float = READINESS_TIMEOUT,
+    readiness_cache: float = READINESS_CACHE_SECONDS,
+    probes: bool = True,
 ) -> web.Application:
-    """The web application; with ``bolt_app`` it also receives Slack's requests at ``events_path``."""
+    """The web application; with ``bolt_app`` it also receives Slack's requests at ``events_path``.
+
+    ``probes=False`` leaves out /healthz, /readyz and /metrics: Slack's server when the probes have their own.
+    """
     app = web.Application()
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/readyz", _readyz_handler(readiness, readiness_timeout))
-    app.router.add_get("/metrics", _metrics_handler(metrics))
+    if probes:
+        app.router.add_get("/healthz", _healthz)
+        app.router.add_get("/readyz", _readyz_handler(SharedReadiness(readiness, readiness_timeout, readiness_cache)))
+        app.router.add_get("/metrics", _metrics_handler(metrics))
     if bolt_app is not None:
         app.router.add_post(events_path, _slack_handler(bolt_app))
     return app
@@ -86,6 +97,45 @@ def combine_checks(checks: Mapping[str, Check], *, timeout: float = CHECK_TIMEOU
     return readiness
 
 
+class SharedReadiness:
+    """One readiness answer shared by every probe: kept for ``cache_seconds``, and at most one check under way.
+
+    Probes that ask while a check runs wait for it and get its answer. The check runs in its own task, so a
+    probe that hangs up does not cut it short for the others.
+    """
+
+    def __init__(self, readiness: Readiness, timeout: float, cache_seconds: float) -> None:
+        self.readiness = readiness
+        self.timeout = timeout
+        self.cache_seconds = cache_seconds
+        self._answer: tuple[dict[str, bool], dict[str, str]] | None = None
+        self._answered_at = 0.0
+        self._running: asyncio.Task[tuple[dict[str, bool], dict[str, str]]] | None = None
+        self._last_ready: bool | None = None
+
+    async def __call__(self) -> tuple[dict[str, bool], dict[str, str]]:
+        if self._answer is not None and time.monotonic() - self._answered_at < self.cache_seconds:
+            return self._answer
+        if self._running is None:
+            self._running = asyncio.create_task(self._check())
+            self._running.add_done_callback(self._finished)
+        return await asyncio.shield(self._running)
+
+    async def _check(self) -> tuple[dict[str, bool], dict[str, str]]:
+        checks, details = await _ask(self.readiness, self.timeout)
+        ready = _is_ready(checks)
+        if ready != self._last_ready:  # log changes only: probes ask every few seconds
+            failing = ", ".join(name for name, ok in checks.items() if not ok)
+            log.info("readiness: %s", "ready" if ready else f"not ready ({failing or 'no checks'})")
+            self._last_ready = ready
+        return checks, details
+
+    def _finished(self, task: asyncio.Task[tuple[dict[str, bool], dict[str, str]]]) -> None:
+        self._running = None
+        if not task.cancelled() and task.exception() is None:
+            self._answer, self._answered_at = task.result(), time.monotonic()
+
+
 class DebugAccessLogger(AbstractAccessLogger):
     """One DEBUG line per request (method, path, status, duration): no query, headers or body."""
 
@@ -104,17 +154,14 @@ async def _healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"}, headers=NO_STORE)
 
 
-def _readyz_handler(readiness: Readiness, timeout: float) -> Callable[[web.Request], Awaitable[web.Response]]:
-    last_ready: bool | None = None
+def _is_ready(checks: Mapping[str, bool]) -> bool:
+    return bool(checks) and all(checks.values())
 
+
+def _readyz_handler(readiness: SharedReadiness) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def readyz(_request: web.Request) -> web.Response:
-        nonlocal last_ready
-        checks, details = await _ask(readiness, timeout)
-        ready = bool(checks) and all(checks.values())
-        if ready != last_ready:  # log changes only: probes ask every few seconds
-            failing = ", ".join(name for name, ok in checks.items() if not ok)
-            log.info("readiness: %s", "ready" if ready else f"not ready ({failing or 'no checks'})")
-            last_ready = ready
+        checks, details = await readiness()
+        ready = _is_ready(checks)
         body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
         if details:
             body["details"] = details

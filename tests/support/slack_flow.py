@@ -43,7 +43,9 @@ def bot_env(slack: SlackStandIn, nautobot: NautobotStack) -> dict[str, str]:
         "ACCESS_POLICY": json.dumps(POLICY),
         "LOG_LEVEL": "DEBUG",
         "WEB_HOST": "127.0.0.1",
-        "WEB_PORT": str(free_port()),
+        "WEB_PORT": str(free_port()),  # PROBE_PORT unset: the probes are here too (same host, or Socket Mode)
+        "PROBE_HOST": "127.0.0.1",
+        "READINESS_CACHE_SECONDS": "0",  # the tests see readiness change at once (e.g. with Nautobot stopped)
         "REPLICA_ID": "bot-1",  # one deployment restarted in place: it takes its own requests back at once
     }
 

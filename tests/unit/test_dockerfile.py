@@ -27,7 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
-HEALTH_URL = "http://127.0.0.1:8080/healthz"
+HEALTH_URL = "http://127.0.0.1:8081/healthz"
 STORE_URL = "sqlite+aiosqlite:////data/meraki-chatops.sqlite3"
 TEST_ONLY = ("pytest", "pytest-asyncio", "hypothesis", "respx", "nautobot", "nautobot-chatops", "meraki", "ruff")
 TEST_ONLY_WORD = re.compile(rf"(?<![\w.-])({'|'.join(map(re.escape, TEST_ONLY))})(?![\w.-])")
@@ -246,7 +246,9 @@ def test_runtime_environment_entrypoint_and_labels(final: Stage) -> None:
     env = final.pairs("ENV")
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
     assert env["PYTHONUNBUFFERED"] == "1"
-    assert "8080" in " ".join(final.all("EXPOSE")).replace("/tcp", "").split()
+    exposed = " ".join(final.all("EXPOSE")).replace("/tcp", "").split()
+    assert {"8080", "8081"} <= set(exposed), exposed
+    assert (env["PROBE_HOST"], env["PROBE_PORT"]) == ("0.0.0.0", "8081"), "orchestrators probe from outside"
     assert [json.loads(args) for args in final.all("ENTRYPOINT")] == [["meraki-chatops"]]
     assert [json.loads(args) for args in final.all("CMD")] == [["serve"]]
     labels = final.pairs("LABEL")
@@ -308,7 +310,7 @@ def health_port(request: pytest.FixtureRequest) -> Iterator[int]:
 def test_healthcheck_command_exits_as_docker_expects(final: Stage, health_port: int, exit_code: int) -> None:
     """Docker reads 0 as healthy and 1 as unhealthy (2 is reserved), so failures must exit exactly 1."""
     _, command = healthcheck(final)
-    probe = [sys.executable, *(part.replace(":8080/", f":{health_port}/") for part in command[1:])]
+    probe = [sys.executable, *(part.replace(":8081/", f":{health_port}/") for part in command[1:])]
     result = subprocess.run(probe, capture_output=True, text=True, timeout=30)
     assert result.returncode == exit_code, result.stderr
 

@@ -104,6 +104,19 @@ class NautobotSettings(BaseSettings):
             raise ValueError(f"{value} is not a file")
         return value
 
+    @field_validator("email_regex")
+    @classmethod
+    def _email_regex(cls, value: str | None) -> str | None:
+        from bot.slack.modal import patterns  # the one place patterns are compiled and run
+
+        problem = patterns.problem(value) if value else None
+        if problem:
+            raise ValueError(
+                f"{value!r} is not a regex the bot can check in linear time (RE2 says: {problem}); "
+                "fix it (no lookarounds or backreferences) or unset EMAIL_REGEX"
+            )
+        return value
+
     @property
     def nautobot_base(self) -> str:
         return str(self.nautobot_url).rstrip("/")

@@ -37,7 +37,6 @@ from bot.models import JobForm, JobVariable, ModalContext
 from bot.slack.modal.fields import (
     ACTION_ID,
     CHECKED,
-    EMAIL_SHAPE,
     IP_PLACEHOLDERS,
     LABEL_MAX,
     MAX_VIEW_BYTES,
@@ -54,6 +53,7 @@ from bot.slack.modal.fields import (
     integer,
     layout,
     length_bounds,
+    looks_like_email,
     usable_choices,
 )
 from bot.slack.text import INFO_ICON, clean, escape, truncate
@@ -146,7 +146,7 @@ def _text_element(var: JobVariable, initial: Any, *, multiline: bool = False) ->
 
 def _email_element(var: JobVariable, initial: Any) -> EmailInputElement:
     text = _text_initial(initial, TEXT_INPUT_MAX)
-    fits = text is not None and len(text) <= length_bounds(var)[1] and EMAIL_SHAPE.match(text)
+    fits = text is not None and len(text) <= length_bounds(var)[1] and looks_like_email(text)
     return EmailInputElement(  # Slack refuses the whole view over an initial value that is not an email
         action_id=ACTION_ID, initial_value=text if fits else None, placeholder="name@example.com"
     )

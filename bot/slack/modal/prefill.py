@@ -9,7 +9,6 @@ from typing import Any
 
 from bot.models import JobForm, JobVariable
 from bot.slack.modal.fields import (
-    EMAIL_SHAPE,
     FALSE_WORDS,
     MISSING,
     TRUE_WORDS,
@@ -19,6 +18,7 @@ from bot.slack.modal.fields import (
     integer,
     kind_of,
     length_bounds,
+    looks_like_email,
     usable_choices,
 )
 from bot.slack.text import clean, truncate
@@ -112,7 +112,7 @@ class _Filler:
             return MISSING if number is None else number
         if kind is Kind.CHOICE:
             return _match_choice(self.choices[var.name], text) or MISSING
-        if kind is Kind.EMAIL and not EMAIL_SHAPE.match(text):
+        if kind is Kind.EMAIL and not looks_like_email(text):
             return MISSING
         if kind in (Kind.TEXT, Kind.EMAIL, Kind.MULTILINE, Kind.IP, Kind.JSON):
             return text if text and len(text) <= length_bounds(var)[1] else MISSING
@@ -125,7 +125,7 @@ class _Filler:
         if not token.quoted and token.text.casefold() in _DRYRUN_FLAGS:
             return self._set(self.free(lambda var: var.type == "DryRunVar"), True)
         email = token.text.rstrip(",;")
-        email_field = self.free_of_kind(Kind.EMAIL) if EMAIL_SHAPE.match(email) else None
+        email_field = self.free_of_kind(Kind.EMAIL) if looks_like_email(email) else None
         if email_field and self._set(email_field, self.coerce(email_field, email)):
             return True
         if token.text and self._place_choice(token.text):

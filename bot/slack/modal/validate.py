@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.models import JobForm, JobVariable
+from bot.slack.modal import patterns
 from bot.slack.modal.fields import (
-    EMAIL_SHAPE,
     ERROR_MAX,
     HIDDEN_CATEGORIES,
     IP_PLACEHOLDERS,
@@ -20,6 +19,7 @@ from bot.slack.modal.fields import (
     describe,
     input_variables,
     kind_of,
+    looks_like_email,
     usable_choices,
 )
 from bot.slack.modal.read import Unreadable
@@ -49,12 +49,18 @@ def _check_length(var: JobVariable, text: str) -> str | None:
     return None
 
 
-def _matches(pattern: str, text: str) -> bool:
-    """Like Django's ``RegexValidator``: ``re.search``; a pattern that does not compile is skipped."""
-    try:
-        return re.search(pattern, text) is not None
-    except (re.error, RecursionError, OverflowError):
-        return True
+def _check_pattern(pattern: str, text: str) -> str | None:
+    """Like Django's ``RegexValidator`` (``re.search``), run by RE2; a pattern it cannot run refuses."""
+    verdict = patterns.check(pattern, text)
+    if verdict is patterns.Verdict.MATCH:
+        return None
+    if verdict is patterns.Verdict.NO_MATCH:
+        return f"This doesn't match the required pattern {pattern}"
+    return (
+        f"The check against the required pattern {pattern} could not be completed, so this can't be accepted. "
+        "Tell the Nautobot administrator that the pattern must be a regex RE2 supports "
+        "(no lookarounds or backreferences)."
+    )
 
 
 def _hidden_character(text: str, *, multiline: bool) -> str | None:
@@ -82,11 +88,12 @@ def _check_text(var: JobVariable, value: Any, extra_patterns: Sequence[str], *, 
     problem = _check_length(var, value) or _check_characters(var, value, multiline=multiline)
     if problem:
         return problem
-    if var.is_email and not EMAIL_SHAPE.match(value):
+    if var.is_email and not looks_like_email(value):
         return "Enter an email address, like name@example.com."
-    for pattern in (var.regex, *extra_patterns):
-        if pattern and not _matches(pattern, value):
-            return f"This doesn't match the required pattern {pattern}"
+    for pattern in (var.label_pattern, *extra_patterns):
+        problem = _check_pattern(pattern, value) if pattern else None
+        if problem:
+            return problem
     return None
 
 

@@ -32,25 +32,18 @@ def humanise(name: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def _announced_pattern(label: str | None) -> str | None:
-    """The pattern after ``regex:`` in a label, whether or not it compiles."""
-    match = _REGEX_IN_LABEL.search(label) if label else None
-    return match.group("pattern").strip() if match else None
-
-
 def _split_label(label: str | None) -> tuple[str, str | None]:
-    """Split ``"User Email, regex: ^x$"`` into the label people see and a regex that compiles."""
+    """Split ``"User Email, regex: ^x$"`` into the label people see and the regex it announces.
+
+    The regex is kept even when it does not compile: input is then refused (the check cannot be done),
+    never let through unchecked.
+    """
     if not label:
         return "", None
     match = _REGEX_IN_LABEL.search(label)
     if match is None:
         return label.strip(), None
-    pattern = match.group("pattern").strip()
-    try:
-        re.compile(pattern)
-    except (re.error, RecursionError, OverflowError):
-        return label.strip(), None
-    return label[: match.start()].strip(), pattern
+    return label[: match.start()].strip(), match.group("pattern").strip()
 
 
 def _choice_pairs(raw: Any) -> list[tuple[str, str]]:
@@ -123,14 +116,6 @@ class JobVariable(BaseModel):
     def regex(self) -> str | None:
         """The pattern a label like ``"User Email, regex: ^...$"`` announces (the API hides the real one)."""
         return _split_label(self.label)[1]
-
-    @property
-    def label_pattern(self) -> str | None:
-        """The pattern a label announces, even one that does not compile: what input is checked against.
-
-        Unlike :attr:`regex`, a broken pattern is kept, so validation refuses instead of skipping the check.
-        """
-        return _announced_pattern(self.label)
 
     @property
     def is_email(self) -> bool:

@@ -70,10 +70,10 @@ def test_label_regex_is_parsed_and_hidden_from_the_label() -> None:
     assert var.is_email
 
 
-def test_a_label_regex_that_does_not_compile_is_ignored() -> None:
+def test_a_label_regex_that_does_not_compile_is_kept_so_the_check_fails_closed() -> None:
     var = JobVariable(name="x", label="Code, regex: ([unclosed")
-    assert var.regex is None
-    assert var.display_label == "Code, regex: ([unclosed"
+    assert var.regex == "([unclosed"
+    assert var.display_label == "Code"
 
 
 @pytest.mark.parametrize(

@@ -90,7 +90,7 @@ def _check_text(var: JobVariable, value: Any, extra_patterns: Sequence[str], *, 
         return problem
     if var.is_email and not looks_like_email(value):
         return "Enter an email address, like name@example.com."
-    for pattern in (var.label_pattern, *extra_patterns):
+    for pattern in (var.regex, *extra_patterns):
         problem = _check_pattern(pattern, value) if pattern else None
         if problem:
             return problem

@@ -88,6 +88,8 @@ def wire(
 ) -> Listeners:
     """The core (threads, follower, runs) and the listeners on top of it, from the clients given."""
     metrics = metrics or Metrics()
+    access.watch_form(forms.current(), forms.refresh)  # every form read is checked against the policy
+    forms.listen(access.form_changed)
     threads = SlackThreads(slack, pacer)
     follower = Follower(
         nautobot, threads, timeout=follow_timeout, ledger=ledger, metrics=metrics, reader=reader, sleep=sleep

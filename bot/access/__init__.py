@@ -9,13 +9,20 @@ can keep single choices (e.g. organization access ``full``) to some people.
 The decision is taken on the command, again on the submission and on every button, because
 access can change while a form is open. Group memberships and grants are cached (with a TTL):
 the command must open its modal within Slack's 3-second trigger window.
+
+Unknown or invalid means refused: a ``restrict`` entry that names no choice of the Job's live form
+(checked on every form refresh) refuses every request until the policy or the Job is corrected, and a
+person from another Slack workspace than the policy's ``teams`` (default: the one the app is installed
+in, learned from ``auth.test`` at start) is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.decisions import (
     GRANTS_SETTING,
@@ -27,9 +34,11 @@ from bot.access.decisions import (
     policy_decision,
     refused_choices,
     restricted_form,
+    team_decision,
 )
 from bot.access.lookups import LOOKUP_ERRORS, ChatOpsGrants, SlackGroups
-from bot.access.policy import AccessPolicy, Audience, Rule
+from bot.access.policy import AccessPolicy, Audience, Rule, policy_problems
+from bot.models import JobForm
 from bot.nautobot import AccessGrant
 
 __all__ = [
@@ -46,8 +55,10 @@ __all__ = [
     "denied_choices",
     "grants_decision",
     "policy_decision",
+    "policy_problems",
     "refused_choices",
     "restricted_form",
+    "team_decision",
 ]
 
 log = logging.getLogger("bot.access")
@@ -64,12 +75,99 @@ class Access:
         grants: ChatOpsGrants | None = None,
         slash_command: str = "/meraki-add-user",
         setting: str = "ACCESS_POLICY",
+        installed_team: str | None = None,
     ):
-        self.policy = policy
         self.groups = groups
         self.grants = grants
         self.slash_command = slash_command
         self.setting = setting
+        self.installed_team = installed_team
+        """The Slack workspace the app is installed in (``auth.test``); None until learned."""
+        self._form: JobForm | None = None
+        self._load_form: Callable[[], Awaitable[JobForm]] | None = None
+        self._problems: tuple[str, ...] = ()
+        self._policy = policy
+
+    # -- the policy against the Job's form -------------------------------------------------------
+
+    @property
+    def policy(self) -> AccessPolicy | None:
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: AccessPolicy | None) -> None:
+        self._policy = policy
+        if self._form is not None:
+            self.form_changed(self._form)
+
+    def watch_form(self, form: JobForm | None, load: Callable[[], Awaitable[JobForm]] | None = None) -> None:
+        """Check the policy against the Job's form: the one known now, and ``load()`` before deciding without one.
+
+        Then call :meth:`form_changed` with every form read afterwards (the form cache's listener).
+        """
+        self._load_form = load
+        if form is not None:
+            self.form_changed(form)
+
+    def form_changed(self, form: JobForm) -> None:
+        """A form was read from Nautobot: check the policy's ``restrict`` against it, and say so once per change."""
+        self._form = form
+        problems = tuple(policy_problems(self.policy, form))
+        if problems == self._problems:
+            return
+        self._problems = problems
+        if problems:
+            log.error(
+                "the access policy (%s) does not fit the Job %r, so every request is refused until %s or the Job "
+                "is corrected: %s",
+                self.setting,
+                form.job_name,
+                self.setting,
+                "; ".join(problems),
+            )
+        else:
+            log.warning(
+                "the access policy (%s) fits the Job %r again: requests are decided as usual",
+                self.setting,
+                form.job_name,
+            )
+
+    def _form_unchecked(self) -> bool:
+        """True while a policy that restricts choices has not been checked against any form it could be."""
+        return (
+            self._form is None
+            and self._load_form is not None
+            and self.policy is not None
+            and bool(self.policy.restrict)
+        )
+
+    def _misfit(self) -> Decision | None:
+        if not self._problems:
+            return None
+        return Decision(
+            allowed=False,
+            reason=f"{self.slash_command} is switched off: the bot's access policy ({self.setting}) does not fit the "
+            f"Job's form, and a restriction that names no real choice would keep nothing back: "
+            f"{'; '.join(self._problems)}.",
+            remedy=f"Nothing was done. Tell the bot's administrator: correct restrict in {self.setting} (and restart "
+            "the bot) or the Job's variables; `meraki-chatops doctor` lists the problems. The bot takes up a "
+            "corrected Job by itself.",
+            source=self.setting,
+        )
+
+    async def learn_installed_team(self, client: AsyncWebClient | None = None) -> str | None:
+        """The workspace the app is installed in, from Slack's ``auth.test``; kept once known."""
+        if self.installed_team:
+            return self.installed_team
+        slack = client if client is not None else self.groups.client
+        answer = await slack.auth_test()
+        team = str(answer.get("team_id") or "")
+        if team:
+            self.installed_team = team
+            log.info("installed in Slack workspace %s: people of other workspaces are refused", team)
+        return self.installed_team
+
+    # -- deciding --------------------------------------------------------------------------------
 
     def _needed_groups(self) -> frozenset[str]:
         if self.policy is None:
@@ -80,6 +178,8 @@ class Access:
 
     def decide_now(self, actor: Actor) -> Decision | None:
         """The decision from what is cached, or None when Slack or Nautobot must be asked first."""
+        if self._form_unchecked():
+            return None
         members = {group: self.groups.peek(group) for group in self._needed_groups()}
         if any(value is None for value in members.values()):
             return None
@@ -94,6 +194,8 @@ class Access:
         Never raises for a lookup that failed: access that cannot be checked is refused.
         """
         try:
+            if self._form_unchecked() and self._load_form is not None:
+                await self._load_form()  # the form cache's listener checks the policy against it
             loaded = await asyncio.gather(*(self.groups.members(group) for group in sorted(self._needed_groups())))
             members = dict(zip(sorted(self._needed_groups()), loaded, strict=True))
             grants = await self.grants.current(fresh=fresh) if self.grants is not None else ()
@@ -104,13 +206,23 @@ class Access:
                 reason=f"The bot could not check your access: {exc}",
                 remedy="Nothing was done. Try again in a minute; if it keeps happening, tell your Nautobot "
                 "administrator.",
-                source=GRANTS_SETTING,
+                source=GRANTS_SETTING if self.grants is not None else self.setting,
                 unavailable=True,
             )
         return self._decide(actor, lambda group: members.get(group, frozenset()), grants)
 
-    def _decide(self, actor: Actor, members: Callable[[str], frozenset[str]], grants: Iterable[AccessGrant]):
-        if self.grants is None:
+    def _decide(
+        self, actor: Actor, members: Callable[[str], frozenset[str]], grants: Iterable[AccessGrant]
+    ) -> Decision:
+        misfit = self._misfit()
+        if misfit is not None:
+            return misfit
+        if self.grants is None:  # nautobot-chatops' organization grants cover workspaces in the other mode
+            other_team = team_decision(
+                self.policy, actor, self.installed_team, command=self.slash_command, setting=self.setting
+            )
+            if other_team is not None:
+                return other_team
             return policy_decision(self.policy, actor, members, command=self.slash_command, setting=self.setting)
         decision = grants_decision(
             grants,
@@ -129,7 +241,11 @@ class Access:
         )
 
     async def warm(self) -> None:
-        """Fill the caches at start, so the first command opens its form at once."""
+        """Learn the workspace the app is installed in; fill the caches, so the first command opens its form at once."""
+        try:
+            await self.learn_installed_team()
+        except Exception as exc:  # until known, only the policy's teams tell workspaces apart
+            log.warning("could not learn the Slack workspace the app is installed in: %s", exc)
         try:
             await self.decide(Actor(user_id=""))
         except Exception as exc:  # a warm-up is only an optimisation

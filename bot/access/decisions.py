@@ -61,9 +61,6 @@ class Decision:
     """True when access could not be checked (Slack or Nautobot failed); the refusal says to try again."""
 
 
-# -- caches --------------------------------------------------------------------------------------
-
-
 def policy_decision(
     policy: AccessPolicy | None,
     actor: Actor,
@@ -102,6 +99,28 @@ def policy_decision(
         reason=f"You ({actor.label}) may not use {command}: no rule of the bot's access policy names you "
         "or a user group you are in.",
         remedy=f"Ask an administrator to add you, or a Slack user group you are in, to {setting}.",
+        source=setting,
+    )
+
+
+def team_decision(
+    policy: AccessPolicy | None, actor: Actor, installed_team: str | None, *, command: str, setting: str
+) -> Decision | None:
+    """A refusal when the actor belongs to another Slack workspace than the policy allows, else None.
+
+    The policy's ``teams``, else the workspace the app is installed in (once known). An actor whose workspace
+    Slack did not name cannot be told apart here; Slack names it on every command and interaction.
+    """
+    teams = (policy.teams if policy is not None else ()) or ((installed_team,) if installed_team else ())
+    if not actor.team_id or not teams or actor.team_id in teams:
+        return None
+    where = "the workspace the bot is installed in" if not (policy and policy.teams) else f"{setting}'s teams"
+    return Decision(
+        allowed=False,
+        reason=f"You ({actor.label}) are from another Slack workspace ({actor.team_id}): {command} is only for "
+        f"people of {', '.join(teams)} ({where}).",
+        remedy=f"Ask an administrator of the bot to add your workspace to teams in {setting}, if people of it "
+        "should use the bot.",
         source=setting,
     )
 
@@ -172,15 +191,20 @@ def _without(var: JobVariable, denied: frozenset[str]) -> JobVariable:
     return var.model_copy(update={"choices": choices, "default": default})
 
 
-def refused_choices(values: Mapping[str, Any], form: JobForm, decision: Decision, *, setting: str) -> dict[str, str]:
-    """Field errors for restricted choices in a submission (a form opened before access changed, or forged)."""
+def refused_choices(
+    values: Mapping[str, Any], form: JobForm | None, decision: Decision, *, setting: str
+) -> dict[str, str]:
+    """Field errors for restricted choices in a submission (a form opened before access changed, or forged).
+
+    The form only names the choices: without one, the values are named as they are, and still refused.
+    """
     errors = {}
     for name, denied in decision.denied_choices.items():
         picked = values.get(name)
-        chosen = set(picked) if isinstance(picked, list) else {picked}
-        refused = sorted(str(value) for value in chosen & denied)
+        chosen = {str(value) for value in picked} if isinstance(picked, list) else {str(picked)}
+        refused = sorted(chosen & denied)
         if refused:
-            var = form.variable(name)
+            var = form.variable(name) if form is not None else None
             labels = ", ".join((var.choice_label(value) if var else None) or value for value in refused)
             errors[name] = f"You may not choose {labels}: {setting} keeps it to some people. Pick another option."
     return errors

@@ -113,6 +113,3 @@ class ChatOpsGrants:
     async def _load(self) -> tuple[AccessGrant, ...]:
         grants = tuple(await self.app.access_grants(self.command))
         return self._cache.put(self.command, grants)
-
-
-# -- deciding ------------------------------------------------------------------------------------

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.models import JobForm
+
 WILDCARD = "*"
+CHOICE_TYPES = frozenset({"ChoiceVar", "MultiChoiceVar"})
+"""Job variable types whose values are choices, and so can be restricted."""
+_TEAM_ID = re.compile(r"^[TE][A-Z0-9]{2,}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -74,6 +80,13 @@ class AccessPolicy(BaseModel):
 
     allow: tuple[Rule, ...] = ()
     restrict: dict[str, dict[str, Audience]] = Field(default_factory=dict)
+    teams: tuple[str, ...] = ()
+    """Slack workspace (team) ids whose people the policy may allow; empty: the workspace the app is installed in."""
+
+    @field_validator("teams")
+    @classmethod
+    def _teams(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _ids(value, _TEAM_ID, "workspace id (T…, or E… for an Enterprise Grid organization)", wildcard=False)
 
     @field_validator("restrict")
     @classmethod
@@ -89,4 +102,44 @@ class AccessPolicy(BaseModel):
         return frozenset(group for audience in audiences for group in audience.groups)
 
 
-# -- who asks, and the answer --------------------------------------------------------------------
+def policy_problems(policy: AccessPolicy | None, form: JobForm) -> list[str]:
+    """What in ``restrict`` names no real choice of the Job's form: each entry would keep nothing back.
+
+    Values are compared as Nautobot sends them (choice values are strings); an empty list means the policy fits.
+    """
+    if policy is None:
+        return []
+    problems: list[str] = []
+    names = [var.name for var in form.variables]
+    for name, choices in policy.restrict.items():
+        var = form.variable(name)
+        if var is None:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"restrict names {name}, which the Job has no variable of{hint}")
+            continue
+        if var.type not in CHOICE_TYPES:
+            problems.append(f"restrict names {name}, which is a {var.type}, not a choice")
+            continue
+        values = [value for value, _ in var.choices]
+        offered = ", ".join(values) if values else "none at the moment"
+        for value in choices:
+            if value not in values:
+                problems.append(
+                    f"restrict names {value} for {name}, whose choices are {offered}{_hint(value, var.choices)}"
+                )
+    return problems
+
+
+def _hint(value: str, choices: list[tuple[str, str]]) -> str:
+    """Why a value is not a choice, when it looks like one: a label, or a value in other letter case."""
+    by_label = [key for key, label in choices if label == value]
+    if by_label:
+        return f" ({value} is a label: use its value, {by_label[0]})"
+    by_case = [key for key, _ in choices if key.casefold() == value.casefold()]
+    if by_case:
+        return f" (values are case-sensitive: use {by_case[0]})"
+    by_label = [key for key, label in choices if label.casefold() == value.casefold()]
+    if by_label:
+        return f" ({value} is a label: use its value, {by_label[0]})"
+    return ""

@@ -23,6 +23,7 @@ from bot.doctor.nautobot_checks import (
     check_version,
     network,
 )
+from bot.doctor.policy_check import check_policy
 from bot.doctor.report import (
     Check,
     Context,
@@ -133,6 +134,7 @@ STEPS: tuple[Step, ...] = (
     Step("nautobot token", check_token, ("nautobot reachable",)),
     Step("job", check_job, ("nautobot token",)),
     Step("job variables", check_variables, ("nautobot token",)),
+    Step("access policy", check_policy, ("settings",)),
     Step("job permissions", check_permissions, ("nautobot token",)),
     Step("ledger", check_ledger, ("settings",)),
 )

@@ -12,14 +12,16 @@ from bot import access as policy
 from bot.access import Actor, Decision
 from bot.ledger import AuditAction, AuditOutcome, Record, RequestState
 from bot.listeners.outcome import Answer, Asked, finish
-from bot.listeners.parts import Parts, denied_view
+from bot.listeners.parts import RETRY_LATER, Parts, denied_view
 from bot.logs import set_correlation
-from bot.models import ModalContext
+from bot.models import JobForm, ModalContext
 from bot.nautobot import NautobotError
-from bot.runs import SubmitOutcome
 from bot.slack import messages, modal
 
 log = logging.getLogger("bot.listeners")
+
+NOTHING_SENT = "Nothing was sent to Nautobot; the request is kept."
+NOTHING_CANCELLED = "Nothing was cancelled; the Job goes on."
 
 
 async def retry(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -36,37 +38,50 @@ async def retry(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Async
             await parts.record(AuditAction.RETRY, AuditOutcome.DENIED, actor, reason=reason, request_id=request_id)
         return
     actor = Actor.from_interaction(body, record.channel_id)
-    decision = await _button_decision(parts, actor, record)
-    if not decision.allowed:
-        await client.views_update(view_id=view_id, view=denied_view(decision))
+    decision, form = await _button_decision(parts, actor, record, NOTHING_SENT)
+    if form is None or not decision.allowed:  # unchecked (Nautobot or Slack failed): the request stays for a Retry
+        kept = modal.unavailable_modal(decision.reason, decision.remedy, title="Not run", retry=request_id)
+        await client.views_update(view_id=view_id, view=kept if decision.unavailable else denied_view(decision))
         await parts.record(AuditAction.RETRY, AuditOutcome.DENIED, actor, decision=decision, request_id=request_id)
         return
     context = ModalContext(channel_id=record.channel_id, user_id=record.requester_id, job_id="")
-    try:
-        form = parts.forms.current() or await parts.forms.refresh()
-    except NautobotError as exc:  # without the form nothing can be sent: told like Nautobot's own refusal
-        asked = Asked(record.to_request(), None, context, actor, decision, AuditAction.RETRY)
-        await finish(parts, SubmitOutcome.refused(exc), asked, Answer(client, view_id))
-        return
     asked = Asked(record.to_request(), form, context, actor, decision, AuditAction.RETRY)
     await finish(parts, await parts.runs.send(request_id, form), asked, Answer(client, view_id))
 
 
-async def _button_decision(parts: Parts, actor: Actor, record: Record) -> Decision:
-    """The policy for a button on a kept request: the person, and the choices the request holds."""
+async def _button_decision(
+    parts: Parts, actor: Actor, record: Record, nothing_done: str
+) -> tuple[Decision, JobForm | None]:
+    """What the submission checked, again, for a button on a kept request: the person and the choices it holds.
+
+    With or without a cached form: one is read when none is, and a form that cannot be read refuses (the form is
+    None then, and only then).
+    """
+    try:  # read first, so that the policy is checked against the Job's form before deciding
+        form = parts.forms.current() or await parts.forms.refresh()
+    except NautobotError as exc:
+        log.warning("cannot check a button user=%s request=%s: %s", actor.user_id, record.request_id, exc)
+        unreadable = Decision(
+            allowed=False,
+            reason=f"The bot could not read the Job's form from Nautobot to check your request: {exc}",
+            remedy=f"{nothing_done} {RETRY_LATER}",
+            source=parts.access.setting,
+            unavailable=True,
+        )
+        return unreadable, None
     decision = await parts.access.decide(actor, fresh=True)
     if not decision.allowed:
-        return decision
-    form = parts.forms.current()
-    refused = policy.refused_choices(dict(record.inputs), form, decision, setting=decision.source) if form else {}
+        return decision, form
+    refused = policy.refused_choices(dict(record.inputs), form, decision, setting=decision.source)
     if not refused:
-        return decision
-    return Decision(
+        return decision, form
+    kept_back = Decision(
         allowed=False,
         reason=" ".join(refused.values()),
-        remedy="Open a new form with /meraki-add-user and pick a choice you may use.",
+        remedy=f"{nothing_done} Open a new form with {parts.access.slash_command} and pick a choice you may use.",
         source=decision.source,
     )
+    return kept_back, form
 
 
 async def cancel(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -78,11 +93,9 @@ async def cancel(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Asyn
     if record is None or not record.result_id:
         return
     actor = Actor.from_interaction(body, record.channel_id)
-    decision = await parts.access.decide(actor, fresh=True)
+    decision, _ = await _button_decision(parts, actor, record, NOTHING_CANCELLED)
     if not decision.allowed:  # the policy first, then the rule that only the requester may cancel
-        text, blocks = messages.error_message(
-            decision.reason, "Nothing was cancelled; the Job goes on.", decision.remedy
-        )
+        text, blocks = messages.error_message(decision.reason, NOTHING_CANCELLED, decision.remedy)
         outcome, reason = AuditOutcome.DENIED, decision.reason
     elif user_id != record.requester_id:
         text, blocks = messages.only_requester_may_cancel(record.requester_id)

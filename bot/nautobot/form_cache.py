@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Iterable
 
 from bot.models import JobForm
 from bot.nautobot.client import NautobotClient
@@ -15,13 +16,25 @@ log = logging.getLogger("bot.nautobot.form_cache")
 class FormCache:
     """The last form read from Nautobot; Slack's trigger_id dies in 3 s, so the command never fetches."""
 
-    def __init__(self, nautobot: NautobotClient, job_name: str, *, max_age: float = 60.0):
+    def __init__(
+        self,
+        nautobot: NautobotClient,
+        job_name: str,
+        *,
+        max_age: float = 60.0,
+        listeners: Iterable[Callable[[JobForm], None]] = (),
+    ):
         self.nautobot = nautobot
         self.job_name = job_name
         self.max_age = max_age
         self.form: JobForm | None = None
         self.fetched_at = 0.0
         self._refreshing: asyncio.Task | None = None
+        self._listeners: list[Callable[[JobForm], None]] = list(listeners)
+
+    def listen(self, listener: Callable[[JobForm], None]) -> None:
+        """Call ``listener`` with every form read from now on, before :meth:`refresh` returns it."""
+        self._listeners.append(listener)
 
     def current(self) -> JobForm | None:
         return self.form
@@ -34,6 +47,8 @@ class FormCache:
         """Read the form now; raises the client's errors so the caller can tell the person."""
         form = await self.nautobot.job_form(self.job_name)
         self.form, self.fetched_at = form, time.monotonic()
+        for listener in self._listeners:
+            listener(form)
         return form
 
     def refresh_soon(self) -> None:

@@ -53,6 +53,7 @@ CHECK_NAMES = [
     "nautobot token",
     "job",
     "job variables",
+    "access policy",
     "job permissions",
     "ledger",
 ]
@@ -226,7 +227,7 @@ async def test_the_table_fits_100_columns_and_has_colour_only_when_asked(env: di
     assert "fix: Enable it: Jobs → Edit → Enabled." in plain
     for name in CHECK_NAMES:
         assert any(line.startswith(name) for line in plain.splitlines())
-    assert plain.splitlines()[-1].startswith("11 checks: 10 OK, 1 FAIL; the bot cannot work until every FAIL is fixed")
+    assert plain.splitlines()[-1].startswith("12 checks: 11 OK, 1 FAIL; the bot cannot work until every FAIL is fixed")
 
 
 def test_long_details_wrap_within_the_width() -> None:

@@ -21,6 +21,8 @@ class Actor:
     user_name: str = ""
     channel_id: str = ""
     team_id: str = ""
+    home_team_id: str = ""
+    """The person's own workspace where Slack names it apart from ``team_id`` (in Slack Connect channels)."""
 
     @classmethod
     def from_command(cls, body: Mapping[str, Any]) -> Actor:
@@ -29,6 +31,7 @@ class Actor:
             user_name=str(body.get("user_name") or ""),
             channel_id=str(body.get("channel_id") or ""),
             team_id=str(body.get("team_id") or ""),
+            home_team_id=str(body.get("user_team_id") or ""),
         )
 
     @classmethod
@@ -41,6 +44,7 @@ class Actor:
             user_name=str(user.get("username") or user.get("name") or ""),
             channel_id=channel_id,
             team_id=str(team.get("id") or user.get("team_id") or ""),
+            home_team_id=str(user.get("team_id") or ""),
         )
 
     @property
@@ -112,12 +116,14 @@ def team_decision(
     Slack did not name cannot be told apart here; Slack names it on every command and interaction.
     """
     teams = (policy.teams if policy is not None else ()) or ((installed_team,) if installed_team else ())
-    if not actor.team_id or not teams or actor.team_id in teams:
+    named = {team for team in (actor.team_id, actor.home_team_id) if team}
+    outside = sorted(named - set(teams))
+    if not teams or not outside:
         return None
     where = "the workspace the bot is installed in" if not (policy and policy.teams) else f"{setting}'s teams"
     return Decision(
         allowed=False,
-        reason=f"You ({actor.label}) are from another Slack workspace ({actor.team_id}): {command} is only for "
+        reason=f"You ({actor.label}) are from another Slack workspace ({', '.join(outside)}): {command} is only for "
         f"people of {', '.join(teams)} ({where}).",
         remedy=f"Ask an administrator of the bot to add your workspace to teams in {setting}, if people of it "
         "should use the bot.",

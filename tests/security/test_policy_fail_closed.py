@@ -452,3 +452,16 @@ async def test_doctor_warns_when_organization_access_is_restricted_but_network_a
 async def test_doctor_passes_a_policy_that_restricts_every_access_granting_choice(doctor_env):
     check = await policy_check(doctor_env, SOUND_RESTRICT)
     assert check.status is Status.OK, check
+
+
+def test_a_guest_from_another_workspace_in_a_shared_channel_is_refused_by_its_own_team() -> None:
+    """In a Slack Connect channel the interaction's team is the channel's; the person's own is user.team_id."""
+    from bot.access import AccessPolicy, Actor, team_decision
+
+    body = {"user": {"id": "U0GUEST", "username": "guest", "team_id": "T0OTHER"}, "team": {"id": "T0HOME"}}
+    guest = Actor.from_interaction(body, "C0SHARED")
+    policy = AccessPolicy.model_validate({"allow": [{"users": ["*"], "channels": ["*"]}]})
+    refused = team_decision(policy, guest, "T0HOME", command="/meraki-add-user", setting="ACCESS_POLICY")
+    assert refused is not None and not refused.allowed and "T0OTHER" in refused.reason
+    member = Actor.from_interaction({"user": {"id": "U0ALICE", "team_id": "T0HOME"}, "team": {"id": "T0HOME"}}, "C1")
+    assert team_decision(policy, member, "T0HOME", command="/meraki-add-user", setting="ACCESS_POLICY") is None

@@ -104,6 +104,7 @@ def test_the_job_logs_and_returns_who_asked(stack, meraki, run_job):
     assert from_nautobot.result["result"]["requested_by"] == "Nautobot user chatops-bot"
 
 
+@pytest.mark.security
 def test_who_asked_is_a_claim_unless_the_bots_own_user_ran_the_job(stack, meraki):
     """Anyone who may run the Job can fill requested_by; only the bot's Nautobot user is believed."""
     claim = "Slack user U0CEO (the boss) via meraki-chatops"

@@ -160,7 +160,12 @@ class FakeSlack:
 
 
 class FakeAck:
-    """Bolt's ``ack``: records each call's keyword arguments."""
+    """Bolt's ``ack``: records each call's keyword arguments.
+
+    A view sent with ``response_action`` ``update`` or ``push`` goes through the same Block Kit checks as
+    ``views.update`` (Slack shows the person an error for a view it refuses): a refused one raises here, so
+    the test fails where Slack would have.
+    """
 
     def __init__(self, events: Events | None = None) -> None:
         self.events = events if events is not None else Events()
@@ -169,6 +174,8 @@ class FakeAck:
     async def __call__(self, **kwargs: Any) -> None:
         self.calls.append(kwargs)
         self.events.add("ack", kwargs.get("response_action", ""), kwargs)
+        if kwargs.get("response_action") in ("update", "push"):
+            _checked_view("view_submission ack", kwargs["view"])
 
 
 def view_dict(view: View | Mapping[str, Any]) -> dict[str, Any]:

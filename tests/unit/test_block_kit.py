@@ -24,7 +24,7 @@ from slack_sdk.models.views import View
 
 from tests.support import slack_standin
 from tests.support.block_kit import MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
-from tests.support.fake_slack import FakeSlack
+from tests.support.fake_slack import FakeAck, FakeSlack
 from tests.support.slack_standin import SlackStandIn
 
 ALICE = "U123"
@@ -181,6 +181,17 @@ async def test_the_fake_refuses_a_view_over_the_limits(method: str, view: dict[s
     assert error.response["ok"] is False
     assert error.response["response_metadata"]["messages"] == validate_view(view) != []
     assert slack.methods() == [method]
+
+
+@pytest.mark.parametrize("action", ["update", "push"])
+async def test_an_ack_that_answers_a_submission_with_a_view_slack_refuses_fails(action: str) -> None:
+    ack = FakeAck()
+
+    error = await refusal(ack, response_action=action, view=modal(title=title(25)))
+
+    assert error.response.get("error") == "invalid_arguments"
+    assert ack.calls == [{"response_action": action, "view": modal(title=title(25))}]  # recorded, like Slack's log
+    await ack(response_action=action, view=modal(title=title(24)))  # a valid one passes
 
 
 async def test_the_fake_refuses_a_view_too_large() -> None:

@@ -53,7 +53,7 @@ from tests.support.fake_nautobot import (
 )
 from tests.support.fake_slack import Events, FakeAck, FakeSlack, view_dict, view_text
 
-pytestmark = pytest.mark.security
+pytestmark = [pytest.mark.security, pytest.mark.usefixtures("no_retry_delay")]
 
 ALICE, BOB, MALLORY = "U0ALICE", "U0BOB", "U0MALLORY"
 NETOPS, RANDOM = "C0NETOPS", "C0RANDOM"
@@ -401,16 +401,6 @@ async def test_decide_now_needs_every_group_in_the_cache():
 # -- the listeners -------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nautobot_module, "RETRY_DELAY", 0)
-
-
-@pytest.fixture
-def events() -> Events:
-    return Events()
-
-
 @pytest.fixture
 def nautobot(events: Events) -> FakeNautobot:
     return (
@@ -424,11 +414,6 @@ def nautobot(events: Events) -> FakeNautobot:
 @pytest.fixture
 def slack(events: Events) -> FakeSlack:
     return FakeSlack(events, usergroups={NETOPS_GROUP: [BOB], ADMINS_GROUP: [ALICE]})
-
-
-@pytest.fixture
-def ack(events: Events) -> FakeAck:
-    return FakeAck(events)
 
 
 @pytest.fixture

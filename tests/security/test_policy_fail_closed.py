@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 
-import bot.nautobot.client as nautobot_module
 from bot.access import Access, AccessPolicy, Actor, SlackGroups, policy_problems
 from bot.app import wire
 from bot.doctor import Status, run_checks
@@ -46,7 +45,7 @@ from tests.support.fake_slack import Events, FakeAck, FakeSlack, view_dict, view
 from tests.support.manifest import bot_scopes
 from tests.support.slack_standin import SlackStandIn
 
-pytestmark = pytest.mark.security
+pytestmark = [pytest.mark.security, pytest.mark.usefixtures("no_retry_delay")]
 
 ALICE, BOB = "U0ALICE", "U0BOB"
 NETOPS = "C0NETOPS"
@@ -114,16 +113,6 @@ class SlackWithAuth(FakeSlack):
     async def auth_test(self, **kwargs: Any) -> dict[str, Any]:
         self._record("auth_test", kwargs)
         return {"ok": True, "team_id": TEAM, "user_id": "U0BOT"}
-
-
-@pytest.fixture(autouse=True)
-def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nautobot_module, "RETRY_DELAY", 0)
-
-
-@pytest.fixture
-def events() -> Events:
-    return Events()
 
 
 @pytest.fixture

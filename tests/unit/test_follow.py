@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 import bot.follow as follow_module
-import bot.nautobot.client as nautobot_module
 from bot.follow import (
     APPROVAL_POLL_CAP,
     FIRST_POLL,
@@ -74,6 +73,8 @@ THREAD = Thread(CHANNEL, "1730542502.000100")
 TIMEOUT = 900.0
 REFUSED = httpx.ConnectError("[Errno 111] Connection refused")
 
+pytestmark = pytest.mark.usefixtures("no_retry_delay")
+
 
 class Clock:
     """``time.monotonic`` for ``bot.follow``; the fake sleep moves it on by the delay it was asked for."""
@@ -133,21 +134,11 @@ def growing(delays: list[float]) -> bool:
     return all(earlier <= later for earlier, later in pairwise(delays))
 
 
-@pytest.fixture(autouse=True)
-def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nautobot_module, "RETRY_DELAY", 0)
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
     monkeypatch.setattr(follow_module, "time", SimpleNamespace(monotonic=clock.monotonic))
     return clock
-
-
-@pytest.fixture
-def events() -> Events:
-    return Events()
 
 
 @pytest.fixture

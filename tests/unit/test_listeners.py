@@ -12,7 +12,6 @@ import pytest
 
 import bot.listeners.parts as listeners_module
 import bot.listeners.submission as submission_module
-import bot.nautobot.client as nautobot_module
 from bot.access import Access, AccessPolicy, SlackGroups
 from bot.app import wire
 from bot.ledger import Ledger
@@ -63,6 +62,8 @@ REFUSED_EMAIL = "Invalid value. Must match regex: ^[a-z0-9.]+@example\\.com$"
 
 
 # -- Slack payloads ------------------------------------------------------------------------------
+
+pytestmark = pytest.mark.usefixtures("no_retry_delay")
 
 
 def command_body(text: str = "") -> dict[str, Any]:
@@ -165,16 +166,6 @@ def allowing(slack: FakeSlack, **policy: Any) -> Access:
     return Access(rules, groups=SlackGroups(slack))  # type: ignore[arg-type]
 
 
-@pytest.fixture(autouse=True)
-def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nautobot_module, "RETRY_DELAY", 0)
-
-
-@pytest.fixture
-def events() -> Events:
-    return Events()
-
-
 @pytest.fixture
 def nautobot(events: Events) -> FakeNautobot:
     return FakeNautobot(events).with_quick_run()
@@ -183,11 +174,6 @@ def nautobot(events: Events) -> FakeNautobot:
 @pytest.fixture
 def slack(events: Events) -> FakeSlack:
     return FakeSlack(events)
-
-
-@pytest.fixture
-def ack(events: Events) -> FakeAck:
-    return FakeAck(events)
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
-import bot.nautobot.client as nautobot_module
 import bot.nautobot.responses as responses_module
 from bot.models import JobForm, RunStatus
 from bot.nautobot import (
@@ -130,6 +129,8 @@ SCHEDULED_JOB: dict[str, Any] = {
 }
 RUN_AWAITING_APPROVAL = {"job_result": None, "scheduled_job": SCHEDULED_JOB}
 
+pytestmark = pytest.mark.usefixtures("no_retry_delay")
+
 
 def log_entry(created: str, level: str, grouping: str, message: str) -> dict[str, Any]:
     return {
@@ -197,11 +198,6 @@ def html(status: int, text: str) -> httpx.Response:
 
 JOBS = "/api/extras/jobs/"
 CANCEL_PATH = f"/api/extras/job-results/{RESULT_ID}/cancel/"
-
-
-@pytest.fixture(autouse=True)
-def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nautobot_module, "RETRY_DELAY", 0)
 
 
 @pytest.fixture

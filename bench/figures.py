@@ -191,9 +191,20 @@ def rss_mb(records: Records) -> dict:
     return distribution([sample.rss / 1e6 for sample in _plateau_samples(records)])
 
 
+def _spanning_samples(records: Records) -> list[Sample]:
+    """The samples in the plateau and the one on each side of it: consecutive pairs then cover the whole
+    plateau, even one shorter than the sampling interval."""
+    if records.plateau is None:
+        return records.samples
+    begin, end = records.plateau
+    before = [sample for sample in records.samples if sample.at < begin][-1:]
+    after = [sample for sample in records.samples if sample.at > end][:1]
+    return [*before, *_plateau_samples(records), *after]
+
+
 def cpu_percent(records: Records) -> dict:
     """CPU use of the bot while the runs are in flight, in % of one core, between consecutive samples."""
-    samples = _plateau_samples(records)
+    samples = _spanning_samples(records)
     values = [
         100 * (later.cpu_seconds - earlier.cpu_seconds) / (later.at - earlier.at)
         for earlier, later in itertools.pairwise(samples)

@@ -94,6 +94,7 @@ class Follower:
             run = await self._follow(request, form, run, thread, started, log_posted=log_posted)
         finally:
             self.metrics.run_finished(self._outcome(run), time.monotonic() - started)
+            self._moved.pop(request.request_id, None)  # the request's follow ends here
         return run
 
     @staticmethod
@@ -204,6 +205,7 @@ class Follower:
         await self.show(request, form, None, thread, status, nautobot_url=url)
         if self.ledger is not None:
             await self.ledger.closed_unrun(request.request_id, status)
+        self._moved.pop(request.request_id, None)
 
     async def _stopped(
         self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, exc: NautobotError

@@ -304,7 +304,7 @@ class Runs:
         form: JobForm | None
         if state in (RequestState.RECEIVED, RequestState.SUBMITTING):
             # Neither found in Nautobot nor sent without the Job's form: Nautobot's error postpones it.
-            form = self.forms.current() or await self.forms.refresh()
+            form = await self.forms.get()
             if state is RequestState.SUBMITTING:
                 record = await self._adopt_or_reset(record, form)
             if record.state is not RequestState.SUBMITTED:
@@ -329,7 +329,7 @@ class Runs:
 
     async def _form(self) -> JobForm | None:
         try:
-            return self.forms.current() or await self.forms.refresh()
+            return await self.forms.get()
         except NautobotError:
             return None
 

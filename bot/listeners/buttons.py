@@ -58,7 +58,7 @@ async def _button_decision(
     None then, and only then).
     """
     try:  # read first, so that the policy is checked against the Job's form before deciding
-        form = parts.forms.current() or await parts.forms.refresh()
+        form = await parts.forms.get()
     except NautobotError as exc:
         log.warning("cannot check a button user=%s request=%s: %s", actor.user_id, record.request_id, exc)
         unreadable = Decision(

@@ -95,7 +95,7 @@ async def _checked(parts: Parts, ack: AsyncAck, view: dict[str, Any], actor: Act
         await parts.record(AuditAction.SUBMIT, AuditOutcome.DENIED, actor, decision=decision)
         return None
     try:
-        form = parts.forms.current() or await parts.forms.refresh()
+        form = await parts.forms.get()
     except NautobotError as exc:
         await ack(response_action="update", view=modal.unavailable_modal(str(exc), RETRY_LATER, title="Not run"))
         return None

@@ -39,6 +39,10 @@ class FormCache:
     def current(self) -> JobForm | None:
         return self.form
 
+    async def get(self) -> JobForm:
+        """The cached form, else one read now (raising the client's errors)."""
+        return self.form or await self.refresh()
+
     @property
     def stale(self) -> bool:
         return time.monotonic() - self.fetched_at > self.max_age

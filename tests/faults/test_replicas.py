@@ -11,12 +11,12 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import psycopg2
 import pytest
 
 from tests.support.approvals import approval_required, decide
 from tests.support.bot_process import BotProcess
 from tests.support.nautobot_stack import NautobotStack, free_port
+from tests.support.postgres import psql, query
 from tests.support.restarts import ADMIN_POSTS, assert_reported_once, kill
 from tests.support.slack_flow import (
     CHANNEL,
@@ -33,37 +33,16 @@ pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
 
 LEASE = 4
 HEARTBEAT = 1
-POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-
-
-def _psql(statement: str) -> None:
-    connection = psycopg2.connect(**POSTGRES, dbname="postgres")
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        connection.close()
-
-
-def _query(database: str, statement: str, *args: object) -> list[tuple]:
-    connection = psycopg2.connect(**POSTGRES, dbname=database)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement, args)
-            return cursor.fetchall()
-    finally:
-        connection.close()
 
 
 @pytest.fixture
 def ledger_db() -> Iterator[str]:
     name = f"meraki_chatops_replicas_{secrets.token_hex(6)}"
-    _psql(f'CREATE DATABASE "{name}"')
+    psql(f'CREATE DATABASE "{name}"')
     try:
         yield name
     finally:
-        _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -96,7 +75,7 @@ def parents_of(slack: SlackStandIn, emails: tuple[str, ...]) -> list[dict]:
 
 def owners(ledger_db: str) -> dict[str, str | None]:
     """Each request's owner, by the email it asks for."""
-    rows = _query(ledger_db, "SELECT inputs, owner FROM requests")
+    rows = query(ledger_db, "SELECT inputs, owner FROM requests")
     return {inputs["user_email"]: owner for inputs, owner in rows}
 
 
@@ -123,7 +102,7 @@ def test_a_killed_replicas_follow_waits_for_its_lease_then_another_finishes_it(
     slack.wait_for(lambda: slack.calls_to("chat.update"), timeout=30)  # announced, and being followed
     owner = slack.wait_for(lambda: owners(ledger_db).get("lease.kill@example.com"), timeout=10)
     kill(processes[owner])
-    [(lease_until,)] = _query(ledger_db, "SELECT lease_until FROM requests")  # the dead replica's last renewal
+    [(lease_until,)] = query(ledger_db, "SELECT lease_until FROM requests")  # the dead replica's last renewal
 
     slack.wait_for(lambda: owners(ledger_db).get("lease.kill@example.com") != owner, timeout=LEASE * 5)
     [survivor] = [process for name, process in processes.items() if name != owner]

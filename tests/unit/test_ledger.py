@@ -40,10 +40,10 @@ from bot.ledger import (
 from bot.ledger import schema as ledger_module
 from bot.ledger.schema import AuditRow, RequestRow
 from bot.models import RunRequest, RunStatus
+from tests.support.postgres import psql
 
 IN_CI = os.environ.get("CI", "") == "true"
 LATEST = len(ledger_module.MIGRATIONS)
-POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
 
 # -- backends ------------------------------------------------------------------------------------
@@ -57,39 +57,28 @@ class Backend:
     """Make the database read-only for new connections; returns the URL to open it with."""
 
 
-def _psql(*statements: str, database: str = "postgres") -> None:
-    conn = psycopg2.connect(dbname=database, connect_timeout=3, **POSTGRES)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """One throwaway database for the session; each test starts from an empty one (see ``backend``)."""
     try:
-        _psql("SELECT 1")
+        psql("SELECT 1")
     except psycopg2.OperationalError as exc:
         message = f"PostgreSQL at 127.0.0.1:5432 is not reachable: {' '.join(str(exc).split())}"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
     name = f"meraki_chatops_ledger_test_{secrets.token_hex(6)}"
-    _psql(f'CREATE DATABASE "{name}"')
+    psql(f'CREATE DATABASE "{name}"')
     try:
         yield name
     finally:
-        _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _empty(database: str) -> None:
     """As good as a new database, and much faster to get than ``CREATE DATABASE``."""
-    _psql(f'ALTER DATABASE "{database}" RESET ALL')
-    _psql(
+    psql(f'ALTER DATABASE "{database}" RESET ALL')
+    psql(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
         " WHERE datname = current_database() AND pid <> pg_backend_pid()",
         "DROP SCHEMA public CASCADE",
@@ -111,7 +100,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     _empty(database)
 
     def read_only() -> str:
-        _psql(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
+        psql(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
         return url
 
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"

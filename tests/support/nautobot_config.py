@@ -2,6 +2,7 @@
 
 import os
 
+from nautobot.core.events import RedisEventBroker, register_event_broker
 from nautobot.core.settings import *  # noqa: F403
 from nautobot.core.settings import DATABASES, LOGGING  # noqa: F401
 
@@ -22,3 +23,7 @@ CACHES = {
 
 PLUGINS = ["nautobot_chatops"]
 PLUGINS_CONFIG = {"nautobot_chatops": {"enable_slack": False}}
+
+# Job started/completed and approval events reach the bot's event source (NAUTOBOT_EVENTS_URL) here,
+# as they would from a team's Nautobot with the broker registered.
+register_event_broker(RedisEventBroker(url=os.environ["NAUTOBOT_TEST_EVENTS_URL"]))

@@ -37,6 +37,8 @@ PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 # Redis databases of our own, so nothing else on the machine shares the Celery queue or the cache.
 REDIS_CACHE_DB, REDIS_BROKER_DB = 10, 11
+EVENTS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/12"
+"""Where the test Nautobot publishes its events. Pub/sub channels are server-wide: the number only names the URL."""
 TEST_DATABASE = "meraki_chatops_nautobot_test"
 LOCK_FILE = Path("/tmp/meraki-chatops-nautobot.lock")
 
@@ -139,6 +141,7 @@ def base_env(root: Path, database: str) -> dict[str, str]:
         NAUTOBOT_REDIS_PORT=str(REDIS_PORT),
         NAUTOBOT_TEST_CACHE_URL=f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_CACHE_DB}",
         NAUTOBOT_CELERY_BROKER_URL=f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_BROKER_DB}",
+        NAUTOBOT_TEST_EVENTS_URL=EVENTS_URL,
         NAUTOBOT_SECRET_KEY="meraki-chatops-tests-only-" + "x" * 40,
         NAUTOBOT_CELERY_WORKER_HEARTBEAT_FILE=str(root / "worker-heartbeat"),
         NAUTOBOT_CELERY_WORKER_READINESS_FILE=str(root / "worker-ready"),

@@ -19,6 +19,7 @@ from bot.ledger import Ledger
 from bot.listeners import Listeners
 from bot.metrics import Metrics
 from bot.nautobot import ChatOpsApp, FormCache, NautobotClient, ResultReader
+from bot.nautobot.events import EventSource
 from bot.runs import Runs
 from bot.settings import Settings
 from bot.slack.client import slack_client
@@ -69,6 +70,7 @@ class Bot:
     listeners: Listeners
     access: Access
     audit: Audit
+    events: EventSource | None = None
 
 
 def wire(
@@ -84,6 +86,7 @@ def wire(
     email_regex: str | None = None,
     pacer: ChannelPacer | None = None,
     reader: ResultReader | None = None,
+    events: EventSource | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Listeners:
     """The core (threads, follower, runs) and the listeners on top of it, from the clients given."""
@@ -92,7 +95,14 @@ def wire(
     forms.listen(access.form_changed)
     threads = SlackThreads(slack, pacer)
     follower = Follower(
-        nautobot, threads, timeout=follow_timeout, ledger=ledger, metrics=metrics, reader=reader, sleep=sleep
+        nautobot,
+        threads,
+        timeout=follow_timeout,
+        ledger=ledger,
+        metrics=metrics,
+        reader=reader,
+        events=events,
+        sleep=sleep,
     )
     runs = Runs(
         ledger=ledger, nautobot=nautobot, threads=threads, follower=follower, forms_cache=forms, metrics=metrics
@@ -113,6 +123,9 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
     nautobot = NautobotClient.from_settings(settings, on_retry=metrics.nautobot_retry)
     form_cache = FormCache(nautobot, settings.nautobot_job_name)
     access, chatops = access_control(settings, client, nautobot)
+    events = None
+    if settings.nautobot_events_url is not None:
+        events = EventSource(settings.nautobot_events_url.get_secret_value(), metrics=metrics)
     audit = Audit(
         ledger,
         chatops,
@@ -130,6 +143,7 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
         metrics=metrics,
         email_regex=settings.email_regex,
         reader=ResultReader(nautobot),  # the polls of many runs go to Nautobot together
+        events=events,
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
@@ -137,4 +151,4 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
         bolt_logger.addFilter(_SAME_TOKEN)
     app = AsyncApp(client=client, signing_secret=signing_secret)
     listeners.register(app, handlers, settings.slash_command)
-    return Bot(app, nautobot, form_cache, handlers.runs, handlers, access, audit)
+    return Bot(app, nautobot, form_cache, handlers.runs, handlers, access, audit, events)

@@ -1,12 +1,15 @@
 """Following a Job run in Nautobot until it ends, and having its result posted into the request's thread.
 
 Outages of Nautobot are waited out (the run goes on there); the thread (:mod:`bot.slack.thread`)
-is told what to show, and the ledger records each step once it is shown.
+is told what to show, and the ledger records each step once it is shown. With Nautobot's events
+(:mod:`bot.nautobot.events`) a follow looks the moment its run starts or ends; polling is then
+only the safety net, and takes over its usual pace whenever events stop arriving.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -16,6 +19,7 @@ from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.nautobot import NautobotClient, NautobotError, ResultReader
+from bot.nautobot.events import JOB_COMPLETED, JOB_STARTED, EventSource
 from bot.slack.thread import SlackThreads, Thread
 
 log = logging.getLogger("bot.follow")
@@ -31,6 +35,13 @@ LATE_POLL = 300.0
 LATE_WINDOW = 24 * 3600.0
 APPROVAL_POLL_CAP = 15.0
 SCHEDULER_POLL = 1.0
+EVENT_SAFETY_POLL = 60.0
+"""While events flow, a follow still looks this often, for an event pub/sub may have lost."""
+STARTED_SETTLE = 1.0
+"""After a start event, a follow waits this long for the end before it looks: a short Job is read once."""
+ENDING_POLLS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+"""After an end event, quick looks until the JobResult says so: Nautobot publishes the end a moment
+before its worker records the final status."""
 
 # A scheduled job's ``state`` in Nautobot 3.x: these end a request with nothing run.
 UNRUN_STATES: dict[str, RunStatus] = {
@@ -41,20 +52,36 @@ UNRUN_STATES: dict[str, RunStatus] = {
 APPROVED_STATES = frozenset({"active", "completed"})
 
 
-def poll_delays(elapsed: Callable[[], float]) -> Iterator[float]:
-    """Fast while a run is young (most finish in seconds), then every few seconds, then slower."""
+def poll_delays(elapsed: Callable[[], float], flowing: Callable[[], bool] = lambda: False) -> Iterator[float]:
+    """Fast while a run is young (most finish in seconds), then every few seconds, then slower.
+
+    While events flow (``flowing``) they say when to look, and a look now and then is only the safety net.
+    """
     delay = FIRST_POLL
     while True:
-        yield LONG_RUN_POLL if elapsed() > LONG_RUN else delay
-        delay = min(delay * POLL_GROWTH, POLL_CAP)
+        if flowing():
+            yield EVENT_SAFETY_POLL
+        else:
+            yield LONG_RUN_POLL if elapsed() > LONG_RUN else delay
+            delay = min(delay * POLL_GROWTH, POLL_CAP)
 
 
-def approval_delays(elapsed: Callable[[], float], timeout: float) -> Iterator[float]:
-    """People decide in minutes: a few quick looks, then every 15 s, and rarely once past the timeout."""
+def approval_delays(
+    elapsed: Callable[[], float], timeout: float, flowing: Callable[[], bool] = lambda: False
+) -> Iterator[float]:
+    """People decide in minutes: a few quick looks, then every 15 s, and rarely once past the timeout.
+
+    While events flow, the decision's event says when to look (a look now and then is the safety net).
+    """
     delay = 2 * FIRST_POLL
     while True:
-        yield LATE_POLL if elapsed() > timeout else delay
-        delay = min(delay * POLL_GROWTH, APPROVAL_POLL_CAP)
+        if elapsed() > timeout:
+            yield LATE_POLL
+        elif flowing():
+            yield EVENT_SAFETY_POLL
+        else:
+            yield delay
+            delay = min(delay * POLL_GROWTH, APPROVAL_POLL_CAP)
 
 
 class Follower:
@@ -69,9 +96,11 @@ class Follower:
         ledger: Ledger | None = None,
         metrics: Metrics | None = None,
         reader: ResultReader | None = None,
+        events: EventSource | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
         self.metrics = metrics or Metrics()
+        self.events = events
         self.reader = reader or ResultReader(nautobot, gather=0)
         self.nautobot = nautobot
         self.threads = threads
@@ -91,7 +120,8 @@ class Follower:
         started = time.monotonic()
         self.metrics.run_started()
         try:
-            run = await self._follow(request, form, run, thread, started, log_posted=log_posted)
+            with self._following(run.result_id):
+                run = await self._follow(request, form, run, thread, started, log_posted=log_posted)
         finally:
             self.metrics.run_finished(self._outcome(run), time.monotonic() - started)
             self._moved.pop(request.request_id, None)  # the request's follow ends here
@@ -105,7 +135,9 @@ class Follower:
         self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, started: float, *, log_posted
     ) -> JobRun:
         shown = run.status
-        for delay in poll_delays(lambda: time.monotonic() - started):
+        ending: Iterator[float] = iter(())
+        for delay in poll_delays(lambda: time.monotonic() - started, self._flowing):
+            delay = next(ending, delay)
             if run.status.is_final:
                 break  # the final status goes up after the log is in the thread
             elapsed = time.monotonic() - started
@@ -120,13 +152,20 @@ class Follower:
             elif run.status != shown:
                 shown = run.status
                 await self.show(request, form, run, thread, shown)
-            await self.sleep(delay)
+            flowing = self._flowing()
+            woken_by = await self._pause(run.result_id, delay)
+            if woken_by == JOB_STARTED:
+                woken_by = await self._pause(run.result_id, STARTED_SETTLE) or woken_by
             try:
                 run = await self._poll(run)
             except NautobotError as exc:  # e.g. the token was revoked or the JobResult deleted
                 self.metrics.nautobot_error(exc)
                 await self._stopped(request, form, run, thread, exc)
                 return run
+            if woken_by == JOB_COMPLETED and not run.status.is_final:
+                ending = iter(ENDING_POLLS)
+            elif woken_by is None and flowing and run.status.is_final and self.events is not None:
+                self.events.missed(run.result_id)
         await self.post_result(request, form, run, thread, log_posted=log_posted)
         return run
 
@@ -134,9 +173,15 @@ class Follower:
         self, request: RunRequest, form: JobForm | None, scheduled_id: str, thread: Thread
     ) -> JobRun | None:
         """Wait for the decision on a run that needs approval; an approved run is then followed as usual."""
+        with self._following(scheduled_id):
+            return await self._follow_approval(request, form, scheduled_id, thread)
+
+    async def _follow_approval(
+        self, request: RunRequest, form: JobForm | None, scheduled_id: str, thread: Thread
+    ) -> JobRun | None:
         started = time.monotonic()
         url = self.nautobot.scheduled_url(scheduled_id)
-        for delay in approval_delays(lambda: time.monotonic() - started, self.timeout):
+        for delay in approval_delays(lambda: time.monotonic() - started, self.timeout, self._flowing):
             try:
                 state = await self._scheduled_state(scheduled_id)
                 run = await self._scheduled_run(scheduled_id) if state in APPROVED_STATES else None
@@ -176,8 +221,22 @@ class Follower:
             if time.monotonic() - started > self.timeout + LATE_WINDOW:
                 return None  # still pending a day later: a restarted bot looks again
             # Approved but not started yet: Nautobot's scheduler picks it up within seconds.
-            await self.sleep(SCHEDULER_POLL if state in APPROVED_STATES else delay)
+            await self._pause(scheduled_id, SCHEDULER_POLL if state in APPROVED_STATES else delay)
         return None
+
+    def _flowing(self) -> bool:
+        return self.events is not None and self.events.flowing
+
+    def _following(self, key: str) -> contextlib.AbstractContextManager[None]:
+        """Events about ``key`` (a JobResult or ScheduledJob id) wake this follow's pauses."""
+        return self.events.wakeups.following(key) if self.events is not None else contextlib.nullcontext()
+
+    async def _pause(self, key: str, delay: float) -> str | None:
+        """``delay`` seconds, cut short by an event about ``key``: the event's topic, or None."""
+        if self.events is None:
+            await self.sleep(delay)
+            return None
+        return await self.events.wakeups.wait(key, delay)
 
     async def _scheduled_state(self, scheduled_id: str) -> str | None:
         """The scheduled job's state (``pending``, ``active``, ``denied``…); None while Nautobot is away."""

@@ -115,6 +115,24 @@ class Metrics:
             namespace=namespace,
             registry=self.registry,
         )
+        self.nautobot_events = Counter(
+            "nautobot_events_total",
+            "Job and approval events received from Nautobot (NAUTOBOT_EVENTS_URL).",
+            namespace=namespace,
+            registry=self.registry,
+        )
+        self.nautobot_events_missed = Counter(
+            "nautobot_events_missed_total",
+            "Runs a poll found ended while no event had said so (each slows nothing: polling takes over a while).",
+            namespace=namespace,
+            registry=self.registry,
+        )
+        self.nautobot_events_up = Gauge(
+            "nautobot_events_subscribed",
+            "1 while the subscription to Nautobot's events is up; 0 while down or not configured.",
+            namespace=namespace,
+            registry=self.registry,
+        )
         _zero(self.requests, "outcome", REQUEST_OUTCOMES)
         _zero(self.run_outcomes, "status", RUN_STATUSES)
 
@@ -186,6 +204,15 @@ class Metrics:
 
     def nautobot_retry(self) -> None:
         self.nautobot_retries.inc()
+
+    def nautobot_event(self) -> None:
+        self.nautobot_events.inc()
+
+    def nautobot_event_missed(self) -> None:
+        self.nautobot_events_missed.inc()
+
+    def nautobot_events_subscribed(self, subscribed: bool) -> None:
+        self.nautobot_events_up.set(1 if subscribed else 0)
 
     # -- exposition ------------------------------------------------------------------------------
 

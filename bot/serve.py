@@ -69,7 +69,10 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
         await bot.nautobot.status()
         return True
 
-    readiness = combine_checks({"slack": slack_ready, "nautobot": nautobot_ready, "ledger": ledger.writable})
+    readiness = combine_checks(
+        {"slack": slack_ready, "nautobot": nautobot_ready, "ledger": ledger.writable},
+        notes={"nautobot_events": bot.events.readiness} if bot.events is not None else None,
+    )
     runner = await _start_servers(settings, bot, readiness, metrics)
 
     stop = asyncio.Event()
@@ -79,6 +82,8 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
         asyncio.create_task(bot.runs.keep_leases(settings.heartbeat_seconds)),
         asyncio.create_task(bot.access.warm()),  # group members and grants, before the first command
     ]
+    if bot.events is not None:
+        background.append(asyncio.create_task(bot.events.run()))
     log.info(
         "replica %s; leases of %g s, renewed every %g s",
         ledger.owner,

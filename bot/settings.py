@@ -20,6 +20,8 @@ HINTS = {
     "slack_signing_secret": "the Signing Secret from your Slack app's Basic Information page",
     "access_policy": "a JSON policy, e.g. "
     '{"allow": [{"groups": ["S0NETOPS"], "channels": ["C0NETOPS"]}]} (see the README, "Who may use it")',
+    "nautobot_events_url": "the redis:// URL of the Redis your Nautobot's RedisEventBroker publishes to "
+    '(see the README, "Results at event speed"), or leave it out to follow runs by polling',
     "access_policy_file": 'the path of a YAML or JSON file holding the policy (see the README, "Who may use it")',
 }
 
@@ -77,6 +79,9 @@ def _yaml(path: Path, text: str) -> Any:
         raise ValueError(f"{path} is not valid YAML{where}") from None
 
 
+EVENT_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 class NautobotSettings(BaseSettings):
     """What every command needs: where Nautobot is, and which Job to run."""
 
@@ -89,6 +94,8 @@ class NautobotSettings(BaseSettings):
     nautobot_job_name: str = "Create Meraki User"
     email_regex: str | None = None
     follow_timeout_seconds: float = Field(default=3600, gt=0)
+    # Nautobot's Job events (Redis pub/sub): unset, runs are followed by polling alone.
+    nautobot_events_url: SecretStr | None = None
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -96,6 +103,23 @@ class NautobotSettings(BaseSettings):
     @classmethod
     def _nautobot_token(cls, value: SecretStr) -> SecretStr:
         return _present(value)
+
+    @field_validator("nautobot_events_url", mode="before")
+    @classmethod
+    def _events_url(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None  # NAUTOBOT_EVENTS_URL= in an env file: events off, as when it is left out
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str):
+            from redis.connection import parse_url
+
+            if not text.startswith(EVENT_URL_SCHEMES):
+                raise ValueError(f"must be a Redis URL starting with {', '.join(EVENT_URL_SCHEMES)}")
+            try:
+                parse_url(text)
+            except ValueError as exc:  # its text names the part that is wrong, never the whole URL
+                raise ValueError(f"is not a valid Redis URL: {exc}") from None
+        return value
 
     @field_validator("nautobot_ca_bundle")
     @classmethod

@@ -78,11 +78,14 @@ async def start_web(app: web.Application, host: str, port: int) -> web.AppRunner
     return runner
 
 
-def combine_checks(checks: Mapping[str, Check], *, timeout: float = CHECK_TIMEOUT) -> Readiness:
+def combine_checks(
+    checks: Mapping[str, Check], *, notes: Mapping[str, Callable[[], str]] | None = None, timeout: float = CHECK_TIMEOUT
+) -> Readiness:
     """One readiness function from named checks run side by side; a check that raises or is slow is false.
 
     The reason goes in ``<name>_detail`` as an exception class name, never its message, which could
-    carry a URL or a token.
+    carry a URL or a token. ``notes`` are shown as details and never make the bot unready: what they
+    describe has a fallback (Nautobot's events: polling).
     """
 
     async def readiness() -> dict[str, bool | str]:
@@ -92,6 +95,8 @@ def combine_checks(checks: Mapping[str, Check], *, timeout: float = CHECK_TIMEOU
             combined[name] = ok
             if detail:
                 combined[f"{name}_detail"] = detail
+        for name, note in (notes or {}).items():
+            combined[name] = note()
         return combined
 
     return readiness

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.fixtures import ack, events, no_retry_delay  # noqa: F401 - shared fixtures
+from tests.support.fixtures import ack, events, no_retry_delay, redis_url  # noqa: F401 - shared fixtures
 from tests.support.meraki_standin import MerakiStandIn
 from tests.support.nautobot_stack import (
     BOT_USERNAME,

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 
 from pydantic import ValidationError
 
+from bot.doctor.events_check import check_events
 from bot.doctor.ledger_check import check_ledger
 from bot.doctor.nautobot_checks import (
     check_job,
@@ -137,4 +138,5 @@ STEPS: tuple[Step, ...] = (
     Step("access policy", check_policy, ("settings",)),
     Step("job permissions", check_permissions, ("nautobot token",)),
     Step("ledger", check_ledger, ("settings",)),
+    Step("nautobot events", check_events, ("settings",)),
 )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 import pytest
 
 import bot.nautobot.client
@@ -24,3 +27,20 @@ def ack(events: Events) -> FakeAck:
 def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     """A GET that failed in transport is sent again at once, not after the client's pause."""
     monkeypatch.setattr(bot.nautobot.client, "RETRY_DELAY", 0)
+
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+"""The machine's Redis, for tests of the event source (pub/sub channels are server-wide; the number is unused)."""
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The machine's Redis; missing, the test is skipped — and fails in CI, where it must run."""
+    with socket.socket() as probe:
+        probe.settimeout(2)
+        if probe.connect_ex(("127.0.0.1", 6379)) != 0:
+            message = "Redis is not reachable on 127.0.0.1:6379; start it as the README says"
+            if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+                pytest.fail(message)
+            pytest.skip(message)
+    return REDIS_URL

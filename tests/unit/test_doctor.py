@@ -56,6 +56,7 @@ CHECK_NAMES = [
     "access policy",
     "job permissions",
     "ledger",
+    "nautobot events",
 ]
 NAUTOBOT_DEPENDENTS = ["nautobot version", "nautobot token", "job", "job variables", "job permissions"]
 
@@ -227,7 +228,7 @@ async def test_the_table_fits_100_columns_and_has_colour_only_when_asked(env: di
     assert "fix: Enable it: Jobs → Edit → Enabled." in plain
     for name in CHECK_NAMES:
         assert any(line.startswith(name) for line in plain.splitlines())
-    assert plain.splitlines()[-1].startswith("12 checks: 11 OK, 1 FAIL; the bot cannot work until every FAIL is fixed")
+    assert plain.splitlines()[-1].startswith("13 checks: 12 OK, 1 FAIL; the bot cannot work until every FAIL is fixed")
 
 
 def test_long_details_wrap_within_the_width() -> None:
@@ -562,3 +563,53 @@ async def test_http_mode_needs_no_socket(env: dict[str, str], monkeypatch) -> No
     report = await diagnose(nautobot())
     assert report["socket mode"].status is Status.OK
     assert "HTTP mode" in report["socket mode"].detail
+
+
+# -- Nautobot's events ---------------------------------------------------------------------------
+
+
+async def test_events_off_says_how_to_turn_them_on(env: dict[str, str]) -> None:
+    check = (await diagnose(nautobot()))["nautobot events"]
+
+    assert check.status is Status.OK
+    assert "NAUTOBOT_EVENTS_URL is not set" in check.detail
+    assert "register_event_broker(RedisEventBroker(" in check.detail
+
+
+async def test_events_on_a_redis_that_answers_pass_and_name_the_broker_to_register(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    monkeypatch.setenv("NAUTOBOT_EVENTS_URL", redis_url)
+
+    check = (await diagnose(nautobot()))["nautobot events"]
+
+    assert check.status is Status.OK, check
+    assert "a test publish arrived" in check.detail
+    assert "RedisEventBroker" in check.detail
+
+
+async def test_events_on_a_redis_that_does_not_answer_warn_without_its_password(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NAUTOBOT_EVENTS_URL", "redis://:s3cr3t-redis-pw@127.0.0.1:1/0")
+
+    report = await diagnose(nautobot())
+
+    check = report["nautobot events"]
+    assert check.status is Status.WARN
+    assert "cannot use NAUTOBOT_EVENTS_URL" in check.detail
+    assert "polling" in check.detail
+    assert exit_code(list(report.values())) == 0  # polling still works: a warning, not a failure
+    assert "s3cr3t-redis-pw" not in render(list(report.values()), color=False)
+
+
+async def test_events_with_a_nautobot_older_than_2_4_warn_that_it_publishes_none(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    monkeypatch.setenv("NAUTOBOT_EVENTS_URL", redis_url)
+    fake = nautobot(**{STATUS_PATH: ok({**STATUS, "nautobot-version": "2.3.9"})})
+
+    check = (await diagnose(fake))["nautobot events"]
+
+    assert check.status is Status.WARN
+    assert "2.3.9 publishes no events" in check.detail

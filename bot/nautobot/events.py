@@ -7,8 +7,10 @@ JobResult and its log through the REST API as it always does, so a forged or sta
 Nautobot does not confirm.
 
 Pub/sub delivers at most once, so polling goes on as the safety net: slowly while events are seen to
-arrive, at its usual pace while the subscription is down or after a run ended without its event, and
-every follow looks once whenever the subscription (re)starts, for what it may have missed meanwhile.
+arrive, at its usual pace until the first event came, while the subscription is down, and for a while
+after a run ended without its event; and every follow looks once whenever the subscription (re)starts,
+for what it may have missed meanwhile. A subscription that hears nothing (Nautobot publishing
+elsewhere, or not at all) thus slows nothing.
 """
 
 from __future__ import annotations
@@ -153,13 +155,15 @@ class EventSource:
         self.reconnect_first = reconnect_first
         self.subscribed = False
         self.problem = "not subscribed yet"
+        self.heard = False
+        """An event came from Nautobot since the bot started: it does publish where the bot listens."""
         self._missed_at: float | None = None
 
     @property
     def flowing(self) -> bool:
-        """Events can set the pace: subscribed, and no run was lately seen ending without its event."""
+        """Events can set the pace: subscribed, Nautobot was heard, and no run lately ended without its event."""
         recently_missed = self._missed_at is not None and self.clock() - self._missed_at < DISTRUST_SECONDS
-        return self.subscribed and not recently_missed
+        return self.subscribed and self.heard and not recently_missed
 
     def missed(self, result_id: str) -> None:
         """A poll found ``result_id`` ended and no event had said so: poll at the usual pace for a while."""
@@ -177,6 +181,8 @@ class EventSource:
         """How the subscription is, for /readyz: a detail, never a reason to be unready (polling goes on)."""
         if not self.subscribed:
             return f"not subscribed ({self.problem}): following by polling at the usual pace"
+        if not self.heard:
+            return "subscribed, no event from Nautobot yet: following by polling at the usual pace until one comes"
         if not self.flowing:
             return "subscribed, but a run ended without its event: following by polling at the usual pace"
         return "subscribed"
@@ -240,6 +246,7 @@ class EventSource:
 
     def _arrived(self, topic: str, data: Any) -> None:
         self.metrics.nautobot_event()
+        self.heard = True
         if isinstance(data, bytes | str) and len(data) > MAX_EVENT_BYTES:
             self.wakeups.wake_all(topic)
             return

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.bot_process import BotProcess
 from tests.support.manifest import bot_scopes
-from tests.support.nautobot_stack import BOT_TOKEN, NautobotStack, free_port
+from tests.support.nautobot_stack import BOT_TOKEN, EVENTS_URL, NautobotStack, free_port
 from tests.support.seed import ACME
 from tests.support.slack_standin import SlackStandIn
 
@@ -40,6 +40,7 @@ def bot_env(slack: SlackStandIn, nautobot: NautobotStack) -> dict[str, str]:
         "SLACK_API_URL": slack.api_url,
         "NAUTOBOT_URL": nautobot.url,
         "NAUTOBOT_TOKEN": BOT_TOKEN,
+        "NAUTOBOT_EVENTS_URL": EVENTS_URL,  # the test Nautobot's RedisEventBroker publishes there
         "ACCESS_POLICY": json.dumps(POLICY),
         "LOG_LEVEL": "DEBUG",
         "WEB_HOST": "127.0.0.1",
@@ -50,10 +51,11 @@ def bot_env(slack: SlackStandIn, nautobot: NautobotStack) -> dict[str, str]:
     }
 
 
-def start_connected(process: BotProcess, slack: SlackStandIn) -> BotProcess:
-    """Start the bot and wait until this process (not an earlier one) holds a Socket Mode connection."""
+def start_connected(process: BotProcess, slack: SlackStandIn, **overrides: str | None) -> BotProcess:
+    """Start the bot (``overrides``: settings changed or, as None, removed) and wait until this process
+    (not an earlier one) holds a Socket Mode connection."""
     earlier = set(slack.connections)
-    process.start()
+    process.start(**overrides)
     try:
         slack.wait_for(lambda: set(slack.connections) - earlier, timeout=60)
     except TimeoutError:

@@ -301,3 +301,38 @@ def test_a_log_line_holding_a_database_url_loses_its_password(restore_logging: N
     assert "postgresql+asyncpg://bot:[redacted]@db.example.com:5432/chatops" in output
     if fmt == "json":
         assert json.loads(output.splitlines()[-1])["url"].startswith("postgresql+asyncpg://bot:[redacted]@")
+
+
+# -- Nautobot's events ---------------------------------------------------------------------------
+
+EVENTS_PASSWORD = "r3disEventsPw"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://redis.example.com:6379/0", "must be a Redis URL starting with redis://, rediss://, unix://"),
+        (f"redis://:{EVENTS_PASSWORD}@redis.example.com:notaport/0", "is not a valid Redis URL"),
+        ("redis.example.com:6379", "must be a Redis URL"),
+    ],
+)
+def test_a_malformed_events_url_is_refused_by_name_without_its_password(
+    environment: pytest.MonkeyPatch, url: str, problem: str
+) -> None:
+    environment.setenv("NAUTOBOT_EVENTS_URL", url)
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings(Settings)
+
+    assert f"NAUTOBOT_EVENTS_URL: {problem}" in str(caught.value)
+    assert EVENTS_PASSWORD not in str(caught.value)
+
+
+def test_an_events_url_is_a_secret_and_an_empty_one_means_polling(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("NAUTOBOT_EVENTS_URL", f"rediss://bot:{EVENTS_PASSWORD}@redis.example.com:6380/2")
+    settings = load_settings(Settings)
+    assert settings.nautobot_events_url is not None
+    assert EVENTS_PASSWORD not in repr(settings)
+
+    environment.setenv("NAUTOBOT_EVENTS_URL", "")
+    assert load_settings(Settings).nautobot_events_url is None

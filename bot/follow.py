@@ -136,6 +136,7 @@ class Follower:
     ) -> JobRun:
         shown = run.status
         ending: Iterator[float] = iter(())
+        ending_soon = False  # an end event came, and the JobResult did not say so yet
         for delay in poll_delays(lambda: time.monotonic() - started, self._flowing):
             delay = next(ending, delay)
             if run.status.is_final:
@@ -157,14 +158,14 @@ class Follower:
             if woken_by == JOB_STARTED:
                 woken_by = await self._pause(run.result_id, STARTED_SETTLE) or woken_by
             try:
-                run = await self._poll(run)
+                run = await self._poll(run, with_log=woken_by == JOB_COMPLETED or ending_soon)
             except NautobotError as exc:  # e.g. the token was revoked or the JobResult deleted
                 self.metrics.nautobot_error(exc)
                 await self._stopped(request, form, run, thread, exc)
                 return run
-            if woken_by == JOB_COMPLETED and not run.status.is_final:
-                ending = iter(ENDING_POLLS)
-            elif woken_by is None and flowing and run.status.is_final and self.events is not None:
+            if woken_by == JOB_COMPLETED and not run.status.is_final and not ending_soon:
+                ending_soon, ending = True, iter(ENDING_POLLS)
+            elif woken_by is None and not ending_soon and flowing and run.status.is_final and self.events is not None:
                 self.events.missed(run.result_id)
         await self.post_result(request, form, run, thread, log_posted=log_posted)
         return run
@@ -280,8 +281,9 @@ class Follower:
         )
         await self.show(request, form, run, thread, RunStatus.TIMED_OUT)
 
-    async def _poll(self, run: JobRun) -> JobRun:
-        return await self._unless_away(self.reader.read(run.result_id), run, f"result={run.result_id}")
+    async def _poll(self, run: JobRun, *, with_log: bool = False) -> JobRun:
+        reading = self.reader.read(run.result_id, with_log=with_log)
+        return await self._unless_away(reading, run, f"result={run.result_id}")
 
     async def show(
         self,
@@ -306,7 +308,7 @@ class Follower:
     ) -> None:
         """The log into the thread first, then the final status on the parent; each recorded once done."""
         if not log_posted:
-            entries = await self._logs(run)
+            entries = list(run.log) if run.log is not None else await self._logs(run)
             if self.ledger is not None:  # taken over meanwhile (this replica was thought dead): post nothing
                 await self.ledger.hold(request.request_id)
             where = self._where(request, thread)

@@ -265,6 +265,8 @@ class JobRun(BaseModel):
     result: dict[str, Any] | None = None
     traceback: str | None = None
     log_counts: dict[LogLevel, int] = Field(default_factory=dict)
+    log: tuple[LogEntry, ...] | None = None
+    """The run's log, oldest first, when it was read together with the ended result; else None."""
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any], web_base_url: str) -> JobRun:
@@ -286,6 +288,14 @@ class JobRun(BaseModel):
             traceback=data.get("traceback") or None,
             log_counts={level: count for level, count in counts.items() if count},
         )
+
+    def with_log(self, entries: Sequence[LogEntry]) -> JobRun:
+        """This snapshot with its log, and the log's counts by level (computed when Nautobot sent none)."""
+        ordered = tuple(sorted(entries, key=lambda entry: entry.created))
+        counts = self.log_counts or {
+            level: n for level in LOG_LEVELS if (n := sum(e.log_level == level for e in ordered))
+        }
+        return self.model_copy(update={"log": ordered, "log_counts": counts})
 
     @property
     def duration(self) -> timedelta | None:

@@ -37,6 +37,15 @@ RETRY_DELAY = 0.5
 MAX_PAGES = 20
 """Pages :meth:`NautobotClient.list_objects` reads before it gives up on a list that keeps going."""
 TIMEOUT = 15.0
+RESULTS_WITH_LOGS = """
+query ResultsWithLogs($ids: [String]) {
+  job_results(id: $ids) {
+    id name status date_created date_started date_done result traceback
+    job_log_entries { created log_level grouping message log_object }
+  }
+}
+"""
+"""JobResults and their logs in one request (Nautobot's GraphQL API, with the token's own permissions)."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +201,28 @@ class NautobotClient:
         runs = self._answers.parse(response, what, lambda: [JobRun.from_api(item, self.base_url) for item in found])
         return {run.result_id: run for run in runs}
 
+    async def job_results_with_logs(self, result_ids: list[str]) -> dict[str, JobRun]:
+        """Snapshots of many JobResults, each ended one with its log, in one request; missing ids are left out.
+
+        Raises :class:`NautobotError` when Nautobot's GraphQL API refuses the query: the REST reads then serve.
+        """
+        what = f"read {len(result_ids)} JobResults with their logs"
+        body = {"query": RESULTS_WITH_LOGS, "variables": {"ids": result_ids}}
+        response = await self._request("POST", "/api/graphql/", what=what, json=body, read_only=True)
+        self._answers.expect(response, what, 200)
+        answer = self._answers.mapping(response, what)
+        found = (answer.get("data") or {}).get("job_results") if not answer.get("errors") else None
+        if not isinstance(found, list):
+            raise self._answers.unexpected(response, what)
+        runs = self._answers.parse(response, what, lambda: [self._with_log(item) for item in found])
+        return {run.result_id: run for run in runs}
+
+    def _with_log(self, item: Mapping[str, Any]) -> JobRun:
+        run = JobRun.from_api(item, self.base_url)
+        if not run.status.is_final:
+            return run  # a running Job's log is read once it ended
+        return run.with_log([LogEntry.from_api(entry) for entry in item.get("job_log_entries") or []])
+
     async def results_since(self, job_id: str, since: datetime) -> list[dict[str, Any]]:
         """This Job's results created since ``since``, newest first, as Nautobot sends them.
 
@@ -333,9 +364,11 @@ class NautobotClient:
         what: str,
         params: httpx.QueryParams | Mapping[str, str | int] | None = None,
         json: Any = None,
+        read_only: bool = False,
     ) -> httpx.Response:
-        """Send once; a GET is sent a second time after a transport error (but not after a TLS failure)."""
-        attempts = 2 if method == "GET" else 1
+        """Send once; a GET (or a ``read_only`` query) is sent a second time after a transport error (but not
+        after a TLS failure)."""
+        attempts = 2 if method == "GET" or read_only else 1
         for attempt in range(1, attempts + 1):
             started = time.perf_counter()
             try:

@@ -3,30 +3,82 @@
 Every followed run polls its own JobResult. With hundreds in flight that would be hundreds of
 requests a second, so polls that arrive within a short window go to Nautobot as one list request
 (``?id=…&id=…``); with a single run in flight it is the usual one-result request.
+
+A run whose end event just arrived is read with its log (:meth:`ResultReader.read` ``with_log``):
+one GraphQL request for the results and logs of every such run, gathered over a shorter window
+since someone is waiting for it. Should Nautobot refuse that query, the REST reads serve instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 
 from bot.models import JobRun
 from bot.nautobot.client import NautobotClient
+from bot.nautobot.errors import NautobotError
+
+log = logging.getLogger("bot.nautobot")
 
 GATHER = 0.1
 """Seconds a poll waits for others to join it: far below a poll interval, enough to batch a crowd."""
+ENDED_GATHER = 0.02
+"""The same for reads after an end event: runs that end together are read together, at once."""
 MAX_BATCH = 100
+
+Fetch = Callable[[list[str]], Awaitable[dict[str, JobRun]]]
 
 
 class ResultReader:
     def __init__(self, nautobot: NautobotClient, *, gather: float = GATHER, batch: int = MAX_BATCH):
         self.nautobot = nautobot
+        self._polls = _Batches(self._fetch, gather, batch, nautobot)
+        self._ended = _Batches(self._fetch_with_logs, min(gather, ENDED_GATHER), batch, nautobot)
+        self._graphql = True
+        """Nautobot answers the results-with-logs query; once it refused, the REST reads serve."""
+
+    async def read(self, result_id: str, *, with_log: bool = False) -> JobRun:
+        """The JobResult's current snapshot; ``with_log``: an ended one carries its log (when Nautobot allows).
+
+        Raises what :meth:`NautobotClient.job_result` would.
+        """
+        batches = self._ended if with_log and self._graphql else self._polls
+        return await batches.read(result_id)
+
+    async def _fetch(self, ids: list[str]) -> dict[str, JobRun]:
+        if len(ids) == 1:
+            return {ids[0]: await self.nautobot.job_result(ids[0])}
+        return await self.nautobot.job_results(ids)
+
+    async def _fetch_with_logs(self, ids: list[str]) -> dict[str, JobRun]:
+        if self._graphql:
+            try:
+                return await self.nautobot.job_results_with_logs(ids)
+            except NautobotError as exc:
+                if getattr(exc, "retryable", False):
+                    raise
+                self._graphql = False
+                log.warning(
+                    "Nautobot refused to read results with their logs over GraphQL (%s): reading both over REST "
+                    "from now on",
+                    exc,
+                )
+        return await self._fetch(ids)
+
+
+class _Batches:
+    """Reads that arrive within ``gather`` seconds of each other, sent as one ``fetch`` per ``batch`` ids."""
+
+    def __init__(self, fetch: Fetch, gather: float, batch: int, nautobot: NautobotClient) -> None:
+        self.fetch = fetch
         self.gather = gather
         self.batch = batch
+        self.nautobot = nautobot
         self._wanted: dict[str, list[asyncio.Future[JobRun]]] = {}
         self._sender: asyncio.Task[None] | None = None
 
     async def read(self, result_id: str) -> JobRun:
-        """The JobResult's current snapshot; raises what :meth:`NautobotClient.job_result` would."""
         future: asyncio.Future[JobRun] = asyncio.get_running_loop().create_future()
         self._wanted.setdefault(result_id, []).append(future)
         if self._sender is None or self._sender.done():
@@ -39,7 +91,7 @@ class ResultReader:
             ids = list(self._wanted)[: self.batch]
             waiting = {result_id: self._wanted.pop(result_id) for result_id in ids}
             try:
-                found = await self._fetch(ids)
+                found = await self.fetch(ids)
             except Exception as exc:  # every poll in the batch hears of it, as its own request would have
                 for futures in waiting.values():
                     _settle(futures, exc)
@@ -55,11 +107,6 @@ class ResultReader:
             _settle(futures, await self.nautobot.job_result(result_id))
         except Exception as exc:
             _settle(futures, exc)
-
-    async def _fetch(self, ids: list[str]) -> dict[str, JobRun]:
-        if len(ids) == 1:
-            return {ids[0]: await self.nautobot.job_result(ids[0])}
-        return await self.nautobot.job_results(ids)
 
 
 def _settle(futures: list[asyncio.Future[JobRun]], outcome: JobRun | Exception) -> None:

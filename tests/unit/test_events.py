@@ -316,6 +316,25 @@ async def test_an_end_event_has_the_run_read_and_reported_at_once(
     assert events_of(follower_with_events).flowing  # the end came with its event
 
 
+async def test_an_ended_run_and_its_log_come_in_one_request_when_nautobot_answers_graphql(
+    follower_with_events: Follower, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    ended = {
+        **SUCCEEDED,
+        "status": "SUCCESS",
+        "job_log_entries": [{**entry, "log_level": entry["log_level"].upper()} for entry in LOGS],
+    }
+    nautobot.on("POST", "/api/graphql/", ok({"data": {"job_results": [ended]}}))
+    events_of(follower_with_events).wakeups.wake(RESULT_ID, JOB_COMPLETED)
+
+    final = await asyncio.wait_for(follower_with_events.follow(REQUEST, FORM, running_run(), THREAD), 2)
+
+    assert final.status is RunStatus.SUCCEEDED
+    assert [f"{r.method} {r.url.path}" for r in nautobot.requests] == ["POST /api/graphql/"]
+    (reply,) = slack.calls_to("chat_postMessage")
+    assert "Organization has 2FA off" in str(reply["blocks"])
+
+
 async def test_an_end_event_ahead_of_nautobot_recording_the_end_is_confirmed_by_quick_looks(
     follower_with_events: Follower, nautobot: FakeNautobot, slack: FakeSlack
 ) -> None:

@@ -71,3 +71,80 @@ async def test_a_failed_batch_fails_every_poll_in_it_and_the_next_poll_goes_out_
     assert all(isinstance(answer, NautobotError) for answer in answers)
     fake.on("GET", RESULT_PATH, ok(job_result("SUCCESS")))
     assert (await reader.read(RESULT_ID)).result_id == RESULT_ID
+
+
+# -- reads after an end event: results and logs in one GraphQL request ---------------------------
+
+GRAPHQL_PATH = "/api/graphql/"
+
+
+def graphql_result(result_id: str, status: str, *levels: str) -> dict:
+    """A JobResult as Nautobot's GraphQL API answers the results-with-logs query (levels upper case)."""
+    entries = [
+        {"created": f"2026-11-02T10:15:0{i}+00:00", "log_level": level.upper(), "grouping": "run", "message": f"m{i}"}
+        for i, level in enumerate(levels)
+    ]
+    return {
+        "id": result_id,
+        "name": "Create Meraki User",
+        "status": status,
+        "date_created": "2026-11-02T10:15:00+00:00",
+        "date_started": "2026-11-02T10:15:00+00:00",
+        "date_done": "2026-11-02T10:15:05+00:00" if status == "SUCCESS" else None,
+        "result": None,
+        "traceback": None,
+        "job_log_entries": list(reversed(entries)),
+    }
+
+
+async def test_runs_whose_end_was_announced_are_read_with_their_logs_in_one_request(nautobot) -> None:
+    fake, client = nautobot
+    answer = {
+        "data": {
+            "job_results": [
+                graphql_result(RESULT_ID, "SUCCESS", "info", "warning", "success"),
+                graphql_result(OTHER_ID, "STARTED", "info"),
+            ]
+        }
+    }
+    fake.on("POST", GRAPHQL_PATH, ok(answer))
+    reader = ResultReader(client, gather=0.01)
+
+    ended, running = await asyncio.gather(
+        reader.read(RESULT_ID, with_log=True), reader.read(OTHER_ID, with_log=True)
+    )
+
+    assert fake.count("POST", GRAPHQL_PATH) == 1 and len(fake.requests) == 1
+    assert ended.status.is_final
+    assert ended.log is not None
+    assert [entry.message for entry in ended.log] == ["m0", "m1", "m2"]  # oldest first
+    assert ended.log_counts == {"info": 1, "warning": 1, "success": 1}
+    assert running.log is None  # a running Job's log is read once it ended
+
+
+async def test_a_refused_graphql_query_leaves_the_reads_to_rest_for_good(
+    nautobot, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, client = nautobot
+    fake.on("POST", GRAPHQL_PATH, ok({"detail": "You do not have permission to perform this action."}, 403))
+    fake.on("GET", RESULT_PATH, ok(job_result("SUCCESS")))
+    reader = ResultReader(client, gather=0)
+
+    first = await reader.read(RESULT_ID, with_log=True)
+    second = await reader.read(RESULT_ID, with_log=True)
+
+    assert first.log is None and second.log is None  # the follower reads the log over REST
+    assert fake.count("POST", GRAPHQL_PATH) == 1
+    assert fake.count("GET", RESULT_PATH) == 2
+    assert caplog.text.count("reading both over REST from now on") == 1
+
+
+async def test_a_graphql_answer_with_errors_is_no_answer(nautobot) -> None:
+    fake, client = nautobot
+    fake.on("POST", GRAPHQL_PATH, ok({"data": {"job_results": None}, "errors": [{"message": "boom"}]}))
+    fake.on("GET", RESULT_PATH, ok(job_result("SUCCESS")))
+
+    run = await ResultReader(client, gather=0).read(RESULT_ID, with_log=True)
+
+    assert run.status.is_final and run.log is None
+    assert fake.count("GET", RESULT_PATH) == 1

@@ -64,6 +64,9 @@ def test_the_workers_events_wake_the_follows_and_every_end_comes_with_its_event(
     assert metric(chatops, "nautobot_events_missed_total") == 0
     assert metric(chatops, "nautobot_events_subscribed") == 1
     assert events_detail(chatops) == "subscribed"
+    # Once events were heard, an ended run and its log came in one request, which the bot's user may make.
+    assert "method=POST path=/api/graphql/ status=200" in chatops.output()
+    assert "GraphQL" not in chatops.output()  # no refusal, no fallback
 
 
 def test_an_end_lost_while_the_subscription_was_cut_is_still_reported_once(stack, slack, chatops, meraki, redis_proxy):

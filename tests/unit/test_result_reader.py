@@ -110,9 +110,7 @@ async def test_runs_whose_end_was_announced_are_read_with_their_logs_in_one_requ
     fake.on("POST", GRAPHQL_PATH, ok(answer))
     reader = ResultReader(client, gather=0.01)
 
-    ended, running = await asyncio.gather(
-        reader.read(RESULT_ID, with_log=True), reader.read(OTHER_ID, with_log=True)
-    )
+    ended, running = await asyncio.gather(reader.read(RESULT_ID, with_log=True), reader.read(OTHER_ID, with_log=True))
 
     assert fake.count("POST", GRAPHQL_PATH) == 1 and len(fake.requests) == 1
     assert ended.status.is_final

@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(text)
         return 1 if flagged else 0
     plan = PLANS[args.plan or ("quick" if args.quick else "full")]
+    machine.wait_until_quiet(machine.Machine(), say=_say)
     with tempfile.TemporaryDirectory(prefix="meraki-chatops-bench-") as workdir:
         results = run(plan, args.out, Path(workdir), real=not args.skip_real, events_url=args.events_url)
     _say(render(results))

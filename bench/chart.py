@@ -76,9 +76,8 @@ def series(waves: dict[str, dict]) -> dict[tuple[str, str], list[tuple[int, floa
     return found
 
 
-def _label(value: float, unit: str = "") -> str:
-    text = f"{value:g}" if value < 10_000 else f"{value / 1000:g}k"
-    return f"{text}{unit}"
+def _label(milliseconds: float) -> str:
+    return f"{milliseconds:g} ms" if milliseconds < 1000 else f"{milliseconds / 1000:g} s"
 
 
 def _marker(shape: str, x: float, y: float, color: str) -> str:
@@ -106,7 +105,7 @@ def render(results: dict[str, Any]) -> str:
     for tick in y.ticks():
         py = y(tick)
         out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{py:.1f}" y2="{py:.1f}" stroke="#e5e5e5"/>')
-        out.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{_label(tick, " ms")}</text>')
+        out.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{_label(tick)}</text>')
     for n in ns:
         px = x(n)
         out.append(f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{TOP}" y2="{PLOT_BOTTOM}" stroke="#f0f0f0"/>')

@@ -14,6 +14,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,6 +114,22 @@ class ScenarioWatch:
             "bench_cpu_percent": round(100 * own / seconds, 1),
             "bot_cpu_percent": round(100 * bot / seconds, 1),
         }
+
+
+def wait_until_quiet(machine: Machine, timeout: float = 90.0, say: Callable[[str], None] = print) -> None:
+    """Wait, at most ``timeout`` s, for the 1-minute load average to fall within the limit.
+
+    A benchmark run just before (the second of two runs to compare, say) keeps the load average up
+    for a minute after it ends, and would make the next run look like it started on a busy machine.
+    """
+    limit = LOAD_LIMIT * machine.cores()
+    deadline = time.monotonic() + timeout
+    load = machine.load_average()
+    if load > limit:
+        say(f"waiting up to {timeout:.0f} s for the load average ({load:.2f}) to fall below {limit:.2f}…")
+    while load > limit and time.monotonic() < deadline:
+        time.sleep(5)
+        load = machine.load_average()
 
 
 def assess(load_at_start: float, cores: int, scenarios: list[dict[str, Any]]) -> dict[str, Any]:

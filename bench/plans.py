@@ -4,8 +4,9 @@ Every scenario runs once per design (ours with events, ours-polling, baseline), 
 times its scenarios: ``--quick`` about 3 minutes, the full plan about 35. To fit the third design the
 full plan's drains went from 30 s to 20 s: a drain is waited out only by a design that never reports some
 runs (the baseline), after the longest Job and its channel's one post a second are already allowed
-for, so a longer one measures nothing more. A wave's settle (see ``scenarios.Wave.settle``) ends as
-soon as every parent message is up, or as soon as no new one comes for a few seconds.
+for, so a longer one measures nothing more. A settle before the plateau or the release ends as soon
+as every parent message is up, or once nothing has changed for a few seconds (the baseline, whose five
+threads take no more submissions while they poll).
 """
 
 from __future__ import annotations

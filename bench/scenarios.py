@@ -38,8 +38,8 @@ DESIGNS = ("ours", "ours-polling", "baseline")
 EVENTS_DESIGN = "ours"
 """The design whose bot is given NAUTOBOT_EVENTS_URL."""
 SETTLE_PATIENCE = 3.0
-"""Seconds without a new parent message after which the parents are as up as they will get (the baseline's
-five threads take no more submissions while they poll)."""
+"""Seconds without a new run or parent message after which, every run's parent up, the parents are as up as
+they will get (the baseline's five threads take no more submissions while they poll)."""
 
 
 @dataclass(frozen=True)
@@ -147,16 +147,22 @@ def _wait(condition: Callable[[], bool], deadline: float, every: float = 0.25) -
     return condition()
 
 
-def _settle(progress: Callable[[], int], target: int, deadline: float) -> None:
-    """Wait until ``progress()`` reaches ``target``, stalls for :data:`SETTLE_PATIENCE` s, or the deadline."""
-    last, since = progress(), time.monotonic()
+def _settle(parents: Callable[[], int], nautobot: NautobotStandIn, wanted: int, deadline: float) -> None:
+    """Wait until ``wanted`` parent messages are up, or the parents are as up as they will get, or the deadline.
+
+    As up as they will get: every run started in Nautobot has its parent and nothing has changed for
+    :data:`SETTLE_PATIENCE` s, or nothing at all has changed for twice that (a design whose parent posts
+    failed: the baseline's draw 429s and are not retried).
+    """
+    last, since = (len(nautobot.runs), parents()), time.monotonic()
     while time.monotonic() < deadline:
-        now_at = progress()
-        if now_at >= target:
+        runs, posted = state = (len(nautobot.runs), parents())
+        if posted >= wanted:
             return
-        if now_at != last:
-            last, since = now_at, time.monotonic()
-        elif time.monotonic() - since >= SETTLE_PATIENCE:
+        if state != last:
+            last, since = state, time.monotonic()
+        quiet = time.monotonic() - since
+        if (posted >= runs and quiet >= SETTLE_PATIENCE) or quiet >= 2 * SETTLE_PATIENCE:
             return
         time.sleep(0.1)
 
@@ -196,7 +202,7 @@ def run_wave(design: str, wave: Wave, workdir: Path, seed: int, events_url: str,
                 arrivals_began = time.monotonic()
                 wait(users.arrive(crowd, wave.rate))
                 arrivals_ended = time.monotonic()
-                _settle(lambda: parent_messages(slack), len(crowd), arrivals_ended + wave.settle)
+                _settle(lambda: parent_messages(slack), nautobot, len(crowd), arrivals_ended + wave.settle)
                 begin = time.monotonic()
                 wait(users.arrive(probes, wave.probe_rate))
                 probed = time.monotonic()
@@ -260,7 +266,7 @@ def run_burst(design: str, burst: Burst, workdir: Path, seed: int, events_url: s
             with FormWatcher(slack) as watcher:
                 users = Crowd(slack, watcher)
                 wait(users.arrive(crowd, burst.rate))
-                _settle(lambda: len(slack.messages(channel)), burst.runs, time.monotonic() + burst.settle)
+                _settle(lambda: len(slack.messages(channel)), nautobot, burst.runs, time.monotonic() + burst.settle)
                 released = nautobot.release(at_once=True)
                 _wait(
                     lambda: reported_threads(slack) >= len(nautobot.runs),

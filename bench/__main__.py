@@ -47,13 +47,15 @@ def run(
     scenarios: list[dict[str, Any]] = []
     waves: dict[str, dict] = {}
     for wave in plan.waves:
-        summaries, setup = {}, {}
+        summaries: dict[str, dict] = {}
+        setup: dict[str, Any] = {"settle_s": {}}
         for design in DESIGNS:
             _say(f"wave of {wave.runs} runs in flight: {design}…")
             found = run_wave(design, wave, workdir / f"wave{wave.runs}-{design}", seed + wave.runs, events_url, host)
             summaries[design] = figures.summarize(found.records)
             scenarios.append(found.machine)
-            setup = found.setup
+            # The same for every design but how long its parents took to be up, which decides how long runs are held.
+            setup = {**found.setup, "settle_s": {**setup["settle_s"], design: found.setup["settle_s"]}}
         waves[str(wave.runs)] = {"setup": setup, **report.compare(summaries)}
     bursts: dict[str, dict] = {}
     for design in DESIGNS:

@@ -51,6 +51,10 @@ def _bound(side: dict) -> str:
     return f"{side['slack_429s']} x 429, {within}"
 
 
+def _within(value: float | None, limit: float) -> bool:
+    return value is not None and value <= limit
+
+
 def _target(label: str, design: str, at: str, values: dict[str, str], met: bool | None, note: str = "") -> dict:
     return {"target": label, "design": design, "at": at, "values": values, "met": met, "note": note}
 
@@ -117,7 +121,7 @@ def _request_targets(wave: dict, at: str) -> list[dict]:
             "ours",
             at,
             values,
-            ours is not None and ours <= FOLLOW_REQUESTS,
+            _within(ours, FOLLOW_REQUESTS) if follow["ours"]["count"] else None,
         )
     ]
     rates = wave["nautobot_requests_per_5s_long_runs"]
@@ -129,7 +133,7 @@ def _request_targets(wave: dict, at: str) -> list[dict]:
             "ours",
             at,
             values,
-            ours is not None and ours <= 1.0,
+            _within(ours, 1.0) if rates["ours"]["count"] else None,
         )
     )
     return targets

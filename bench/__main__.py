@@ -1,43 +1,68 @@
-"""``python -m bench [--quick]``: every scenario for the bot and the baseline, a table, and results.json."""
+"""``python -m bench [--quick]``: every scenario for each design, tables, results.json and a latency chart.
+
+``python -m bench --compare A.json B.json``: the headline figures of two runs side by side.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench import ROOT, figures, report, targets
+from bench import ROOT, chart, compare, figures, machine, nautobot_events, report, targets
 from bench.plans import PLANS, Plan
-from bench.scenarios import run_burst, run_wave
+from bench.processes import bot_code
+from bench.scenarios import DESIGNS, run_burst, run_wave
 
-DESIGNS = ("ours", "baseline")
 SEED = 20261102
+CHART_NAME = "latency.svg"
 
 
 def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def run(plan: Plan, out: Path, workdir: Path, *, real: bool = True, seed: int = SEED) -> dict[str, Any]:
+def run(
+    plan: Plan,
+    out: Path,
+    workdir: Path,
+    *,
+    real: bool = True,
+    seed: int = SEED,
+    events_url: str = nautobot_events.DEFAULT_URL,
+    host: machine.Machine | None = None,
+) -> dict[str, Any]:
+    """Every scenario of ``plan`` for every design, with the same seeds; writes results.json and the chart."""
+    host = host or machine.Machine()
+    unreachable = nautobot_events.reachable(events_url)
+    if unreachable:
+        raise RuntimeError(f"Nautobot's events go through Redis, which does not answer: {unreachable}")
     began = time.monotonic()
-    load_at_start = list(os.getloadavg())
+    load_at_start = host.load_average()
+    bot = bot_code()
+    _say(report.events_note(bot))
+    scenarios: list[dict[str, Any]] = []
     waves: dict[str, dict] = {}
     for wave in plan.waves:
-        summaries = {}
+        summaries: dict[str, dict] = {}
+        setup: dict[str, Any] = {"settle_s": {}}
         for design in DESIGNS:
             _say(f"wave of {wave.runs} runs in flight: {design}…")
-            records = run_wave(design, wave, workdir / f"wave{wave.runs}-{design}", seed + wave.runs)
-            summaries[design] = figures.summarize(records)
-        waves[str(wave.runs)] = report.compare(summaries["ours"], summaries["baseline"])
+            found = run_wave(design, wave, workdir / f"wave{wave.runs}-{design}", seed + wave.runs, events_url, host)
+            summaries[design] = figures.summarize(found.records)
+            scenarios.append(found.machine)
+            # The same for every design but how long its parents took to be up, which decides how long runs are held.
+            setup = {**found.setup, "settle_s": {**setup["settle_s"], design: found.setup["settle_s"]}}
+        waves[str(wave.runs)] = {"setup": setup, **report.compare(summaries)}
     bursts: dict[str, dict] = {}
     for design in DESIGNS:
         _say(f"{plan.burst.runs} runs ending at once in one channel: {design}…")
-        found = run_burst(design, plan.burst, workdir / f"burst-{design}", seed)
-        bursts[design] = figures.burst(found.records, found.released, found.channel)
+        found_burst = run_burst(design, plan.burst, workdir / f"burst-{design}", seed, events_url, host)
+        bursts[design] = figures.burst(found_burst.records, found_burst.released, found_burst.channel)
+        scenarios.append(found_burst.machine)
     real_nautobot: dict[str, Any]
     if plan.real_runs and real:
         from bench.real_nautobot import run_real
@@ -46,10 +71,14 @@ def run(plan: Plan, out: Path, workdir: Path, *, real: bool = True, seed: int = 
         real_nautobot = run_real(plan.real_runs, workdir / "real")
     else:
         real_nautobot = {"skipped": "not part of this plan" if not plan.real_runs else "--skip-real"}
-    results = {
+    results: dict[str, Any] = {
         "plan": plan.name,
-        "machine": report.machine(),
+        "machine": machine.describe(),
         "load_average_at_start": load_at_start,
+        "comparability": machine.assess(load_at_start, host.cores(), scenarios),
+        "machine_during_scenarios": scenarios,
+        "bot": bot,
+        "events_url": events_url,
         "seconds": round(time.monotonic() - began, 1),
         "waves": waves,
         "burst": bursts,
@@ -57,40 +86,74 @@ def run(plan: Plan, out: Path, workdir: Path, *, real: bool = True, seed: int = 
     }
     results["targets"] = targets.check(waves, bursts)
     out.parent.mkdir(parents=True, exist_ok=True)
+    results["chart"] = str(chart.write(results, out.parent / CHART_NAME))
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     return results
 
 
 def render(results: dict[str, Any]) -> str:
-    machine = results["machine"]
+    described = results["machine"]
+    frequency = described.get("cpu_frequency")
+    mhz = f", {frequency['current_mhz']:.0f} MHz" if frequency else ""
+    note = report.comparability_note(results["comparability"])
     parts = [
-        f"Machine: {machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']}; "
-        f"plan {results['plan']}, {results['seconds']} s.",
+        note,
         "",
-        report.wave_table(results["waves"]),
+        f"Machine: {described['cpu_model']}, {described['cores']} cores{mhz}, Python {described['python']}; "
+        f"load average {results['load_average_at_start']:.2f} at the start; plan {results['plan']}, "
+        f"{results['seconds']} s.",
+        report.events_note(results["bot"]),
+        "",
+        report.distribution_table(results["waves"]),
+        "",
+        report.scalar_table(results["waves"]),
         "",
         report.burst_table(results["burst"]),
         "",
         report.targets_table(results["targets"]),
+        "",
+        "CPU used while each scenario ran, in % of one core (others: the machine's busy time less the bench's"
+        " and the bot's):",
+        "",
+        report.machine_table(results["machine_during_scenarios"]),
     ]
     real = results["real_nautobot"]
     if "skipped" in real:
         parts += ["", f"Real Nautobot smoke run: skipped ({real['skipped']})."]
     else:
         parts += ["", report.real_table(real)]
+    parts += ["", f"Chart: {results['chart']}"]
+    if not results["comparability"]["comparable"]:
+        parts += ["", note]
     return "\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="smaller N and no real Nautobot: under two minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller N and no real Nautobot: about 3 minutes")
     parser.add_argument("--plan", choices=sorted(PLANS), help=argparse.SUPPRESS)
     parser.add_argument("--skip-real", action="store_true", help="leave out the runs against a real Nautobot")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument(
+        "--events-url", default=nautobot_events.DEFAULT_URL, help="Redis the Nautobot stand-in publishes events to"
+    )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("A.json", "B.json"),
+        help="print the headline figures of two results files and their ratios; exit 1 if any differ by > 20%%",
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        first, second = (json.loads(path.read_text()) for path in args.compare)
+        text, flagged = compare.render(first, second, *(str(path) for path in args.compare))
+        _say(text)
+        return 1 if flagged else 0
     plan = PLANS[args.plan or ("quick" if args.quick else "full")]
+    machine.wait_until_quiet(machine.Machine(), say=_say)
     with tempfile.TemporaryDirectory(prefix="meraki-chatops-bench-") as workdir:
-        results = run(plan, args.out, Path(workdir), real=not args.skip_real)
+        results = run(plan, args.out, Path(workdir), real=not args.skip_real, events_url=args.events_url)
     _say(render(results))
     _say(f"\nWritten to {args.out}")
     return 0

@@ -17,12 +17,20 @@ from typing import Any
 from bench.nautobot_standin import Run
 from bench.processes import Sample
 from bench.stats import distribution
+from bot.models import RunStatus
+from bot.slack.messages import STATUS_ICONS
 from tests.support.slack_standin import Call, Envelope
 
 LONG_RUN = 30.0
 """A run at least this long (seconds, from the request to its end) counts as long for the polling-rate figure."""
 POLL_BUDGET = 5.0
 """The target: at most one Nautobot request per run per this many seconds of run time."""
+SHORT_RUN = 60.0
+"""A run that ends within this many seconds of its request counts for the requests-to-follow figure."""
+CPU_WINDOW = 1.0
+"""Seconds of bot CPU time each in-flight CPU value spans. The kernel counts CPU time in 10 ms ticks: over
+the sampler's 0.25 s a value moves in steps of 4 % of a core, over 1 s in steps of 1 %."""
+FINAL_ICONS = tuple(STATUS_ICONS[status] for status in RunStatus if status.is_final)
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -38,6 +46,9 @@ class Records:
     people: int
     plateau: tuple[float, float] | None = None
     probes: tuple[float, float] | None = None  # when set, interaction latencies count only envelopes sent here
+    arrivals: tuple[float, float] | None = None  # when the N people arrived, at the wave's rate
+    bot_cpu_seconds: float | None = None  # CPU the bot used from ready to the scenario's end
+    events_published: int | None = None  # Nautobot events the stand-in published to Redis
     parents: dict[str, str] = field(default_factory=dict)  # parent message ts → result id
 
     def __post_init__(self) -> None:
@@ -52,10 +63,12 @@ class Records:
         text = json.dumps(call.args, default=str)
         return next((found for found in _UUID.findall(text) if found in self.by_id), None)
 
-    def interactions(self, kind: str) -> list[Envelope]:
+    def interactions(self, kind: str, window: tuple[float, float] | None = None) -> list[Envelope]:
+        """Envelopes of ``kind`` sent within ``window`` (default: the probes' window, when there is one)."""
+        window = window or self.probes
         chosen = [e for e in self.envelopes if e.type == kind]
-        if self.probes is not None:
-            chosen = [e for e in chosen if self.probes[0] <= e.sent_at <= self.probes[1]]
+        if window is not None:
+            chosen = [e for e in chosen if window[0] <= e.sent_at <= window[1]]
         return chosen
 
     def run_of(self, call: Call) -> str | None:
@@ -79,10 +92,10 @@ def command_to_modal(records: Records) -> dict:
     return distribution(values, missing=missing)
 
 
-def submission_to_ack(records: Records) -> dict:
+def submission_to_ack(records: Records, window: tuple[float, float] | None = None) -> dict:
     """Seconds from Slack delivering the view_submission to the app's acknowledgement."""
     values, missing = [], 0
-    for envelope in records.interactions("interactive"):
+    for envelope in records.interactions("interactive", window):
         if envelope.payload.get("type") == "view_submission":
             if envelope.acked_at is None:
                 missing += 1
@@ -121,8 +134,25 @@ def completion_to_log(records: Records) -> dict:
     return distribution(values, missing=missing)
 
 
+def submission_to_ack_arrivals(records: Records) -> dict:
+    """The acks of the N arrivals, who submit at the wave's arrival rate (all submissions when not a wave)."""
+    return submission_to_ack(records, records.arrivals)
+
+
 def nautobot_requests_per_run(records: Records) -> dict:
     return distribution([run.total_requests for run in records.runs])
+
+
+def follow_requests_per_short_run(records: Records) -> dict:
+    """Nautobot requests to follow a run (its result, its log; not the request that ran it), for runs that
+    ended within :data:`SHORT_RUN` s of being asked for."""
+    return distribution(
+        [
+            run.total_requests - run.requests["run"]
+            for run in records.runs
+            if run.done_at is not None and run.done_at - run.created <= SHORT_RUN
+        ]
+    )
 
 
 def shared_nautobot_requests(records: Records) -> int:
@@ -164,8 +194,26 @@ def slack_calls_per_run(records: Records) -> dict:
     return distribution(counts)
 
 
-def rate_limited(records: Records) -> int:
-    return sum(1 for call in records.calls if call.status == 429)
+def rate_limited(records: Records, method: str | None = None) -> int:
+    """Calls Slack answered with 429, of ``method`` or of any method."""
+    return sum(1 for call in records.calls if call.status == 429 and method in (None, call.method))
+
+
+def final_status_shown(records: Records) -> int:
+    """Runs whose parent message, as last written (the post, then each chat.update), shows a final status."""
+    last: dict[str, Call] = {}
+    for call in records.calls:
+        if not call.ok:
+            continue
+        if call.method == "chat.postMessage" and not call.args.get("thread_ts"):
+            ts = str(call.response.get("ts"))
+        elif call.method == "chat.update":
+            ts = str(call.args.get("ts"))
+        else:
+            continue
+        if ts in records.parents:
+            last[ts] = call
+    return sum(1 for call in last.values() if str(call.args.get("text", "")).lstrip().startswith(FINAL_ICONS))
 
 
 def peak_per_minute(records: Records, method: str) -> int:
@@ -202,21 +250,41 @@ def _spanning_samples(records: Records) -> list[Sample]:
     return [*before, *_plateau_samples(records), *after]
 
 
+def _cpu_windows(samples: list[Sample]) -> list[Sample]:
+    """The samples that cut the series into spans of at least :data:`CPU_WINDOW` s (the last one included)."""
+    if not samples:
+        return []
+    cuts = [samples[0]]
+    for sample in samples[1:]:
+        if sample.at - cuts[-1].at >= CPU_WINDOW:
+            cuts.append(sample)
+    if cuts[-1] is not samples[-1]:
+        cuts.append(samples[-1])  # a shorter tail span still counts, so the plateau is covered end to end
+    return cuts
+
+
 def cpu_percent(records: Records) -> dict:
-    """CPU use of the bot while the runs are in flight, in % of one core, between consecutive samples."""
-    samples = _spanning_samples(records)
+    """CPU use of the bot while the runs are in flight, in % of one core, over spans of about a second.
+
+    The mean is the plateau's CPU seconds over its length: the figure to compare between runs.
+    """
+    cuts = _cpu_windows(_spanning_samples(records))
     values = [
         100 * (later.cpu_seconds - earlier.cpu_seconds) / (later.at - earlier.at)
-        for earlier, later in itertools.pairwise(samples)
+        for earlier, later in itertools.pairwise(cuts)
         if later.at > earlier.at
     ]
-    return distribution(values)
+    summary = distribution(values)
+    if len(cuts) >= 2 and cuts[-1].at > cuts[0].at:
+        summary["mean"] = 100 * (cuts[-1].cpu_seconds - cuts[0].cpu_seconds) / (cuts[-1].at - cuts[0].at)
+    return summary
 
 
 def cpu_seconds_per_run(records: Records) -> float | None:
-    if len(records.samples) < 2 or not records.people:
+    """The bot's CPU from the moment it was ready (start-up excluded) to the scenario's end, per run asked for."""
+    if records.bot_cpu_seconds is None or not records.people:
         return None
-    return (records.samples[-1].cpu_seconds - records.samples[0].cpu_seconds) / records.people
+    return records.bot_cpu_seconds / records.people
 
 
 def summarize(records: Records) -> dict[str, Any]:
@@ -224,8 +292,10 @@ def summarize(records: Records) -> dict[str, Any]:
     return {
         "command_to_views_open_s": command_to_modal(records),
         "submission_to_ack_s": submission_to_ack(records),
+        "submission_to_ack_arrivals_s": submission_to_ack_arrivals(records),
         "completion_to_thread_log_s": completion_to_log(records),
         "nautobot_requests_per_run": nautobot_requests_per_run(records),
+        "follow_requests_per_short_run": follow_requests_per_short_run(records),
         "nautobot_requests_per_5s_long_runs": long_run_poll_rate(records),
         "slack_calls_per_run": slack_calls_per_run(records),
         "rss_mb_in_flight": rss_mb(records),
@@ -234,10 +304,13 @@ def summarize(records: Records) -> dict[str, Any]:
             "runs_requested": records.people,
             "runs_started_in_nautobot": len(records.runs),
             "runs_reported_in_thread": len(first_log_posts(records)),
+            "runs_final_status_shown": final_status_shown(records),
             "slack_429s": rate_limited(records),
+            "chat_update_429s": rate_limited(records, "chat.update"),
             "nautobot_shared_requests": shared_nautobot_requests(records),
             "cpu_seconds_per_run": cpu_seconds_per_run(records),
             "chat_update_peak_per_minute": peak_per_minute(records, "chat.update"),
+            "nautobot_events_published": records.events_published,
         },
     }
 
@@ -267,5 +340,8 @@ def burst(records: Records, released: float, channel: str) -> dict[str, Any]:
         "elapsed_s": elapsed,
         "elapsed_over_bound": elapsed / bound if elapsed is not None and bound else None,
         "slack_429s": rate_limited(records),
+        "chat_update_429s": rate_limited(records, "chat.update"),
+        "runs_final_status_shown": final_status_shown(records),
         "completion_to_thread_log_s": completion_to_log(records),
+        "cpu_seconds_per_run": cpu_seconds_per_run(records),
     }

@@ -5,6 +5,10 @@ suite's fake), on its own event loop in a daemon thread, so it costs the bot und
 A run's status follows its clock: PENDING, then STARTED, then SUCCESS once its drawn duration has
 passed. While ``hold()`` is in force new runs keep going until ``release()``: that is how a benchmark
 keeps exactly N runs in flight, or lets many runs end at the same moment.
+
+Given a Redis URL it also publishes Nautobot's Job events (``bench.nautobot_events``): ``started``
+when a run starts, ``completed`` when its Job returns, :data:`SAVE_LAG` before the JobResult turns
+final, as a real worker does.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bench import nautobot_events
 from bench.durations import Durations
 from tests.support.fake_nautobot import JOB, LOGS, VARIABLES, job_result
 
@@ -30,6 +35,12 @@ TOKEN = "b3nchb3nchb3nchb3nchb3nchb3nchb3nchb3nc"
 JOB_ID = JOB["id"]
 QUEUE_DELAY = 0.1
 """Seconds a run waits for a Celery worker before it starts."""
+SAVE_LAG = 0.02
+"""Seconds from the ``completed`` event to the JobResult's final status. Nautobot's worker publishes the
+event as the Job returns; Celery's result backend saves the final status after the task has returned,
+so a subscriber that reads at once can still see STARTED."""
+USER_NAME = "chatops-bot"
+"""The Nautobot user the bot's token belongs to, as events name it."""
 
 _RESULT_PATH = re.compile(r"^/api/extras/job-results/([0-9a-f-]{36})/(logs/)?$")
 
@@ -44,14 +55,23 @@ class Run:
     created_at: datetime
     duration: float
     done_at: float | None
+    """When the JobResult turns final (Nautobot's ``date_done``): what the benchmark times a run's end from."""
     requests: Counter = field(default_factory=Counter)
 
+    @property
+    def started_at(self) -> float:
+        return self.created + QUEUE_DELAY
+
     def status(self, now: float) -> str:
-        if now < self.created + QUEUE_DELAY:
+        if now < self.started_at:
             return "PENDING"
         if self.done_at is None or now < self.done_at:
             return "STARTED"
         return "SUCCESS"
+
+    def returned(self, now: float) -> bool:
+        """The Job has returned: its log is complete, whether or not its final status is saved yet."""
+        return self.done_at is not None and now >= self.done_at - SAVE_LAG
 
     @property
     def total_requests(self) -> int:
@@ -61,9 +81,12 @@ class Run:
 class NautobotStandIn:
     """Nautobot's Job API on a loopback port; :attr:`runs` and :attr:`shared_requests` are what it saw."""
 
-    def __init__(self, durations: Durations, *, seed: int = 1, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, durations: Durations, *, seed: int = 1, host: str = "127.0.0.1", events_url: str | None = None
+    ) -> None:
         self.durations = durations
         self.host = host
+        self.events = nautobot_events.Publisher(events_url) if events_url else None
         self.port = 0
         self.runs: dict[str, Run] = {}
         self.shared_requests: Counter = Counter()
@@ -94,7 +117,7 @@ class NautobotStandIn:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         self._loop = self._thread = None
@@ -107,6 +130,8 @@ class NautobotStandIn:
         self._loop.close()
 
     async def _startup(self) -> None:
+        if self.events is not None:
+            await self.events.start()
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -114,6 +139,11 @@ class NautobotStandIn:
         site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
         self.port = self._runner.addresses[0][1]
+
+    async def _shutdown(self) -> None:
+        await self._runner.cleanup()
+        if self.events is not None:
+            await self.events.close()
 
     # -- what a benchmark controls ---------------------------------------------------------------
 
@@ -130,10 +160,14 @@ class NautobotStandIn:
         with self._lock:
             self._holding = False
             now = time.monotonic()
+            ending = []
             for run in self.runs.values():
                 if run.done_at is None:
-                    run.done_at = max(now, run.created + QUEUE_DELAY) + (0.0 if at_once else run.duration)
-            return now
+                    run.done_at = max(now, run.started_at) + (0.0 if at_once else run.duration) + SAVE_LAG
+                    ending.append(run.result_id)
+        if self.events is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._announce_ends, ending)
+        return now
 
     def snapshot(self) -> list[Run]:
         with self._lock:
@@ -207,10 +241,30 @@ class NautobotStandIn:
             created=now,
             created_at=datetime.now(UTC),
             duration=duration,
-            done_at=None if self._holding else now + QUEUE_DELAY + duration,
+            done_at=None if self._holding else now + QUEUE_DELAY + duration + SAVE_LAG,
         )
         self.runs[result_id] = run
+        if self.events is not None:
+            self._loop.call_at(run.started_at, self.events.publish, nautobot_events.STARTED, self._started_payload(run))
+            self._announce_ends([result_id])
         return run
+
+    # -- events (on the stand-in's loop, whose clock is time.monotonic()) ------------------------
+
+    def _started_payload(self, run: Run) -> dict[str, Any]:
+        return nautobot_events.started_payload(run.result_id, JOB["name"], USER_NAME, run.data)
+
+    def _announce_ends(self, result_ids: list[str]) -> None:
+        """Publish ``completed`` for each run when its Job returns, SAVE_LAG before its status is final."""
+        for result_id in result_ids:
+            run = self.runs[result_id]
+            if run.done_at is not None:
+                self._loop.call_at(run.done_at - SAVE_LAG, self._publish_completed, run)
+
+    def _publish_completed(self, run: Run) -> None:
+        output = {"outcome": "created", "email": run.data.get("user_email")}
+        payload = nautobot_events.completed_payload(self._started_payload(run), output)
+        self.events.publish(nautobot_events.COMPLETED, payload)
 
     def _result(self, run: Run, now: float) -> dict[str, Any]:
         status = run.status(now)
@@ -236,7 +290,7 @@ class NautobotStandIn:
         return job_result(status, **changes)
 
     def _logs(self, run: Run) -> list[dict[str, Any]]:
-        if run.status(time.monotonic()) != "SUCCESS":
+        if not run.returned(time.monotonic()):
             return LOGS[:1]
         entries = copy.deepcopy(LOGS)
         for entry in entries:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -33,9 +34,41 @@ class Sample:
     cpu_seconds: float
 
 
+BOT_DESIGNS = ("ours", "ours-polling")
+"""Designs that run the bot itself (``meraki-chatops serve``); they differ only in their settings."""
+
+_WHICH_BOT = """
+import json, bot, bot.settings
+fields = bot.settings.Settings.model_fields
+print(json.dumps({"package": bot.__file__, "events_setting": "nautobot_events_url" in fields}))
+"""
+
+
+def bot_code() -> dict[str, object]:
+    """Which ``bot`` package the bot process imports, and whether its settings know NAUTOBOT_EVENTS_URL.
+
+    Asked of the venv's interpreter with the environment :meth:`BotProcess.start` gives the bot, so the
+    answer is the one ``meraki-chatops`` (installed editable from another checkout) gets.
+    """
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    found = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", _WHICH_BOT], env=env, cwd="/", capture_output=True, text=True, check=True
+    )
+    answer = json.loads(found.stdout)
+    package = Path(answer["package"]).resolve()
+    if not package.is_relative_to(ROOT):
+        raise RuntimeError(f"the bot process would import {package}, not this checkout's bot/ ({ROOT})")
+    return {"package": str(package), "events_setting": answer["events_setting"]}
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
 @dataclass
 class BotProcess:
-    """``ours`` runs ``meraki-chatops serve``; ``baseline`` runs ``python -m bench.baseline``."""
+    """``ours`` and ``ours-polling`` run ``meraki-chatops serve``; ``baseline`` runs ``python -m bench.baseline``."""
 
     design: str
     workdir: Path
@@ -43,10 +76,11 @@ class BotProcess:
     popen: subprocess.Popen | None = None
     samples: list[Sample] = field(default_factory=list)
     _sampling: threading.Event = field(default_factory=threading.Event)
+    _process: psutil.Process | None = None
 
     @property
     def argv(self) -> list[str]:
-        if self.design == "ours":
+        if self.design in BOT_DESIGNS:
             return [str(VENV_BIN / "meraki-chatops"), "serve"]
         return [sys.executable, "-m", "bench.baseline"]
 
@@ -62,15 +96,18 @@ class BotProcess:
             self.popen = subprocess.Popen(
                 self.argv, cwd=self.workdir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
+        self._process = psutil.Process(self.popen.pid)
         threading.Thread(target=self._sample, name=f"sample-{self.design}", daemon=True).start()
         return self
 
+    def cpu_seconds(self) -> float:
+        """CPU time the bot has used so far, read now (more exact than the nearest sample)."""
+        return cpu_seconds(self._process)
+
     def _sample(self, every: float = 0.25) -> None:
-        process = psutil.Process(self.popen.pid)
         while not self._sampling.is_set():
             with contextlib.suppress(psutil.Error):
-                times = process.cpu_times()
-                self.samples.append(Sample(time.monotonic(), process.memory_info().rss, times.user + times.system))
+                self.samples.append(Sample(time.monotonic(), self._process.memory_info().rss, self.cpu_seconds()))
             self._sampling.wait(every)
 
     def alive(self) -> bool:

@@ -1,21 +1,19 @@
-"""The machine, the figures side by side (ours / baseline), the targets, and the table printed from them."""
+"""The figures side by side for every design, their ratios, and the tables printed from them."""
 
 from __future__ import annotations
 
-import os
-import platform
-import sys
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from bench.scenarios import DESIGNS
 from bench.stats import ratio
 
 DISTRIBUTIONS = {
     "command_to_views_open_s": ("command → views.open received", "s"),
     "submission_to_ack_s": ("view_submission → ack", "s"),
+    "submission_to_ack_arrivals_s": ("view_submission → ack, the N arrivals", "s"),
     "completion_to_thread_log_s": ("Job end in Nautobot → log in thread", "s"),
     "nautobot_requests_per_run": ("Nautobot requests per run", ""),
+    "follow_requests_per_short_run": ("Nautobot requests to follow a run, runs ending within a minute", ""),
     "nautobot_requests_per_5s_long_runs": ("Nautobot requests per 5 s, runs ≥ 30 s", ""),
     "slack_calls_per_run": ("Slack calls per run", ""),
     "rss_mb_in_flight": ("RSS with N in flight", "MB"),
@@ -25,45 +23,38 @@ SCALARS = {
     "runs_requested": "runs people asked for",
     "runs_started_in_nautobot": "runs started in Nautobot",
     "runs_reported_in_thread": "runs reported in their thread",
+    "runs_final_status_shown": "runs whose parent message shows a final status",
     "slack_429s": "Slack 429 answers",
+    "chat_update_429s": "chat.update 429 answers",
     "nautobot_shared_requests": "Nautobot requests for no run (Job, form, status)",
     "cpu_seconds_per_run": "bot CPU seconds per run",
     "chat_update_peak_per_minute": "chat.update calls, busiest minute",
+    "nautobot_events_published": "Nautobot events published",
 }
 STATS = ("p50", "p90", "p99", "max")
+RATIOS = (("ours", "baseline"), ("ours-polling", "baseline"), ("ours", "ours-polling"))
+"""Each design against the baseline, and events against polling."""
+DESIGN_LABELS = {"ours": "ours (events)", "ours-polling": "ours-polling", "baseline": "baseline"}
 
 
-def machine() -> dict[str, Any]:
-    model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu_model": model,
-        "cores": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        # Others may share the machine: the load says how much of it the bot had.
-        "load_average_1_5_15": list(os.getloadavg()),
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+def ratio_name(mine: str, theirs: str) -> str:
+    return f"{mine}/{theirs}"
 
 
-def compare(ours: dict, baseline: dict) -> dict[str, Any]:
-    """For every figure: ours, baseline and ours/baseline, per statistic."""
+def compare(summaries: dict[str, dict]) -> dict[str, Any]:
+    """For every figure: each design's value and the ratios of :data:`RATIOS`, per statistic."""
     table: dict[str, Any] = {}
     for key in DISTRIBUTIONS:
-        table[key] = {
-            "ours": ours[key],
-            "baseline": baseline[key],
-            "ratio": {stat: ratio(ours[key][stat], baseline[key][stat]) for stat in (*STATS, "mean")},
+        row: dict[str, Any] = {design: summaries[design][key] for design in DESIGNS}
+        row["ratio"] = {
+            ratio_name(mine, theirs): {stat: ratio(row[mine][stat], row[theirs][stat]) for stat in (*STATS, "mean")}
+            for mine, theirs in RATIOS
         }
+        table[key] = row
     for key in SCALARS:
-        mine, theirs = ours["scalars"][key], baseline["scalars"][key]
-        table[key] = {"ours": mine, "baseline": theirs, "ratio": ratio(mine, theirs)}
+        row = {design: summaries[design]["scalars"][key] for design in DESIGNS}
+        row["ratio"] = {ratio_name(mine, theirs): ratio(row[mine], row[theirs]) for mine, theirs in RATIOS}
+        table[key] = row
     return table
 
 
@@ -92,51 +83,115 @@ def _quad(summary: dict, unit: str) -> str:
     )
 
 
-def wave_table(waves: dict[str, dict]) -> str:
-    header = "| figure | N in flight | ours p50 · p90 · p99 · max | baseline p50 · p90 · p99 · max |"
-    lines = [header + " ours/baseline p50 · p99 |", "| --- | --- | --- | --- | --- |"]
+def _pair(ratios: dict) -> str:
+    return f"{_ratio(ratios['p50'])} · {_ratio(ratios['p99'])}"
+
+
+def distribution_table(waves: dict[str, dict]) -> str:
+    """One row per figure, design and N, grouped by figure and then by design."""
+    lines = [
+        "| figure | design | N in flight | p50 · p90 · p99 · max | ÷ baseline p50 · p99 | ÷ ours-polling p50 · p99 |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for key, (label, unit) in DISTRIBUTIONS.items():
-        for n, table in waves.items():
-            row = table[key]
-            ratios = f"{_ratio(row['ratio']['p50'])} · {_ratio(row['ratio']['p99'])}"
-            name = f"{label} ({unit})" if unit and unit != "s" else label
-            lines.append(f"| {name} | {n} | {_quad(row['ours'], unit)} | {_quad(row['baseline'], unit)} | {ratios} |")
-    for key, label in SCALARS.items():
-        for n, table in waves.items():
-            row = table[key]
-            lines.append(
-                f"| {label} | {n} | {_number(row['ours'])} | {_number(row['baseline'])} | {_ratio(row['ratio'])} |"
-            )
+        name = f"{label} ({unit})" if unit and unit != "s" else label
+        for design in DESIGNS:
+            for n, table in waves.items():
+                row = table[key]
+                to_base = _pair(row["ratio"][ratio_name(design, "baseline")]) if design != "baseline" else ""
+                to_polling = _pair(row["ratio"][ratio_name(design, "ours-polling")]) if design == "ours" else ""
+                values = _quad(row[design], unit)
+                lines.append(f"| {name} | {DESIGN_LABELS[design]} | {n} | {values} | {to_base} | {to_polling} |")
     return "\n".join(lines)
 
 
-def burst_table(bursts: dict[str, dict]) -> str:
-    ours, baseline = bursts["ours"], bursts["baseline"]
-    rows = [
-        ("runs ending at once in one channel", "runs"),
-        ("logs posted in their thread", "posted"),
-        ("chat.postMessage calls due after the end", "messages_after_end"),
-        ("Slack's bound for them at 1 message/s (s)", "bound_s"),
-        ("end → last log in thread (s)", "elapsed_s"),
-        ("elapsed / bound", "elapsed_over_bound"),
-        ("Slack 429 answers", "slack_429s"),
+def scalar_table(waves: dict[str, dict]) -> str:
+    """One row per figure and N, a column per design and per ratio."""
+    names = " | ".join(DESIGN_LABELS[design] for design in DESIGNS)
+    ratios = " | ".join(ratio_name(mine, theirs) for mine, theirs in RATIOS)
+    lines = [
+        f"| figure | N in flight | {names} | {ratios} |",
+        "| --- | --- |" + " --- |" * (len(DESIGNS) + len(RATIOS)),
     ]
-    lines = ["| burst figure | ours | baseline | ours/baseline |", "| --- | --- | --- | --- |"]
-    for label, key in rows:
-        lines.append(
-            f"| {label} | {_number(ours[key])} | {_number(baseline[key])} | {_ratio(ratio(ours[key], baseline[key]))} |"
-        )
+    for key, label in SCALARS.items():
+        for n, table in waves.items():
+            row = table[key]
+            values = " | ".join(_number(row[design]) for design in DESIGNS)
+            shares = " | ".join(_ratio(row["ratio"][ratio_name(mine, theirs)]) for mine, theirs in RATIOS)
+            lines.append(f"| {label} | {n} | {values} | {shares} |")
+    return "\n".join(lines)
+
+
+BURST_ROWS = (
+    ("runs ending at once in one channel", "runs"),
+    ("logs posted in their thread", "posted"),
+    ("chat.postMessage calls due after the end", "messages_after_end"),
+    ("Slack's bound for them at 1 message/s (s)", "bound_s"),
+    ("end → last log in thread (s)", "elapsed_s"),
+    ("elapsed / bound", "elapsed_over_bound"),
+    ("Slack 429 answers", "slack_429s"),
+    ("chat.update 429 answers", "chat_update_429s"),
+    ("runs whose parent message shows a final status", "runs_final_status_shown"),
+)
+
+
+def burst_table(bursts: dict[str, dict]) -> str:
+    names = " | ".join(DESIGN_LABELS[design] for design in DESIGNS)
+    lines = [
+        f"| burst figure | {names} | ours/baseline | ours/ours-polling |",
+        "| --- |" + " --- |" * (len(DESIGNS) + 2),
+    ]
+    for label, key in BURST_ROWS:
+        values = " | ".join(_number(bursts[design].get(key)) for design in DESIGNS)
+        to_base = _ratio(ratio(bursts["ours"].get(key), bursts["baseline"].get(key)))
+        to_polling = _ratio(ratio(bursts["ours"].get(key), bursts["ours-polling"].get(key)))
+        lines.append(f"| {label} | {values} | {to_base} | {to_polling} |")
     return "\n".join(lines)
 
 
 def targets_table(targets: list[dict]) -> str:
-    lines = ["| target | at | ours | baseline | met |", "| --- | --- | --- | --- | --- |"]
+    names = " | ".join(DESIGN_LABELS[design] for design in DESIGNS)
+    lines = [f"| target | judged on | at | {names} | met |", "| --- | --- | --- |" + " --- |" * (len(DESIGNS) + 1)]
     for target in targets:
+        values = " | ".join(target["values"][design] for design in DESIGNS)
+        met = {True: "yes", False: "no", None: "not checked"}[target["met"]]
+        note = f" ({target['note']})" if target.get("note") else ""
         lines.append(
-            f"| {target['target']} | {target['at']} | {target['ours']} | {target['baseline']} | "
-            f"{'yes' if target['met'] else 'no'} |"
+            f"| {target['target']} | {DESIGN_LABELS[target['design']]} | {target['at']} | {values} | {met}{note} |"
         )
     return "\n".join(lines)
+
+
+def machine_table(scenarios: list[dict[str, Any]]) -> str:
+    lines = [
+        "| scenario | s | load (1 min) at start | others, % core | steal, % core | bench, % core | bot, % core |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in scenarios:
+        lines.append(
+            f"| {s['scenario']} | {s['seconds']} | {s['load_average_1m_at_start']} | {s['others_cpu_percent']} | "
+            f"{s['steal_cpu_percent']} | {s['bench_cpu_percent']} | {s['bot_cpu_percent']} |"
+        )
+    return "\n".join(lines)
+
+
+def comparability_note(comparability: dict[str, Any]) -> str:
+    if comparability["comparable"]:
+        return "Comparable: the machine was idle enough (see the table of other processes' CPU below)."
+    reasons = "\n".join(f"  - {reason}" for reason in comparability["reasons"])
+    return (
+        "WARNING: the machine was busy; these figures are NOT comparable with another run's:\n"
+        f"{reasons}\n  Ratios between designs of this run are still meaningful; absolute times are not."
+    )
+
+
+def events_note(bot: dict[str, Any]) -> str:
+    if bot["events_setting"]:
+        return "Events: the bot has NAUTOBOT_EVENTS_URL (bot.settings.Settings.nautobot_events_url); ours uses it."
+    return (
+        "Events: bot.settings.Settings has no nautobot_events_url yet, so the bot ignores NAUTOBOT_EVENTS_URL "
+        "and ours and ours-polling run the same code."
+    )
 
 
 def real_table(real: dict[str, Any]) -> str:

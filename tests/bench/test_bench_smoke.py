@@ -1,42 +1,135 @@
-"""The benchmark harness end to end at a tiny scale: every figure is produced, whatever the timings."""
+"""The benchmark harness end to end at a tiny scale: every figure is produced for every design, whatever the
+timings; runs on a busy machine are called not comparable; --compare flags figures that moved."""
 
 from __future__ import annotations
 
 import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
 
-from bench.__main__ import run
+import pytest
+
+from bench import nautobot_events
+from bench.__main__ import main, render, run
+from bench.machine import Machine, Reading, assess
+from bench.nautobot_standin import SAVE_LAG, Run
 from bench.plans import TINY
-from bench.report import DISTRIBUTIONS, SCALARS, STATS
+from bench.report import DISTRIBUTIONS, RATIOS, SCALARS, STATS, ratio_name
+from bench.scenarios import DESIGNS
 
 # A tiny run has no run lasting 30 s, so no long-run polling rate.
 MAY_BE_EMPTY = {"nautobot_requests_per_5s_long_runs"}
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def test_the_harness_produces_every_figure(tmp_path):
-    out = tmp_path / "results.json"
-    run(TINY, out, tmp_path / "work", real=False)
+class BusyMachine(Machine):
+    """The real counters, plus other processes using half a core all along and a load average of 4."""
 
-    written = json.loads(out.read_text())
-    assert written["plan"] == "tiny"
-    assert {"cpu_model", "cores", "python"} <= set(written["machine"])
-    [wave] = written["waves"].values()
+    def __init__(self) -> None:
+        self.began = time.monotonic()
+
+    def load_average(self) -> float:
+        return 4.0
+
+    def read(self) -> Reading:
+        found = super().read()
+        return replace(found, busy=found.busy + 0.5 * (found.at - self.began))
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    unreachable = nautobot_events.reachable(nautobot_events.DEFAULT_URL)
+    if unreachable:
+        message = f"Redis, which carries Nautobot's events, does not answer: {unreachable}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    workdir = tmp_path_factory.mktemp("bench")
+    out = workdir / "results.json"
+    run(TINY, out, workdir / "work", real=False, host=BusyMachine())
+    return json.loads(out.read_text()), out
+
+
+def test_the_harness_produces_every_figure_for_every_design(written):
+    results, _ = written
+    assert results["plan"] == "tiny"
+    assert {"cpu_model", "cores", "python", "cpu_frequency"} <= set(results["machine"])
+    assert Path(results["bot"]["package"]).is_relative_to(Path(__file__).resolve().parents[2])
+    [wave] = results["waves"].values()
+    assert wave["setup"]["runs"] == TINY.waves[0].runs
     for key in DISTRIBUTIONS:
-        for design in ("ours", "baseline"):
+        for design in DESIGNS:
             summary = wave[key][design]
             assert set(STATS) <= set(summary), key
             assert summary["count"] > 0 or key in MAY_BE_EMPTY, (key, design)
-        assert set(STATS) <= set(wave[key]["ratio"]), key
+        for mine, theirs in RATIOS:
+            assert set(STATS) <= set(wave[key]["ratio"][ratio_name(mine, theirs)]), key
         if key not in MAY_BE_EMPTY:
             assert wave[key]["ours"]["p50"] is not None, key
     for key in SCALARS:
-        assert {"ours", "baseline", "ratio"} <= set(wave[key]), key
-    for design in ("ours", "baseline"):
-        burst = written["burst"][design]
+        assert set(DESIGNS) | {"ratio"} <= set(wave[key]), key
+    for design in DESIGNS:
+        # The stand-in publishes started and completed for every run, whoever listens.
+        assert wave["nautobot_events_published"][design] == 2 * wave["runs_started_in_nautobot"][design]
+        burst = results["burst"][design]
         assert burst["runs"] == TINY.burst.runs
         assert burst["completion_to_thread_log_s"]["count"] > 0
-    assert all(target["met"] in (True, False) for target in written["targets"])
-    assert {target["target"] for target in written["targets"]} >= {
+    assert all(target["met"] in (True, False, None) for target in results["targets"])
+    assert {target["target"] for target in results["targets"]} >= {
         "RSS ≤ 200 MB",
-        "Job end → log in thread, median ≤ 1.5 s",
+        "Job end → log in thread with events, median ≤ 300 ms",
+        "chat.update 429 answers = 0, Slack's Tier 3 enforced",
+        "every run's parent message shows its final status",
+        "bot CPU seconds per run ≤ 0.03",
     }
-    assert written["real_nautobot"]["skipped"]
+    assert results["real_nautobot"]["skipped"]
+
+
+def test_the_chart_is_written_next_to_the_results(written):
+    results, out = written
+    chart = Path(results["chart"])
+    assert chart == out.parent / "latency.svg"
+    svg = chart.read_text()
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    for label in ("ours (events) p50", "ours-polling p99", "baseline p50"):
+        assert label in svg
+
+
+def test_a_busy_machine_makes_the_run_not_comparable(written):
+    results, _ = written
+    comparability = results["comparability"]
+    assert comparability["comparable"] is False
+    assert any("load average 4.00" in reason for reason in comparability["reasons"])
+    assert any("other processes used" in reason for reason in comparability["reasons"])
+    assert {s["scenario"] for s in results["machine_during_scenarios"]} >= {f"wave 5 {d}" for d in DESIGNS}
+    assert "NOT comparable" in render(results)
+
+
+def test_an_idle_machine_is_comparable():
+    quiet = [{"scenario": "wave 5 ours", "seconds": 10.0, "others_cpu_percent": 3.0, "steal_cpu_percent": 0.0}]
+    assert assess(0.2, 2, quiet) == {"comparable": True, "reasons": []}
+
+
+def test_compare_flags_a_figure_that_moved_by_more_than_a_fifth(written, tmp_path, capsys):
+    base, moved = (json.loads(json.dumps(written[0])) for _ in range(2))
+    [n] = moved["waves"]
+    for results, p50 in ((base, 1.0), (moved, 1.5)):
+        results["waves"][n]["completion_to_thread_log_s"]["ours"]["p50"] = p50
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps(base))
+    second.write_text(json.dumps(moved))
+
+    assert main(["--compare", str(first), str(first)]) == 0
+    assert "0 of" in capsys.readouterr().out
+    assert main(["--compare", str(first), str(second)]) == 1
+    flagged = [line for line in capsys.readouterr().out.splitlines() if line.endswith("FLAG |")]
+    assert flagged == [f"| Job end → log in thread p50 | {n} | ours (events) | 1000 ms | 1500 ms | 1.50 | FLAG |"]
+
+
+def test_the_completed_event_comes_before_the_final_status():
+    run = Run(result_id="r", data={}, created=0.0, created_at=None, duration=1.0, done_at=2.0)
+    just_before = run.done_at - SAVE_LAG / 2
+    assert run.returned(just_before) and run.status(just_before) == "STARTED"
+    assert run.status(run.done_at) == "SUCCESS"

@@ -84,7 +84,7 @@ def run(
         "burst": bursts,
         "real_nautobot": real_nautobot,
     }
-    results["targets"] = targets.check(waves, bursts)
+    results["targets"] = targets.check(waves, bursts) + targets.real(real_nautobot)
     out.parent.mkdir(parents=True, exist_ok=True)
     results["chart"] = str(chart.write(results, out.parent / CHART_NAME))
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")

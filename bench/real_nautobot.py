@@ -43,13 +43,15 @@ def run_real(runs: int, workdir: Path, timeout: float = 240.0) -> dict[str, Any]
         return {"skipped": str(exc)}
 
 
+REAL_DESIGNS = ("ours", "ours-polling")
+"""The bot with the test Nautobot's events (its RedisEventBroker), then polling only, on one Nautobot."""
+
+
 def _run_real(runs: int, workdir: Path, timeout: float) -> dict[str, Any]:
     from tests.support.meraki_standin import MerakiStandIn
-    from tests.support.nautobot_stack import BOT_TOKEN, EMAIL_REGEX, NautobotStack, machine_lock
+    from tests.support.nautobot_stack import EMAIL_REGEX, NautobotStack, machine_lock
     from tests.support.seed import seed
 
-    crowd = people(runs, 1, prefix="R")
-    emails = {person.email for person in crowd}
     with MerakiStandIn() as meraki, machine_lock():
         started = time.monotonic()  # once the lock is ours: waiting for a test run is not start-up
         seed(meraki)
@@ -65,43 +67,56 @@ def _run_real(runs: int, workdir: Path, timeout: float) -> dict[str, Any]:
         stack.start()
         startup = time.monotonic() - started
         try:
-            with workspace(crowd) as slack:
-                env = {
-                    "ACCESS_POLICY": json.dumps(ACCESS_POLICY),
-                    "SLACK_BOT_TOKEN": slack.bot_token,
-                    "SLACK_APP_TOKEN": slack.app_token,
-                    "SLACK_API_URL": slack.api_url,
-                    "NAUTOBOT_URL": stack.url,
-                    "NAUTOBOT_TOKEN": BOT_TOKEN,
-                }
-                bot = BotProcess("ours", workdir / "bot", env).start()
-                try:
-                    slack.wait_connected(timeout=60)
-                    time.sleep(3.0)  # the bot reads the Job's form at start
-                    with FormWatcher(slack) as watcher:
-                        users = Crowd(slack, watcher, threads=runs)
-                        wait(users.arrive(crowd, rate=1.0))
-                        slack.wait_for(lambda: reported_threads(slack) >= runs, timeout=timeout)
-                        time.sleep(1.0)
-                        users.close()
-                    listed = stack.admin.get(
-                        "/api/extras/job-results/", params={"job_model": stack.job_id, "limit": 100}
-                    ).json()["results"]
-                    records = Records(
-                        calls=slack.calls,
-                        envelopes=slack.envelopes,
-                        runs=[_run(result) for result in listed if result["task_kwargs"].get("user_email") in emails],
-                        shared_requests=Counter(),
-                        samples=list(bot.samples),
-                        people=runs,
-                    )
-                finally:
-                    bot.stop()
+            designs = {
+                design: _measure(stack, design, runs, workdir / design, timeout, prefix=f"R{index}")
+                for index, design in enumerate(REAL_DESIGNS)
+            }
         finally:
             stack.stop()
+    return {"runs": runs, "nautobot_startup_s": startup, "designs": designs}
+
+
+def _measure(stack: Any, design: str, runs: int, workdir: Path, timeout: float, *, prefix: str) -> dict[str, Any]:
+    """``runs`` people, one a second, each in a channel of their own, against one bot of ``design``."""
+    from tests.support.nautobot_stack import BOT_TOKEN, EVENTS_URL
+
+    crowd = people(runs, 1, prefix=prefix)
+    emails = {person.email for person in crowd}
+    with workspace(crowd) as slack:
+        env = {
+            "ACCESS_POLICY": json.dumps(ACCESS_POLICY),
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_APP_TOKEN": slack.app_token,
+            "SLACK_API_URL": slack.api_url,
+            "NAUTOBOT_URL": stack.url,
+            "NAUTOBOT_TOKEN": BOT_TOKEN,
+        }
+        if design == "ours":
+            env["NAUTOBOT_EVENTS_URL"] = EVENTS_URL
+        bot = BotProcess("ours", workdir, env).start()
+        try:
+            slack.wait_connected(timeout=60)
+            time.sleep(3.0)  # the bot reads the Job's form (and subscribes) at start
+            with FormWatcher(slack) as watcher:
+                users = Crowd(slack, watcher, threads=runs)
+                wait(users.arrive(crowd, rate=1.0))
+                slack.wait_for(lambda: reported_threads(slack) >= runs, timeout=timeout)
+                time.sleep(1.0)
+                users.close()
+            listed = stack.admin.get(
+                "/api/extras/job-results/", params={"job_model": stack.job_id, "limit": 100}
+            ).json()["results"]
+            records = Records(
+                calls=slack.calls,
+                envelopes=slack.envelopes,
+                runs=[_run(result) for result in listed if result["task_kwargs"].get("user_email") in emails],
+                shared_requests=Counter(),
+                samples=list(bot.samples),
+                people=runs,
+            )
+        finally:
+            bot.stop()
     return {
-        "runs": runs,
-        "nautobot_startup_s": startup,
         "command_to_views_open_s": command_to_modal(records),
         "submission_to_ack_s": submission_to_ack(records),
         "completion_to_thread_log_s": completion_to_log(records),

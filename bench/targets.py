@@ -23,6 +23,8 @@ FOLLOW_REQUESTS = 2.0
 """Nautobot requests to follow a run that ends within a minute, mean, with events: its result and its log."""
 CPU_PER_RUN = 0.03
 ACK_P99 = 0.1
+REAL_EVENTS_MEDIAN = 0.25
+"""Seconds from a Job's end to its log in the thread, median, with a real Nautobot's events."""
 
 
 def _at(waves: dict[str, dict], wanted: int | None) -> tuple[str, dict] | None:
@@ -246,3 +248,15 @@ def check(waves: dict[str, dict], burst: dict[str, dict] | None) -> list[dict[st
     if found:
         targets.append(_rss_target(*found))
     return targets
+
+
+def real(real_nautobot: dict[str, Any]) -> list[dict]:
+    """The target against a real Nautobot: its events bring the log within a quarter second of the end."""
+    designs = real_nautobot.get("designs")
+    if not designs:
+        return []
+    medians = {design: found["completion_to_thread_log_s"]["p50"] for design, found in designs.items()}
+    values = {design: _ms(median) for design, median in medians.items()}
+    label = f"real Nautobot: Job end → log in thread, median ≤ {REAL_EVENTS_MEDIAN * 1000:.0f} ms"
+    at = f"{real_nautobot['runs']} runs, one a second"
+    return [_target(label, "ours", at, values, _within(medians.get("ours"), REAL_EVENTS_MEDIAN))]

@@ -1,12 +1,27 @@
-"""Pacing posts per channel: Slack allows about one message per second in a channel."""
+"""Pacing the bot's calls to Slack's limits: posts per channel, message edits per workspace.
+
+Slack allows about one message per second in a channel, and ``chat.update`` (Tier 3) about 50 calls a
+minute per app and workspace; beyond either it answers 429. Calls that wait their turn here are sent
+when Slack takes them, instead of being refused and sent again.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 
 POST_INTERVAL = 1.0
+
+UPDATES_PER_MINUTE = 50.0
+"""Slack's Tier 3 rate, which ``chat.update`` belongs to: "50+ per minute" per app and workspace."""
+UPDATE_BURST = 10
+"""Edits that may go at once before the rate holds them. Slack tolerates "occasional bursts" above Tier 3
+without saying how large; 10 lets the statuses of a handful of runs changing together show at once, and
+no minute holds more than 60 edits (a minute's rate plus the burst)."""
+DEFAULT_WORKSPACE = ""
+"""The bucket of edits whose workspace is not known."""
 
 
 class ChannelPacer:
@@ -27,3 +42,72 @@ class ChannelPacer:
             if wait > 0:
                 await asyncio.sleep(wait)
             self._last[channel] = time.monotonic()
+
+
+class TokenBucket:
+    """``burst`` turns at once, then one every ``1 / per_second`` seconds; waiters are served in order.
+
+    The first waiter sleeps until a turn is due, holding the others back behind a lock: a waiter
+    cancelled meanwhile leaves the lock and its turn to the next one, and no turn is used up by it.
+    """
+
+    def __init__(
+        self,
+        per_second: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
+        if per_second <= 0 or burst < 1:
+            raise ValueError("a token bucket needs a positive rate and a burst of at least 1")
+        self.per_second = per_second
+        self.burst = burst
+        self.clock = clock
+        self.sleep = sleep
+        self._tokens = float(burst)
+        self._filled_at = clock()
+        self._lock = asyncio.Lock()
+
+    async def take(self) -> None:
+        async with self._lock:
+            self._refill()
+            if self._tokens < 1.0:
+                await self.sleep((1.0 - self._tokens) / self.per_second)
+                self._refill()
+            # Taken even if the sleep ended a hair early: the debt delays the next turn by as much.
+            self._tokens -= 1.0
+
+    def _refill(self) -> None:
+        now = self.clock()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._filled_at) * self.per_second)
+        self._filled_at = now
+
+
+class WorkspacePacer:
+    """Hands out ``chat.update`` turns per workspace: Slack's Tier 3, one token bucket for each workspace.
+
+    Thousands of runs in flight change status far faster than Slack takes edits; they queue up here
+    instead of drawing 429s. Other workspaces have their own budget and are not held up.
+    """
+
+    def __init__(
+        self,
+        per_minute: float = UPDATES_PER_MINUTE,
+        burst: int = UPDATE_BURST,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
+        self.per_minute = per_minute
+        self.burst = burst
+        self.clock = clock
+        self.sleep = sleep
+        self._buckets: dict[str, TokenBucket] = {}
+
+    async def turn(self, workspace: str = DEFAULT_WORKSPACE) -> None:
+        bucket = self._buckets.get(workspace)
+        if bucket is None:
+            bucket = TokenBucket(self.per_minute / 60.0, self.burst, clock=self.clock, sleep=self.sleep)
+            self._buckets[workspace] = bucket
+        await bucket.take()

@@ -1,10 +1,11 @@
 """The one place that writes a request's messages in Slack: its parent message, the updates, the log thread.
 
 Runs and follows say what happened (a request, a run, its status, its log); this turns it into Block
-Kit, paces the posts per channel, and, when the bot may not (or no longer) post in the request's
-channel, carries the conversation on in a direct message with the requester. A Slack error never
-ends a request's reporting: brief outages are waited out, a message Slack refuses for good is
-logged and skipped. Each call returns where the thread is now, so the caller can record a move.
+Kit, paces the posts per channel and the parent's edits per workspace (an edit still waiting for its
+turn is replaced by a newer one for the same message), and, when the bot may not (or no longer) post
+in the request's channel, carries the conversation on in a direct message with the requester. A Slack
+error never ends a request's reporting: brief outages are waited out, a message Slack refuses for good
+is logged and skipped. Each call returns where the thread is now, so the caller can record a move.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.slack import log_messages, messages
-from bot.slack.pacing import ChannelPacer
+from bot.slack.edits import LatestEdits
+from bot.slack.pacing import DEFAULT_WORKSPACE, ChannelPacer, WorkspacePacer
 
 log = logging.getLogger("bot.slack.thread")
 
@@ -55,10 +57,13 @@ class SlackThreads:
         pacer: ChannelPacer | None = None,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        update_pacer: WorkspacePacer | None = None,
     ):
         self.client = client
         self.pacer = pacer or ChannelPacer()
         self.sleep = sleep
+        self.update_pacer = update_pacer or WorkspacePacer()
+        self._edits: LatestEdits[Message, Thread] = LatestEdits()
 
     async def announce(
         self,
@@ -92,8 +97,12 @@ class SlackThreads:
         elapsed: float | None = None,
         nautobot_url: str | None = None,
     ) -> Thread:
-        """Update the parent message in place to ``status``."""
-        text, blocks = messages.parent_message(
+        """Update the parent message in place to ``status``.
+
+        Returns once this status, or a newer one asked for meanwhile, is shown (or Slack refused it): an
+        update still waiting for its turn is replaced by a newer one for the same message, never sent.
+        """
+        message = messages.parent_message(
             request,
             run,
             status,
@@ -102,12 +111,17 @@ class SlackThreads:
             elapsed=timedelta(seconds=elapsed) if elapsed else None,
             cancellable=True,
         )
+        # A request does not name its workspace: all the bot's edits share one budget. That is right for
+        # the one workspace a bot token serves, and keeps under each workspace's limit in an org-wide install.
+        workspace = DEFAULT_WORKSPACE
 
-        async def update() -> Thread:
-            await self.client.chat_update(channel=thread.channel_id, ts=thread.ts, text=text, blocks=blocks)
-            return thread
+        async def turn() -> None:
+            await self.update_pacer.turn(workspace)
 
-        return await self._surviving(thread, request, update, (text, blocks))
+        async def deliver(latest: Message) -> Thread:
+            return await self._surviving(thread, request, self._update(thread, latest, turn), latest)
+
+        return await self._edits.edit((thread.channel_id, thread.ts), message, deliver, turn=turn)
 
     async def post_log(
         self, thread: Thread, request: RunRequest, run: JobRun, entries: list[LogEntry] | None
@@ -152,6 +166,24 @@ class SlackThreads:
         """A direct message to the requester, for a request that has no thread yet."""
         dm = await self.client.conversations_open(users=requester_id)
         await self._post(dm["channel"]["id"], messages.error_message(what_happened, what_was_done, next_step))
+
+    def _update(
+        self, thread: Thread, message: Message, turn: Callable[[], Awaitable[None]]
+    ) -> Callable[[], Awaitable[Thread]]:
+        """One ``chat.update`` of the parent message each call. The first had its turn before the content
+        was chosen; each one sent again after an outage is another call against the workspace's budget."""
+        text, blocks = message
+        again = False
+
+        async def update() -> Thread:
+            nonlocal again
+            if again:
+                await turn()
+            again = True
+            await self.client.chat_update(channel=thread.channel_id, ts=thread.ts, text=text, blocks=blocks)
+            return thread
+
+        return update
 
     # -- surviving Slack's errors ----------------------------------------------------------------
 
@@ -207,8 +239,9 @@ class SlackThreads:
             except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
                 if delay is None or not _transient(exc):
                     raise
-                log.warning("Slack unavailable (%s); sending again in %g s", _describe(exc), delay)
-                await self.sleep(delay)
+                pause = max(delay, _retry_after(exc))
+                log.warning("Slack unavailable (%s); sending again in %g s", _describe(exc), pause)
+                await self.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _to_dm(
@@ -252,6 +285,18 @@ def _transient(exc: Exception) -> bool:
         status = getattr(exc.response, "status_code", 0) or 0
         return status >= 500 or status == 429 or _error(exc) in _TRANSIENT_ERRORS
     return True  # the connection failed or timed out
+
+
+def _retry_after(exc: Exception) -> float:
+    """The seconds Slack asked to wait in a 429 answer (its client's own retries gave up); 0 otherwise."""
+    if not isinstance(exc, SlackApiError) or exc.response is None:
+        return 0.0
+    headers = getattr(exc.response, "headers", None) or {}
+    value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+    try:
+        return max(0.0, float(value)) if value is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _describe(exc: Exception) -> str:

@@ -25,7 +25,7 @@ from bot.ledger import Ledger
 from bot.listeners import Listeners
 from bot.nautobot import FormCache
 from bot.slack import modal as forms
-from bot.slack.pacing import ChannelPacer
+from bot.slack.pacing import ChannelPacer, WorkspacePacer
 from tests.security.slack_payloads import control_sequences, injection_problems, rendered_texts, unverbatim
 from tests.support.fake_nautobot import (
     ACME_ORG,
@@ -292,6 +292,10 @@ def accept_runs(nautobot: FakeNautobot) -> None:
     nautobot.on("POST", RUN_PATH, ok(RUN_QUEUED, 201))
 
 
+UNPACED_BURST = 1_000_000
+"""Parent-message edits at once: a burst no test comes near (``wire`` takes no pacer for them)."""
+
+
 @asynccontextmanager
 async def harness(standin: SlackStandIn, tmp_path: Path, **listener_options: Any) -> AsyncIterator[Harness]:
     """Listeners wired as ``bot.app.build`` wires them, with no pacing and no waiting between polls."""
@@ -316,6 +320,7 @@ async def harness(standin: SlackStandIn, tmp_path: Path, **listener_options: Any
         sleep=no_sleep,
         **listener_options,
     )
+    listeners.runs.threads.update_pacer = WorkspacePacer(burst=UNPACED_BURST)
     await cache.refresh()
     try:
         found = Harness(standin, nautobot, listeners, client)

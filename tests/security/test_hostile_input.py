@@ -58,7 +58,7 @@ WHAT_TO_FIX += ("Pick ", "Untick ")
 
 @pytest.fixture(scope="module")
 def standin() -> Iterator[SlackStandIn]:
-    with SlackStandIn(scopes=bot_scopes(), post_message_limit=None) as slack:
+    with SlackStandIn(scopes=bot_scopes(), post_message_limit=None, chat_update_limit=None) as slack:
         yield workspace(slack)
 
 

@@ -100,7 +100,8 @@ class RateLimit:
     """A token bucket: ``burst`` calls at once, refilled at ``per_second``.
 
     ``per="channel"`` keeps one bucket per channel argument, ``per="method"`` one for
-    the whole method.
+    the whole method, ``per="workspace"`` one per workspace of the calling token (Slack's
+    tiers count per app and workspace; the stand-in is one workspace, :data:`TEAM_ID`).
     """
 
     per_second: float
@@ -112,6 +113,13 @@ DEFAULT_POST_MESSAGE_LIMIT = RateLimit(per_second=1.0, burst=3, per="channel")
 """chat.postMessage default: Slack documents "1 message per second per channel, with
 short bursts allowed" but not the burst size; 3 is an assumption. Pass
 ``post_message_limit=None`` to the constructor to disable it, or call ``rate_limit``."""
+
+DEFAULT_CHAT_UPDATE_LIMIT = RateLimit(per_second=50 / 60, burst=20, per="workspace")
+"""chat.update default: Slack's Tier 3, documented as "50+ per minute" per app and workspace
+with "occasional bursts" allowed, of a size it does not give; 20 is an assumption. Pass
+``chat_update_limit=None`` to the constructor to disable it, or call ``rate_limit``."""
+
+RATE_LIMIT_SCOPES = ("channel", "method", "workspace")
 
 
 # --------------------------------------------------------------------------------------
@@ -135,6 +143,8 @@ class Call:
     at: float
     status: int = 200
     response: Any = None
+    retry_after: int | None = None
+    """The ``Retry-After`` seconds of a 429 answer."""
 
 
 @dataclass
@@ -269,6 +279,8 @@ class _Limiter:
         scope = None
         if limit.per == "channel":
             scope = str(args.get("channel") or args.get("channel_id") or "")
+        elif limit.per == "workspace":
+            scope = TEAM_ID  # every token the stand-in knows belongs to its one workspace
         bucket = self._buckets.setdefault((method, scope), _Bucket(limit))
         return bucket.take()
 
@@ -688,6 +700,7 @@ class _WebApi:
                     at=time.monotonic(),
                     status=reply.status,
                     response=copy.deepcopy(reply.body),
+                    retry_after=int(reply.headers["Retry-After"]) if "Retry-After" in reply.headers else None,
                 )
             )
             hold = self.s._holds.pop(method, None) if reply.ok and _held(self.s._holds.get(method), args) else None
@@ -1362,6 +1375,7 @@ class SlackStandIn:
         trigger_ttl: float = TRIGGER_TTL,
         ack_timeout: float = ACK_TIMEOUT,
         post_message_limit: RateLimit | None = DEFAULT_POST_MESSAGE_LIMIT,
+        chat_update_limit: RateLimit | None = DEFAULT_CHAT_UPDATE_LIMIT,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -1380,6 +1394,7 @@ class SlackStandIn:
         self._holds: dict[str, _Hold] = {}
         self._limiter = _Limiter()
         self._limiter.set("chat.postMessage", post_message_limit)
+        self._limiter.set("chat.update", chat_update_limit)
         self._api = _WebApi(self)
         self._hub = _SocketHub(self)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -1806,6 +1821,11 @@ class SlackStandIn:
         with self._lock:
             return [call for call in self._calls if call.method == method]
 
+    def rate_limited(self, method: str | None = None) -> list[Call]:
+        """The calls answered 429 (of ``method``, or of any), rate limits and injected faults alike."""
+        with self._lock:
+            return [call for call in self._calls if call.status == 429 and method in (None, call.method)]
+
     @property
     def envelopes(self) -> list[Envelope]:
         """Every Socket Mode envelope sent, with its ack or failure."""
@@ -1941,8 +1961,8 @@ class SlackStandIn:
 
     def rate_limit(self, method: str, *, per_second: float | None, burst: int = 1, per: str = "channel") -> None:
         """Limit ``method``; ``per_second=None`` removes the limit."""
-        if per not in ("channel", "method"):
-            raise ValueError("per must be 'channel' or 'method'")
+        if per not in RATE_LIMIT_SCOPES:
+            raise ValueError(f"per must be one of {', '.join(RATE_LIMIT_SCOPES)}")
         limit = None if per_second is None else RateLimit(per_second, burst, per)
         with self._lock:
             self._limiter.set(method, limit)

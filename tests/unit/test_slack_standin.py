@@ -40,8 +40,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from tests.support.slack_standin import (
     BOT_USER_ID,
     DEFAULT_BOT_SCOPES,
+    DEFAULT_CHAT_UPDATE_LIMIT,
     DEFAULT_POST_MESSAGE_LIMIT,
     METHOD_SCOPES,
+    RateLimit,
     SlackStandIn,
 )
 
@@ -550,6 +552,46 @@ def test_post_message_default_rate_limit(standin: SlackStandIn, client: WebClien
     assert info.value.response.headers["Retry-After"] == "1"
     assert info.value.response["error"] == "ratelimited"
     assert client.chat_postMessage(channel="C200", text="other channel")["ok"]
+
+
+def test_chat_update_default_tier3_limit_per_workspace(standin: SlackStandIn, client: WebClient) -> None:
+    standin.add_channel("C200", "other", members={ALICE})
+    standin.rate_limit("chat.postMessage", per_second=None)
+    parents = [client.chat_postMessage(channel=NETOPS, text="⏳ submitted")["ts"] for _ in range(3)]
+    other = client.chat_postMessage(channel="C200", text="⏳ submitted")["ts"]
+    for i in range(DEFAULT_CHAT_UPDATE_LIMIT.burst):
+        client.chat_update(channel=NETOPS, ts=parents[i % 3], text=f"⏳ running {i}")
+
+    with pytest.raises(SlackApiError) as info:
+        client.chat_update(channel="C200", ts=other, text="✅ done")  # another channel: the same workspace
+
+    assert info.value.response.status_code == 429
+    assert info.value.response.headers["Retry-After"] == "2"  # 1.2 s to the next of 50 a minute, rounded up
+    assert info.value.response["error"] == "ratelimited"
+    assert standin.message("C200", other)["text"] == "⏳ submitted"
+    [refused] = standin.rate_limited("chat.update")
+    assert (refused.status, refused.retry_after, refused.error) == (429, 2, "ratelimited")
+    assert standin.rate_limited("chat.postMessage") == []
+    assert client.chat_postMessage(channel="C200", text="posts have a limit of their own")["ok"]
+
+
+def test_chat_update_limit_is_a_constructor_parameter() -> None:
+    limit = RateLimit(per_second=1.0, burst=2, per="workspace")
+    with SlackStandIn(chat_update_limit=limit) as server:
+        seed(server)
+        client = WebClient(token=server.bot_token, base_url=server.api_url)
+        ts = client.chat_postMessage(channel=NETOPS, text="⏳")["ts"]
+        client.chat_update(channel=NETOPS, ts=ts, text="1")
+        client.chat_update(channel=NETOPS, ts=ts, text="2")
+        assert slack_error(client.chat_update, channel=NETOPS, ts=ts, text="3")["error"] == "ratelimited"
+        assert [c.status for c in server.calls_to("chat.update")] == [200, 200, 429]
+    with SlackStandIn(chat_update_limit=None) as server:
+        seed(server)
+        client = WebClient(token=server.bot_token, base_url=server.api_url)
+        ts = client.chat_postMessage(channel=NETOPS, text="⏳")["ts"]
+        for i in range(DEFAULT_CHAT_UPDATE_LIMIT.burst + 5):
+            client.chat_update(channel=NETOPS, ts=ts, text=str(i))
+        assert server.rate_limited() == []
 
 
 def test_retry_handler_honours_retry_after(standin: SlackStandIn, client: WebClient) -> None:

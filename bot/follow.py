@@ -145,14 +145,16 @@ class Follower:
             if elapsed > self.timeout + LATE_WINDOW:
                 return run
             if elapsed > self.timeout:
-                if shown is not RunStatus.TIMED_OUT:
+                if shown is not RunStatus.TIMED_OUT and await self.show(
+                    request, form, run, thread, RunStatus.TIMED_OUT, elapsed, unless_waiting=True
+                ):
                     shown = RunStatus.TIMED_OUT
-                    await self.show(request, form, run, thread, shown, elapsed)
                 # Still running in Nautobot: look now and then, so a late end still reaches the thread.
                 delay = LATE_POLL
-            elif run.status != shown:
+            elif run.status != shown and await self.show(request, form, run, thread, run.status, unless_waiting=True):
+                # Passing statuses never hold up the follow behind Slack's edit budget: one not shown now is
+                # tried again at the next look, and the final status (which waits its turn) replaces it.
                 shown = run.status
-                await self.show(request, form, run, thread, shown)
             flowing = self._flowing()
             woken_by = await self._pause(run.result_id, delay)
             if woken_by == JOB_STARTED:
@@ -204,7 +206,7 @@ class Follower:
                 if self.ledger is not None:
                     await self.ledger.approved(request.request_id, run.result_id)
                 if not run.status.is_final:  # a finished run shows its final status after its log
-                    await self.show(request, form, run, thread, run.status)
+                    await self.show(request, form, run, thread, run.status, unless_waiting=True)
                 return await self.follow(request, form, run, thread)
             if state in UNRUN_STATES:
                 log.info("not run request=%s scheduled=%s state=%s", request.request_id, scheduled_id, state)
@@ -295,13 +297,22 @@ class Follower:
         elapsed: float | None = None,
         *,
         nautobot_url: str | None = None,
-    ) -> None:
+        unless_waiting: bool = False,
+    ) -> bool:
+        """Show ``status`` on the parent message; ``unless_waiting``: only if that costs no wait for Slack's
+        edit budget (a passing status). True: shown."""
         where = self._where(request, thread)
-        now_at = await self.threads.show(where, request, form, run, status, elapsed=elapsed, nautobot_url=nautobot_url)
+        now_at = await self.threads.show(
+            where, request, form, run, status, elapsed=elapsed, nautobot_url=nautobot_url, unless_waiting=unless_waiting
+        )
+        if now_at is None:
+            log.debug("status request=%s status=%s skipped: no edit turn free", request.request_id, status.value)
+            return False
         await self._went(request, where, now_at)
         log.info("status request=%s result=%s status=%s", request.request_id, run and run.result_id, status.value)
         if self.ledger is not None and not (status.is_final and status is not RunStatus.TIMED_OUT):
             await self.ledger.set_run_status(request.request_id, status)
+        return True
 
     async def post_result(
         self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, *, log_posted: bool = False

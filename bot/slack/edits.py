@@ -51,6 +51,10 @@ class LatestEdits(Generic[C, R]):
         """Messages with an edit waiting or being delivered."""
         return len(self._messages)
 
+    def busy(self, message_key: Hashable) -> bool:
+        """An edit of the message waits or is being delivered."""
+        return message_key in self._messages
+
     async def edit(
         self,
         message_key: Hashable,

@@ -78,6 +78,16 @@ class TokenBucket:
             # Taken even if the sleep ended a hair early: the debt delays the next turn by as much.
             self._tokens -= 1.0
 
+    def take_now(self) -> bool:
+        """A turn if one is free this moment and nobody waits ahead; False rather than waiting."""
+        if self._lock.locked():
+            return False
+        self._refill()
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
     def _refill(self) -> None:
         now = self.clock()
         self._tokens = min(float(self.burst), self._tokens + (now - self._filled_at) * self.per_second)
@@ -106,8 +116,15 @@ class WorkspacePacer:
         self._buckets: dict[str, TokenBucket] = {}
 
     async def turn(self, workspace: str = DEFAULT_WORKSPACE) -> None:
+        await self._bucket(workspace).take()
+
+    def turn_now(self, workspace: str = DEFAULT_WORKSPACE) -> bool:
+        """A turn at once, or False: for an edit that is worth making only if it costs no wait."""
+        return self._bucket(workspace).take_now()
+
+    def _bucket(self, workspace: str) -> TokenBucket:
         bucket = self._buckets.get(workspace)
         if bucket is None:
             bucket = TokenBucket(self.per_minute / 60.0, self.burst, clock=self.clock, sleep=self.sleep)
             self._buckets[workspace] = bucket
-        await bucket.take()
+        return bucket

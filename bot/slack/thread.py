@@ -96,11 +96,14 @@ class SlackThreads:
         *,
         elapsed: float | None = None,
         nautobot_url: str | None = None,
-    ) -> Thread:
+        unless_waiting: bool = False,
+    ) -> Thread | None:
         """Update the parent message in place to ``status``.
 
         Returns once this status, or a newer one asked for meanwhile, is shown (or Slack refused it): an
         update still waiting for its turn is replaced by a newer one for the same message, never sent.
+        ``unless_waiting``: a passing status (queued, running), shown only if the workspace's edit budget
+        has a turn free at once; else None, and a later status (the final one at last) takes its place.
         """
         message = messages.parent_message(
             request,
@@ -114,6 +117,7 @@ class SlackThreads:
         # A request does not name its workspace: all the bot's edits share one budget. That is right for
         # the one workspace a bot token serves, and keeps under each workspace's limit in an org-wide install.
         workspace = DEFAULT_WORKSPACE
+        key = (thread.channel_id, thread.ts)
 
         async def turn() -> None:
             await self.update_pacer.turn(workspace)
@@ -121,7 +125,11 @@ class SlackThreads:
         async def deliver(latest: Message) -> Thread:
             return await self._surviving(thread, request, self._update(thread, latest, turn), latest)
 
-        return await self._edits.edit((thread.channel_id, thread.ts), message, deliver, turn=turn)
+        if unless_waiting:
+            if self._edits.busy(key) or not self.update_pacer.turn_now(workspace):
+                return None
+            return await self._edits.edit(key, message, deliver, turn=_no_wait)
+        return await self._edits.edit(key, message, deliver, turn=turn)
 
     async def post_log(
         self, thread: Thread, request: RunRequest, run: JobRun, entries: list[LogEntry] | None
@@ -274,6 +282,10 @@ class SlackThreads:
         await self.pacer.turn(channel)
         posted = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
         return Thread(posted["channel"], posted["ts"])
+
+
+async def _no_wait() -> None:
+    """The turn of an edit that took its turn already."""
 
 
 def _error(exc: SlackApiError) -> str:

@@ -29,7 +29,7 @@ from bot.models import JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import NautobotError
 from bot.slack.log_messages import LONG_LOG_ENTRIES
 from bot.slack.messages import STATUS_TEXT
-from bot.slack.pacing import ChannelPacer
+from bot.slack.pacing import ChannelPacer, WorkspacePacer
 from bot.slack.thread import SlackThreads, Thread
 from tests.support.fake_nautobot import (
     ACME_ORG,
@@ -52,6 +52,7 @@ from tests.support.fake_nautobot import (
     ok,
 )
 from tests.support.fake_slack import DM_CHANNEL, Events, FakeSlack, blocks_text
+from tests.support.virtual_time import VirtualClock
 
 USER = "U0456ABC"
 CHANNEL = "C0123CHAN"
@@ -497,3 +498,53 @@ async def test_a_channel_archived_mid_follow_moves_the_rest_to_a_dm_and_the_log_
     assert "Organization has 2FA off" in blocks_text(log["blocks"])
     final_update = updates(slack)[-1]
     assert final_update["channel"] == DM_CHANNEL and says(final_update, RunStatus.SUCCEEDED)
+
+
+# -- Slack's edit budget (Tier 3) ----------------------------------------------------------------
+
+
+async def test_with_no_edit_turn_free_the_running_status_is_skipped_and_the_log_is_not_held_up(
+    nautobot: FakeNautobot, slack: FakeSlack, clock: Clock
+) -> None:
+    edits = VirtualClock()
+    pacer = WorkspacePacer(per_minute=50, burst=1, clock=edits, sleep=edits.sleep)
+    assert pacer.turn_now()  # another run's edit took the only turn: the budget is spent for 1.2 s
+    client = nautobot.client()
+    follower = Follower(
+        client, SlackThreads(slack, ChannelPacer(0), update_pacer=pacer), timeout=TIMEOUT, sleep=clock.sleep
+    )  # type: ignore[arg-type]
+    nautobot.on("GET", RESULT_PATH, *results("STARTED", "STARTED", SUCCEEDED))
+    nautobot.on("GET", LOGS_PATH, ok(LOGS))
+
+    final = await follower.follow(REQUEST, FORM, queued_run(), THREAD)
+    await client.aclose()
+
+    assert final.status is RunStatus.SUCCEEDED
+    assert slack.methods() == ["chat_postMessage", "chat_update"]  # the log, then the final status only
+    assert says(updates(slack)[0], RunStatus.SUCCEEDED)
+    assert edits.slept == [pytest.approx(1.2)]  # only the final status waited for its turn
+
+
+async def test_a_running_status_skipped_for_want_of_a_turn_is_shown_at_a_later_look(
+    nautobot: FakeNautobot, slack: FakeSlack, clock: Clock
+) -> None:
+    edits = VirtualClock()
+    pacer = WorkspacePacer(per_minute=50, burst=1, clock=edits, sleep=edits.sleep)
+    assert pacer.turn_now()
+    client = nautobot.client()
+    follower = Follower(
+        client, SlackThreads(slack, ChannelPacer(0), update_pacer=pacer), timeout=TIMEOUT, sleep=clock.sleep
+    )  # type: ignore[arg-type]
+
+    async def budget_back(request: httpx.Request) -> httpx.Response:
+        edits.now += 1.2  # a turn is free again by the next look
+        return ok(job_result("STARTED"))
+
+    nautobot.on("GET", RESULT_PATH, ok(job_result("STARTED")), budget_back, *results("STARTED", SUCCEEDED))
+    nautobot.on("GET", LOGS_PATH, ok(LOGS))
+
+    await follower.follow(REQUEST, FORM, queued_run(), THREAD)
+    await client.aclose()
+
+    running, done = updates(slack)
+    assert says(running, RunStatus.RUNNING) and says(done, RunStatus.SUCCEEDED)

@@ -70,6 +70,7 @@ class Bot:
     listeners: Listeners
     access: Access
     audit: Audit
+    reader: ResultReader
     events: EventSource | None = None
 
 
@@ -132,6 +133,7 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
         command=settings.nautobot_chatops_command,
         subcommand=settings.nautobot_chatops_subcommand,
     )
+    reader = ResultReader(nautobot)  # the polls of many runs go to Nautobot together
     handlers = wire(
         slack=client,
         nautobot=nautobot,
@@ -142,7 +144,7 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
         audit=audit,
         metrics=metrics,
         email_regex=settings.email_regex,
-        reader=ResultReader(nautobot),  # the polls of many runs go to Nautobot together
+        reader=reader,
         events=events,
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
@@ -151,4 +153,4 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
         bolt_logger.addFilter(_SAME_TOKEN)
     app = AsyncApp(client=client, signing_secret=signing_secret)
     listeners.register(app, handlers, settings.slash_command)
-    return Bot(app, nautobot, form_cache, handlers.runs, handlers, access, audit, events)
+    return Bot(app, nautobot, form_cache, handlers.runs, handlers, access, audit, reader, events)

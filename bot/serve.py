@@ -84,6 +84,7 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
     ]
     if bot.events is not None:
         background.append(asyncio.create_task(bot.events.run()))
+        background.append(asyncio.create_task(bot.reader.prepare()))  # reads after end events, ready in time
     log.info(
         "replica %s; leases of %g s, renewed every %g s",
         ledger.owner,

@@ -12,7 +12,9 @@ since someone is waiting for it. Should Nautobot refuse that query, the REST rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 
 from bot.models import JobRun
@@ -45,6 +47,13 @@ class ResultReader:
         """
         batches = self._ended if with_log and self._graphql else self._polls
         return await batches.read(result_id)
+
+    async def prepare(self) -> None:
+        """Ask the results-with-logs query once at start: Nautobot builds its GraphQL schema on the first
+        such request (seconds), better now than when a person waits for a log; a refusal shows here too."""
+        if self._graphql:
+            with contextlib.suppress(NautobotError):  # unreachable now: the first real read asks again
+                await self._fetch_with_logs([str(uuid.uuid4())])
 
     async def _fetch(self, ids: list[str]) -> dict[str, JobRun]:
         if len(ids) == 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -146,3 +147,22 @@ async def test_a_graphql_answer_with_errors_is_no_answer(nautobot) -> None:
 
     assert run.status.is_final and run.log is None
     assert fake.count("GET", RESULT_PATH) == 1
+
+
+async def test_prepare_asks_the_query_once_at_start_and_learns_a_refusal_before_anyone_waits(nautobot) -> None:
+    fake, client = nautobot
+    fake.on("POST", GRAPHQL_PATH, ok({"data": {"job_results": []}}))
+    reader = ResultReader(client)
+
+    await reader.prepare()
+
+    assert fake.count("POST", GRAPHQL_PATH) == 1
+    (asked,) = fake.requests
+    assert json.loads(asked.content)["variables"]["ids"] != [RESULT_ID]  # an id of no run
+
+    fake.on("POST", GRAPHQL_PATH, ok({"detail": "Authentication credentials were not provided."}, 403))
+    refused = ResultReader(client)
+    await refused.prepare()
+    fake.on("GET", RESULT_PATH, ok(job_result("SUCCESS")))
+    await refused.read(RESULT_ID, with_log=True)
+    assert fake.count("POST", GRAPHQL_PATH) == 2  # once each at start; the refused one reads over REST after

@@ -21,9 +21,9 @@ async def post_all(client: AsyncWebClient, pacer: ChannelPacer, channel: str, co
 
 
 async def test_a_burst_in_one_channel_draws_no_429_and_other_channels_are_not_held_up():
-    # Slack's limit scaled down 10x to keep the test short: 10 messages a second per channel, no burst.
+    # Slack's limit scaled down 10x to keep the test short: 10 messages a second per channel, bursts of 2.
     with SlackStandIn(post_message_limit=None) as slack:
-        slack.rate_limit("chat.postMessage", per_second=10, burst=1, per="channel")
+        slack.rate_limit("chat.postMessage", per_second=10, burst=2, per="channel")
         slack.add_user("U1")
         for channel in ("C1", "C2"):
             slack.add_channel(channel, name=channel.lower(), members={"U1"}, bot_member=True)
@@ -36,7 +36,7 @@ async def test_a_burst_in_one_channel_draws_no_429_and_other_channels_are_not_he
         calls = slack.calls_to("chat.postMessage")
         assert [c.status for c in calls] == [200] * 25
         assert len(slack.messages("C1")) == 20 and len(slack.messages("C2")) == 5
-        assert elapsed >= 19 * 0.12  # the pacing, not luck, avoided the 429s
+        assert elapsed >= 18 * 0.12  # the pacing, not luck, avoided the 429s: two at once, then one a turn
 
 
 async def test_without_pacing_the_same_burst_is_rate_limited():

@@ -7,11 +7,12 @@ only appended to; a PostgreSQL advisory lock keeps two replicas from upgrading a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,6 +69,10 @@ PG_CONNECT_TIMEOUT = 10.0
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "postgres": "asyncpg"}
 _BACKENDS = {"postgres": "postgresql"}
 _WRITE_LOCK = "ledger_write_lock"
+SINGLE_STATEMENTS = "ledger_single_statements"
+"""An execution option for work done in one statement (every ledger step): without a ``BEGIN``, SQLite runs
+each statement as its own transaction, as atomic and as durable, and the ``BEGIN`` would only add its round
+trips to the driver's thread. Other backends ignore it."""
 _MIGRATION_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"meraki-chatops ledger migrations").digest()[:8], "big", signed=True
 )
@@ -140,6 +145,9 @@ class RequestRow(Base):
     resumes: Mapped[int] = mapped_column(Integer, default=0)
 
 
+REQUESTS: Table = Base.metadata.tables[RequestRow.__tablename__]
+
+
 class AuditRow(Base):
     """The ``audit`` table as the current schema version defines it."""
 
@@ -161,7 +169,11 @@ class AuditRow(Base):
     nautobot_user: Mapped[str | None] = mapped_column(String(255))
 
 
-def to_audit(row: AuditRow) -> AuditEntry:
+AUDIT: Table = Base.metadata.tables[AuditRow.__tablename__]
+
+
+def to_audit(row: Any) -> AuditEntry:
+    """``row``: anything with the audit table's columns as attributes (a result row, an ``AuditRow``)."""
     return AuditEntry(
         action=AuditAction(row.action),
         outcome=AuditOutcome(row.outcome),
@@ -179,7 +191,8 @@ def to_audit(row: AuditRow) -> AuditEntry:
     )
 
 
-def to_record(row: RequestRow) -> Record:
+def to_record(row: Any) -> Record:
+    """``row``: anything with the requests table's columns as attributes (a result row, a ``RequestRow``)."""
     return Record(
         request_id=row.request_id,
         requester_id=row.requester_id,
@@ -365,7 +378,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     The sqlite3 driver's own transaction handling skips ``BEGIN`` before DDL and ``SELECT``, so
     SQLAlchemy emits it instead (``BEGIN IMMEDIATE`` where a connection asked for the write lock up
-    front, as migrations do).
+    front, as migrations do). Work in one statement goes without (``SINGLE_STATEMENTS``).
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -379,7 +392,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_LOCK) else "BEGIN")
+        options = conn.get_execution_options()
+        if not options.get(SINGLE_STATEMENTS):
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE_LOCK) else "BEGIN")
 
 
 def _wal(cursor: Any) -> None:
@@ -397,12 +412,9 @@ def _wal(cursor: Any) -> None:
             time.sleep(0.02)
 
 
-def insert_absent(dialect: str, values: Mapping[str, Any]) -> Any:
-    """``INSERT … ON CONFLICT (request_id) DO NOTHING RETURNING request_id``: a row back means created."""
+@functools.cache
+def insert_absent(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (request_id) DO NOTHING RETURNING *``: a row back means created. Its columns are
+    the parameters' keys."""
     insert_for = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (
-        insert_for(RequestRow)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[RequestRow.request_id])
-        .returning(RequestRow.request_id)
-    )
+    return insert_for(REQUESTS).on_conflict_do_nothing(index_elements=[REQUESTS.c.request_id]).returning(*REQUESTS.c)

@@ -7,21 +7,28 @@ conditional ``UPDATE`` (``WHERE state IN (allowed from-states)``): of two replic
 and its replay, only one can advance a request.
 
 How it is stored is :mod:`bot.ledger.schema`; what it holds, :mod:`bot.ledger.records`.
+
+Every step of a request's life writes here, so the statements are SQLAlchemy Core, built once and
+run with new parameters: the ORM's unit of work and the building of each statement cost more than
+the write itself. Each step is one statement, which SQLite runs as its own transaction; a read that
+follows it (to explain a refusal, or to find a request recorded before) sees what is committed then.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, Insert, Select, Update, bindparam, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ledger.records import (
     STATUS_STATES,
@@ -39,10 +46,11 @@ from bot.ledger.records import (
     UnknownRequest,
 )
 from bot.ledger.schema import (
+    AUDIT,
     DEFAULT_URL,
     KEY_MAX,
-    AuditRow,
-    RequestRow,
+    REQUESTS,
+    SINGLE_STATEMENTS,
     SchemaVersionRow,
     async_url,
     create_engine,
@@ -66,6 +74,30 @@ LEASE_SECONDS = 30.0
 _WORKING = [state.value for state in WORKING_STATES]
 _IDS_PER_STATEMENT = 500
 
+_GET: Select[Any] = select(REQUESTS).where(REQUESTS.c.request_id == bindparam("key"))
+_AUDIT_INSERT: Insert = insert(AUDIT)
+"""Its columns are the parameters' keys."""
+
+
+@functools.cache
+def _update_statement(allowed: frozenset[str], assigned: tuple[str, ...], incremented: tuple[str, ...]) -> Update:
+    """``UPDATE requests SET … WHERE request_id = :key AND state IN allowed AND nobody else holds it RETURNING *``.
+
+    The parameters: ``key``, ``me`` (this replica), ``now``, and ``new_<column>`` for each assigned column;
+    each incremented column becomes one more than it was. One statement per shape, kept for the process.
+    """
+    held_by_nobody_else = or_(
+        REQUESTS.c.owner.is_(None), REQUESTS.c.owner == bindparam("me"), REQUESTS.c.lease_until < bindparam("now")
+    )
+    changes: dict[str, Any] = {name: bindparam(f"new_{name}") for name in assigned}
+    changes |= {name: REQUESTS.c[name] + 1 for name in incremented}
+    return (
+        update(REQUESTS)
+        .where(REQUESTS.c.request_id == bindparam("key"), REQUESTS.c.state.in_(sorted(allowed)), held_by_nobody_else)
+        .values(changes)
+        .returning(*REQUESTS.c)
+    )
+
 
 def default_replica_id() -> str:
     """``host:pid``: unique per process on a host, and the same after a container restarts its one process."""
@@ -83,7 +115,7 @@ class Ledger:
 
     def __init__(self, engine: AsyncEngine, *, owner: str | None = None, lease: float = LEASE_SECONDS):
         self._engine = engine
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._statements = engine.execution_options(**{SINGLE_STATEMENTS: True})
         self._closed = False
         self.owner = owner or default_replica_id()
         self.lease = timedelta(seconds=lease)
@@ -123,20 +155,20 @@ class Ledger:
     # -- reading ---------------------------------------------------------------------------------
 
     async def get(self, request_id: str) -> Record | None:
-        async with self._transaction() as session:
-            row = await session.get(RequestRow, request_id)
+        async with self._transaction() as conn:
+            row = (await conn.execute(_GET, {"key": request_id})).one_or_none()
             return to_record(row) if row is not None else None
 
     async def unfinished(self) -> list[Record]:
         """Every request not in a final state, oldest first: what a restarted bot resumes."""
         open_states = [state.value for state in RequestState if not state.final]
         query = (
-            select(RequestRow)
-            .where(RequestRow.state.in_(open_states))
-            .order_by(RequestRow.created_at, RequestRow.request_id)
+            select(REQUESTS)
+            .where(REQUESTS.c.state.in_(open_states))
+            .order_by(REQUESTS.c.created_at, REQUESTS.c.request_id)
         )
-        async with self._transaction() as session:
-            return [to_record(row) for row in await session.scalars(query)]
+        async with self._transaction() as conn:
+            return [to_record(row) for row in await conn.execute(query)]
 
     async def writable(self) -> bool:
         """Whether a write would succeed now (for ``/readyz``): a real write, rolled back."""
@@ -169,12 +201,14 @@ class Ledger:
             "lease_until": stamp + self.lease,
             "resumes": 0,
         }
-        async with self._transaction() as session:
-            created = (await session.execute(insert_absent(self._engine.dialect.name, values))).first() is not None
-            row = await session.get(RequestRow, request.request_id)
+        async with self._transaction() as conn:
+            row = (await conn.execute(insert_absent(self._engine.dialect.name), values)).one_or_none()
+            if row is not None:
+                return to_record(row), True
+            row = (await conn.execute(_GET, {"key": request.request_id})).one_or_none()
             if row is None:
                 raise LedgerError(f"request {request.request_id} vanished while it was being recorded")
-            return to_record(row), created
+            return to_record(row), False
 
     # -- the audit trail -------------------------------------------------------------------------
 
@@ -195,29 +229,27 @@ class Ledger:
             "source": entry.source[:64],
             "nautobot_user": entry.nautobot_user[:255] if entry.nautobot_user else None,
         }
-        async with self._transaction() as session:
-            row = AuditRow(**values)
-            session.add(row)
-            await session.flush()
-            return to_audit(row)
+        async with self._transaction() as conn:
+            await conn.execute(_AUDIT_INSERT, values)
+        return to_audit(SimpleNamespace(**values))
 
     async def audit_trail(
         self, *, user_id: str | None = None, request_id: str | None = None, limit: int = 1000
     ) -> list[AuditEntry]:
         """Audit entries, oldest first; optionally only one person's or one request's."""
-        query = select(AuditRow).order_by(AuditRow.at, AuditRow.id).limit(limit)
+        query = select(AUDIT).order_by(AUDIT.c.at, AUDIT.c.id).limit(limit)
         if user_id is not None:
-            query = query.where(AuditRow.user_id == user_id)
+            query = query.where(AUDIT.c.user_id == user_id)
         if request_id is not None:
-            query = query.where(AuditRow.request_id == request_id)
-        async with self._transaction() as session:
-            return [to_audit(row) for row in await session.scalars(query)]
+            query = query.where(AUDIT.c.request_id == request_id)
+        async with self._transaction() as conn:
+            return [to_audit(row) for row in await conn.execute(query)]
 
     # -- the state machine -----------------------------------------------------------------------
 
     async def begin_submit(self, request_id: str) -> Record:
         """About to send the run to Nautobot; after a crash in this state, ask Nautobot before re-sending."""
-        return await self._move(request_id, RequestState.SUBMITTING, attempts=RequestRow.attempts + 1)
+        return await self._move(request_id, RequestState.SUBMITTING, incremented=("attempts",))
 
     async def submitted(self, request_id: str, *, result_id: str | None, scheduled_job_id: str | None) -> Record:
         """Nautobot accepted the run: a JobResult to follow, or a scheduled job awaiting approval."""
@@ -285,18 +317,17 @@ class Ledger:
         ``REPLICA_ID`` (the process that held them is gone, whatever the lease says).
         """
         stamp = now()
-        free: ColumnElement[bool] = or_(RequestRow.owner.is_(None), RequestRow.lease_until < stamp)
+        free: ColumnElement[bool] = or_(REQUESTS.c.owner.is_(None), REQUESTS.c.lease_until < stamp)
         if mine_too:
-            free = or_(free, RequestRow.owner == self.owner)
+            free = or_(free, REQUESTS.c.owner == self.owner)
         statement = (
-            update(RequestRow)
-            .where(RequestRow.state.in_(_WORKING), free)
-            .values(owner=self.owner, lease_until=stamp + self.lease, resumes=RequestRow.resumes + 1)
-            .returning(RequestRow)
-            .execution_options(synchronize_session=False)
+            update(REQUESTS)
+            .where(REQUESTS.c.state.in_(_WORKING), free)
+            .values(owner=self.owner, lease_until=stamp + self.lease, resumes=REQUESTS.c.resumes + 1)
+            .returning(*REQUESTS.c)
         )
-        async with self._transaction() as session:
-            rows = (await session.scalars(statement)).all()
+        async with self._transaction() as conn:
+            rows = (await conn.execute(statement)).all()
             return sorted((to_record(row) for row in rows), key=lambda r: (r.created_at, r.request_id))
 
     async def renew(self, request_ids: Collection[str]) -> set[str]:
@@ -304,15 +335,14 @@ class Ledger:
         held: set[str] = set()
         for chunk in _chunks(sorted(request_ids)):
             statement = (
-                update(RequestRow)
-                .where(RequestRow.request_id.in_(chunk), RequestRow.owner == self.owner)
-                .where(RequestRow.state.in_(_WORKING))
+                update(REQUESTS)
+                .where(REQUESTS.c.request_id.in_(chunk), REQUESTS.c.owner == self.owner)
+                .where(REQUESTS.c.state.in_(_WORKING))
                 .values(lease_until=now() + self.lease)
-                .returning(RequestRow.request_id)
-                .execution_options(synchronize_session=False)
+                .returning(REQUESTS.c.request_id)
             )
-            async with self._transaction() as session:
-                held.update(await session.scalars(statement))
+            async with self._transaction() as conn:
+                held.update(await conn.scalars(statement))
         return held
 
     async def hold(self, request_id: str) -> Record:
@@ -322,38 +352,50 @@ class Ledger:
     async def postpone(self, request_id: str, seconds: float) -> None:
         """Keep a request this replica could not take up now for ``seconds``: it is tried again after that."""
         statement = (
-            update(RequestRow)
-            .where(RequestRow.request_id == request_id, RequestRow.owner == self.owner)
+            update(REQUESTS)
+            .where(REQUESTS.c.request_id == request_id, REQUESTS.c.owner == self.owner)
             .values(lease_until=now() + timedelta(seconds=seconds))
-            .execution_options(synchronize_session=False)
         )
-        async with self._transaction() as session:
-            await session.execute(statement)
+        async with self._transaction() as conn:
+            await conn.execute(statement)
 
     async def release(self) -> int:
         """Give up every lease of this replica (shutdown): other replicas take the requests over at once."""
         statement = (
-            update(RequestRow)
-            .where(RequestRow.owner == self.owner, RequestRow.state.in_(_WORKING))
+            update(REQUESTS)
+            .where(REQUESTS.c.owner == self.owner, REQUESTS.c.state.in_(_WORKING))
             .values(lease_until=None, owner=None)
-            .execution_options(synchronize_session=False)
         )
-        async with self._transaction() as session:
-            result = await session.execute(statement)
+        async with self._transaction() as conn:
+            result = await conn.execute(statement)
             return int(getattr(result, "rowcount", 0) or 0)
 
     # -- internals -------------------------------------------------------------------------------
 
     async def _move(
-        self, request_id: str, target: RequestState, *, source: set[RequestState] | None = None, **values: Any
+        self,
+        request_id: str,
+        target: RequestState,
+        *,
+        source: set[RequestState] | None = None,
+        incremented: tuple[str, ...] = (),
+        **values: Any,
     ) -> Record:
         """``source``: where a step off the usual path (see ``TRANSITIONS``) may start from."""
         stamp = now()
         values |= {"state": target.value, "updated_at": stamp} | ({"finished_at": stamp} if target.final else {})
         allowed = frozenset(source) if source is not None else TRANSITIONS[target]
-        return await self._update(request_id, allowed, f"move it to {target.value}", **values)
+        return await self._update(request_id, allowed, f"move it to {target.value}", incremented=incremented, **values)
 
-    async def _update(self, request_id: str, allowed: frozenset[RequestState], action: str, **values: Any) -> Record:
+    async def _update(
+        self,
+        request_id: str,
+        allowed: frozenset[RequestState],
+        action: str,
+        *,
+        incremented: tuple[str, ...] = (),
+        **values: Any,
+    ) -> Record:
         """One conditional UPDATE: it changes the row only if the row is still in an allowed state and no other
         replica holds it. A request left in a working state stays held by this replica; any other is released.
         """
@@ -364,23 +406,18 @@ class Ledger:
             values |= {"owner": self.owner, "lease_until": stamp + self.lease}
         else:  # waiting for a person, or finished: nobody works on it
             values |= {"owner": None, "lease_until": None}
-        ours = or_(RequestRow.owner.is_(None), RequestRow.owner == self.owner, RequestRow.lease_until < stamp)
-        statement = (
-            update(RequestRow)
-            .where(RequestRow.request_id == request_id, RequestRow.state.in_([state.value for state in allowed]))
-            .where(ours)
-            .values(**values)
-            .returning(RequestRow)
-            .execution_options(synchronize_session=False)
-        )
-        async with self._transaction() as session:
-            row = (await session.scalars(statement)).one_or_none()
+        statement = _update_statement(frozenset(state.value for state in allowed), tuple(sorted(values)), incremented)
+        parameters = {"key": request_id, "me": self.owner, "now": stamp} | {
+            f"new_{name}": value for name, value in values.items()
+        }
+        async with self._transaction() as conn:
+            row = (await conn.execute(statement, parameters)).one_or_none()
             if row is None:
-                raise await self._why_not(session, request_id, action)
+                raise await self._why_not(conn, request_id, action)
             return to_record(row)
 
-    async def _why_not(self, session: AsyncSession, request_id: str, action: str) -> LedgerError:
-        row = await session.get(RequestRow, request_id)
+    async def _why_not(self, conn: AsyncConnection, request_id: str, action: str) -> LedgerError:
+        row = (await conn.execute(_GET, {"key": request_id})).one_or_none()
         if row is None:
             return UnknownRequest(f"no request {request_id} in the ledger")
         if row.owner not in (None, self.owner) and row.lease_until is not None and row.lease_until >= now():
@@ -388,12 +425,12 @@ class Ledger:
         return IllegalTransition(request_id, RequestState(row.state), action)
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         if self._closed:
             raise LedgerError("the ledger is closed")
         try:
-            async with self._sessions.begin() as session:
-                yield session
+            async with self._statements.begin() as conn:
+                yield conn
         except (SQLAlchemyError, OSError) as exc:
             raise LedgerUnavailable(f"the request ledger failed: {_reason(exc)}") from exc
 

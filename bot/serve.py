@@ -184,7 +184,7 @@ async def _shutdown(bot: Bot, socket: AsyncSocketModeHandler | None, runner: web
     await runner.cleanup()
     await bot.runs.stop()  # before the ledger closes, so no follow is cut off mid-write; leases handed back
     await bot.audit.drain()  # command-log writes under way reach Nautobot before its client closes
-    await bot.nautobot.aclose()
+    await bot.aclose()
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:

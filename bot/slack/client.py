@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -32,11 +33,15 @@ class CountingWebClient(AsyncWebClient):
             raise
 
 
-def slack_client(token: str, base_url: str, metrics: Metrics) -> AsyncWebClient:
+def slack_client(
+    token: str, base_url: str, metrics: Metrics, *, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """``session``: one connection pool for every call (without it, each call opens its own connection)."""
     return CountingWebClient(
         token=token,
         base_url=base_url,
         metrics=metrics,
+        session=session,
         retry_handlers=[
             counting(AsyncConnectionErrorRetryHandler(max_retry_count=3), metrics, "connection"),
             counting(AsyncRateLimitErrorRetryHandler(max_retry_count=5), metrics, "429"),

@@ -56,7 +56,7 @@ async def bot(slack: SlackStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     bolt_logger.setLevel(level)  # Bolt sets its logger's level on start; other tests read that logger
     yield built
     await built.audit.drain()
-    await built.nautobot.aclose()
+    await built.aclose()
     await ledger.close()
 
 

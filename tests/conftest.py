@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.fixtures import ack, events, no_retry_delay, redis_url  # noqa: F401 - shared fixtures
+from tests.support.fixtures import ack, events, no_retry_delay, redis_url, service_missing  # noqa: F401 - shared fixtures
 from tests.support.meraki_standin import MerakiStandIn
 from tests.support.nautobot_stack import (
     BOT_USERNAME,
@@ -24,7 +23,6 @@ from tests.support.nautobot_stack import (
 from tests.support.seed import ACME, seed
 
 CHECKOUT = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture(scope="session")
@@ -37,10 +35,7 @@ def meraki() -> Iterator[MerakiStandIn]:
 def nautobot(meraki: MerakiStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NautobotStack]:
     missing = services_reachable()
     if missing:
-        message = f"not reachable: {', '.join(missing)}; start them as the README says"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        service_missing(f"not reachable: {', '.join(missing)}; start them as the README says")
     stack = NautobotStack(
         workdir=tmp_path_factory.mktemp("nautobot"),
         checkout=CHECKOUT,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from bot.doctor.nautobot_checks import reported_version
 from bot.doctor.report import Context, Status, Verdict
 from bot.nautobot.events import CONNECT_TIMEOUT
 
@@ -18,7 +18,6 @@ REGISTER = (
     'and `register_event_broker(RedisEventBroker(url="redis://…"))`, then restart its web server and worker '
     '(README, "Results at event speed")'
 )
-_VERSION = re.compile(r"^(\d+)\.(\d+)")
 
 
 async def check_events(context: Context) -> Verdict:
@@ -55,9 +54,8 @@ async def check_events(context: Context) -> Verdict:
 
 def _before_events(context: Context) -> str | None:
     """Nautobot's version when it is known and older than 2.4."""
-    raw = str((context.status or {}).get("nautobot-version") or "")
-    match = _VERSION.match(raw)
-    return raw if match and (int(match[1]), int(match[2])) < (2, 4) else None
+    version = reported_version(context.status)
+    return str((context.status or {}).get("nautobot-version")) if version and version < (2, 4) else None
 
 
 async def _publish_arrives(url: str) -> str | None:

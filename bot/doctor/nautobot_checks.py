@@ -24,6 +24,12 @@ SENSITIVE_FIX = (
 _VERSION = re.compile(r"^\s*(\d+)\.(\d+)")
 
 
+def reported_version(status: Mapping[str, Any] | None) -> tuple[int, int] | None:
+    """(major, minor) of the Nautobot that answered ``/api/status/``; None when it named none."""
+    match = _VERSION.match(str((status or {}).get("nautobot-version") or ""))
+    return (int(match[1]), int(match[2])) if match else None
+
+
 def network(_settings: Settings) -> httpx.AsyncBaseTransport | None:
     return None
 
@@ -63,14 +69,14 @@ async def check_version(context: Context) -> Verdict:
     if context.status is None:
         return Verdict(Status.SKIP, "not checked: Nautobot tells its version only to an accepted token")
     raw = str(context.status.get("nautobot-version") or "")
-    match = _VERSION.match(raw)
-    if match is None:
+    version = reported_version(context.status)
+    if version is None:
         return Verdict(
             Status.WARN,
             f"Nautobot did not report a version ({raw or 'none'})",
             "Check that NAUTOBOT_URL points at Nautobot 2.x or 3.x itself.",
         )
-    major, minor = int(match[1]), int(match[2])
+    major, minor = version
     if major < 2:
         return Verdict(
             Status.WARN,

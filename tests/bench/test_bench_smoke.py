@@ -4,7 +4,6 @@ timings; runs on a busy machine are called not comparable; --compare flags figur
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,10 +17,10 @@ from bench.nautobot_standin import SAVE_LAG, Run
 from bench.plans import TINY
 from bench.report import DISTRIBUTIONS, RATIOS, SCALARS, STATS, ratio_name
 from bench.scenarios import DESIGNS
+from tests.support.fixtures import service_missing
 
 # A tiny run has no run lasting 30 s, so no long-run polling rate.
 MAY_BE_EMPTY = {"nautobot_requests_per_5s_long_runs"}
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 class BusyMachine(Machine):
@@ -42,10 +41,7 @@ class BusyMachine(Machine):
 def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     unreachable = nautobot_events.reachable(nautobot_events.DEFAULT_URL)
     if unreachable:
-        message = f"Redis, which carries Nautobot's events, does not answer: {unreachable}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        service_missing(f"Redis, which carries Nautobot's events, does not answer: {unreachable}")
     workdir = tmp_path_factory.mktemp("bench")
     out = workdir / "results.json"
     run(TINY, out, workdir / "work", real=False, host=BusyMachine())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import NoReturn
 
 import pytest
 
@@ -29,6 +30,16 @@ def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bot.nautobot.client, "RETRY_DELAY", 0)
 
 
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def service_missing(message: str) -> NoReturn:
+    """A service a test needs does not answer: in CI (CI=true) the test fails; elsewhere it is skipped."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 REDIS_URL = "redis://127.0.0.1:6379/13"
 """The machine's Redis, for tests of the event source (pub/sub channels are server-wide; the number is unused)."""
 
@@ -39,8 +50,5 @@ def redis_url() -> str:
     with socket.socket() as probe:
         probe.settimeout(2)
         if probe.connect_ex(("127.0.0.1", 6379)) != 0:
-            message = "Redis is not reachable on 127.0.0.1:6379; start it as the README says"
-            if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-                pytest.fail(message)
-            pytest.skip(message)
+            service_missing("Redis is not reachable on 127.0.0.1:6379; start it as the README says")
     return REDIS_URL

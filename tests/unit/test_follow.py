@@ -503,21 +503,28 @@ async def test_a_channel_archived_mid_follow_moves_the_rest_to_a_dm_and_the_log_
 # -- Slack's edit budget (Tier 3) ----------------------------------------------------------------
 
 
-async def test_with_no_edit_turn_free_the_running_status_is_skipped_and_the_log_is_not_held_up(
+@pytest.fixture
+async def spent_budget(
     nautobot: FakeNautobot, slack: FakeSlack, clock: Clock
-) -> None:
+) -> AsyncIterator[tuple[Follower, VirtualClock]]:
+    """A follower whose workspace has no edit turn free: another run's edit took the only one, 1.2 s ago at most."""
     edits = VirtualClock()
     pacer = WorkspacePacer(per_minute=50, burst=1, clock=edits, sleep=edits.sleep)
-    assert pacer.turn_now()  # another run's edit took the only turn: the budget is spent for 1.2 s
+    assert pacer.turn_now()
     client = nautobot.client()
-    follower = Follower(
-        client, SlackThreads(slack, ChannelPacer(0), update_pacer=pacer), timeout=TIMEOUT, sleep=clock.sleep
-    )  # type: ignore[arg-type]
+    threads = SlackThreads(slack, ChannelPacer(0), update_pacer=pacer)  # type: ignore[arg-type]
+    yield Follower(client, threads, timeout=TIMEOUT, sleep=clock.sleep), edits
+    await client.aclose()
+
+
+async def test_with_no_edit_turn_free_the_running_status_is_skipped_and_the_log_is_not_held_up(
+    spent_budget: tuple[Follower, VirtualClock], nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    follower, edits = spent_budget
     nautobot.on("GET", RESULT_PATH, *results("STARTED", "STARTED", SUCCEEDED))
     nautobot.on("GET", LOGS_PATH, ok(LOGS))
 
     final = await follower.follow(REQUEST, FORM, queued_run(), THREAD)
-    await client.aclose()
 
     assert final.status is RunStatus.SUCCEEDED
     assert slack.methods() == ["chat_postMessage", "chat_update"]  # the log, then the final status only
@@ -526,15 +533,9 @@ async def test_with_no_edit_turn_free_the_running_status_is_skipped_and_the_log_
 
 
 async def test_a_running_status_skipped_for_want_of_a_turn_is_shown_at_a_later_look(
-    nautobot: FakeNautobot, slack: FakeSlack, clock: Clock
+    spent_budget: tuple[Follower, VirtualClock], nautobot: FakeNautobot, slack: FakeSlack
 ) -> None:
-    edits = VirtualClock()
-    pacer = WorkspacePacer(per_minute=50, burst=1, clock=edits, sleep=edits.sleep)
-    assert pacer.turn_now()
-    client = nautobot.client()
-    follower = Follower(
-        client, SlackThreads(slack, ChannelPacer(0), update_pacer=pacer), timeout=TIMEOUT, sleep=clock.sleep
-    )  # type: ignore[arg-type]
+    follower, edits = spent_budget
 
     async def budget_back(request: httpx.Request) -> httpx.Response:
         edits.now += 1.2  # a turn is free again by the next look
@@ -544,7 +545,6 @@ async def test_a_running_status_skipped_for_want_of_a_turn_is_shown_at_a_later_l
     nautobot.on("GET", LOGS_PATH, ok(LOGS))
 
     await follower.follow(REQUEST, FORM, queued_run(), THREAD)
-    await client.aclose()
 
     running, done = updates(slack)
     assert says(running, RunStatus.RUNNING) and says(done, RunStatus.SUCCEEDED)

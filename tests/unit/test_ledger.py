@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -40,9 +39,9 @@ from bot.ledger import (
 from bot.ledger import schema as ledger_module
 from bot.ledger.schema import AuditRow, RequestRow
 from bot.models import RunRequest, RunStatus
+from tests.support.fixtures import service_missing
 from tests.support.postgres import psql
 
-IN_CI = os.environ.get("CI", "") == "true"
 LATEST = len(ledger_module.MIGRATIONS)
 
 
@@ -63,10 +62,7 @@ def postgres_database() -> Iterator[str]:
     try:
         psql("SELECT 1")
     except psycopg2.OperationalError as exc:
-        message = f"PostgreSQL at 127.0.0.1:5432 is not reachable: {' '.join(str(exc).split())}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        service_missing(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {' '.join(str(exc).split())}")
     name = f"meraki_chatops_ledger_test_{secrets.token_hex(6)}"
     psql(f'CREATE DATABASE "{name}"')
     try:

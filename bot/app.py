@@ -102,7 +102,7 @@ def wire(
     metrics = metrics or Metrics()
     access.watch_form(forms.current(), forms.refresh)  # every form read is checked against the policy
     forms.listen(access.form_changed)
-    threads = SlackThreads(slack, pacer)
+    threads = SlackThreads(slack, pacer, can_cancel=lambda: nautobot.capabilities.cancel)
     follower = Follower(
         nautobot,
         threads,

@@ -19,7 +19,7 @@ from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.nautobot import NautobotClient, NautobotError, ResultReader
-from bot.nautobot.events import JOB_COMPLETED, JOB_STARTED, EventSource
+from bot.nautobot.events import APPROVAL_DENIED, JOB_COMPLETED, JOB_STARTED, EventSource
 from bot.slack.thread import SlackThreads, Thread
 
 log = logging.getLogger("bot.follow")
@@ -43,7 +43,8 @@ ENDING_POLLS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 """After an end event, quick looks until the JobResult says so: Nautobot publishes the end a moment
 before its worker records the final status."""
 
-# A scheduled job's ``state`` in Nautobot 3.x: these end a request with nothing run.
+# A scheduled job's ``state`` in Nautobot 3.x (2.4 has none: see _scheduled_state): these end a request
+# with nothing run.
 UNRUN_STATES: dict[str, RunStatus] = {
     "denied": RunStatus.DENIED,
     "canceled": RunStatus.CANCELLED,
@@ -184,11 +185,18 @@ class Follower:
     ) -> JobRun | None:
         started = time.monotonic()
         url = self.nautobot.scheduled_url(scheduled_id)
+        denial_heard = False
         for delay in approval_delays(lambda: time.monotonic() - started, self.timeout, self._flowing):
             try:
                 state = await self._scheduled_state(scheduled_id)
                 run = await self._scheduled_run(scheduled_id) if state in APPROVED_STATES else None
             except NautobotError as exc:  # the scheduled job was deleted, or the token lost its view on it
+                if exc.status == 404:
+                    # The denial's event may have come before this follow first looked.
+                    heard = denial_heard or await self._pause(scheduled_id, 0) == APPROVAL_DENIED
+                    if heard or await self._denial_deletes():
+                        await self._close_denied(request, form, thread, url, heard=heard)
+                        return None
                 self.metrics.nautobot_error(exc)
                 log.error("stopped waiting for approval request=%s: %s", request.request_id, exc)
                 await self._tell(
@@ -224,8 +232,32 @@ class Follower:
             if time.monotonic() - started > self.timeout + LATE_WINDOW:
                 return None  # still pending a day later: a restarted bot looks again
             # Approved but not started yet: Nautobot's scheduler picks it up within seconds.
-            await self._pause(scheduled_id, SCHEDULER_POLL if state in APPROVED_STATES else delay)
+            woken_by = await self._pause(scheduled_id, SCHEDULER_POLL if state in APPROVED_STATES else delay)
+            denial_heard = denial_heard or woken_by == APPROVAL_DENIED
         return None
+
+    async def _close_denied(
+        self, request: RunRequest, form: JobForm | None, thread: Thread, url: str, *, heard: bool
+    ) -> None:
+        """The scheduled job is gone after a denial (Nautobot 2.x deletes a denied one): nothing was run."""
+        log.info("denied request=%s (the scheduled job is gone from Nautobot)", request.request_id)
+        if not heard:  # no event said so: it may also have been deleted by hand
+            await self._tell(
+                request,
+                thread,
+                "Nautobot no longer has the scheduled job: on Nautobot 2.x that is what a denial does "
+                "(or someone deleted it).",
+                "Nothing was run.",
+                "Ask again if it should run.",
+            )
+        await self._close_unrun(request, form, thread, RunStatus.DENIED, url)
+
+    async def _denial_deletes(self) -> bool:
+        """Nautobot 2.x deletes a denied scheduled job, 3.x keeps it: its version is asked now if not known yet."""
+        if not self.nautobot.capabilities.known:
+            with contextlib.suppress(NautobotError):
+                await self.nautobot.status()
+        return self.nautobot.capabilities.denial_deletes
 
     def _flowing(self) -> bool:
         return self.events is not None and self.events.flowing
@@ -244,6 +276,9 @@ class Follower:
     async def _scheduled_state(self, scheduled_id: str) -> str | None:
         """The scheduled job's state (``pending``, ``active``, ``denied``…); None while Nautobot is away."""
         record = await self._unless_away(self.nautobot.scheduled_job(scheduled_id), None, f"scheduled={scheduled_id}")
+        if record is not None and "state" not in record:
+            # Nautobot 2.4 has no approval workflows: an approval stamps approved_at, a denial deletes the record.
+            return "active" if record.get("approved_at") else "pending"
         state = (record or {}).get("state")
         return str(state.get("value") if isinstance(state, dict) else state or "").lower() or None
 
@@ -320,6 +355,8 @@ class Follower:
         """The log into the thread first, then the final status on the parent; each recorded once done."""
         if not log_posted:
             entries = list(run.log) if run.log is not None else await self._logs(run)
+            if entries is not None and run.log is None:
+                run = run.with_log(entries)  # the final status counts its lines even where Nautobot does not
             if self.ledger is not None:  # taken over meanwhile (this replica was thought dead): post nothing
                 await self.ledger.hold(request.request_id)
             where = self._where(request, thread)

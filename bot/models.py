@@ -264,7 +264,8 @@ class JobRun(BaseModel):
     date_done: datetime | None = None
     result: dict[str, Any] | None = None
     traceback: str | None = None
-    log_counts: dict[LogLevel, int] = Field(default_factory=dict)
+    log_counts: dict[LogLevel, int] | None = None
+    """Log lines by level; None while unknown: Nautobot 2.4's JobResult carries no counts, only its log does."""
     log: tuple[LogEntry, ...] | None = None
     """The run's log, oldest first, when it was read together with the ended result; else None."""
 
@@ -275,6 +276,7 @@ class JobRun(BaseModel):
         result = data.get("result")
         if result is not None and not isinstance(result, Mapping):
             result = {"value": result}
+        counted = any(f"{level}_log_count" in data for level in LOG_LEVELS)  # Nautobot 3.x; not 2.4
         counts = {level: int(data.get(f"{level}_log_count") or 0) for level in LOG_LEVELS}
         return cls(
             result_id=result_id,
@@ -286,15 +288,17 @@ class JobRun(BaseModel):
             date_done=data.get("date_done"),
             result=dict(result) if result is not None else None,
             traceback=data.get("traceback") or None,
-            log_counts={level: count for level, count in counts.items() if count},
+            log_counts={level: count for level, count in counts.items() if count} if counted else None,
         )
 
     def with_log(self, entries: Sequence[LogEntry]) -> JobRun:
         """This snapshot with its log, and the log's counts by level (computed when Nautobot sent none)."""
         ordered = tuple(sorted(entries, key=lambda entry: entry.created))
-        counts = self.log_counts or {
-            level: n for level in LOG_LEVELS if (n := sum(e.log_level == level for e in ordered))
-        }
+        counts = (
+            self.log_counts
+            if self.log_counts is not None
+            else {level: n for level in LOG_LEVELS if (n := sum(e.log_level == level for e in ordered))}
+        )
         return self.model_copy(update={"log": ordered, "log_counts": counts})
 
     @property

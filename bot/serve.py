@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import Bot, build
 from bot.ledger import Ledger
 from bot.metrics import Metrics
+from bot.nautobot import NautobotClient, NautobotError
 from bot.settings import Settings
 from bot.web import Readiness, build_web, combine_checks, start_web
 
@@ -29,6 +30,9 @@ AUTH_CHECK_EVERY = 60.0
 CONNECT_FIRST_PAUSE = 1.0
 CONNECT_PAUSE_CAP = 60.0
 CONNECT_ERRORS = (SlackApiError, aiohttp.ClientError, OSError, TimeoutError)
+VERSION_CHECK_EVERY = 600.0
+"""How often the bot asks Nautobot's version (and so what it can do) besides the readiness checks."""
+VERSION_RETRY_FIRST, VERSION_RETRY_CAP = 5.0, 300.0
 """What a failed attempt to reach Slack raises; anything else is a fault of the bot, and ends the start."""
 EXIT_FORCED = 1
 """The exit code of a second stop signal: the shutdown was cut short."""
@@ -81,6 +85,7 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
         asyncio.create_task(bot.forms.keep_fresh()),
         asyncio.create_task(bot.runs.keep_leases(settings.heartbeat_seconds)),
         asyncio.create_task(bot.access.warm()),  # group members and grants, before the first command
+        asyncio.create_task(_watch_nautobot_version(bot.nautobot)),
     ]
     if bot.events is not None:
         background.append(asyncio.create_task(bot.events.run()))
@@ -112,6 +117,27 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
                 settings.shutdown_seconds,
             )
     return 0
+
+
+async def _watch_nautobot_version(nautobot: NautobotClient) -> None:
+    """Keep :attr:`NautobotClient.capabilities` current: what Nautobot can do (e.g. cancel, 3.2+) follows its version.
+
+    Until Nautobot first answers, the capabilities are unknown and count as absent (no Cancel button).
+    """
+    pause, told = VERSION_RETRY_FIRST, None
+    while True:
+        try:
+            await nautobot.status()
+        except NautobotError as exc:
+            log.warning("cannot read Nautobot's version (asking again in %g s): %s", pause, exc)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, VERSION_RETRY_CAP)
+            continue
+        if nautobot.capabilities != told:
+            told = nautobot.capabilities
+            log.info("Nautobot %s: %s", ".".join(map(str, told.version or ())) or "of no version", told.describe())
+        pause = VERSION_RETRY_FIRST
+        await asyncio.sleep(VERSION_CHECK_EVERY)
 
 
 async def _start_servers(settings: Settings, bot: Bot, readiness: Readiness, metrics: Metrics) -> web.AppRunner:

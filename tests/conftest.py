@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.fixtures import ack, events, no_retry_delay, redis_url, service_missing  # noqa: F401 - shared fixtures
 from tests.support.meraki_standin import MerakiStandIn
+from tests.support.nautobot_releases import RELEASES, SELECTOR, NautobotRelease, ReleaseError, release
 from tests.support.nautobot_stack import (
     BOT_USERNAME,
     EMAIL_REGEX,
@@ -25,6 +26,32 @@ from tests.support.seed import ACME, seed
 CHECKOUT = Path(__file__).resolve().parents[1]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--nautobot",
+        choices=sorted(RELEASES),
+        default=None,
+        help=f"the Nautobot release the tests marked nautobot run against (default: ${SELECTOR}, else 3.2)",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"real Nautobot for the nautobot-marked tests: {nautobot_release(config).name}"
+
+
+def nautobot_release(config: pytest.Config) -> NautobotRelease:
+    try:
+        return release(config.getoption("nautobot"))
+    except ReleaseError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture(scope="session")
+def nautobot_version(pytestconfig: pytest.Config) -> NautobotRelease:
+    """The Nautobot release under test: what it can do differs between 2.4 and 3.x."""
+    return nautobot_release(pytestconfig)
+
+
 @pytest.fixture(scope="session")
 def meraki() -> Iterator[MerakiStandIn]:
     with MerakiStandIn(api_key=f"standin-{secrets.token_hex(16)}") as standin:  # a secret scans can tell apart
@@ -32,7 +59,9 @@ def meraki() -> Iterator[MerakiStandIn]:
 
 
 @pytest.fixture(scope="session")
-def nautobot(meraki: MerakiStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NautobotStack]:
+def nautobot(
+    meraki: MerakiStandIn, tmp_path_factory: pytest.TempPathFactory, nautobot_version: NautobotRelease
+) -> Iterator[NautobotStack]:
     missing = services_reachable()
     if missing:
         service_missing(f"not reachable: {', '.join(missing)}; start them as the README says")
@@ -45,6 +74,7 @@ def nautobot(meraki: MerakiStandIn, tmp_path_factory: pytest.TempPathFactory) ->
             "NAUTOBOT_JOB_MERAKI_EMAIL_VALIDATION_REGEX": EMAIL_REGEX,
             "NAUTOBOT_JOB_MERAKI_BOT_USERS": BOT_USERNAME,
         },
+        release=nautobot_version,
     )
     with machine_lock():
         seed(meraki)

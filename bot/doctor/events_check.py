@@ -8,8 +8,8 @@ import uuid
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from bot.doctor.nautobot_checks import reported_version
 from bot.doctor.report import Context, Status, Verdict
+from bot.nautobot import reported_version
 from bot.nautobot.events import CONNECT_TIMEOUT
 
 PROBE_WAIT = 3.0

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from bot.doctor.report import Context, Status, Verdict, last_four
-from bot.nautobot import JobInfo, JobNotFound, NautobotAuthError, NautobotClient, NautobotError
+from bot.nautobot import (
+    Capabilities,
+    JobInfo,
+    JobNotFound,
+    NautobotAuthError,
+    NautobotClient,
+    NautobotError,
+    reported_version,
+)
 from bot.settings import Settings
 from bot.slack import modal
 
@@ -21,13 +28,6 @@ SENSITIVE_FIX = (
     "Set has_sensitive_variables = False in the Job's Meta, or override it in Nautobot "
     "(Jobs → Edit → Has sensitive variables)."
 )
-_VERSION = re.compile(r"^\s*(\d+)\.(\d+)")
-
-
-def reported_version(status: Mapping[str, Any] | None) -> tuple[int, int] | None:
-    """(major, minor) of the Nautobot that answered ``/api/status/``; None when it named none."""
-    match = _VERSION.match(str((status or {}).get("nautobot-version") or ""))
-    return (int(match[1]), int(match[2])) if match else None
 
 
 def network(_settings: Settings) -> httpx.AsyncBaseTransport | None:
@@ -76,16 +76,13 @@ async def check_version(context: Context) -> Verdict:
             f"Nautobot did not report a version ({raw or 'none'})",
             "Check that NAUTOBOT_URL points at Nautobot 2.x or 3.x itself.",
         )
-    major, minor = version
-    if major < 2:
+    if version < (2, 0):
         return Verdict(
             Status.WARN,
             f"Nautobot {raw} is not supported: the bot uses the Nautobot 2.x/3.x Job API",
-            "Upgrade Nautobot to 3.2 or later.",
+            "Upgrade Nautobot to 2.4 (long-term maintenance) or 3.2 or later.",
         )
-    if (major, minor) < (3, 2):
-        return Verdict(Status.OK, f"Nautobot {raw} is supported; cancelling a run needs 3.2+, so it is unavailable")
-    return Verdict(Status.OK, f"Nautobot {raw} is supported")
+    return Verdict(Status.OK, f"Nautobot {raw} is supported: {Capabilities(version).describe()}")
 
 
 async def check_token(context: Context) -> Verdict:

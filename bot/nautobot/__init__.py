@@ -3,6 +3,7 @@
 The rest of the bot imports from here, so the modules inside may move.
 """
 
+from bot.nautobot.capabilities import Capabilities, reported_version
 from bot.nautobot.chatops import AccessGrant, ChatOpsApp, CommandLogEntry, CommandStatus, GrantType, LinkedUser
 from bot.nautobot.client import JobInfo, NautobotClient, Submission
 from bot.nautobot.errors import (
@@ -21,6 +22,7 @@ from bot.nautobot.result_reader import ResultReader
 
 __all__ = [
     "AccessGrant",
+    "Capabilities",
     "ChatOpsApp",
     "CommandLogEntry",
     "CommandStatus",
@@ -40,4 +42,5 @@ __all__ = [
     "ResultReader",
     "Submission",
     "flatten",
+    "reported_version",
 ]

@@ -23,6 +23,7 @@ import httpx
 from pydantic import SecretStr
 
 from bot.models import JobForm, JobRun, LogEntry
+from bot.nautobot.capabilities import Capabilities
 from bot.nautobot.errors import JobDisabled, NautobotAuthError, NautobotError, job_not_found
 from bot.nautobot.responses import Answers, is_tls_failure
 from bot.nautobot.transport import http_client, log_request, normalise_base
@@ -104,6 +105,8 @@ class NautobotClient:
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
         self._answers = Answers(self.base_url, self._token, timeout)
         self._http = http_client(self.base_url, self._token, verify=verify, timeout=timeout, transport=transport)
+        self.capabilities = Capabilities()
+        """What this Nautobot can do, by the version its latest status answer named (unknown until one came)."""
 
     @classmethod
     def from_settings(
@@ -294,7 +297,10 @@ class NautobotClient:
         raise self._answers.error(response, what)
 
     async def status(self) -> dict[str, Any]:
-        """``GET /api/status/``, plus ``"api-version"`` from the response header when Nautobot sends it."""
+        """``GET /api/status/``, plus ``"api-version"`` from the response header when Nautobot sends it.
+
+        Each answer also updates :attr:`capabilities` (a Nautobot upgraded under the bot is noticed).
+        """
         what = "read Nautobot's status"
         response = await self._request("GET", "/api/status/", what=what)
         self._answers.expect(response, what, 200)
@@ -302,6 +308,7 @@ class NautobotClient:
         api_version = response.headers.get("API-Version")
         if api_version and "api-version" not in body:
             body["api-version"] = api_version
+        self.capabilities = Capabilities.from_status(body)
         return body
 
     # Any other list or object (e.g. an app's API under /api/plugins/)

@@ -36,9 +36,10 @@ log = logging.getLogger("bot.nautobot.events")
 
 JOB_STARTED = "nautobot.jobs.job.started"
 JOB_COMPLETED = "nautobot.jobs.job.completed"
+APPROVAL_DENIED = "nautobot.jobs.approval.denied"
 APPROVAL_TOPICS = (
     "nautobot.jobs.approval.approved",
-    "nautobot.jobs.approval.denied",
+    APPROVAL_DENIED,
     "nautobot.jobs.approval.canceled",  # 3.x only: an approval workflow withdrawn
 )
 TOPICS = (JOB_STARTED, JOB_COMPLETED, *APPROVAL_TOPICS)

@@ -156,7 +156,7 @@ def parent_message(
     timing = _timing(status, run, elapsed)
     if timing:
         details.append(timing)
-    if status.is_final and run is not None:
+    if status.is_final and run is not None and run.log_counts is not None:
         details.append(f"Log: {format_counts(run.log_counts)}")
     if details:
         blocks.append(context(" · ".join(details)))

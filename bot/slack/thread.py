@@ -58,8 +58,11 @@ class SlackThreads:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         update_pacer: WorkspacePacer | None = None,
+        can_cancel: Callable[[], bool] = lambda: False,
     ):
+        """``can_cancel``: whether Nautobot can cancel a run now (3.2+); only then is a Cancel button offered."""
         self.client = client
+        self.can_cancel = can_cancel
         self.pacer = pacer or ChannelPacer()
         self.sleep = sleep
         self.update_pacer = update_pacer or WorkspacePacer()
@@ -78,7 +81,9 @@ class SlackThreads:
 
         Raises what Slack answers otherwise: the request stays announced-to-be, and is taken up again.
         """
-        message = messages.parent_message(request, run, status, form=form, nautobot_url=nautobot_url, cancellable=True)
+        message = messages.parent_message(
+            request, run, status, form=form, nautobot_url=nautobot_url, cancellable=self.can_cancel()
+        )
         try:
             return await self._patiently(lambda: self._post(request.channel_id, message))
         except SlackApiError as exc:
@@ -112,7 +117,7 @@ class SlackThreads:
             form=form,
             nautobot_url=nautobot_url,
             elapsed=timedelta(seconds=elapsed) if elapsed else None,
-            cancellable=True,
+            cancellable=self.can_cancel(),
         )
         # A request does not name its workspace: all the bot's edits share one budget. That is right for
         # the one workspace a bot token serves, and keeps under each workspace's limit in an org-wide install.

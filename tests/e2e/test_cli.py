@@ -76,6 +76,9 @@ def test_doctor_passes_on_a_good_setup_and_names_the_fix_when_the_job_is_disable
         assert good.returncode == 0, good.stdout + good.stderr
         checks = {c["check"]: c["status"] for c in json.loads(good.stdout)}
         assert set(checks.values()) == {"OK"}, checks
+        (version,) = [c["detail"] for c in json.loads(good.stdout) if c["check"] == "nautobot version"]
+        offers = {"3.2": "approvals by approval workflows; cancel: yes", "2.4": "approval_required flag; cancel: no"}
+        assert f"Nautobot {stack.release.name}." in version and offers[stack.release.name] in version, version
 
         stack.set_job_enabled(False)
         try:

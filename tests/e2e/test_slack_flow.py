@@ -3,6 +3,7 @@ the real Nautobot and its real worker, the Meraki stand-in."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -78,6 +79,10 @@ def test_submission_runs_the_job_and_posts_the_log_in_the_thread(flow, meraki):
     assert "Organization Acme Corp (111111) is reachable" in thread
     blocks = str(parent["blocks"])
     assert f"<@{USER}>" in blocks and "/extras/job-results/" in blocks
+    # The final status counts the log the thread holds (Nautobot 2.4's JobResult has no counts of its own).
+    counts = re.search(r"Log: (?:\d+ debug · )?(\d+) info · (\d+) success", blocks)
+    assert counts is not None, blocks
+    assert int(counts[1]) >= 2 and int(counts[2]) >= 1
 
 
 def test_a_dry_run_creates_nothing(flow, meraki):

@@ -19,7 +19,7 @@ from tests.security.secret_scan import Secret, random_secrets, scan
 from tests.support.bot_process import BotProcess
 from tests.support.manifest import bot_scopes
 from tests.support.meraki_standin import MerakiStandIn
-from tests.support.nautobot_stack import NAUTOBOT_SERVER, NautobotStack
+from tests.support.nautobot_stack import NautobotStack
 from tests.support.slack_flow import (
     CHANNEL,
     OTHER_USER,
@@ -59,9 +59,8 @@ def issue_bot_token(nautobot: NautobotStack, key: str) -> None:
         "from nautobot.users.models import Token, User\n"
         f"Token.objects.create(user=User.objects.get(username='chatops-bot'), key='{key}')\n"
     )
-    done = subprocess.run(
-        [NAUTOBOT_SERVER, "shell", "--command", code], env=nautobot.env(), capture_output=True, text=True, timeout=600
-    )
+    argv = [nautobot.release.server, "shell", "--command", code]
+    done = subprocess.run(argv, env=nautobot.env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
 
 

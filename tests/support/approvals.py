@@ -1,10 +1,17 @@
-"""Nautobot 3.x approval workflows for the test stack: require one for the Job, and decide on a run."""
+"""Approvals for the test stack: require one for the Job, and decide on a run, as each Nautobot does it.
+
+Nautobot 3.x uses approval workflows (a definition matching the Job's scheduled jobs, one stage, an
+approver group); 2.4 uses the Job's ``approval_required`` flag and the scheduled job's approve/deny
+endpoints (a denied scheduled job is deleted). Either way the admin decides, never the requester.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import time
 from collections.abc import Iterator
+
+import httpx
 
 from tests.support.nautobot_stack import JOB_NAME, NautobotStack, StackError
 
@@ -23,6 +30,26 @@ def _created(response) -> dict:
 @contextlib.contextmanager
 def approval_required(stack: NautobotStack) -> Iterator[None]:
     """Every non-dry run of the Job waits for one approval by the admin; the scheduler starts approved ones."""
+    requiring = _job_flag if stack.release.is_lts else _workflow
+    with requiring(stack), stack.scheduler():
+        yield
+
+
+@contextlib.contextmanager
+def _job_flag(stack: NautobotStack) -> Iterator[None]:
+    """Nautobot 2.4: the Job's own flag, overriding what its code says (as an admin does in the Job's edit form)."""
+    job = f"/api/extras/jobs/{stack.job_id}/"
+    flag = {"approval_required": True, "approval_required_override": True}
+    stack.admin.patch(job, json=flag).raise_for_status()
+    try:
+        yield
+    finally:
+        stack.admin.patch(job, json={"approval_required": False, "approval_required_override": False})
+
+
+@contextlib.contextmanager
+def _workflow(stack: NautobotStack) -> Iterator[None]:
+    """Nautobot 3.x: an approval workflow for the Job's scheduled jobs, one stage the admin's group approves."""
     admin = stack.admin
     group = _created(admin.post("/api/users/groups/", json={"name": APPROVERS}))
     (me,) = admin.get("/api/users/users/", params={"username": "admin"}).raise_for_status().json()["results"]
@@ -50,15 +77,26 @@ def approval_required(stack: NautobotStack) -> Iterator[None]:
         )
     )
     try:
-        with stack.scheduler():
-            yield
+        yield
     finally:
         admin.delete(f"/api/extras/approval-workflow-definitions/{definition['id']}/")
         admin.delete(f"/api/users/groups/{group['id']}/")
 
 
 def decide(stack: NautobotStack, scheduled_id: str, decision: str, *, timeout: float = 30) -> None:
-    """``approve`` or ``deny`` the pending stage of the scheduled job's workflow, as the admin."""
+    """``approve`` or ``deny`` the run waiting as the scheduled job, as the admin."""
+    if stack.release.is_lts:
+        # force: a one-off run's start time is already past when it is approved.
+        path = f"/api/extras/scheduled-jobs/{scheduled_id}/{decision}/"
+        answer = stack.admin.post(path, params={"force": "true"} if decision == "approve" else None)
+    else:
+        answer = _decide_stage(stack, scheduled_id, decision, timeout)
+    if answer.status_code != 200:
+        raise StackError(f"{decision} failed: {answer.status_code} {answer.text}")
+
+
+def _decide_stage(stack: NautobotStack, scheduled_id: str, decision: str, timeout: float) -> httpx.Response:
+    """Nautobot 3.x: the pending stage of the scheduled job's workflow."""
     admin = stack.admin
     deadline = time.monotonic() + timeout
     while True:
@@ -75,8 +113,4 @@ def decide(stack: NautobotStack, scheduled_id: str, decision: str, *, timeout: f
         if time.monotonic() > deadline:
             raise StackError(f"no approval workflow stage for the scheduled job {scheduled_id}")
         time.sleep(0.5)
-    answer = admin.post(
-        f"/api/extras/approval-workflow-stages/{stages[0]['id']}/{decision}/", json={"comments": "test"}
-    )
-    if answer.status_code != 200:
-        raise StackError(f"{decision} failed: {answer.status_code} {answer.text}")
+    return admin.post(f"/api/extras/approval-workflow-stages/{stages[0]['id']}/{decision}/", json={"comments": "test"})

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
@@ -40,15 +44,47 @@ def service_missing(message: str) -> NoReturn:
     pytest.skip(message)
 
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
-"""The machine's Redis, for tests of the event source (pub/sub channels are server-wide; the number is unused)."""
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server of the tests' own, on loopback, for the event source's tests.
 
-
-@pytest.fixture
-def redis_url() -> str:
-    """The machine's Redis; missing, the test is skipped — and fails in CI, where it must run."""
+    Pub/sub channels are server-wide: on the machine's Redis, a test Nautobot or a benchmark running
+    beside the tests publishes the same Job topics, and a test counting events would count theirs.
+    """
+    server = shutil.which("redis-server")
+    if server is None:
+        service_missing("redis-server is not installed; install Redis as the README says")
     with socket.socket() as probe:
-        probe.settimeout(2)
-        if probe.connect_ex(("127.0.0.1", 6379)) != 0:
-            service_missing("Redis is not reachable on 127.0.0.1:6379; start it as the README says")
-    return REDIS_URL
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path_factory.mktemp("redis")
+    argv = [
+        server,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(folder),
+    ]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not _answers(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                service_missing(f"a private redis-server on 127.0.0.1:{port} did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0

@@ -1,9 +1,10 @@
 """A real Nautobot for the integration tests: PostgreSQL, Redis, web server and Celery worker.
 
-Everything listens on loopback and is stopped when the tests end. The first run migrates an empty
-database into a template (about 7 minutes on two cores); every later run copies the template,
-which takes seconds. This checkout reaches Nautobot the way it reaches a user's Nautobot: as a
-Git repository, served over HTTP and synced by Nautobot's own worker.
+Everything listens on loopback and is stopped when the tests end. The first run of each release
+(3.2, or the long-term 2.4: tests/support/nautobot_releases.py) migrates an empty database into a
+template of its own (about 7 minutes on two cores); every later run copies the template, which
+takes seconds. This checkout reaches Nautobot the way it reaches a user's Nautobot: as a Git
+repository, served over HTTP and synced by Nautobot's own worker.
 """
 
 from __future__ import annotations
@@ -23,15 +24,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from importlib.metadata import version
 from pathlib import Path
 
 import httpx
 import psycopg2
 
+from tests.support.nautobot_releases import NautobotRelease, ReleaseError, release
+
 SUPPORT = Path(__file__).resolve().parent
-VENV_BIN = Path(sys.executable).parent
-NAUTOBOT_SERVER = str(VENV_BIN / "nautobot-server")
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -72,9 +72,9 @@ def services_reachable() -> list[str]:
     return missing
 
 
-def template_name() -> str:
+def template_name(nautobot: NautobotRelease) -> str:
     """Name of the migrated template: a new Nautobot or app version means a new migration."""
-    versions = "|".join(f"{d}={version(d)}" for d in ("nautobot", "nautobot-chatops"))
+    versions = nautobot.versions()
     config = (SUPPORT / "nautobot_config.py").read_bytes()
     digest = hashlib.sha256(versions.encode() + config).hexdigest()[:10]
     return f"meraki_chatops_nautobot_tpl_{digest}"
@@ -127,7 +127,7 @@ def _database_exists(name: str) -> bool:
     return bool(_sql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'"))
 
 
-def base_env(root: Path, database: str) -> dict[str, str]:
+def base_env(root: Path, database: str, nautobot: NautobotRelease) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NAUTOBOT_", "MERAKI_"))}
     env.update(
         NAUTOBOT_CONFIG=str(SUPPORT / "nautobot_config.py"),
@@ -145,15 +145,19 @@ def base_env(root: Path, database: str) -> dict[str, str]:
         NAUTOBOT_SECRET_KEY="meraki-chatops-tests-only-" + "x" * 40,
         NAUTOBOT_CELERY_WORKER_HEARTBEAT_FILE=str(root / "worker-heartbeat"),
         NAUTOBOT_CELERY_WORKER_READINESS_FILE=str(root / "worker-ready"),
-        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        PATH=f"{nautobot.bin}{os.pathsep}{os.environ.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
     )
     return env
 
 
-def ensure_template(root: Path, log: Path) -> str:
-    """Migrate an empty database into the template once; later calls return at once."""
-    name = template_name()
+def ensure_template(root: Path, log: Path, nautobot: NautobotRelease) -> str:
+    """Build the release's venv and migrate an empty database into its template once; later calls return at once."""
+    try:
+        nautobot.install(log)
+    except ReleaseError as exc:
+        raise StackError(f"{exc}:\n{_tail(log)}") from None
+    name = template_name(nautobot)
     if _database_exists(name):
         return name
     building = f"{name}_building"
@@ -163,7 +167,7 @@ def ensure_template(root: Path, log: Path) -> str:
     started = time.monotonic()
     with log.open("ab") as out:
         done = subprocess.run(
-            [NAUTOBOT_SERVER, "migrate", "--no-input"], env=base_env(root, building), stdout=out, stderr=out
+            [nautobot.server, "migrate", "--no-input"], env=base_env(root, building, nautobot), stdout=out, stderr=out
         )
     if done.returncode != 0:
         raise StackError(f"nautobot-server migrate failed:\n{_tail(log)}")
@@ -278,6 +282,7 @@ class NautobotStack:
     workdir: Path
     checkout: Path
     meraki_env: dict[str, str]
+    release: NautobotRelease = field(default_factory=release)
     port: int = field(default_factory=free_port)
     web: Process | None = None
     worker: Process | None = None
@@ -293,7 +298,7 @@ class NautobotStack:
 
     # -- clients -----------------------------------------------------------------------------
     def client(self, token: str = BOT_TOKEN, **kwargs) -> httpx.Client:
-        headers = {"Authorization": f"Token {token}", "Accept": "application/json; version=3.2"}
+        headers = {"Authorization": f"Token {token}", "Accept": f"application/json; version={self.release.api_version}"}
         return httpx.Client(base_url=self.url, headers=headers, timeout=kwargs.pop("timeout", 30), **kwargs)
 
     @property
@@ -304,7 +309,7 @@ class NautobotStack:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def env(self, overrides: dict[str, str | None] | None = None) -> dict[str, str]:
-        env = base_env(self.root, TEST_DATABASE)
+        env = base_env(self.root, TEST_DATABASE, self.release)
         env.update(self.meraki_env)
         for key, value in (overrides or {}).items():
             if value is None:
@@ -315,7 +320,7 @@ class NautobotStack:
 
     def start(self) -> NautobotStack:
         self.root.mkdir(parents=True, exist_ok=True)
-        template = ensure_template(self.root, self.workdir / "migrate.log")
+        template = ensure_template(self.root, self.workdir / "migrate.log", self.release)
         _sql(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
         _sql(f'CREATE DATABASE "{TEST_DATABASE}" TEMPLATE "{template}"')
         self._flush_redis()
@@ -328,7 +333,7 @@ class NautobotStack:
         )
         self.web = Process(
             "web",
-            [NAUTOBOT_SERVER, "runserver", f"127.0.0.1:{self.port}", "--noreload", "--skip-checks"],
+            [self.release.server, "runserver", f"127.0.0.1:{self.port}", "--noreload", "--skip-checks"],
             self.workdir / "web.log",
         )
         self.web.start(self.env())
@@ -362,7 +367,8 @@ class NautobotStack:
     def _manage(self, *args: str, env: dict[str, str] | None = None) -> None:
         log = self.workdir / "manage.log"
         with log.open("ab") as out:
-            done = subprocess.run([NAUTOBOT_SERVER, *args], env={**self.env(), **(env or {})}, stdout=out, stderr=out)
+            argv = [self.release.server, *args]
+            done = subprocess.run(argv, env={**self.env(), **(env or {})}, stdout=out, stderr=out)
         if done.returncode != 0:
             raise StackError(f"nautobot-server {args[0]} failed:\n{_tail(log)}")
 
@@ -376,7 +382,7 @@ class NautobotStack:
         self.worker = Process(
             "worker",
             [
-                NAUTOBOT_SERVER,
+                self.release.server,
                 "celery",
                 "worker",
                 "--loglevel",
@@ -397,7 +403,7 @@ class NautobotStack:
         """Run the block with Celery beat, Nautobot's scheduler: it starts scheduled and approved runs."""
         self.beat = Process(
             "beat",
-            [NAUTOBOT_SERVER, "celery", "beat", "--loglevel", "INFO"],
+            [self.release.server, "celery", "beat", "--loglevel", "INFO"],
             self.workdir / "beat.log",
             stop_signal=signal.SIGTERM,
         )
@@ -511,13 +517,14 @@ def main() -> None:
 
     ``template`` builds the migrated template ahead of a test run; ``serve`` starts the whole
     stack with a seeded Meraki stand-in and keeps it up until interrupted, to explore by hand.
+    ``TEST_NAUTOBOT=2.4`` picks the long-term release instead of 3.2.
     """
     command = sys.argv[1] if len(sys.argv) > 1 else "template"
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"meraki-chatops-{command}"
     workdir.mkdir(parents=True, exist_ok=True)
     with machine_lock():
         if command == "template":
-            print(ensure_template(workdir / "root", workdir / "migrate.log"))
+            print(ensure_template(workdir / "root", workdir / "migrate.log", release()))
             return
         from tests.support.meraki_standin import MerakiStandIn
         from tests.support.seed import seed

@@ -504,8 +504,10 @@ async def test_a_ledger_that_cannot_open_fails(env: dict[str, str], ledger: dict
 @pytest.mark.parametrize(
     ("version", "status", "text"),
     [
-        ("3.2.7", Status.OK, "Nautobot 3.2.7 is supported"),
-        ("2.4.36", Status.OK, "cancelling a run needs 3.2+"),
+        ("3.2.7", Status.OK, "Nautobot 3.2.7 is supported: approvals by approval workflows; cancel: yes"),
+        ("3.1.6", Status.OK, "approvals by approval workflows; cancel: no (needs 3.2)"),
+        ("2.4.44", Status.OK, "approvals by the Job's approval_required flag; cancel: no (needs 3.2); events: can"),
+        ("2.3.9", Status.OK, "events: none (needs 2.4)"),
         ("1.6.32", Status.WARN, "not supported"),
         ("", Status.WARN, "did not report a version"),
     ],

@@ -26,7 +26,7 @@ from bot.follow import (
     poll_delays,
 )
 from bot.models import JobForm, JobRun, RunRequest, RunStatus
-from bot.nautobot import NautobotError
+from bot.nautobot import Capabilities, NautobotError
 from bot.slack.log_messages import LONG_LOG_ENTRIES
 from bot.slack.messages import STATUS_TEXT
 from bot.slack.pacing import ChannelPacer, WorkspacePacer
@@ -388,6 +388,25 @@ async def test_a_lost_permission_while_following_does_not_leave_the_parent_runni
     assert not says(updates(slack)[-1], RunStatus.RUNNING)
 
 
+@pytest.mark.parametrize("can_cancel", [True, False])
+async def test_a_cancel_button_is_offered_only_where_nautobot_can_cancel(
+    nautobot: FakeNautobot, slack: FakeSlack, clock: Clock, can_cancel: bool
+) -> None:
+    client = nautobot.client()
+    threads = SlackThreads(slack, ChannelPacer(0), can_cancel=lambda: can_cancel)  # type: ignore[arg-type]
+    follower = Follower(client, threads, timeout=TIMEOUT, sleep=clock.sleep)
+    nautobot.on("GET", RESULT_PATH, *results("STARTED", SUCCEEDED))
+    nautobot.on("GET", LOGS_PATH, ok(LOGS))
+
+    await follower.follow(REQUEST, FORM, queued_run(), THREAD)
+    await client.aclose()
+
+    running, done = updates(slack)
+    assert says(running, RunStatus.RUNNING)
+    assert ("cancel_run" in str(running["blocks"])) is can_cancel
+    assert "cancel_run" not in str(done["blocks"])
+
+
 # -- waiting for an approval ---------------------------------------------------------------------
 
 SCHEDULED_PATH = f"/api/extras/scheduled-jobs/{SCHEDULED_ID}/"
@@ -447,10 +466,11 @@ async def test_a_decision_against_the_run_ends_the_request_with_nothing_run(
     assert all("scheduler could not start the approved run" in reason for reason in reasons)
 
 
-async def test_a_scheduled_job_that_vanished_is_said_in_the_thread(
+async def test_on_nautobot_3_a_scheduled_job_that_vanished_is_said_in_the_thread(
     follower: Follower, nautobot: FakeNautobot, slack: FakeSlack
 ) -> None:
     nautobot.on("GET", SCHEDULED_PATH, scheduled("pending"), ok({"detail": "Not found."}, 404))
+    nautobot.on("GET", "/api/status/", ok({"nautobot-version": "3.2.7"}))  # 3.x keeps denied ones: not a denial
 
     assert await follower.follow_approval(REQUEST, FORM, SCHEDULED_ID, THREAD) is None
 
@@ -459,6 +479,45 @@ async def test_a_scheduled_job_that_vanished_is_said_in_the_thread(
     assert "could not follow this approval any more" in reply["text"]
     (closed,) = updates(slack)
     assert says(closed, RunStatus.CANCELLED)
+
+
+def scheduled_on_2_4(*, approved: bool) -> httpx.Response:
+    """Nautobot 2.4's scheduled job: no ``state``; an approval stamps ``approved_at``."""
+    record = {key: value for key, value in RUN_AWAITING_APPROVAL["scheduled_job"].items() if key != "state"}
+    stamp = "2026-11-29T17:00:00.000000Z" if approved else None
+    return ok({**record, "approval_required": True, "approved_at": stamp, "approved_by_user": None})
+
+
+async def test_on_nautobot_2_4_the_approval_is_read_from_approved_at(
+    follower: Follower, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    nautobot.on("GET", SCHEDULED_PATH, scheduled_on_2_4(approved=False), scheduled_on_2_4(approved=True))
+    nautobot.on("GET", RESULTS_PATH, found(job_result("STARTED")))
+    nautobot.on("GET", RESULT_PATH, *results(SUCCEEDED))
+    nautobot.on("GET", LOGS_PATH, ok(LOGS))
+
+    final = await follower.follow_approval(REQUEST, FORM, SCHEDULED_ID, THREAD)
+
+    assert final is not None and final.status is RunStatus.SUCCEEDED
+    assert nautobot.count("GET", RESULTS_PATH) == 1  # looked for the run only once approved
+    (log,) = replies(slack)
+    assert_in_thread(log)
+
+
+async def test_on_nautobot_2_x_a_scheduled_job_gone_is_a_denial(
+    follower: Follower, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    nautobot.on("GET", SCHEDULED_PATH, scheduled_on_2_4(approved=False), ok({"detail": "Not found."}, 404))
+    nautobot.on("GET", "/api/status/", ok({"nautobot-version": "2.4.44"}))  # not known yet: asked then
+
+    assert await follower.follow_approval(REQUEST, FORM, SCHEDULED_ID, THREAD) is None
+
+    (reply,) = replies(slack)
+    assert "on Nautobot 2.x that is what a denial does" in reply["text"]
+    (closed,) = updates(slack)
+    assert says(closed, RunStatus.DENIED)
+    assert nautobot.count("GET", RESULTS_PATH) == 0
+    assert follower.nautobot.capabilities == Capabilities((2, 4))
 
 
 async def test_an_approval_pending_past_the_timeout_is_looked_at_rarely_then_left_for_a_restart(

@@ -226,6 +226,14 @@ def test_parent_message_final_state_shows_duration_and_log_counts() -> None:
     assert "Log: 5 info · 1 warning" in footer
 
 
+def test_parent_message_final_state_without_known_counts_names_none() -> None:
+    uncounted = RUN.model_copy(update={"log_counts": None})
+    _, blocks = rendered(parent_message(REQUEST, uncounted, form=FORM))
+    footer = blocks[-1]["elements"][0]["text"]
+    assert "Took 1m 12s" in footer
+    assert "Log:" not in footer  # not "no log lines" while the thread holds them
+
+
 def test_parent_message_while_running_shows_elapsed_time_but_no_counts() -> None:
     running = RUN.model_copy(update={"status": RunStatus.RUNNING, "date_done": None})
     _, blocks = rendered(parent_message(REQUEST, running, elapsed=timedelta(seconds=45)))

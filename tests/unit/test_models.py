@@ -225,6 +225,20 @@ def test_job_run_from_api() -> None:
     assert run.traceback is not None and run.traceback.endswith("boom\n")
 
 
+def test_a_job_result_without_counts_has_them_from_its_log() -> None:
+    """Nautobot 2.4's JobResult carries no log counts: unknown until the log itself is read."""
+    counted = {key: value for key, value in JOB_RESULT.items() if not key.endswith("_log_count")}
+    run = JobRun.from_api(counted, "https://n")
+    assert run.log_counts is None
+    entries = [
+        LogEntry(created=datetime(2026, 11, 25, 20, 15, second, tzinfo=UTC), log_level=level, message="m")
+        for second, level in ((3, "info"), (4, "info"), (5, "success"))
+    ]
+    assert run.with_log(entries).log_counts == {"info": 2, "success": 1}
+    nothing_logged = JobRun.from_api({**JOB_RESULT, "info_log_count": 0, "warning_log_count": 0}, "https://n")
+    assert nothing_logged.with_log(entries).log_counts == {"failure": 1}  # Nautobot's own count wins
+
+
 def test_job_run_without_start_time_measures_from_creation_and_wraps_non_dict_results() -> None:
     data = {**JOB_RESULT, "date_started": None, "result": "done", "status": "SUCCESS", "traceback": ""}
     run = JobRun.from_api(data, "https://n")

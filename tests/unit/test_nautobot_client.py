@@ -366,6 +366,18 @@ async def test_status_adds_the_api_version_header(fake: FakeNautobot, client: Na
     assert "version=" not in fake.requests[0].headers["Accept"]
 
 
+async def test_what_nautobot_can_do_follows_the_version_it_reports(fake: FakeNautobot, client: NautobotClient) -> None:
+    assert not client.capabilities.known and not client.capabilities.cancel  # unknown counts as absent
+    fake.on("GET", "/api/status/", ok({"nautobot-version": "2.4.44"}), ok({"nautobot-version": "3.2.7"}))
+
+    await client.status()
+    assert client.capabilities.version == (2, 4)
+    assert not client.capabilities.cancel and client.capabilities.events
+
+    await client.status()  # upgraded under the running bot
+    assert client.capabilities.cancel
+
+
 # Addresses
 
 

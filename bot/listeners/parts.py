@@ -14,7 +14,7 @@ from bot.audit import Audit
 from bot.ledger import AuditAction, AuditEntry, AuditOutcome, Ledger
 from bot.metrics import Metrics
 from bot.models import FILLED_BY_BOT
-from bot.nautobot import FormCache, NautobotError
+from bot.nautobot import FormCache, NautobotError, ObjectSearch
 from bot.runs import Runs
 from bot.slack import modal
 from bot.slack.text import escape
@@ -43,9 +43,12 @@ class Parts:
     email_regex: str | None = None
     hidden: frozenset[str] = field(default_factory=frozenset)
     """Job variables the bot fills itself: never in the form, never shown back as inputs."""
+    objects: ObjectSearch = field(init=False)
+    """Nautobot objects for the selects of ObjectVars, searched as a person types."""
 
     def __post_init__(self) -> None:
         self.hidden = frozenset(self.hidden) | FILLED_BY_BOT
+        self.objects = ObjectSearch(self.forms.nautobot)
 
     async def decide_soon(self, actor: Actor) -> Decision | None:
         """The decision from the cache, else a fresh one within :data:`ACCESS_WAIT`; None when too slow."""

@@ -18,6 +18,7 @@ from bot.nautobot.errors import (
     flatten,
 )
 from bot.nautobot.form_cache import FormCache
+from bot.nautobot.objects import ObjectSearch
 from bot.nautobot.result_reader import ResultReader
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "NautobotServerError",
     "NautobotUnreachable",
     "NoWorker",
+    "ObjectSearch",
     "ResultReader",
     "Submission",
     "flatten",

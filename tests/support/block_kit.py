@@ -383,6 +383,18 @@ def validate_message_blocks(blocks: Any, pointer: str = "/blocks") -> list[str]:
     return checker.messages
 
 
+def validate_options_response(answer: Any) -> list[str]:
+    """Problems with the answer to a ``block_suggestion``: ``{"options": [...]}`` (up to 100, may be empty)."""
+    checker = _Checker("options")
+    if not checker.obj(answer, ""):
+        return checker.messages
+    if set(answer) - {"options", "option_groups"} or ("options" not in answer and "option_groups" not in answer):
+        checker.fail("", f"expected options or option_groups, got keys {sorted(answer)}")
+    if "options" in answer:
+        checker.options(answer["options"], "/options", max_items=100, plain=True, min_items=0)
+    return checker.messages
+
+
 def view_size(view: Any) -> int:
     """Bytes of the view as JSON, the measure behind ``view_too_large``."""
     return len(json.dumps(view, separators=(",", ":"), ensure_ascii=False).encode())

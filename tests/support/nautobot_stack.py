@@ -48,6 +48,10 @@ BOT_USERNAME = "chatops-bot"
 """The bot's Nautobot user (tests/support/provision_nautobot.py creates it); the Job trusts its requested_by."""
 JOB_NAME = "Create Meraki User"
 REPO_SLUG = "meraki_chatops"
+TEST_JOBS = SUPPORT / "nautobot_test_jobs"
+"""Jobs that exist only for the tests (e.g. one declaring every variable type), synced as a repository of their own."""
+TEST_JOBS_SLUG = "meraki_chatops_test_jobs"
+EVERY_VARIABLE_JOB = "Every Variable Type"
 EMAIL_REGEX = r"^[A-Za-z0-9._%+-]+@example\.(com|org)$"
 
 
@@ -196,9 +200,10 @@ class GitRemote:
     tests exercise the code as it is on disk, not only what has been committed.
     """
 
-    def __init__(self, checkout: Path, workdir: Path):
+    def __init__(self, checkout: Path, workdir: Path, name: str = "meraki-chatops"):
         self.checkout = checkout
         self.workdir = workdir
+        self.name = name
         self.server: ThreadingHTTPServer | None = None
 
     def _git(self, *args: str, cwd: Path) -> str:
@@ -228,13 +233,14 @@ class GitRemote:
         self._git("add", "-A", cwd=snapshot)
         self._git("commit", "-q", "-m", "checkout snapshot", cwd=snapshot)
         served.mkdir()
-        self._git("clone", "-q", "--bare", str(snapshot), str(served / "meraki-chatops.git"), cwd=self.workdir)
-        self._git("update-server-info", cwd=served / "meraki-chatops.git")
+        bare = served / f"{self.name}.git"
+        self._git("clone", "-q", "--bare", str(snapshot), str(bare), cwd=self.workdir)
+        self._git("update-server-info", cwd=bare)
         if self.server is None:
             handler = partial(_QuietHandler, directory=str(served))
             self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
             threading.Thread(target=self.server.serve_forever, daemon=True, name="git-remote").start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}/meraki-chatops.git"
+        return f"http://127.0.0.1:{self.server.server_address[1]}/{self.name}.git"
 
     def stop(self) -> None:
         if self.server is not None:
@@ -289,10 +295,13 @@ class NautobotStack:
     beat: Process | None = None
     job_id: str = ""
     repository_id: str = ""
+    test_job_ids: dict[str, str] = field(default_factory=dict)
+    """The test-only Jobs (tests/support/nautobot_test_jobs), by name, enabled."""
 
     def __post_init__(self) -> None:
         self.root = self.workdir / "nautobot-root"
         self.git = GitRemote(self.checkout, self.workdir)
+        self.test_jobs_git = GitRemote(TEST_JOBS, self.workdir / "test-jobs", name="meraki-chatops-test-jobs")
         self.url = f"http://127.0.0.1:{self.port}"
         self.worker_overrides: dict[str, str | None] = {}
 
@@ -340,6 +349,7 @@ class NautobotStack:
         self.start_worker()
         self.wait_for_web()
         self.sync_repository()
+        self.sync_test_jobs()
         return self
 
     def stop(self) -> None:
@@ -347,6 +357,7 @@ class NautobotStack:
             if process is not None:
                 process.stop()
         self.git.stop()
+        self.test_jobs_git.stop()
         if hasattr(self, "_admin"):
             self._admin.close()
 
@@ -477,36 +488,52 @@ class NautobotStack:
 
     def sync_repository(self) -> None:
         """Publish the checkout and have Nautobot (re)sync it, as a user does after a push."""
-        remote = self.git.publish()
-        if not self.repository_id:
+        self.repository_id = self._sync(self.git, "meraki-chatops", REPO_SLUG, self.repository_id)
+        jobs = self.admin.get("/api/extras/jobs/", params={"name": JOB_NAME}).raise_for_status().json()["results"]
+        if not jobs:
+            raise StackError(f"after the sync no Job named {JOB_NAME!r} exists:\n{_tail(self.worker.log)}")
+        self.job_id = jobs[0]["id"]
+        self.set_job_enabled(True)
+
+    def sync_test_jobs(self) -> None:
+        """The test-only Jobs, from a Git repository of their own, each enabled."""
+        repository = self._sync(self.test_jobs_git, "meraki-chatops-test-jobs", TEST_JOBS_SLUG, "")
+        params = {"module_name__isw": TEST_JOBS_SLUG, "limit": "100"}
+        jobs = self.admin.get("/api/extras/jobs/", params=params).raise_for_status().json()["results"]
+        if not jobs:
+            raise StackError(f"the test Jobs' repository {repository} gave no Job:\n{_tail(self.worker.log)}")
+        for job in jobs:
+            self.admin.patch(f"/api/extras/jobs/{job['id']}/", json={"enabled": True}).raise_for_status()
+            self.test_job_ids[job["name"]] = job["id"]
+
+    def _sync(self, git: GitRemote, name: str, slug: str, repository_id: str) -> str:
+        """Publish ``git``'s files, add them to Nautobot as a Git repository of Jobs (once) and sync; its id."""
+        remote = git.publish()
+        if not repository_id:
             created = self.admin.post(
                 "/api/extras/git-repositories/",
                 json={
-                    "name": "meraki-chatops",
-                    "slug": REPO_SLUG,
+                    "name": name,
+                    "slug": slug,
                     "remote_url": remote,
                     "branch": "main",
                     "provided_contents": ["extras.job"],
                 },
             )
             if created.status_code != 201:
-                raise StackError(f"creating the Git repository failed: {created.status_code} {created.text}")
-            self.repository_id = created.json()["id"]
-        synced = self.admin.post(f"/api/extras/git-repositories/{self.repository_id}/sync/")
+                raise StackError(f"creating the Git repository {name} failed: {created.status_code} {created.text}")
+            repository_id = created.json()["id"]
+        synced = self.admin.post(f"/api/extras/git-repositories/{repository_id}/sync/")
         if synced.status_code not in (200, 201):
-            raise StackError(f"syncing the Git repository failed: {synced.status_code} {synced.text}")
+            raise StackError(f"syncing the Git repository {name} failed: {synced.status_code} {synced.text}")
         result = self.wait_for_result(synced.json()["job_result"]["id"])
         if result["status"]["value"] != "SUCCESS":
             logs = self.admin.get(f"/api/extras/job-results/{result['id']}/logs/").json()
             lines = "\n".join(f"{e['log_level']}: {e['message']}" for e in logs)
             raise StackError(
-                f"Git repository sync ended {result['status']['value']}:\n{lines}\n{_tail(self.worker.log)}"
+                f"Git repository {name} sync ended {result['status']['value']}:\n{lines}\n{_tail(self.worker.log)}"
             )
-        jobs = self.admin.get("/api/extras/jobs/", params={"name": JOB_NAME}).raise_for_status().json()["results"]
-        if not jobs:
-            raise StackError(f"after the sync no Job named {JOB_NAME!r} exists:\n{_tail(self.worker.log)}")
-        self.job_id = jobs[0]["id"]
-        self.set_job_enabled(True)
+        return repository_id
 
     def set_job_enabled(self, enabled: bool) -> None:
         self.admin.patch(f"/api/extras/jobs/{self.job_id}/", json={"enabled": enabled}).raise_for_status()

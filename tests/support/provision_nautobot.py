@@ -46,3 +46,6 @@ grant(
         "changed_object_type__model": "chatopsaccountlink",
     },
 )
+# The test-only Job "Every Variable Type" offers statuses in its ObjectVar selects: what the README asks
+# of an operator whose Job has ObjectVars (view on the models they name).
+grant("meraki-chatops tests: view the statuses the test Job offers", ["view"], ["extras.status"])

@@ -35,7 +35,14 @@ from typing import Any, TypeVar
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from tests.support.block_kit import _EMAIL, MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
+from tests.support.block_kit import (
+    _EMAIL,
+    MAX_VIEW_BYTES,
+    validate_message_blocks,
+    validate_options_response,
+    validate_view,
+    view_size,
+)
 
 T = TypeVar("T")
 
@@ -1694,6 +1701,47 @@ class SlackStandIn:
         if unknown:
             return f"errors name blocks that are not input blocks of the view: {unknown}"
         return None
+
+    def suggest(self, view_id: str, block_id: str, value: str = "", user_id: str = "U123") -> list[dict[str, Any]]:
+        """Type ``value`` into an external select of the user's top modal: the options the app answers with.
+
+        As Slack, it sends a ``block_suggestion`` and takes only a well-formed answer within the ack time.
+        """
+        with self._lock:
+            space = self._workspace
+            stack = space.stacks.get(user_id) or []
+            if not stack or stack[-1] != view_id:
+                raise ValueError(f"view {view_id} is not the modal {user_id} currently sees")
+            view = copy.deepcopy(space.views[view_id])
+            selects = [
+                element
+                for block in view.get("blocks", [])
+                if block.get("block_id") == block_id and block.get("type") == "input"
+                for element in [block.get("element") or {}]
+                if element.get("type") in ("external_select", "multi_external_select")
+            ]
+            if len(selects) != 1:
+                raise ValueError(f"view {view_id} has no external select in block {block_id!r}")
+            if len(value) < int(selects[0].get("min_query_length", 3)):
+                return []  # Slack does not ask before the minimum query length is typed
+            user = self._user(user_id)
+            payload = {
+                "type": "block_suggestion",
+                "user": {"id": user_id, "username": user.name, "name": user.name, "team_id": TEAM_ID},
+                "container": {"type": "view", "view_id": view_id},
+                "api_app_id": APP_ID,
+                "token": VERIFICATION_TOKEN,
+                "action_id": selects[0]["action_id"],
+                "block_id": block_id,
+                "value": value,
+                "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+                "view": view,
+            }
+        answer = self._deliver("interactive", payload, accepts_response=True)
+        problems = validate_options_response(answer)
+        if problems:
+            raise ValueError(f"Slack would show no options for this answer: {'; '.join(problems)}")
+        return list(answer.get("options") or [])
 
     def click_button(
         self,

@@ -22,6 +22,7 @@ from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer
 from tests.support.fake_nautobot import (
     ACME_ORG,
+    BASE,
     JOB_ID,
     JOB_NAME,
     JOBS_PATH,
@@ -615,6 +616,55 @@ async def test_a_long_choice_list_is_searched_through_the_options_listener(warm:
 
     assert [o["value"] for o in answers[0]["options"]] == ["read-only"]
     assert answers[1] == {"options": []}
+
+
+STATUS_ID = "1d6ad4b5-5e7b-4c2f-9d0a-7a1c9f1f4c11"
+
+
+async def test_an_object_variable_is_searched_in_nautobot_as_the_person_types(
+    listeners: Listeners, nautobot: FakeNautobot
+) -> None:
+    status = {"name": "status", "type": "ObjectVar", "model": "extras.status", "required": True}
+    nautobot.on("GET", VARIABLES_PATH, ok([*VARIABLES, status]))
+    await listeners.forms.refresh()
+    nautobot.on(
+        "GET", "/api/extras/", ok({"tags": f"{BASE}/api/extras/tags/", "statuses": f"{BASE}/api/extras/statuses/"})
+    )
+    nautobot.on("GET", "/api/plugins/", ok({"chatops": f"{BASE}/api/plugins/chatops/"}))
+    nautobot.on("GET", "/api/plugins/chatops/", ok({"access-grants": f"{BASE}/api/plugins/chatops/access-grants/"}))
+    found = {"count": 1, "next": None, "results": [{"id": STATUS_ID, "display": "Active", "name": "Active"}]}
+    nautobot.on("GET", "/api/extras/statuses/", ok(found))
+    answers: list[dict[str, Any]] = []
+
+    async def ack(**kwargs: Any) -> None:
+        answers.append(kwargs)
+
+    await listeners.options(ack, suggestion("status", "act"))
+    await listeners.options(ack, suggestion("status", ""))
+    await listeners.options(ack, suggestion("status", "x", user="U0STRANGER"))  # nobody the policy allows
+
+    assert [(o["value"], o["text"]["text"]) for o in answers[0]["options"]] == [(STATUS_ID, "Active")]
+    assert answers[1] == answers[0]
+    assert answers[2] == {"options": []}
+    searches = [r for r in nautobot.requests if r.url.path == "/api/extras/statuses/"]
+    assert [r.url.params["q"] for r in searches] == ["act", ""]  # the stranger's search never reached Nautobot
+    assert nautobot.count("GET", "/api/extras/") == 1  # the model's endpoint is found once
+
+
+async def test_an_object_search_nautobot_refuses_offers_nothing(listeners: Listeners, nautobot: FakeNautobot) -> None:
+    status = {"name": "status", "type": "ObjectVar", "model": "extras.status", "required": True}
+    nautobot.on("GET", VARIABLES_PATH, ok([*VARIABLES, status]))
+    await listeners.forms.refresh()
+    nautobot.on("GET", "/api/extras/", ok({"statuses": f"{BASE}/api/extras/statuses/"}))
+    nautobot.on("GET", "/api/extras/statuses/", ok({"detail": "You do not have permission."}, 403))
+    answers: list[dict[str, Any]] = []
+
+    async def ack(**kwargs: Any) -> None:
+        answers.append(kwargs)
+
+    await listeners.options(ack, suggestion("status", ""))
+
+    assert answers == [{"options": []}]
 
 
 async def test_nautobot_down_at_submit_keeps_the_request_and_retry_sends_it(

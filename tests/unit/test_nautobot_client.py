@@ -35,6 +35,7 @@ from bot.nautobot import (
     NautobotServerError,
     NautobotUnreachable,
     NoWorker,
+    ObjectSearch,
     Submission,
 )
 from tests.support.fake_nautobot import (
@@ -376,6 +377,24 @@ async def test_what_nautobot_can_do_follows_the_version_it_reports(fake: FakeNau
 
     await client.status()  # upgraded under the running bot
     assert client.capabilities.cancel
+
+
+async def test_an_object_search_finds_the_endpoint_of_an_apps_model_and_of_a_plugins(
+    fake: FakeNautobot, client: NautobotClient
+) -> None:
+    fake.on("GET", "/api/ipam/", ok({"prefixes": f"{BASE}/api/ipam/prefixes/", "ip-addresses": "x"}))
+    fake.on("GET", "/api/plugins/", ok({"chatops": f"{BASE}/api/plugins/chatops/"}))
+    fake.on("GET", "/api/plugins/chatops/", ok({"access-grants": f"{BASE}/api/plugins/chatops/access-grants/"}))
+    fake.on("GET", "/api/ipam/ip-addresses/", ok({"results": [{"id": "a1", "display": "192.0.2.10/24"}]}))
+    fake.on("GET", "/api/plugins/chatops/access-grants/", ok({"results": [{"id": "g1", "display": "meraki *"}]}))
+    search = ObjectSearch(client)
+
+    assert await search.search("ipam.ipaddress", "192.0.2") == [("a1", "192.0.2.10/24")]
+    assert await search.search("nautobot_chatops.accessgrant", "") == [("g1", "meraki *")]
+    assert await search.search("nautobot_chatops.nosuchmodel", "") == []
+    assert await search.search("nautobot_chatops.nosuchmodel", "again") == []  # not looked for twice
+
+    assert fake.count("GET", "/api/plugins/chatops/") == 2  # once for each model found or not found there
 
 
 # Addresses

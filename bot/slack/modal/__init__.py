@@ -15,6 +15,7 @@ from bot.slack.modal.build import (
     loading_modal,
     message_modal,
     modal_title,
+    object_options,
     unavailable_modal,
     view_size,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "loading_modal",
     "message_modal",
     "modal_title",
+    "object_options",
     "parse_command_text",
     "read_submission",
     "unavailable_modal",

@@ -55,6 +55,7 @@ from bot.slack.modal.fields import (
     length_bounds,
     looks_like_email,
     usable_choices,
+    usable_value,
 )
 from bot.slack.text import INFO_ICON, clean, escape, truncate
 
@@ -105,6 +106,12 @@ def _plain(text: str, limit: int, *, one_line: bool = True) -> PlainTextObject |
 def _option(value: str, label: str) -> Option:
     text = truncate(" ".join(clean(label).split()), OPTION_TEXT_MAX) or truncate(value, OPTION_TEXT_MAX)
     return Option(value=value, text=PlainTextObject(text=text, emoji=True))
+
+
+def object_options(found: Iterable[tuple[str, str]]) -> list[Option]:
+    """Options of an ObjectVar's select: Nautobot's objects as (id, display), in Nautobot's order."""
+    usable = [(value, label) for value, label in found if usable_value(value)]
+    return [_option(value, label) for value, label in usable[:OPTIONS_MAX]]
 
 
 def choice_options(var: JobVariable, query: str = "", limit: int = OPTIONS_MAX) -> list[Option]:

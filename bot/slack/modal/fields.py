@@ -92,7 +92,7 @@ def kind_of(var: JobVariable) -> Kind:
     return _FIXED_KINDS.get(var.type, Kind.UNSUPPORTED)
 
 
-def _usable_value(value: str) -> bool:
+def usable_value(value: str) -> bool:
     return 0 < len(value) <= OPTION_VALUE_MAX and value.strip() != "" and clean(value) == value
 
 
@@ -105,7 +105,7 @@ def usable_choices(var: JobVariable) -> tuple[list[tuple[str, str]], int]:
         if value in seen or value == "":
             continue
         seen.add(value)
-        if _usable_value(value):
+        if usable_value(value):
             usable.append((value, label))
         else:
             dropped += 1

@@ -26,7 +26,19 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Insert, Select, Update, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Executable,
+    Insert,
+    Select,
+    Update,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -251,7 +263,7 @@ class Ledger:
             "source": entry.source[:64],
             "nautobot_user": entry.nautobot_user[:255] if entry.nautobot_user else None,
         }
-        await self._run(lambda conn: conn.execute(_AUDIT_INSERT, values), write=True)
+        await self._run(functools.partial(_execute, _AUDIT_INSERT, values), write=True)
         return to_audit(SimpleNamespace(**values))
 
     async def audit_trail(
@@ -374,7 +386,7 @@ class Ledger:
             .where(REQUESTS.c.request_id == request_id, REQUESTS.c.owner == self.owner)
             .values(lease_until=now() + timedelta(seconds=seconds))
         )
-        await self._run(lambda conn: conn.execute(statement), write=True)
+        await self._run(functools.partial(_execute, statement, None), write=True)
 
     async def release(self) -> int:
         """Give up every lease of this replica (shutdown): other replicas take the requests over at once."""
@@ -451,6 +463,11 @@ class Ledger:
             return await self._steps.run(step, write=write)
         except (SQLAlchemyError, OSError) as exc:
             raise LedgerUnavailable(f"the request ledger failed: {_reason(exc)}") from exc
+
+
+def _execute(statement: Executable, parameters: dict[str, Any] | None, conn: Connection) -> None:
+    """A step that writes and returns nothing (no result object leaves the step's thread)."""
+    conn.execute(statement, parameters)
 
 
 def _scalars(statement: Update, conn: Connection) -> list[Any]:

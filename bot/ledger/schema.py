@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Dialect,
+    Engine,
     Index,
     Integer,
     MetaData,
@@ -53,6 +55,7 @@ from bot.ledger.records import (
     RequestState,
     SchemaTooNew,
 )
+from bot.ledger.steps import Steps
 from bot.models import RunStatus
 
 log = logging.getLogger("bot.ledger")
@@ -68,11 +71,6 @@ PG_CONNECT_TIMEOUT = 10.0
 
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "postgres": "asyncpg"}
 _BACKENDS = {"postgres": "postgresql"}
-_WRITE_LOCK = "ledger_write_lock"
-SINGLE_STATEMENTS = "ledger_single_statements"
-"""An execution option for work done in one statement (every ledger step): without a ``BEGIN``, SQLite runs
-each statement as its own transaction, as atomic and as durable, and the ``BEGIN`` would only add its round
-trips to the driver's thread. Other backends ignore it."""
 _MIGRATION_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"meraki-chatops ledger migrations").digest()[:8], "big", signed=True
 )
@@ -311,7 +309,7 @@ def _refuse_newer(version: int, known: int) -> None:
         )
 
 
-def _migrate(conn: Connection, steps: Sequence[Migration]) -> tuple[int, int]:
+def _migrate(conn: Connection, *, steps: Sequence[Migration]) -> tuple[int, int]:
     """Apply the missing steps inside the caller's transaction, holding the migration lock."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
@@ -324,20 +322,16 @@ def _migrate(conn: Connection, steps: Sequence[Migration]) -> tuple[int, int]:
     return before, len(steps)
 
 
-async def upgrade(engine: AsyncEngine) -> None:
+async def upgrade(steps: Steps, url: URL) -> None:
     """Check the version without locking (the usual case: current), then upgrade under the lock."""
-    steps = tuple(MIGRATIONS)
-    async with engine.connect() as conn:
-        current = await conn.run_sync(_schema_version)
-    _refuse_newer(current, len(steps))
-    if current == len(steps):
+    migrations = tuple(MIGRATIONS)
+    current = await steps.run(_schema_version, write=False)
+    _refuse_newer(current, len(migrations))
+    if current == len(migrations):
         return
-    async with engine.connect() as conn:
-        await conn.execution_options(**{_WRITE_LOCK: True})
-        async with conn.begin():
-            before, after = await conn.run_sync(_migrate, steps)
+    before, after = await steps.run(functools.partial(_migrate, steps=migrations), write=True)
     if after > before:
-        log.info("ledger schema upgraded from version %d to %d url=%s", before, after, safe_url(engine.url))
+        log.info("ledger schema upgraded from version %d to %d url=%s", before, after, safe_url(url))
 
 
 # -- engine --------------------------------------------------------------------------------------
@@ -363,25 +357,35 @@ def safe_url(url: URL) -> str:
 
 
 def create_engine(url: URL) -> AsyncEngine:
+    """The async engine: every step's on PostgreSQL; on SQLite, for other readers of the ledger (its steps
+    go through :func:`sqlite_engine`)."""
     if url.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": PG_CONNECT_TIMEOUT})
     engine = create_async_engine(url)
+    _configure_sqlite(engine.sync_engine)
+    _begin_explicitly(engine.sync_engine)
+    return engine
+
+
+def sqlite_engine(url: URL) -> Engine:
+    """The synchronous engine the ledger's SQLite thread uses (:class:`~bot.ledger.steps.SqliteThread`): the
+    same file and settings as ``url``, the sqlite3 driver; each step sends its own ``BEGIN``."""
+    engine = sqlalchemy.create_engine(url.set(drivername="sqlite+pysqlite"))
     _configure_sqlite(engine)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL and a busy timeout let two processes share the file; real ``BEGIN`` makes DDL transactional.
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL and a busy timeout let two processes share the file; SQLAlchemy's transactions start a real ``BEGIN``.
 
     ``synchronous = FULL`` keeps a committed state change through a power cut, not only a crash: losing
     ``submitting`` would let a restarted bot send a run twice.
 
-    The sqlite3 driver's own transaction handling skips ``BEGIN`` before DDL and ``SELECT``, so
-    SQLAlchemy emits it instead (``BEGIN IMMEDIATE`` where a connection asked for the write lock up
-    front, as migrations do). Work in one statement goes without (``SINGLE_STATEMENTS``).
+    The sqlite3 driver's own transaction handling skips ``BEGIN`` before DDL and ``SELECT``, so it is
+    turned off and the ``BEGIN`` is sent explicitly (:func:`_begin_explicitly`, or by the step itself).
     """
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -390,17 +394,19 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+
+def _begin_explicitly(engine: Engine) -> None:
+    """``BEGIN`` when SQLAlchemy begins a transaction."""
+
+    @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        options = conn.get_execution_options()
-        if not options.get(SINGLE_STATEMENTS):
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE_LOCK) else "BEGIN")
+        conn.exec_driver_sql("BEGIN")
 
 
 def _wal(cursor: Any) -> None:
     """Switch to WAL; SQLite answers "locked" at once, without its busy timeout, while another connection
     creates the same new file, so the switch is tried again for as long as that timeout. This runs in the
-    driver's own thread, not on the event loop."""
+    ledger's SQLite thread (or aiosqlite's), not on the event loop."""
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
     while True:
         try:

@@ -10,8 +10,9 @@ How it is stored is :mod:`bot.ledger.schema`; what it holds, :mod:`bot.ledger.re
 
 Every step of a request's life writes here, so the statements are SQLAlchemy Core, built once and
 run with new parameters: the ORM's unit of work and the building of each statement cost more than
-the write itself. Each step is one statement, which SQLite runs as its own transaction; a read that
-follows it (to explain a refusal, or to find a request recorded before) sees what is committed then.
+the write itself. Each step is one transaction, whatever reads follow its write (to explain a
+refusal, or to find a request recorded before); how it reaches the database, off the event loop, is
+:mod:`bot.ledger.steps`.
 """
 
 from __future__ import annotations
@@ -20,15 +21,26 @@ import functools
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Collection, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Iterator
 from datetime import timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Insert, Select, Update, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Executable,
+    Insert,
+    Select,
+    Update,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.ledger.records import (
     STATUS_STATES,
@@ -50,17 +62,18 @@ from bot.ledger.schema import (
     DEFAULT_URL,
     KEY_MAX,
     REQUESTS,
-    SINGLE_STATEMENTS,
     SchemaVersionRow,
     async_url,
     create_engine,
     insert_absent,
     now,
     safe_url,
+    sqlite_engine,
     to_audit,
     to_record,
     upgrade,
 )
+from bot.ledger.steps import PooledSteps, SqliteThread, Step, Steps
 from bot.models import RunRequest, RunStatus
 
 log = logging.getLogger("bot.ledger")
@@ -77,6 +90,13 @@ _IDS_PER_STATEMENT = 500
 _GET: Select[Any] = select(REQUESTS).where(REQUESTS.c.request_id == bindparam("key"))
 _AUDIT_INSERT: Insert = insert(AUDIT)
 """Its columns are the parameters' keys."""
+_PROBE: Update = update(SchemaVersionRow).values(version=SchemaVersionRow.version)
+
+T = TypeVar("T")
+
+
+class _Probed(Exception):
+    """The probe's write went through; raised to roll it back."""
 
 
 @functools.cache
@@ -114,8 +134,12 @@ class Ledger:
     """
 
     def __init__(self, engine: AsyncEngine, *, owner: str | None = None, lease: float = LEASE_SECONDS):
+        """``engine``: the ledger's database; on SQLite the steps go through a thread of the ledger's own
+        (:class:`~bot.ledger.steps.SqliteThread`), and ``engine`` serves only other readers."""
         self._engine = engine
-        self._statements = engine.execution_options(**{SINGLE_STATEMENTS: True})
+        self._steps: Steps = (
+            SqliteThread(sqlite_engine(engine.url)) if engine.dialect.name == "sqlite" else PooledSteps(engine)
+        )
         self._closed = False
         self.owner = owner or default_replica_id()
         self.lease = timedelta(seconds=lease)
@@ -123,23 +147,24 @@ class Ledger:
     @classmethod
     async def open(cls, url: str = DEFAULT_URL, *, owner: str | None = None, lease: float = LEASE_SECONDS) -> Ledger:
         """Connect, and create or upgrade the schema; refuses a schema newer than this code."""
-        engine = create_engine(async_url(url))
+        ledger = cls(create_engine(async_url(url)), owner=owner, lease=lease)
         try:
-            await upgrade(engine)
+            await upgrade(ledger._steps, ledger._engine.url)
         except (SQLAlchemyError, OSError) as exc:
-            await engine.dispose()
-            raise LedgerUnavailable(
-                f"cannot open the request ledger at {safe_url(engine.url)}: {_reason(exc)}"
-            ) from exc
+            await ledger.close()
+            raise LedgerUnavailable(f"cannot open the request ledger at {ledger.url}: {_reason(exc)}") from exc
         except BaseException:
-            await engine.dispose()
+            await ledger.close()
             raise
-        return cls(engine, owner=owner, lease=lease)
+        return ledger
 
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
-            await self._engine.dispose()
+            try:
+                await self._steps.close()
+            finally:
+                await self._engine.dispose()
 
     async def __aenter__(self) -> Ledger:
         return self
@@ -155,9 +180,11 @@ class Ledger:
     # -- reading ---------------------------------------------------------------------------------
 
     async def get(self, request_id: str) -> Record | None:
-        async with self._transaction() as conn:
-            row = (await conn.execute(_GET, {"key": request_id})).one_or_none()
+        def step(conn: Connection) -> Record | None:
+            row = conn.execute(_GET, {"key": request_id}).one_or_none()
             return to_record(row) if row is not None else None
+
+        return await self._run(step, write=False)
 
     async def unfinished(self) -> list[Record]:
         """Every request not in a final state, oldest first: what a restarted bot resumes."""
@@ -167,21 +194,24 @@ class Ledger:
             .where(REQUESTS.c.state.in_(open_states))
             .order_by(REQUESTS.c.created_at, REQUESTS.c.request_id)
         )
-        async with self._transaction() as conn:
-            return [to_record(row) for row in await conn.execute(query)]
+        return await self._run(lambda conn: [to_record(row) for row in conn.execute(query)], write=False)
 
     async def writable(self) -> bool:
         """Whether a write would succeed now (for ``/readyz``): a real write, rolled back."""
         if self._closed:
             return False
+
+        def probe(conn: Connection) -> None:
+            conn.execute(_PROBE)
+            raise _Probed
+
         try:
-            async with self._engine.connect() as conn:
-                await conn.execute(update(SchemaVersionRow).values(version=SchemaVersionRow.version))
-                await conn.rollback()
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning("ledger not writable url=%s: %s", self.url, _reason(exc))
-            return False
-        return True
+            await self._run(probe, write=True)
+        except _Probed:
+            return True
+        except LedgerError as exc:
+            log.warning("ledger not writable url=%s: %s", self.url, exc)
+        return False
 
     # -- recording -------------------------------------------------------------------------------
 
@@ -201,14 +231,18 @@ class Ledger:
             "lease_until": stamp + self.lease,
             "resumes": 0,
         }
-        async with self._transaction() as conn:
-            row = (await conn.execute(insert_absent(self._engine.dialect.name), values)).one_or_none()
+        statement = insert_absent(self._engine.dialect.name)
+
+        def step(conn: Connection) -> tuple[Record, bool]:
+            row = conn.execute(statement, values).one_or_none()
             if row is not None:
                 return to_record(row), True
-            row = (await conn.execute(_GET, {"key": request.request_id})).one_or_none()
+            row = conn.execute(_GET, {"key": request.request_id}).one_or_none()
             if row is None:
                 raise LedgerError(f"request {request.request_id} vanished while it was being recorded")
             return to_record(row), False
+
+        return await self._run(step, write=True)
 
     # -- the audit trail -------------------------------------------------------------------------
 
@@ -229,8 +263,7 @@ class Ledger:
             "source": entry.source[:64],
             "nautobot_user": entry.nautobot_user[:255] if entry.nautobot_user else None,
         }
-        async with self._transaction() as conn:
-            await conn.execute(_AUDIT_INSERT, values)
+        await self._run(functools.partial(_execute, _AUDIT_INSERT, values), write=True)
         return to_audit(SimpleNamespace(**values))
 
     async def audit_trail(
@@ -242,8 +275,7 @@ class Ledger:
             query = query.where(AUDIT.c.user_id == user_id)
         if request_id is not None:
             query = query.where(AUDIT.c.request_id == request_id)
-        async with self._transaction() as conn:
-            return [to_audit(row) for row in await conn.execute(query)]
+        return await self._run(lambda conn: [to_audit(row) for row in conn.execute(query)], write=False)
 
     # -- the state machine -----------------------------------------------------------------------
 
@@ -326,9 +358,8 @@ class Ledger:
             .values(owner=self.owner, lease_until=stamp + self.lease, resumes=REQUESTS.c.resumes + 1)
             .returning(*REQUESTS.c)
         )
-        async with self._transaction() as conn:
-            rows = (await conn.execute(statement)).all()
-            return sorted((to_record(row) for row in rows), key=lambda r: (r.created_at, r.request_id))
+        rows = await self._run(lambda conn: [to_record(row) for row in conn.execute(statement)], write=True)
+        return sorted(rows, key=lambda r: (r.created_at, r.request_id))
 
     async def renew(self, request_ids: Collection[str]) -> set[str]:
         """Extend this replica's leases on ``request_ids``; returns those it still holds (the rest were taken over)."""
@@ -341,8 +372,7 @@ class Ledger:
                 .values(lease_until=now() + self.lease)
                 .returning(REQUESTS.c.request_id)
             )
-            async with self._transaction() as conn:
-                held.update(await conn.scalars(statement))
+            held.update(await self._run(functools.partial(_scalars, statement), write=True))
         return held
 
     async def hold(self, request_id: str) -> Record:
@@ -356,8 +386,7 @@ class Ledger:
             .where(REQUESTS.c.request_id == request_id, REQUESTS.c.owner == self.owner)
             .values(lease_until=now() + timedelta(seconds=seconds))
         )
-        async with self._transaction() as conn:
-            await conn.execute(statement)
+        await self._run(functools.partial(_execute, statement, None), write=True)
 
     async def release(self) -> int:
         """Give up every lease of this replica (shutdown): other replicas take the requests over at once."""
@@ -366,9 +395,7 @@ class Ledger:
             .where(REQUESTS.c.owner == self.owner, REQUESTS.c.state.in_(_WORKING))
             .values(lease_until=None, owner=None)
         )
-        async with self._transaction() as conn:
-            result = await conn.execute(statement)
-            return int(getattr(result, "rowcount", 0) or 0)
+        return await self._run(lambda conn: int(getattr(conn.execute(statement), "rowcount", 0) or 0), write=True)
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -410,29 +437,41 @@ class Ledger:
         parameters = {"key": request_id, "me": self.owner, "now": stamp} | {
             f"new_{name}": value for name, value in values.items()
         }
-        async with self._transaction() as conn:
-            row = (await conn.execute(statement, parameters)).one_or_none()
+
+        def step(conn: Connection) -> Record:
+            row = conn.execute(statement, parameters).one_or_none()
             if row is None:
-                raise await self._why_not(conn, request_id, action)
+                raise self._why_not(conn, request_id, action)
             return to_record(row)
 
-    async def _why_not(self, conn: AsyncConnection, request_id: str, action: str) -> LedgerError:
-        row = (await conn.execute(_GET, {"key": request_id})).one_or_none()
+        return await self._run(step, write=True)
+
+    def _why_not(self, conn: Connection, request_id: str, action: str) -> LedgerError:
+        """In the refused step's transaction: the row as the UPDATE saw it."""
+        row = conn.execute(_GET, {"key": request_id}).one_or_none()
         if row is None:
             return UnknownRequest(f"no request {request_id} in the ledger")
         if row.owner not in (None, self.owner) and row.lease_until is not None and row.lease_until >= now():
             return LostLease(request_id, RequestState(row.state), row.owner)
         return IllegalTransition(request_id, RequestState(row.state), action)
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+    async def _run(self, step: Step[T], *, write: bool) -> T:
+        """``step`` as one transaction (see :mod:`bot.ledger.steps`); ``write``: it may write."""
         if self._closed:
             raise LedgerError("the ledger is closed")
         try:
-            async with self._statements.begin() as conn:
-                yield conn
+            return await self._steps.run(step, write=write)
         except (SQLAlchemyError, OSError) as exc:
             raise LedgerUnavailable(f"the request ledger failed: {_reason(exc)}") from exc
+
+
+def _execute(statement: Executable, parameters: dict[str, Any] | None, conn: Connection) -> None:
+    """A step that writes and returns nothing (no result object leaves the step's thread)."""
+    conn.execute(statement, parameters)
+
+
+def _scalars(statement: Update, conn: Connection) -> list[Any]:
+    return list(conn.scalars(statement))
 
 
 def _chunks(ids: list[str]) -> Iterator[list[str]]:

@@ -1,0 +1,162 @@
+"""How ledger steps reach SQLite: whole transactions, in one thread of the ledger's own, in order, off the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, func, insert, select, text
+
+from bot.ledger import Ledger, RequestState
+from bot.ledger.schema import AUDIT, async_url, now, sqlite_engine
+from bot.ledger.steps import SqliteThread
+from bot.models import RunRequest
+
+
+def _request(request_id: str = "V0001") -> RunRequest:
+    return RunRequest(
+        request_id=request_id,
+        requester_id="U0001",
+        channel_id="C0001",
+        job_name="Create Meraki User",
+        inputs={"email": "ana@example.com"},
+        dryrun=True,
+    )
+
+
+def _audit_row(reason: str) -> dict[str, object]:
+    return {
+        "at": now(),
+        "action": "submit",
+        "outcome": "submitted",
+        "user_id": "U0001",
+        "user_name": "ana",
+        "channel_id": "C0001",
+        "team_id": "T0001",
+        "reason": reason,
+        "source": "ACCESS_POLICY",
+    }
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "ledger.sqlite3"
+
+
+@pytest.fixture
+async def ledger(path: Path) -> AsyncIterator[Ledger]:
+    """A ledger on a SQLite file, with its schema; its steps go through its SQLite thread."""
+    async with await Ledger.open(f"sqlite:///{path}") as opened:
+        yield opened
+
+
+@pytest.fixture
+async def steps(path: Path, ledger: Ledger) -> AsyncIterator[SqliteThread]:
+    """A second SQLite thread on the same file, to drive with steps of the test's own."""
+    thread = SqliteThread(sqlite_engine(async_url(f"sqlite:///{path}")))
+    yield thread
+    await thread.close()
+
+
+def _count_audit(conn: Connection) -> int:
+    return conn.scalar(select(func.count()).select_from(AUDIT)) or 0
+
+
+async def test_a_step_that_fails_leaves_nothing_of_what_it_wrote(steps: SqliteThread) -> None:
+    def half_done(conn: Connection) -> None:
+        conn.execute(insert(AUDIT), _audit_row("first"))
+        conn.execute(insert(AUDIT), _audit_row("second"))
+        raise RuntimeError("the step failed half-way")
+
+    with pytest.raises(RuntimeError, match="half-way"):
+        await steps.run(half_done, write=True)
+
+    assert await steps.run(_count_audit, write=False) == 0
+    await steps.run(lambda conn: conn.execute(insert(AUDIT), _audit_row("after")), write=True)
+    assert await steps.run(_count_audit, write=False) == 1  # the connection is usable again
+
+
+async def test_steps_run_one_at_a_time_in_the_order_given(steps: SqliteThread) -> None:
+    order: list[int] = []
+    threads: set[int] = set()
+
+    def step(number: int) -> None:
+        threads.add(threading.get_ident())
+        order.append(number)
+
+    await asyncio.gather(*(steps.run(lambda _conn, n=n: step(n), write=n % 2 == 0) for n in range(40)))
+
+    assert order == list(range(40))
+    assert len(threads) == 1 and threading.get_ident() not in threads  # one thread, not the event loop's
+
+
+async def test_a_write_step_holds_the_write_lock_from_its_first_statement(path: Path, steps: SqliteThread) -> None:
+    """Its reads and its write see one state: no other writer can get in between them."""
+
+    def other_writer_gets_in(_conn: Connection) -> bool:
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            assert "locked" in str(exc)
+            return False
+        finally:
+            other.close()
+        return True
+
+    def read_then_ask(conn: Connection) -> bool:
+        conn.execute(text("SELECT count(*) FROM requests")).scalar()
+        return other_writer_gets_in(conn)
+
+    assert await steps.run(read_then_ask, write=True) is False
+    assert await steps.run(read_then_ask, write=False) is True  # a read step leaves writers alone
+
+
+async def test_the_event_loop_goes_on_while_a_step_waits_for_another_process(path: Path, ledger: Ledger) -> None:
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        recording = asyncio.create_task(ledger.record(_request()))
+        await asyncio.sleep(0.3)  # on a blocked loop this would return only once the record had failed
+        assert not recording.done()
+        other.execute("COMMIT")
+        record, created = await recording
+    finally:
+        other.close()
+    assert created and record.state is RequestState.RECEIVED
+
+
+async def test_a_step_cancelled_before_its_turn_never_runs(steps: SqliteThread) -> None:
+    started = threading.Event()
+    release = threading.Event()
+    ran: list[str] = []
+
+    def blocker(_conn: Connection) -> None:
+        started.set()
+        release.wait(5)
+
+    first = asyncio.create_task(steps.run(blocker, write=False))
+    await asyncio.to_thread(started.wait, 5)
+    second = asyncio.create_task(steps.run(lambda _conn: ran.append("second"), write=True))
+    await asyncio.sleep(0)
+    second.cancel()
+    release.set()
+    await first
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    await steps.run(lambda _conn: ran.append("third"), write=True)
+    assert ran == ["third"]
+
+
+async def test_closing_the_ledger_ends_its_thread(ledger: Ledger) -> None:
+    await ledger.record(_request())
+    thread = await ledger._steps.run(lambda _conn: threading.current_thread(), write=False)
+    assert thread is not threading.current_thread()
+
+    await ledger.close()
+    thread.join(timeout=5)
+    assert not thread.is_alive()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import logging
 import os
@@ -79,6 +80,10 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
     )
     runner = await _start_servers(settings, bot, readiness, metrics)
 
+    # What start-up built lives as long as the process: frozen, a full garbage collection no longer walks it
+    # (one took 77-88 ms, stalling every ack in flight; frozen, about 2 ms).
+    gc.collect()
+    gc.freeze()
     stop = asyncio.Event()
     _stop_on_signals(stop)
     background = [

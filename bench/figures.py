@@ -11,6 +11,7 @@ import itertools
 import json
 import re
 from collections import Counter
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,8 +202,14 @@ def rate_limited(records: Records, method: str | None = None) -> int:
 
 def final_status_shown(records: Records) -> int:
     """Runs whose parent message, as last written (the post, then each chat.update), shows a final status."""
+    return final_statuses(records.calls, records.parents)
+
+
+def final_statuses(calls: Iterable[Call], parents: Container[str] | None = None) -> int:
+    """Parent messages whose last version (the post, then each chat.update) shows a final status; ``parents``:
+    only these (every parent post when None)."""
     last: dict[str, Call] = {}
-    for call in records.calls:
+    for call in calls:
         if not call.ok:
             continue
         if call.method == "chat.postMessage" and not call.args.get("thread_ts"):
@@ -211,7 +218,7 @@ def final_status_shown(records: Records) -> int:
             ts = str(call.args.get("ts"))
         else:
             continue
-        if ts in records.parents:
+        if parents is None or ts in parents:
             last[ts] = call
     return sum(1 for call in last.values() if str(call.args.get("text", "")).lstrip().startswith(FINAL_ICONS))
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.durations import Durations
-from bench.figures import Records
+from bench.figures import Records, final_statuses
 from bench.machine import Machine, ScenarioWatch
 from bench.nautobot_standin import TOKEN, NautobotStandIn
 from bench.processes import BOT_DESIGNS, BotProcess
@@ -37,6 +37,11 @@ from tests.support.slack_standin import SlackStandIn
 DESIGNS = ("ours", "ours-polling", "baseline")
 EVENTS_DESIGN = "ours"
 """The design whose bot is given NAUTOBOT_EVENTS_URL."""
+EDITS_PER_MINUTE = 50
+"""Slack's Tier 3 for chat.update in a workspace: the final statuses of N runs need about N * 1.2 s."""
+FINAL_PATIENCE = 15.0
+"""Seconds without one more final status after which the rest will not come (a design whose edits got 429s
+and were not sent again); at Tier 3's pace one comes every 1.2 s."""
 SETTLE_PATIENCE = 3.0
 """Seconds without a new run or parent message after which, every run's parent up, the parents are as up as
 they will get (the baseline's five threads take no more submissions while they poll)."""
@@ -147,6 +152,16 @@ def _wait(condition: Callable[[], bool], deadline: float, every: float = 0.25) -
     return condition()
 
 
+def _until_still(count: Callable[[], int], wanted: int, deadline: float) -> None:
+    """Wait until ``count()`` reaches ``wanted``, stays still for :data:`FINAL_PATIENCE` s, or the deadline."""
+    last, since = count(), time.monotonic()
+    while last < wanted and time.monotonic() < deadline and time.monotonic() - since < FINAL_PATIENCE:
+        time.sleep(0.25)
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+
+
 def _settle(parents: Callable[[], int], nautobot: NautobotStandIn, wanted: int, deadline: float) -> None:
     """Wait until ``wanted`` parent messages are up, or the parents are as up as they will get, or the deadline.
 
@@ -214,7 +229,14 @@ def run_wave(design: str, wave: Wave, workdir: Path, seed: int, events_url: str,
                     lambda: nautobot.in_flight() == 0 and reported_threads(slack) >= len(nautobot.runs),
                     released + longest + busiest + wave.drain,
                 )
-                time.sleep(0.5)  # the final status update follows the log
+                logs_in = time.monotonic()
+                # Each parent's final status follows its log, at Slack's pace for edits: waited for, so that
+                # "every parent shows its final status" is measured, not cut short.
+                _until_still(
+                    lambda: final_statuses(slack.calls),
+                    len(nautobot.runs),
+                    logs_in + len(nautobot.runs) * 60 / EDITS_PER_MINUTE + wave.drain,
+                )
                 users.close()
             bot_cpu = bot.cpu_seconds() - cpu_at_ready
             # Without probes, the arrivals' own latencies are the ones reported.
@@ -272,7 +294,12 @@ def run_burst(design: str, burst: Burst, workdir: Path, seed: int, events_url: s
                     lambda: reported_threads(slack) >= len(nautobot.runs),
                     released + burst.runs * 1.2 + burst.drain,
                 )
-                time.sleep(0.5)
+                logs_in = time.monotonic()
+                _until_still(
+                    lambda: final_statuses(slack.calls),
+                    len(nautobot.runs),
+                    logs_in + len(nautobot.runs) * 60 / EDITS_PER_MINUTE + burst.drain,
+                )
                 users.close()
             records = _records(slack, nautobot, bot, len(crowd), bot.cpu_seconds() - cpu_at_ready)
         finally:

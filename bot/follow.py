@@ -356,7 +356,7 @@ class Follower:
         if not log_posted:
             entries = list(run.log) if run.log is not None else await self._logs(run)
             if entries is not None and run.log is None:
-                run = run.with_log(entries)  # the final status counts its lines even where Nautobot does not
+                run = run.with_log(entries)  # the final status counts the lines the thread shows
             if self.ledger is not None:  # taken over meanwhile (this replica was thought dead): post nothing
                 await self.ledger.hold(request.request_id)
             where = self._where(request, thread)

@@ -292,13 +292,10 @@ class JobRun(BaseModel):
         )
 
     def with_log(self, entries: Sequence[LogEntry]) -> JobRun:
-        """This snapshot with its log, and the log's counts by level (computed when Nautobot sent none)."""
+        """This snapshot with its log, counted by level from the log itself: what the thread shows, on any
+        Nautobot (2.4's JobResult has no counts; 3.x's were read a moment before the log)."""
         ordered = tuple(sorted(entries, key=lambda entry: entry.created))
-        counts = (
-            self.log_counts
-            if self.log_counts is not None
-            else {level: n for level in LOG_LEVELS if (n := sum(e.log_level == level for e in ordered))}
-        )
+        counts = {level: n for level in LOG_LEVELS if (n := sum(e.log_level == level for e in ordered))}
         return self.model_copy(update={"log": ordered, "log_counts": counts})
 
     @property

@@ -31,10 +31,10 @@ AUTH_CHECK_EVERY = 60.0
 CONNECT_FIRST_PAUSE = 1.0
 CONNECT_PAUSE_CAP = 60.0
 CONNECT_ERRORS = (SlackApiError, aiohttp.ClientError, OSError, TimeoutError)
+"""What a failed attempt to reach Slack raises; anything else is a fault of the bot, and ends the start."""
 VERSION_CHECK_EVERY = 600.0
 """How often the bot asks Nautobot's version (and so what it can do) besides the readiness checks."""
 VERSION_RETRY_FIRST, VERSION_RETRY_CAP = 5.0, 300.0
-"""What a failed attempt to reach Slack raises; anything else is a fault of the bot, and ends the start."""
 EXIT_FORCED = 1
 """The exit code of a second stop signal: the shutdown was cut short."""
 

@@ -19,7 +19,7 @@ from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.nautobot import NautobotClient, NautobotError, ResultReader
-from bot.nautobot.events import APPROVAL_DENIED, JOB_COMPLETED, JOB_STARTED, EventSource
+from bot.nautobot.events import APPROVAL_DENIED, APPROVAL_TOPICS, JOB_COMPLETED, JOB_STARTED, EventSource
 from bot.slack.thread import SlackThreads, Thread
 
 log = logging.getLogger("bot.follow")
@@ -41,7 +41,7 @@ STARTED_SETTLE = 1.0
 """After a start event, a follow waits this long for the end before it looks: a short Job is read once."""
 ENDING_POLLS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 """After an end event, quick looks until the JobResult says so: Nautobot publishes the end a moment
-before its worker records the final status."""
+before its worker records the final status (and an approval decision before it is saved)."""
 
 # A scheduled job's ``state`` in Nautobot 3.x (2.4 has none: see _scheduled_state): these end a request
 # with nothing run.
@@ -186,6 +186,7 @@ class Follower:
         started = time.monotonic()
         url = self.nautobot.scheduled_url(scheduled_id)
         denial_heard = False
+        settling: Iterator[float] = iter(())  # after an approval event, quick looks until the record says so
         for delay in approval_delays(lambda: time.monotonic() - started, self.timeout, self._flowing):
             try:
                 state = await self._scheduled_state(scheduled_id)
@@ -232,8 +233,12 @@ class Follower:
             if time.monotonic() - started > self.timeout + LATE_WINDOW:
                 return None  # still pending a day later: a restarted bot looks again
             # Approved but not started yet: Nautobot's scheduler picks it up within seconds.
-            woken_by = await self._pause(scheduled_id, SCHEDULER_POLL if state in APPROVED_STATES else delay)
-            denial_heard = denial_heard or woken_by == APPROVAL_DENIED
+            woken_by = await self._pause(
+                scheduled_id, SCHEDULER_POLL if state in APPROVED_STATES else next(settling, delay)
+            )
+            if woken_by in APPROVAL_TOPICS:  # Nautobot publishes the decision a moment before it is saved
+                denial_heard = denial_heard or woken_by == APPROVAL_DENIED
+                settling = iter(ENDING_POLLS)
         return None
 
     async def _close_denied(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -27,6 +28,7 @@ from bot.follow import (
 )
 from bot.models import JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import Capabilities, NautobotError
+from bot.nautobot.events import APPROVAL_DENIED, Wakeups
 from bot.slack.log_messages import LONG_LOG_ENTRIES
 from bot.slack.messages import STATUS_TEXT
 from bot.slack.pacing import ChannelPacer, WorkspacePacer
@@ -518,6 +520,38 @@ async def test_on_nautobot_2_x_a_scheduled_job_gone_is_a_denial(
     assert says(closed, RunStatus.DENIED)
     assert nautobot.count("GET", RESULTS_PATH) == 0
     assert follower.nautobot.capabilities == Capabilities((2, 4))
+
+
+async def test_a_denial_heard_before_nautobot_saved_it_is_looked_at_again_at_once(
+    nautobot: FakeNautobot, slack: FakeSlack, clock: Clock
+) -> None:
+    """Nautobot publishes the denial, then deletes the scheduled job: the look the event prompts may still
+    find it; the next look comes within moments, not at the safety net's minute."""
+    wakeups = Wakeups()
+    events = SimpleNamespace(wakeups=wakeups, flowing=True)  # events flow: the safety net looks once a minute
+
+    def pending_then_denied(request: httpx.Request) -> httpx.Response:
+        asyncio.get_running_loop().call_soon(wakeups.wake, SCHEDULED_ID, APPROVAL_DENIED)
+        return scheduled_on_2_4(approved=False)
+
+    nautobot.on(
+        "GET",
+        SCHEDULED_PATH,
+        pending_then_denied,
+        scheduled_on_2_4(approved=False),  # the event came before the record was deleted
+        ok({"detail": "Not found."}, 404),
+    )
+    client = nautobot.client()
+    follower = Follower(client, SlackThreads(slack, ChannelPacer(0)), timeout=TIMEOUT, events=events)  # type: ignore[arg-type]
+
+    outcome = await asyncio.wait_for(follower.follow_approval(REQUEST, FORM, SCHEDULED_ID, THREAD), 10)
+    await client.aclose()
+
+    assert outcome is None
+    assert nautobot.count("GET", SCHEDULED_PATH) == 3
+    (closed,) = updates(slack)
+    assert says(closed, RunStatus.DENIED)
+    assert replies(slack) == []  # the event said it was a denial: nothing to explain
 
 
 async def test_an_approval_pending_past_the_timeout_is_looked_at_rarely_then_left_for_a_restart(

@@ -376,7 +376,7 @@ class MerakiAdmins:
         self._log(
             logging.INFO,
             "identity",
-            "The API key belongs to %s <%s>; that administrator is never removed.",
+            "The API key belongs to %s, email %s; that administrator is never removed.",
             plain(identity.get("name") or "?"),
             plain(email),
         )
@@ -427,7 +427,7 @@ class MerakiAdmins:
                 self._log(logging.INFO, "match", "%s", describe_admin(row))
         in_organizations = len({row["organization_id"] for row in matches})
         summary = (
-            f"{_count(len(matches), 'administrator')} matching '{plain(query)}' in "
+            f"{_count(len(matches), 'match', 'matches')} for {plain(query)} in "
             f"{_count(in_organizations, 'organization')} ({searched} searched); {len(skipped)} not searched."
         )
         self._log(SUCCESS if matches else logging.INFO, "summary", "%s", summary)
@@ -643,7 +643,8 @@ def describe_admin(row: dict) -> str:
     )
     tags = ", ".join(f"{tag['tag']} '{tag['access']}'" for tag in row["tags"])
     return (
-        f"{row['name']} <{row['email']}> in {row['organization_name']} ({row['organization_id']}), "
+        # "email x@y" rather than "<x@y>": Nautobot redacts whatever precedes an @ in a log line.
+        f"{row['name']}, email {row['email']}, in {row['organization_name']} ({row['organization_id']}), "
         f"admin id {row['admin_id']}: organization access '{row['org_access']}'; "
         f"networks: {networks or 'none'}; tags: {tags or 'none'}; "
         f"account '{row['account_status']}', two-factor {'on' if row['two_factor'] else 'off'}, "
@@ -651,5 +652,5 @@ def describe_admin(row: dict) -> str:
     )
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
+def _count(number: int, noun: str, plural: str = "") -> str:
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"

@@ -288,6 +288,9 @@ class NautobotStack:
     worker: Process | None = None
     beat: Process | None = None
     job_id: str = ""
+    """Create Meraki User's ID (``job_ids[JOB_NAME]``)."""
+    job_ids: dict[str, str] = field(default_factory=dict)
+    """Every Job the repository provides, by name; all of them are enabled after a sync."""
     repository_id: str = ""
 
     def __post_init__(self) -> None:
@@ -502,14 +505,16 @@ class NautobotStack:
             raise StackError(
                 f"Git repository sync ended {result['status']['value']}:\n{lines}\n{_tail(self.worker.log)}"
             )
-        jobs = self.admin.get("/api/extras/jobs/", params={"name": JOB_NAME}).raise_for_status().json()["results"]
-        if not jobs:
+        jobs = self.admin.get("/api/extras/jobs/", params={"limit": 0}).raise_for_status().json()["results"]
+        self.job_ids = {job["name"]: job["id"] for job in jobs if job["module_name"].startswith(f"{REPO_SLUG}.jobs.")}
+        if JOB_NAME not in self.job_ids:
             raise StackError(f"after the sync no Job named {JOB_NAME!r} exists:\n{_tail(self.worker.log)}")
-        self.job_id = jobs[0]["id"]
-        self.set_job_enabled(True)
+        self.job_id = self.job_ids[JOB_NAME]
+        for name in self.job_ids:
+            self.set_job_enabled(True, name)
 
-    def set_job_enabled(self, enabled: bool) -> None:
-        self.admin.patch(f"/api/extras/jobs/{self.job_id}/", json={"enabled": enabled}).raise_for_status()
+    def set_job_enabled(self, enabled: bool, name: str = JOB_NAME) -> None:
+        self.admin.patch(f"/api/extras/jobs/{self.job_ids[name]}/", json={"enabled": enabled}).raise_for_status()
 
 
 def main() -> None:

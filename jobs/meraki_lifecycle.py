@@ -53,6 +53,15 @@ def request_id_var() -> StringVar:
     )
 
 
+def on_by_default(dryrun: DryRunVar) -> DryRunVar:
+    """A DryRunVar that Nautobot's variables API reports as on (DryRunVar forces its default off).
+
+    It stays a DryRunVar, so that Nautobot still lets a dry run skip approval and clients still know it.
+    """
+    dryrun.field_attrs["initial"] = True
+    return dryrun
+
+
 class FindMerakiUser(RequesterMixin, Job):
     """List every Meraki organization where an administrator has access, and what access."""
 
@@ -108,9 +117,10 @@ class RemoveMerakiUser(RequesterMixin, Job):
         max_length=254,
     )
     meraki_org_id = organization_var()
-    dryrun = DryRunVar(
-        default=True,
-        description="On by default: log exactly what would be removed, without removing it. Turn it off to remove.",
+    dryrun = on_by_default(
+        DryRunVar(
+            description="On by default: log exactly what would be removed, without removing it. Turn it off to remove."
+        )
     )
     requested_by = requested_by_var()
     request_id = request_id_var()
@@ -124,8 +134,16 @@ class RemoveMerakiUser(RequesterMixin, Job):
         )
         field_order = ["user_email", "meraki_org_id", "dryrun", "requested_by", "request_id"]  # noqa: RUF012 - Nautobot reads Meta as plain class attributes
         has_sensitive_variables = False
+        dryrun_default = True  # the box in Nautobot's own form starts ticked
         soft_time_limit = TIME_LIMITS["soft_time_limit"]
         time_limit = TIME_LIMITS["time_limit"]
+
+    @classmethod
+    def validate_data(cls, data, files=None):
+        """Nautobot's API reads a boolean left out of a request as False; a removal left unsaid stays a dry run."""
+        if isinstance(data, dict) and "dryrun" not in data:
+            data = {**data, "dryrun": True}
+        return super().validate_data(data, files=files)
 
     def run(
         self,

@@ -102,7 +102,7 @@ def test_find_across_three_organizations_with_one_forbidden(stack, meraki, run):
     in_globex = meraki.add_admin(GLOBEX, "Jane.Doe@Example.com", "Jane Doe", "read-only")
     meraki.add_admin(ACME, "john.roe@example.com", "John Roe", "full", account_status="ok")
 
-    found = run(FIND, query="JANE.DOE@example.com")
+    found = run(FIND, query="JANE.DOE@example.com", meraki_org_id="all")
 
     assert found.status == "SUCCESS", found.lines()
     assert found.data["outcome"] == "found"
@@ -151,7 +151,7 @@ def test_find_skips_an_organization_with_api_access_off_without_asking_it(stack,
     meraki.add_organization(UMBRELLA, "Umbrella", api_enabled=False)
     meraki.add_admin(UMBRELLA, JANE, "Jane Doe")
 
-    found = run(FIND, query=JANE)
+    found = run(FIND, query=JANE, meraki_org_id="all")
 
     assert found.status == "SUCCESS", found.lines()
     [umbrella] = found.data["not_searched"]
@@ -161,7 +161,7 @@ def test_find_skips_an_organization_with_api_access_off_without_asking_it(stack,
 
 def test_find_fails_when_no_organization_can_be_searched(stack, meraki, run):
     meraki.fail_with(403, times=None, match=r"^GET /organizations/\d+/admins$")
-    found = run(FIND, query=JANE)
+    found = run(FIND, query=JANE, meraki_org_id="all")
     assert found.status == "FAILURE"
     assert len(found.data["not_searched"]) == 2
     assert found.lines("failure") == ["No organization could be searched; the reasons are listed above."]
@@ -169,7 +169,7 @@ def test_find_fails_when_no_organization_can_be_searched(stack, meraki, run):
 
 def test_find_nothing_is_a_success(stack, meraki, run):
     meraki.add_admin(ACME, JANE, "Jane Doe")
-    found = run(FIND, query="nobody@example.com")
+    found = run(FIND, query="nobody@example.com", meraki_org_id="all")
     assert found.status == "SUCCESS", found.lines()
     assert found.data["outcome"] == "none" and found.data["matches"] == []
     assert found.lines("info")[-1] == as_logged(
@@ -182,7 +182,7 @@ def test_remove_dry_run_then_for_real(stack, meraki, run):
     jane_globex = meraki.add_admin(GLOBEX, "Jane.Doe@example.com", "Jane Doe", "full", account_status="ok")
     second_full_admin(meraki, GLOBEX)
 
-    planned = run(REMOVE, user_email=JANE)  # dry run unless told otherwise
+    planned = run(REMOVE, user_email=JANE, meraki_org_id="all")  # no dryrun given: a dry run
 
     assert planned.status == "SUCCESS", planned.lines()
     assert emails(meraki, ACME) == [JANE] and emails(meraki, GLOBEX) == [
@@ -207,7 +207,7 @@ def test_remove_dry_run_then_for_real(stack, meraki, run):
         )
     ]
 
-    removed = run(REMOVE, user_email=JANE, dryrun=False)
+    removed = run(REMOVE, user_email=JANE, meraki_org_id="all", dryrun=False)
 
     assert removed.status == "SUCCESS", removed.lines()
     assert emails(meraki, ACME) == [] and emails(meraki, GLOBEX) == [f"ops.{GLOBEX}@example.com"]
@@ -230,7 +230,7 @@ def test_the_last_full_admin_is_refused(stack, meraki, run):
     meraki.add_admin(ACME, "reader@example.com", "Reader", "read-only", account_status="ok")
     meraki.add_admin(GLOBEX, JANE, "Jane Doe", "read-only")
 
-    removed = run(REMOVE, user_email=JANE, dryrun=False)
+    removed = run(REMOVE, user_email=JANE, meraki_org_id="all", dryrun=False)
 
     assert removed.status == "FAILURE"
     assert JANE in emails(meraki, ACME)
@@ -255,7 +255,7 @@ def test_the_api_keys_own_admin_is_refused(stack, meraki, run):
     own = meraki.add_admin(ACME, "automation@example.com", "Automation", "full", account_status="ok", has_api_key=True)
     second_full_admin(meraki, ACME)
 
-    removed = run(REMOVE, user_email="automation@example.com", dryrun=False)
+    removed = run(REMOVE, user_email="automation@example.com", meraki_org_id="all", dryrun=False)
 
     assert removed.status == "FAILURE"
     assert "automation@example.com" in emails(meraki, ACME)
@@ -272,7 +272,7 @@ def test_unknown_key_owner_spares_only_admins_with_an_api_key(stack, meraki, run
     meraki.add_admin(ACME, JANE, "Jane Doe", "read-only", has_api_key=True)
     meraki.add_admin(GLOBEX, JANE, "Jane Doe", "read-only", has_api_key=False)
 
-    removed = run(REMOVE, user_email=JANE, dryrun=False)
+    removed = run(REMOVE, user_email=JANE, meraki_org_id="all", dryrun=False)
 
     assert removed.status == "FAILURE"
     assert emails(meraki, ACME) == [JANE] and emails(meraki, GLOBEX) == []
@@ -288,7 +288,7 @@ def test_a_rate_limited_organization_is_waited_out(stack, meraki, run):
     meraki.add_admin(GLOBEX, JANE, "Jane Doe", "read-only")
     meraki.rate_limit(GLOBEX, times=2, retry_after=2)
 
-    removed = run(REMOVE, user_email=JANE, dryrun=False)
+    removed = run(REMOVE, user_email=JANE, meraki_org_id="all", dryrun=False)
 
     assert removed.status == "SUCCESS", removed.lines()
     assert emails(meraki, ACME) == [] and emails(meraki, GLOBEX) == []
@@ -302,7 +302,7 @@ def test_a_rate_limited_organization_is_waited_out(stack, meraki, run):
 
 def test_removing_someone_found_nowhere_is_a_success(stack, meraki, run):
     meraki.add_admin(ACME, JANE, "Jane Doe", "read-only")
-    removed = run(REMOVE, user_email="nobody@example.com", dryrun=False)
+    removed = run(REMOVE, user_email="nobody@example.com", meraki_org_id="all", dryrun=False)
     assert removed.status == "SUCCESS", removed.lines()
     assert removed.data["outcome"] == "nothing-to-remove" and removed.data["admins"] == []
     assert removed.lines("success") == [
@@ -314,7 +314,7 @@ def test_removing_someone_found_nowhere_is_a_success(stack, meraki, run):
 
 
 def test_remove_needs_an_email(stack, meraki, run):
-    refused = run(REMOVE, user_email="Jane Doe")
+    refused = run(REMOVE, user_email="Jane Doe", meraki_org_id="all")
     assert refused.response.status_code == 400
     assert "user_email" in refused.response.json()["errors"]
     assert meraki.requests_to("DELETE", ".*") == []

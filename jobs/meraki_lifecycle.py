@@ -20,8 +20,8 @@ ANY_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 """Removal accepts any address: an administrator added by hand need not match the creation regex."""
 
 ORGANIZATIONS = with_all_organizations(organization_choices(dashboard_settings()))
-TIME_LIMITS = {"soft_time_limit": 900, "time_limit": 960}
-"""Room for hundreds of organizations at Meraki's 10 requests a second each, and for its rate-limit waits."""
+# Room for hundreds of organizations at Meraki's 10 requests a second each, and for its rate-limit waits.
+SOFT_TIME_LIMIT, TIME_LIMIT = 900, 960
 
 
 def organization_var() -> ChoiceVar:
@@ -84,8 +84,8 @@ class FindMerakiUser(RequesterMixin, Job):
         )
         field_order = ["query", "meraki_org_id", "requested_by", "request_id"]  # noqa: RUF012 - Nautobot reads Meta as plain class attributes
         has_sensitive_variables = False
-        soft_time_limit = TIME_LIMITS["soft_time_limit"]
-        time_limit = TIME_LIMITS["time_limit"]
+        soft_time_limit = SOFT_TIME_LIMIT
+        time_limit = TIME_LIMIT
 
     def run(
         self,
@@ -135,8 +135,8 @@ class RemoveMerakiUser(RequesterMixin, Job):
         field_order = ["user_email", "meraki_org_id", "dryrun", "requested_by", "request_id"]  # noqa: RUF012 - Nautobot reads Meta as plain class attributes
         has_sensitive_variables = False
         dryrun_default = True  # the box in Nautobot's own form starts ticked
-        soft_time_limit = TIME_LIMITS["soft_time_limit"]
-        time_limit = TIME_LIMITS["time_limit"]
+        soft_time_limit = SOFT_TIME_LIMIT
+        time_limit = TIME_LIMIT
 
     @classmethod
     def validate_data(cls, data, files=None):

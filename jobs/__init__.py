@@ -2,6 +2,7 @@
 
 from nautobot.apps.jobs import register_jobs
 
+from .meraki_lifecycle import FindMerakiUser, RemoveMerakiUser
 from .meraki_users import CreateMerakiUser
 
-register_jobs(CreateMerakiUser)
+register_jobs(CreateMerakiUser, FindMerakiUser, RemoveMerakiUser)

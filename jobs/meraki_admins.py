@@ -1,6 +1,6 @@
-"""Adding a Meraki dashboard administrator, with every Meraki failure turned into a plain sentence.
+"""Meraki dashboard administrators: add, find and remove them, with every Meraki failure turned into a plain sentence.
 
-Kept free of Nautobot imports: the Job is a thin form around :class:`MerakiAdmins`.
+Kept free of Nautobot imports: each Job is a thin form around :class:`MerakiAdmins`.
 """
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from typing import Any
 
 import meraki
 from meraki.exceptions import APIError, APIKeyError, APIResponseError
@@ -18,6 +20,10 @@ BASE_URL_ENV = "MERAKI_BASE_URL"
 DEFAULT_BASE_URL = "https://api.meraki.com/api/v1"
 CALLER = "MerakiChatops/0.1 MerakiChatops"
 SUCCESS = 25  # the level Nautobot records as a job log line of level "success"
+LIST_NETWORKS = "list the organization's networks"
+LIST_ADMINS = "list the organization's administrators"
+ALL_ORGANIZATIONS = "all"
+"""The organization choice that means every organization the API key can see (Meraki's IDs are digits)."""
 
 ORG_ACCESS_CHOICES = (
     ("full", "Full"),
@@ -83,6 +89,16 @@ class MerakiProblem(Exception):
     def __init__(self, step: str, message: str):
         super().__init__(message)
         self.step = step
+
+
+class OrganizationRefused(Exception):
+    """Meraki refused a request about one organization; other organizations may still answer."""
+
+
+def plain(value: Any, limit: int = 200) -> str:
+    """Text from Meraki as one plain line: control characters and line breaks become spaces, long text is cut."""
+    text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", str(value if value is not None else "")).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _meraki_errors(exc: APIError) -> str:
@@ -156,6 +172,21 @@ class MerakiAdmins:
     def _log(self, level: int, step: str, message: str, *args) -> None:
         self.logger.log(level, message, *args, extra={"grouping": step})
 
+    def _in_organization(self, step: str, action: str, org_id: str, fn, *args, **kwargs):
+        """Call Meraki about one organization of many.
+
+        A rejected key or an unreachable Meraki is the same for every organization, so it stops the
+        run; anything else (API access off, forbidden, rate limit never lifted, server errors) only
+        rules out this organization.
+        """
+        try:
+            return fn(*args, **kwargs)
+        except APIError as exc:
+            message = explain(exc, action=action, org_id=org_id, base_url=self.base_url)
+            if exc.status == 401 or isinstance(exc.response, APIResponseError):
+                raise MerakiProblem(step, message) from exc
+            raise OrganizationRefused(message) from exc
+
     def organization(self, org_id: str) -> dict:
         org = self._call(
             "organization", "read the organization", org_id, self.api.organizations.getOrganization, org_id
@@ -165,15 +196,7 @@ class MerakiAdmins:
 
     def network(self, org_id: str, wanted: str) -> Network:
         """Find a network by ID, else by exact name, else by name ignoring case."""
-        found = self._call(
-            "network",
-            "list the organization's networks",
-            org_id,
-            self.api.organizations.getOrganizationNetworks,
-            org_id,
-            perPage=100000,
-        )
-        networks = [Network(n["id"], n.get("name", "")) for n in found]
+        networks = self._call("network", LIST_NETWORKS, org_id, self._network_list, org_id)
         for match in (
             [n for n in networks if n.id == wanted],
             [n for n in networks if n.name == wanted],
@@ -194,10 +217,14 @@ class MerakiAdmins:
             f"No network '{wanted}' in organization {org_id}. {hint} Give an exact network name or ID.",
         )
 
+    def _network_list(self, org_id: str) -> list[Network]:
+        found = self.api.organizations.getOrganizationNetworks(org_id, perPage=100000)
+        return [Network(n["id"], n.get("name", "")) for n in found]
+
     def existing_admin(self, org_id: str, email: str) -> dict | None:
         admins = self._call(
             "lookup",
-            "list the organization's administrators",
+            LIST_ADMINS,
             org_id,
             self.api.organizations.getOrganizationAdmins,
             org_id,
@@ -297,3 +324,333 @@ class MerakiAdmins:
             "admin_id": admin.get("id"),
             "account_status": admin.get("accountStatus"),
         }
+
+    # -- finding and removing administrators across organizations ------------------------------
+
+    def organizations_in_scope(self, choice: str) -> tuple[list[Organization], list[Skipped]]:
+        """The organizations to work on (every one the key sees, or the one chosen) and those ruled out already."""
+        if choice == ALL_ORGANIZATIONS:
+            listed = self._call(
+                "organizations",
+                "list the organizations this API key can see",
+                ALL_ORGANIZATIONS,
+                self.api.organizations.getOrganizations,
+            )
+        else:
+            try:
+                listed = [
+                    self._in_organization(
+                        "organization", "read the organization", choice, self.api.organizations.getOrganization, choice
+                    )
+                ]
+            except OrganizationRefused as refused:
+                return [], [Skipped(Organization(choice, choice), str(refused))]
+        usable: list[Organization] = []
+        skipped: list[Skipped] = []
+        for found in listed:
+            organization = Organization(plain(found["id"]), plain(found.get("name") or found["id"]))
+            # The list says which organizations have API access off: no request to each to find out.
+            if (found.get("api") or {}).get("enabled") is False:
+                skipped.append(Skipped(organization, API_ACCESS_OFF))
+            else:
+                usable.append(organization)
+        usable.sort(key=lambda organization: organization.name.casefold())
+        return usable, skipped
+
+    def key_owner(self) -> KeyOwner:
+        """Whose API key the Job uses, from ``GET /administered/identities/me``."""
+        try:
+            identity = self.api.administered.getAdministeredIdentitiesMe()
+        except APIError as exc:
+            if exc.status == 401 or isinstance(exc.response, APIResponseError):
+                raise MerakiProblem(
+                    "identity",
+                    explain(exc, action="read whose API key this is", org_id="-", base_url=self.base_url),
+                ) from exc
+            return KeyOwner(None, f"Meraki did not say whose API key this is ({exc.status}: {_meraki_errors(exc)})")
+        except AttributeError:  # an SDK release without the identity endpoint
+            return KeyOwner(None, "this Meraki SDK cannot ask whose API key this is (no getAdministeredIdentitiesMe)")
+        email = str((identity or {}).get("email") or "").strip()
+        if not email:
+            return KeyOwner(None, "Meraki's answer about the API key's owner carried no email address")
+        self._log(
+            logging.INFO,
+            "identity",
+            "The API key belongs to %s, email %s; that administrator is never removed.",
+            plain(identity.get("name") or "?"),
+            plain(email),
+        )
+        return KeyOwner(email)
+
+    def _admins_of(self, organization: Organization) -> list[dict]:
+        return self._in_organization(
+            "lookup", LIST_ADMINS, organization.id, self.api.organizations.getOrganizationAdmins, organization.id
+        )
+
+    def _network_names(self, organization: Organization, admins: list[dict]) -> dict[str, str]:
+        """Names of the networks these admins hold, when any do; one request, and only IDs if Meraki refuses it."""
+        if not any(admin.get("networks") for admin in admins):
+            return {}
+        try:
+            networks = self._in_organization(
+                "network", LIST_NETWORKS, organization.id, self._network_list, organization.id
+            )
+        except OrganizationRefused as refused:
+            self._log(logging.DEBUG, "network", "Network names of %s unknown: %s", organization, refused)
+            return {}
+        return {network.id: plain(network.name) for network in networks}
+
+    def _not_searched(self, skipped: Skipped, verb: str) -> None:
+        self._log(logging.WARNING, "organization", "%s %s: %s", verb, skipped.organization, skipped.reason)
+
+    def find(self, query: str, choice: str) -> dict:
+        """Every administrator whose email is ``query`` (when it has an @) or whose name or email contains it."""
+        wanted = query.strip().casefold()
+        organizations, skipped = self.organizations_in_scope(choice)
+        for ruled_out in skipped:
+            self._not_searched(ruled_out, "Not searched")
+        matches: list[dict] = []
+        searched = 0
+        for organization in organizations:
+            try:
+                admins = self._admins_of(organization)
+            except OrganizationRefused as refused:
+                skipped.append(Skipped(organization, str(refused)))
+                self._not_searched(skipped[-1], "Not searched")
+                continue
+            searched += 1
+            found = [admin for admin in admins if admin_matches(admin, wanted)]
+            names = self._network_names(organization, found)
+            for admin in found:
+                row = admin_row(organization, admin, names)
+                matches.append(row)
+                self._log(logging.INFO, "match", "%s", describe_admin(row))
+        in_organizations = len({row["organization_id"] for row in matches})
+        summary = (
+            f"{_count(len(matches), 'match', 'matches')} for {plain(query)} in "
+            f"{_count(in_organizations, 'organization')} ({searched} searched); {len(skipped)} not searched."
+        )
+        self._log(SUCCESS if matches else logging.INFO, "summary", "%s", summary)
+        return {
+            "outcome": "found" if matches else "none",
+            "query": query,
+            "matches": matches,
+            "organizations_searched": searched,
+            "not_searched": [ruled_out.as_dict() for ruled_out in skipped],
+            "summary": summary,
+        }
+
+    def remove(self, email: str, choice: str, *, dryrun: bool) -> dict:
+        """Remove the administrator with this email from each organization in scope, unless that is unsafe there."""
+        wanted = email.strip().casefold()
+        owner = self.key_owner()
+        if owner.email is None:
+            self._log(
+                logging.WARNING,
+                "identity",
+                "Cannot tell whose API key this Job uses (%s): an administrator who holds an API key "
+                "may be its owner, so such administrators are not removed.",
+                owner.reason,
+            )
+        organizations, skipped = self.organizations_in_scope(choice)
+        for ruled_out in skipped:
+            self._not_searched(ruled_out, "Not checked")
+        entries: list[dict] = []
+        absent = 0
+        for organization in organizations:
+            try:
+                admins = self._admins_of(organization)
+            except OrganizationRefused as refused:
+                skipped.append(Skipped(organization, str(refused)))
+                self._not_searched(skipped[-1], "Not checked")
+                continue
+            target = next((a for a in admins if str(a.get("email", "")).casefold() == wanted), None)
+            if target is None:
+                absent += 1
+                continue
+            row = admin_row(organization, target, self._network_names(organization, [target]))
+            entries.append(self._remove_one(organization, row, target, admins, owner, dryrun=dryrun))
+        return self._removal_report(email, entries, skipped, absent, dryrun=dryrun)
+
+    def _remove_one(
+        self, organization: Organization, row: dict, target: dict, admins: list[dict], owner: KeyOwner, *, dryrun: bool
+    ) -> dict:
+        refusal = refusal_reason(target, admins, owner)
+        if refusal:
+            self._log(logging.WARNING, "refused", "Not removed: %s. %s", describe_admin(row), refusal)
+            return {**row, "action": "refused", "reason": refusal}
+        if dryrun:
+            self._log(logging.INFO, "dryrun", "Dry run: would remove %s.", describe_admin(row))
+            return {**row, "action": "would-remove", "reason": ""}
+        try:
+            self._in_organization(
+                "remove",
+                "remove the administrator",
+                organization.id,
+                self.api.organizations.deleteOrganizationAdmin,
+                organization.id,
+                row["admin_id"],
+            )
+        except OrganizationRefused as refused:
+            self._log(logging.WARNING, "remove", "Could not remove %s: %s", describe_admin(row), refused)
+            return {**row, "action": "failed", "reason": str(refused)}
+        self._log(SUCCESS, "remove", "Removed %s.", describe_admin(row))
+        return {**row, "action": "removed", "reason": ""}
+
+    def _removal_report(
+        self, email: str, entries: list[dict], skipped: list[Skipped], absent: int, *, dryrun: bool
+    ) -> dict:
+        done = [e for e in entries if e["action"] in ("removed", "would-remove")]
+        refused = [e for e in entries if e["action"] == "refused"]
+        failed = [e for e in entries if e["action"] == "failed"]
+        who = plain(email)
+        parts = [
+            f"{'would be removed from' if dryrun else 'removed from'} {_count(len(done), 'organization')}",
+            f"refused in {len(refused)}",
+            f"failed in {len(failed)}",
+            f"not checked in {len(skipped)}",
+            f"not an administrator in {absent}",
+        ]
+        summary = ("Dry run: " if dryrun else "") + f"{who} {', '.join(parts)}."
+        if refused or failed or skipped:
+            outcome = "incomplete"
+            summary += " The administrator may keep access where it was refused, failed or not checked."
+        elif not entries:
+            outcome = "nothing-to-remove"
+            summary = f"{who} is not an administrator in any of the {absent} organizations checked: nothing to remove."
+        else:
+            outcome = "dry-run" if dryrun else "removed"
+        if outcome != "incomplete":
+            self._log(SUCCESS, "summary", "%s", summary)
+        return {
+            "outcome": outcome,
+            "email": email,
+            "dryrun": dryrun,
+            "admins": entries,
+            "not_checked": [ruled_out.as_dict() for ruled_out in skipped],
+            "summary": summary,
+        }
+
+
+API_ACCESS_OFF = (
+    "its Dashboard API access is off (an organization administrator can turn it on under Organization > Settings)"
+)
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An organization left out, and why."""
+
+    organization: Organization
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {
+            "organization_id": self.organization.id,
+            "organization_name": self.organization.name,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class KeyOwner:
+    """The email of the API key's owner; None when Meraki would not say (``reason`` says why)."""
+
+    email: str | None
+    reason: str = field(default="")
+
+    def may_be(self, admin: dict) -> bool:
+        if self.email is not None:
+            return str(admin.get("email", "")).casefold() == self.email.casefold()
+        # Unknown owner: whoever holds an API key could be it; an admin without one cannot.
+        return admin.get("hasApiKey") is not False
+
+
+def admin_matches(admin: dict, wanted: str) -> bool:
+    email = str(admin.get("email", "")).casefold()
+    if "@" in wanted:
+        return email == wanted
+    return wanted in str(admin.get("name", "")).casefold() or wanted in email
+
+
+def refusal_reason(target: dict, admins: list[dict], owner: KeyOwner) -> str:
+    """Why removing ``target`` from an organization with these ``admins`` is unsafe; empty when it is not."""
+    if owner.may_be(target):
+        if owner.email is not None:
+            return (
+                "This is the administrator whose API key this Job uses; removing it would lock the Job out. "
+                "Another administrator with full access can remove it in the Meraki dashboard."
+            )
+        return (
+            f"Whose API key this Job uses is unknown ({owner.reason}) and this administrator holds an API key, "
+            "so it may be the Job's own. Remove it in the Meraki dashboard if it is not."
+        )
+    if target.get("orgAccess") == "full" and not any(
+        admin is not target and admin.get("orgAccess") == "full" and admin.get("accountStatus") == "ok"
+        for admin in admins
+    ):
+        return (
+            "It is the last administrator with full organization access whose account is active ('ok'); "
+            "removing it would leave the organization without one. Give another administrator full access first."
+        )
+    return ""
+
+
+def admin_row(organization: Organization, admin: dict, network_names: dict[str, str]) -> dict:
+    """One administrator of one organization as the Jobs log and return it (a row of a table)."""
+    return {
+        "organization_id": organization.id,
+        "organization_name": organization.name,
+        "admin_id": plain(admin.get("id", "")),
+        "name": plain(admin.get("name", "")),
+        "email": plain(admin.get("email", "")),
+        "org_access": plain(admin.get("orgAccess", "")),
+        "networks": [
+            {
+                "id": plain(network.get("id", "")),
+                "name": network_names.get(str(network.get("id", "")), ""),
+                "access": plain(network.get("access", "")),
+            }
+            for network in admin.get("networks") or []
+        ],
+        "tags": [
+            {"tag": plain(tag.get("tag", "")), "access": plain(tag.get("access", ""))}
+            for tag in admin.get("tags") or []
+        ],
+        "account_status": plain(admin.get("accountStatus", "")),
+        "two_factor": bool(admin.get("twoFactorAuthEnabled")),
+        "last_active": plain(admin.get("lastActive") or ""),
+        "has_api_key": bool(admin.get("hasApiKey")),
+    }
+
+
+def describe_admin(row: dict) -> str:
+    """One line with everything needed to find the administrator again, or to restore their access by hand."""
+    networks = ", ".join(
+        f"{network['name']} ({network['id']}) '{network['access']}'"
+        if network["name"]
+        else f"{network['id']} '{network['access']}'"
+        for network in row["networks"]
+    )
+    tags = ", ".join(f"{tag['tag']} '{tag['access']}'" for tag in row["tags"])
+    return (
+        # "email x@y" rather than "<x@y>": Nautobot redacts whatever precedes an @ in a log line.
+        f"{row['name']}, email {row['email']}, in {row['organization_name']} ({row['organization_id']}), "
+        f"admin id {row['admin_id']}: organization access '{row['org_access']}'; "
+        f"networks: {networks or 'none'}; tags: {tags or 'none'}; "
+        f"account '{row['account_status']}', two-factor {'on' if row['two_factor'] else 'off'}, "
+        f"last active {row['last_active'] or 'never'}"
+    )
+
+
+def _count(number: int, noun: str, plural: str = "") -> str:
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"

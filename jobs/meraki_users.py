@@ -26,11 +26,11 @@ from .meraki_admins import (
     dashboard_settings,
 )
 from .organizations import organization_choices
+from .requesters import RequesterMixin
 
 name = "Meraki"
 
 EMAIL_REGEX_ENV = "NAUTOBOT_JOB_MERAKI_EMAIL_VALIDATION_REGEX"
-BOT_USERS_ENV = "NAUTOBOT_JOB_MERAKI_BOT_USERS"
 DEFAULT_EMAIL_REGEX = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 
 
@@ -60,16 +60,11 @@ def without_percent(pattern: str) -> str:
     return re.sub(r"\\\\|\\?%", lambda m: m.group() if m.group() == "\\\\" else r"\x25", pattern)
 
 
-def bot_users() -> frozenset[str]:
-    """The Nautobot usernames of the Slack bot, from the worker's environment (none: nobody's claim is trusted)."""
-    return frozenset(name.strip() for name in os.environ.get(BOT_USERS_ENV, "").split(",") if name.strip())
-
-
 EMAIL_PATTERN, EMAIL_LABEL = email_regex()
 ORGANIZATIONS = organization_choices(dashboard_settings())
 
 
-class CreateMerakiUser(Job):
+class CreateMerakiUser(RequesterMixin, Job):
     """Add an administrator to a Meraki organization, optionally with access to one network."""
 
     user_email = StringVar(
@@ -157,11 +152,7 @@ class CreateMerakiUser(Job):
         requested_by: str = "",
         request_id: str = "",
     ) -> dict:
-        requester = self.requester(requested_by)
-        self.logger.info("Run by Nautobot user %s", self.username(), extra={"grouping": "request"})
-        self.logger.info("Requested by %s", requester, extra={"grouping": "request"})
-        if request_id:
-            self.logger.debug("Request %s", request_id, extra={"grouping": "request"})
+        requester = self.log_request(requested_by, request_id)
         try:
             admins = MerakiAdmins.connect(dashboard_settings(), self.logger)
             result = admins.add(
@@ -183,20 +174,3 @@ class CreateMerakiUser(Job):
                 "requested_by": requester,
             }
         return {**result, "requested_by": requester}
-
-    def username(self) -> str:
-        return getattr(getattr(self, "user", None), "username", None) or "unknown"
-
-    def requester(self, requested_by: str) -> str:
-        """Who asked: what the Slack bot filled in, if the bot's Nautobot user ran the Job; else that user.
-
-        Anyone who may run the Job can fill ``requested_by``: from a user who is not the bot it is a claim,
-        and shown as one.
-        """
-        claimed = requested_by.strip()
-        user = f"Nautobot user {self.username()}"
-        if not claimed:
-            return user
-        if self.username() in bot_users():
-            return claimed
-        return f"{user} (claimed: {claimed})"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from meraki.exceptions import APIError
 
-from .meraki_admins import API_KEY_ENV, BASE_URL_ENV, DashboardSettings, MerakiProblem, dashboard
+from .meraki_admins import ALL_ORGANIZATIONS, API_KEY_ENV, BASE_URL_ENV, DashboardSettings, MerakiProblem, dashboard
 
 FRESH_FOR = 300
 RETRY_AFTER_FAILURE = 60
@@ -51,6 +51,15 @@ def organization_choices(settings: DashboardSettings) -> OrganizationList:
             refresher.join(WAIT_WHEN_EMPTY)
             entry = cache.get(key)
     return _describe(entry)
+
+
+def with_all_organizations(organizations: OrganizationList) -> OrganizationList:
+    """The same list led by a choice for every organization; it works even when the list could not be loaded."""
+    return OrganizationList(
+        [(ALL_ORGANIZATIONS, "All organizations"), *organizations.choices],
+        "'All organizations' means every organization the API key can see when the Job runs. "
+        + organizations.help_text,
+    )
 
 
 def _describe(entry: dict | None) -> OrganizationList:

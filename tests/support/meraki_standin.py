@@ -17,6 +17,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -29,6 +30,8 @@ API_PREFIX = "/api/v1"
 ORG_ACCESS_LEVELS = ("full", "read-only", "enterprise", "none")
 TARGET_ACCESS_LEVELS = ("full", "read-only", "guest-ambassador", "monitor-only")
 ADMIN_FIELDS = ("email", "name", "orgAccess", "tags", "networks", "authenticationMethod")
+UPDATABLE_ADMIN_FIELDS = ("name", "orgAccess", "tags", "networks")
+ACCOUNT_STATUSES = ("ok", "pending", "locked", "unverified")
 
 INVALID_API_KEY = "Invalid API key"
 ORG_NOT_FOUND = "Organization not found"
@@ -39,6 +42,7 @@ FORBIDDEN = "You do not have permission to access this organization"
 RATE_LIMITED = "API rate limit exceeded for organization"
 SERVER_ERROR = "Internal server error"
 EMAIL_TAKEN = "Email has already been taken"
+ADMIN_NOT_FOUND = "Admin not found"
 BAD_JSON = "The request body could not be parsed as JSON"
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -59,6 +63,8 @@ class RecordedRequest:
     headers: dict[str, str]
     json: Any
     status: int | None = None
+    received_at: float = field(default_factory=time.monotonic)
+    """``time.monotonic()`` on arrival, so tests can measure how long a client waited between calls."""
 
 
 @dataclass
@@ -111,6 +117,7 @@ class _Org:
     name: str
     api_enabled: bool
     forbidden: bool
+    listed: bool
 
 
 @dataclass
@@ -250,13 +257,23 @@ class MerakiStandIn:
     # state
 
     def add_organization(
-        self, org_id: str, name: str, *, api_enabled: bool = True, forbidden: bool = False
+        self,
+        org_id: str,
+        name: str,
+        *,
+        api_enabled: bool = True,
+        forbidden: bool = False,
+        listed: bool | None = None,
     ) -> dict[str, Any]:
-        """Add an org; ``forbidden`` orgs answer 403 and are hidden from the org list."""
+        """Add an org; ``forbidden`` orgs answer 403 to every request about them.
+
+        A forbidden org is hidden from the org list unless ``listed``: the dashboard lists an org
+        whose own rules then refuse the key (an IP allow-list, say) like any other.
+        """
         with self._lock:
             if org_id in self._orgs:
                 raise ValueError(f"organization {org_id!r} already exists")
-            self._orgs[org_id] = _Org(org_id, name, api_enabled, forbidden)
+            self._orgs[org_id] = _Org(org_id, name, api_enabled, forbidden, not forbidden if listed is None else listed)
             self._admins[org_id] = []
             return self._org_json(self._orgs[org_id])
 
@@ -275,13 +292,32 @@ class MerakiStandIn:
         name: str,
         org_access: str = "read-only",
         networks: list[dict[str, str]] | None = None,
+        *,
+        tags: list[dict[str, str]] | None = None,
+        account_status: str = "pending",
+        two_factor: bool = False,
+        last_active: str = "",
+        has_api_key: bool = False,
     ) -> dict[str, Any]:
         """Seed an existing admin without validation, e.g. to provoke a duplicate."""
+        if account_status not in ACCOUNT_STATUSES:
+            raise ValueError(f"account_status must be one of {ACCOUNT_STATUSES}")
         with self._lock:
             self._require_org(org_id)
-            admin = self._new_admin(email, name, org_access, [], networks or [])
+            admin = self._new_admin(email, name, org_access, tags or [], networks or [])
+            admin.update(
+                accountStatus=account_status,
+                twoFactorAuthEnabled=two_factor,
+                lastActive=last_active,
+                hasApiKey=has_api_key,
+            )
             self._admins[org_id].append(admin)
             return copy.deepcopy(admin)
+
+    def set_identity(self, email: str, name: str) -> None:
+        """Who the API key belongs to, as ``GET /administered/identities/me`` answers."""
+        with self._lock:
+            self._identity = {"email": email, "name": name}
 
     def admins(self, org_id: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -314,6 +350,15 @@ class MerakiStandIn:
             reply.headers["Retry-After"] = str(retry_after if retry_after is not None else 1)
         with self._lock:
             self._failures.append(_Failure(times, _compile(match), reply))
+
+    def rate_limit(self, org_id: str, *, times: int, retry_after: int) -> None:
+        """The next ``times`` requests about organization ``org_id`` get 429 with ``Retry-After: retry_after``.
+
+        Meraki's limit is per organization, so requests about other organizations are unaffected.
+        """
+        self.fail_with(
+            429, times=times, retry_after=retry_after, match=rf"^[A-Z]+ /organizations/{re.escape(org_id)}(/|$)"
+        )
 
     def delay(self, seconds: float, *, times: int | None = None, match: str | None = None) -> None:
         """Hold matching requests for ``seconds`` before answering them."""
@@ -408,12 +453,17 @@ class MerakiStandIn:
             (re.compile(org), {"GET": self._get_organization}),
             (re.compile(org + "/networks"), {"GET": self._list_networks}),
             (re.compile(org + "/admins"), {"GET": self._list_admins, "POST": self._create_admin}),
+            (
+                re.compile(org + r"/admins/(?P<admin_id>[^/]+)"),
+                {"PUT": self._update_admin, "DELETE": self._delete_admin},
+            ),
+            (re.compile(r"/administered/identities/me"), {"GET": self._identity_me}),
         ]
 
     # endpoints
 
     def _list_organizations(self, call: _Call) -> _Reply:
-        visible = [self._org_json(org) for org in self._orgs.values() if not org.forbidden]
+        visible = [self._org_json(org) for org in self._orgs.values() if org.listed]
         return self._paginate(visible, call, default=9000, maximum=9000)
 
     def _get_organization(self, call: _Call) -> _Reply:
@@ -449,6 +499,49 @@ class MerakiStandIn:
         )
         self._admins[org.id].append(admin)
         return _Reply(201, copy.deepcopy(admin))
+
+    def _update_admin(self, call: _Call) -> _Reply:
+        org = self._accessible_org(call.params["org_id"])
+        admin = self._find_admin(org.id, call.params["admin_id"])
+        payload = _json_object(call.body)
+        problems = _string_problems(payload, "name")
+        if "orgAccess" in payload and payload["orgAccess"] not in ORG_ACCESS_LEVELS:
+            problems.append(f"'orgAccess' must be one of: {_one_of(ORG_ACCESS_LEVELS)}")
+        problems += _access_list_problems(payload, "tags", "tag")
+        problems += _access_list_problems(payload, "networks", "id")
+        problems += self._unknown_network_problems(org.id, payload.get("networks"))
+        problems += [f"Unrecognized parameter '{k}'" for k in payload if k not in UPDATABLE_ADMIN_FIELDS]
+        if problems:
+            raise _Problem(400, *problems)
+        admin.update(copy.deepcopy(payload))
+        return _Reply(200, copy.deepcopy(admin))
+
+    def _delete_admin(self, call: _Call) -> _Reply:
+        org = self._accessible_org(call.params["org_id"])
+        admin = self._find_admin(org.id, call.params["admin_id"])
+        self._admins[org.id].remove(admin)
+        return _Reply(204)
+
+    def _identity_me(self, call: _Call) -> _Reply:
+        return _Reply(
+            200,
+            {
+                **self._identity,
+                "lastUsedDashboardAt": "2026-11-01T09:30:00.000000Z",
+                "authentication": {
+                    "mode": "email",
+                    "api": {"key": {"created": True}},
+                    "twoFactor": {"enabled": False},
+                    "saml": {"enabled": False},
+                },
+            },
+        )
+
+    def _find_admin(self, org_id: str, admin_id: str) -> dict[str, Any]:
+        admin = next((a for a in self._admins[org_id] if a["id"] == admin_id), None)
+        if admin is None:
+            raise _Problem(404, ADMIN_NOT_FOUND)
+        return admin
 
     # validation
 
@@ -495,6 +588,7 @@ class MerakiStandIn:
         self._admins: dict[str, list[dict[str, Any]]] = {}
         self._failures: list[_Failure] = []
         self._delays: list[_Delay] = []
+        self._identity: dict[str, str] = {"email": "api.owner@example.com", "name": "API Key Owner"}
 
     def _require_org(self, org_id: str) -> None:
         if org_id not in self._orgs:

@@ -294,6 +294,9 @@ class NautobotStack:
     worker: Process | None = None
     beat: Process | None = None
     job_id: str = ""
+    """Create Meraki User's ID (``job_ids[JOB_NAME]``)."""
+    job_ids: dict[str, str] = field(default_factory=dict)
+    """Every Job the repository provides, by name; all of them are enabled after a sync."""
     repository_id: str = ""
     test_job_ids: dict[str, str] = field(default_factory=dict)
     """The test-only Jobs (tests/support/nautobot_test_jobs), by name, enabled."""
@@ -489,22 +492,25 @@ class NautobotStack:
     def sync_repository(self) -> None:
         """Publish the checkout and have Nautobot (re)sync it, as a user does after a push."""
         self.repository_id = self._sync(self.git, "meraki-chatops", REPO_SLUG, self.repository_id)
-        jobs = self.admin.get("/api/extras/jobs/", params={"name": JOB_NAME}).raise_for_status().json()["results"]
-        if not jobs:
+        self.job_ids = self._enable_jobs(REPO_SLUG)
+        if JOB_NAME not in self.job_ids:
             raise StackError(f"after the sync no Job named {JOB_NAME!r} exists:\n{_tail(self.worker.log)}")
-        self.job_id = jobs[0]["id"]
-        self.set_job_enabled(True)
+        self.job_id = self.job_ids[JOB_NAME]
 
     def sync_test_jobs(self) -> None:
         """The test-only Jobs, from a Git repository of their own, each enabled."""
-        repository = self._sync(self.test_jobs_git, "meraki-chatops-test-jobs", TEST_JOBS_SLUG, "")
-        params = {"module_name__isw": TEST_JOBS_SLUG, "limit": "100"}
-        jobs = self.admin.get("/api/extras/jobs/", params=params).raise_for_status().json()["results"]
-        if not jobs:
-            raise StackError(f"the test Jobs' repository {repository} gave no Job:\n{_tail(self.worker.log)}")
-        for job in jobs:
-            self.admin.patch(f"/api/extras/jobs/{job['id']}/", json={"enabled": True}).raise_for_status()
-            self.test_job_ids[job["name"]] = job["id"]
+        self._sync(self.test_jobs_git, "meraki-chatops-test-jobs", TEST_JOBS_SLUG, "")
+        self.test_job_ids = self._enable_jobs(TEST_JOBS_SLUG)
+        if not self.test_job_ids:
+            raise StackError(f"the test Jobs' repository gave no Job:\n{_tail(self.worker.log)}")
+
+    def _enable_jobs(self, slug: str) -> dict[str, str]:
+        """Enable every Job of the Git repository ``slug`` (Jobs start disabled); their ids by name."""
+        jobs = self.admin.get("/api/extras/jobs/", params={"limit": 0}).raise_for_status().json()["results"]
+        ids = {job["name"]: job["id"] for job in jobs if job["module_name"].startswith(f"{slug}.jobs.")}
+        for job_id in ids.values():
+            self.admin.patch(f"/api/extras/jobs/{job_id}/", json={"enabled": True}).raise_for_status()
+        return ids
 
     def _sync(self, git: GitRemote, name: str, slug: str, repository_id: str) -> str:
         """Publish ``git``'s files, add them to Nautobot as a Git repository of Jobs (once) and sync; its id."""
@@ -535,8 +541,8 @@ class NautobotStack:
             )
         return repository_id
 
-    def set_job_enabled(self, enabled: bool) -> None:
-        self.admin.patch(f"/api/extras/jobs/{self.job_id}/", json={"enabled": enabled}).raise_for_status()
+    def set_job_enabled(self, enabled: bool, name: str = JOB_NAME) -> None:
+        self.admin.patch(f"/api/extras/jobs/{self.job_ids[name]}/", json={"enabled": enabled}).raise_for_status()
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import pytest
 from meraki.exceptions import APIError
 
 from tests.support.meraki_standin import (
+    ADMIN_NOT_FOUND,
     API_DISABLED,
     BAD_JSON,
     EMAIL_TAKEN,
@@ -473,3 +474,77 @@ def test_restart_keeps_base_url_and_state() -> None:
         assert standin.base_url == url
         response = httpx.get(f"{url}/organizations", headers={"Authorization": "Bearer k"})
         assert [org["id"] for org in response.json()] == [ORG]
+
+
+# the administrator lifecycle: update, delete, the key's identity, per-organization limits
+
+
+def test_update_admin_changes_access_but_never_the_email(
+    standin: MerakiStandIn, dashboard: meraki.DashboardAPI, http: httpx.Client
+) -> None:
+    admin = standin.add_admin(ORG, "ana@example.com", "Ana", "read-only")
+    updated = dashboard.organizations.updateOrganizationAdmin(
+        ORG, admin["id"], name="Ana B", orgAccess="none", networks=[{"id": NET, "access": "monitor-only"}]
+    )
+    assert (updated["name"], updated["orgAccess"]) == ("Ana B", "none")
+    assert updated["networks"] == [{"id": NET, "access": "monitor-only"}]
+    assert standin.admins(ORG) == [updated]
+    refused = http.put(f"/organizations/{ORG}/admins/{admin['id']}", json={"email": "x@example.com", "orgAccess": "x"})
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == [
+        "'orgAccess' must be one of: 'full', 'read-only', 'enterprise' or 'none'",
+        "Unrecognized parameter 'email'",
+    ]
+    assert standin.admins(ORG)[0]["email"] == "ana@example.com"
+
+
+def test_delete_admin_answers_204_then_404(standin: MerakiStandIn, dashboard: meraki.DashboardAPI) -> None:
+    kept = standin.add_admin(ORG, "kept@example.com", "Kept")
+    gone = standin.add_admin(ORG, "gone@example.com", "Gone")
+    assert dashboard.organizations.deleteOrganizationAdmin(ORG, gone["id"]) is None
+    assert standin.admins(ORG) == [kept]
+    assert standin.requests_to("DELETE", rf"/organizations/{ORG}/admins/{gone['id']}")[0].status == 204
+    with pytest.raises(APIError) as caught:
+        dashboard.organizations.deleteOrganizationAdmin(ORG, gone["id"])
+    assert (caught.value.status, caught.value.message) == (404, {"errors": [ADMIN_NOT_FOUND]})
+
+
+def test_admins_of_a_refusing_org_cannot_be_changed(standin: MerakiStandIn, http: httpx.Client) -> None:
+    standin.add_organization("300", "Elsewhere", forbidden=True, listed=True)
+    admin = standin.add_admin("300", "ana@example.com", "Ana")
+    assert http.delete(f"/organizations/300/admins/{admin['id']}").status_code == 403
+    assert len(standin.admins("300")) == 1
+    assert "300" in [org["id"] for org in http.get("/organizations").json()]  # listed, yet refusing
+
+
+def test_identity_of_the_api_key(standin: MerakiStandIn, dashboard: meraki.DashboardAPI) -> None:
+    standin.set_identity("owner@example.com", "Owner")
+    me = dashboard.administered.getAdministeredIdentitiesMe()
+    assert (me["email"], me["name"]) == ("owner@example.com", "Owner")
+    assert me["authentication"]["api"] == {"key": {"created": True}}
+    with pytest.raises(APIError) as caught:
+        sdk(standin, api_key="wrong").administered.getAdministeredIdentitiesMe()
+    assert caught.value.status == 401
+
+
+def test_rate_limit_is_per_organization(standin: MerakiStandIn, http: httpx.Client) -> None:
+    standin.add_organization("200", "Other")
+    standin.rate_limit(ORG, times=2, retry_after=3)
+    assert http.get("/organizations/200/admins").status_code == 200
+    assert http.get("/organizations").status_code == 200  # not a request about one organization
+    limited = http.get(f"/organizations/{ORG}/admins")
+    assert (limited.status_code, limited.headers["retry-after"], limited.json()) == (
+        429,
+        "3",
+        {"errors": [RATE_LIMITED]},
+    )
+    assert http.delete(f"/organizations/{ORG}/admins/1").status_code == 429
+    assert http.get(f"/organizations/{ORG}/admins").status_code == 200
+
+
+def test_sdk_waits_out_retry_after(standin: MerakiStandIn, dashboard: meraki.DashboardAPI) -> None:
+    standin.rate_limit(ORG, times=1, retry_after=1)
+    dashboard.organizations.getOrganizationAdmins(ORG)
+    first, second = standin.requests_to("GET", rf"/organizations/{ORG}/admins")
+    assert (first.status, second.status) == (429, 200)
+    assert second.received_at - first.received_at >= 0.95

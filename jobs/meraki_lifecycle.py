@@ -1,0 +1,173 @@
+"""Nautobot Jobs for the rest of an administrator's life: find where they have access, and take it away.
+
+Both reach Meraki through :class:`MerakiAdmins` with the same settings as Create Meraki User (the
+worker's ``MERAKI_DASHBOARD_API_KEY`` and ``MERAKI_BASE_URL``). Many organizations mean many requests:
+the SDK paces them per organization and waits out a 429 for as long as Meraki's Retry-After says.
+An organization that refuses (API access off, forbidden) is reported and the others are still done.
+"""
+
+from __future__ import annotations
+
+from nautobot.apps.jobs import ChoiceVar, DryRunVar, Job, StringVar
+
+from .meraki_admins import ALL_ORGANIZATIONS, MerakiAdmins, MerakiProblem, dashboard_settings
+from .organizations import organization_choices, with_all_organizations
+from .requesters import RequesterMixin
+
+name = "Meraki"
+
+ANY_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+"""Removal accepts any address: an administrator added by hand need not match the creation regex."""
+
+ORGANIZATIONS = with_all_organizations(organization_choices(dashboard_settings()))
+# Room for hundreds of organizations at Meraki's 10 requests a second each, and for its rate-limit waits.
+SOFT_TIME_LIMIT, TIME_LIMIT = 900, 960
+
+
+def organization_var() -> ChoiceVar:
+    return ChoiceVar(
+        label="Meraki Organization",
+        description=ORGANIZATIONS.help_text,
+        choices=ORGANIZATIONS.choices,
+        default=ALL_ORGANIZATIONS,
+    )
+
+
+def requested_by_var() -> StringVar:
+    return StringVar(
+        label="Requested by",
+        description="Who asked for this run. The Slack bot fills it in; leave it empty in Nautobot, which records "
+        "you as the user who ran the Job.",
+        required=False,
+        max_length=255,
+    )
+
+
+def request_id_var() -> StringVar:
+    return StringVar(
+        label="Request ID",
+        description="The Slack bot's key for this request, so that it finds the run again after a restart; "
+        "leave it empty in Nautobot.",
+        required=False,
+        max_length=255,
+    )
+
+
+def on_by_default(dryrun: DryRunVar) -> DryRunVar:
+    """A DryRunVar that Nautobot's variables API reports as on (DryRunVar forces its default off).
+
+    It stays a DryRunVar, so that Nautobot still lets a dry run skip approval and clients still know it.
+    """
+    dryrun.field_attrs["initial"] = True
+    return dryrun
+
+
+class FindMerakiUser(RequesterMixin, Job):
+    """List every Meraki organization where an administrator has access, and what access."""
+
+    query = StringVar(
+        label="Email or Name",
+        description="An email address finds that administrator; anything else finds every administrator whose "
+        "name or email contains it. Case does not matter.",
+        min_length=2,
+        max_length=254,
+    )
+    meraki_org_id = organization_var()
+    requested_by = requested_by_var()
+    request_id = request_id_var()
+
+    class Meta:
+        name = "Find Meraki User"
+        description = (
+            "Find Cisco Meraki administrators by email or name across every organization the API key can see "
+            "(or one), with their organization, network and tag access. Changes nothing."
+        )
+        field_order = ["query", "meraki_org_id", "requested_by", "request_id"]  # noqa: RUF012 - Nautobot reads Meta as plain class attributes
+        has_sensitive_variables = False
+        soft_time_limit = SOFT_TIME_LIMIT
+        time_limit = TIME_LIMIT
+
+    def run(
+        self,
+        *,
+        query: str,
+        meraki_org_id: str = ALL_ORGANIZATIONS,
+        requested_by: str = "",
+        request_id: str = "",
+    ) -> dict:
+        requester = self.log_request(requested_by, request_id)
+        try:
+            result = MerakiAdmins.connect(dashboard_settings(), self.logger).find(query, meraki_org_id)
+        except MerakiProblem as problem:
+            self.fail(str(problem), extra={"grouping": problem.step})
+            return {"outcome": "failed", "error": str(problem), "query": query, "requested_by": requester}
+        if result["not_searched"] and not result["organizations_searched"]:
+            self.fail("No organization could be searched; the reasons are listed above.", extra={"grouping": "summary"})
+            result["outcome"] = "failed"
+        return {**result, "requested_by": requester}
+
+
+class RemoveMerakiUser(RequesterMixin, Job):
+    """Take an administrator's access away in one Meraki organization or all of them."""
+
+    user_email = StringVar(
+        label="User Email",
+        description="Email address of the administrator to remove (case does not matter).",
+        regex=ANY_EMAIL,
+        max_length=254,
+    )
+    meraki_org_id = organization_var()
+    dryrun = on_by_default(
+        DryRunVar(
+            description="On by default: log exactly what would be removed, without removing it. Turn it off to remove."
+        )
+    )
+    requested_by = requested_by_var()
+    request_id = request_id_var()
+
+    class Meta:
+        name = "Remove Meraki User"
+        description = (
+            "Remove a Cisco Meraki administrator from one organization or every organization the API key can see. "
+            "Dry run by default; never removes the API key's own administrator or an organization's last "
+            "administrator with full access."
+        )
+        field_order = ["user_email", "meraki_org_id", "dryrun", "requested_by", "request_id"]  # noqa: RUF012 - Nautobot reads Meta as plain class attributes
+        has_sensitive_variables = False
+        dryrun_default = True  # the box in Nautobot's own form starts ticked
+        soft_time_limit = SOFT_TIME_LIMIT
+        time_limit = TIME_LIMIT
+
+    @classmethod
+    def validate_data(cls, data, files=None):
+        """Nautobot's API reads a boolean left out of a request as False; a removal left unsaid stays a dry run."""
+        if isinstance(data, dict) and "dryrun" not in data:
+            data = {**data, "dryrun": True}
+        return super().validate_data(data, files=files)
+
+    def run(
+        self,
+        *,
+        user_email: str,
+        meraki_org_id: str = ALL_ORGANIZATIONS,
+        dryrun: bool = True,
+        requested_by: str = "",
+        request_id: str = "",
+    ) -> dict:
+        requester = self.log_request(requested_by, request_id)
+        try:
+            result = MerakiAdmins.connect(dashboard_settings(), self.logger).remove(
+                user_email, meraki_org_id, dryrun=dryrun
+            )
+        except MerakiProblem as problem:
+            self.fail(str(problem), extra={"grouping": problem.step})
+            return {
+                "outcome": "failed",
+                "error": str(problem),
+                "email": user_email,
+                "dryrun": dryrun,
+                "requested_by": requester,
+            }
+        if result["outcome"] == "incomplete":
+            self.fail("%s", result["summary"], extra={"grouping": "summary"})
+        return {**result, "requested_by": requester}

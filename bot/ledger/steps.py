@@ -17,6 +17,7 @@ committed when it returns and rolled back when it raises.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
@@ -60,8 +61,10 @@ class SqliteThread:
         self._conn: Connection | None = None
 
     async def run(self, step: Step[T], *, write: bool) -> T:
-        # A step cancelled before its turn never runs; once begun it runs to its commit or rollback.
-        return await asyncio.wrap_future(self._thread.submit(self._run, step, write))
+        # A step cancelled before its turn never runs; once begun it runs to its commit or rollback. It runs in
+        # the caller's context (as asyncio.to_thread does), so what it logs carries the request's correlation id.
+        context = contextvars.copy_context()
+        return await asyncio.wrap_future(self._thread.submit(context.run, self._run, step, write))
 
     async def close(self) -> None:
         try:

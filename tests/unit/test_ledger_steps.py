@@ -14,6 +14,7 @@ from sqlalchemy import Connection, func, insert, select, text
 from bot.ledger import Ledger, RequestState
 from bot.ledger.schema import AUDIT, async_url, now, sqlite_engine
 from bot.ledger.steps import SqliteThread
+from bot.logs import correlation, current_correlation
 from bot.models import RunRequest
 
 
@@ -160,3 +161,15 @@ async def test_closing_the_ledger_ends_its_thread(ledger: Ledger) -> None:
     await ledger.close()
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+async def test_a_step_runs_in_its_callers_context_so_its_log_lines_carry_the_request(steps: SqliteThread) -> None:
+    """The correlation id is a context variable: what a step logs (SQL echo included) names its request."""
+
+    def seen(conn: Connection) -> str | None:
+        conn.execute(text("SELECT 1"))
+        return current_correlation()
+
+    with correlation("V0001:cid"):
+        assert await steps.run(seen, write=False) == "V0001:cid"
+    assert await steps.run(seen, write=False) is None

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support import job_runs
 from tests.support.fixtures import ack, events, no_retry_delay, redis_url, service_missing  # noqa: F401 - shared fixtures
+from tests.support.job_runs import Run
 from tests.support.meraki_standin import MerakiStandIn
 from tests.support.nautobot_releases import RELEASES, SELECTOR, NautobotRelease, ReleaseError, release
 from tests.support.nautobot_stack import (
@@ -95,20 +96,6 @@ def stack(nautobot: NautobotStack, meraki: MerakiStandIn) -> Iterator[NautobotSt
     meraki.clear_faults()
 
 
-@dataclass
-class Run:
-    response: httpx.Response
-    result: dict | None = None
-    logs: list[dict] | None = None
-
-    @property
-    def status(self) -> str:
-        return self.result["status"]["value"]
-
-    def lines(self, *levels: str) -> list[str]:
-        return [e["message"] for e in self.logs if not levels or e["log_level"] in levels]
-
-
 @pytest.fixture
 def bot(stack: NautobotStack) -> Iterator[httpx.Client]:
     """Nautobot as the bot sees it: a token with only the permissions the README lists."""
@@ -126,11 +113,6 @@ def run_job(stack: NautobotStack, bot: httpx.Client):
             "meraki_access_level": "read-only",
             **data,
         }
-        response = bot.post(f"/api/extras/jobs/{stack.job_id}/run/", json={"data": payload})
-        if not wait or response.status_code != 201:
-            return Run(response)
-        result = stack.wait_for_result(response.json()["job_result"]["id"], client=bot)
-        logs = bot.get(f"/api/extras/job-results/{result['id']}/logs/").raise_for_status().json()
-        return Run(response, result, logs)
+        return job_runs.run_job(stack, bot, stack.job_id, payload, wait=wait)
 
     return run

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
+from tests.support.job_runs import Run, run_job
 from tests.support.meraki_standin import FORBIDDEN, MerakiStandIn
 from tests.support.nautobot_stack import NautobotStack
 from tests.support.seed import ACME, BRANCH, GLOBEX, WAREHOUSE
@@ -26,41 +26,14 @@ def as_logged(text: str) -> str:
     return re.sub(r"(https?://)?\S+\s*@", r"\1(redacted)@", text)
 
 
-@dataclass
-class Run:
-    response: httpx.Response
-    result: dict | None = None
-    logs: list[dict] | None = None
-
-    @property
-    def status(self) -> str:
-        return self.result["status"]["value"]
-
-    @property
-    def data(self) -> dict:
-        return self.result["result"]
-
-    def lines(self, *levels: str) -> list[str]:
-        return [e["message"] for e in self.logs if not levels or e["log_level"] in levels]
-
-    def summary(self) -> list[str]:
-        """The Job's closing lines (Nautobot adds a "Job completed" of its own after a success)."""
-        return [f"{e['log_level']}: {e['message']}" for e in self.logs if e["grouping"] == "summary"]
-
-
 @pytest.fixture
 def run(stack: NautobotStack, bot: httpx.Client):
     """Run a Job of this repository by name, as the Slack bot does, and wait for its result and log."""
 
-    def run_job(job_name: str, **data) -> Run:
-        response = bot.post(f"/api/extras/jobs/{stack.job_ids[job_name]}/run/", json={"data": data})
-        if response.status_code != 201:
-            return Run(response)
-        result = stack.wait_for_result(response.json()["job_result"]["id"], client=bot)
-        logs = bot.get(f"/api/extras/job-results/{result['id']}/logs/").raise_for_status().json()
-        return Run(response, result, logs)
+    def run_named(job_name: str, **data) -> Run:
+        return run_job(stack, bot, stack.job_ids[job_name], data)
 
-    return run_job
+    return run_named
 
 
 def emails(meraki: MerakiStandIn, org_id: str) -> list[str]:

@@ -1641,12 +1641,16 @@ class SlackStandIn:
             self._apply_submission_ack(view_id, user_id, acks[0])
         return acks
 
-    def _submission_payload(self, view_id: str, values: Mapping[str, Any], user_id: str) -> dict[str, Any]:
-        space = self._workspace
-        stack = space.stacks.get(user_id) or []
+    def _top_view(self, view_id: str, user_id: str) -> dict[str, Any]:
+        """A copy of ``view_id``, which must be the modal ``user_id`` sees on top (the lock held)."""
+        stack = self._workspace.stacks.get(user_id) or []
         if not stack or stack[-1] != view_id:
             raise ValueError(f"view {view_id} is not the modal {user_id} currently sees")
-        view = copy.deepcopy(space.views[view_id])
+        return copy.deepcopy(self._workspace.views[view_id])
+
+    def _submission_payload(self, view_id: str, values: Mapping[str, Any], user_id: str) -> dict[str, Any]:
+        space = self._workspace
+        view = self._top_view(view_id, user_id)
         if view.get("submit") is None:
             raise ValueError(f"view {view_id} has no submit button")
         view["state"] = {"values": build_state_values(view, values)}
@@ -1708,11 +1712,7 @@ class SlackStandIn:
         As Slack, it sends a ``block_suggestion`` and takes only a well-formed answer within the ack time.
         """
         with self._lock:
-            space = self._workspace
-            stack = space.stacks.get(user_id) or []
-            if not stack or stack[-1] != view_id:
-                raise ValueError(f"view {view_id} is not the modal {user_id} currently sees")
-            view = copy.deepcopy(space.views[view_id])
+            view = self._top_view(view_id, user_id)
             selects = [
                 element
                 for block in view.get("blocks", [])
@@ -1760,10 +1760,7 @@ class SlackStandIn:
         """Click a button in the modal the user sees (block_actions from a view, as Slack sends it)."""
         with self._lock:
             space = self._workspace
-            stack = space.stacks.get(user_id) or []
-            if not stack or stack[-1] != view_id:
-                raise ValueError(f"view {view_id} is not the modal {user_id} currently sees")
-            view = copy.deepcopy(space.views[view_id])
+            view = self._top_view(view_id, user_id)
             buttons = [
                 (element, block["block_id"])
                 for block in view.get("blocks", [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -18,11 +18,12 @@ from bot.audit import Audit
 from bot.follow import Follower
 from bot.ledger import Ledger
 from bot.listeners import Listeners
+from bot.listeners.parts import Command, Parts
 from bot.metrics import Metrics
-from bot.nautobot import ChatOpsApp, FormCache, NautobotClient, ResultReader
+from bot.nautobot import ChatOpsApp, FormCache, FormCaches, NautobotClient, ResultReader
 from bot.nautobot.events import EventSource
 from bot.runs import Runs
-from bot.settings import Settings
+from bot.settings import CommandBinding, Settings
 from bot.slack.client import slack_client
 from bot.slack.pacing import ChannelPacer
 from bot.slack.thread import SlackThreads
@@ -39,41 +40,49 @@ class _SameToken(logging.Filter):
 _SAME_TOKEN = _SameToken()
 
 
-def access_control(
-    settings: Settings, client: AsyncWebClient, nautobot: NautobotClient
-) -> tuple[Access, ChatOpsApp | None]:
-    """Who may use the command (the bot's policy, or nautobot-chatops' grants), and where that is recorded."""
+def commands(settings: Settings, client: AsyncWebClient, nautobot: NautobotClient, ledger: Ledger) -> list[Command]:
+    """Every slash command of ``COMMANDS`` with its own form cache, access rules and audit trail."""
     chatops = ChatOpsApp(nautobot) if settings.nautobot_chatops else None
-    grants = None
-    if chatops is not None:
-        grants = ChatOpsGrants(
-            chatops,
-            settings.nautobot_chatops_command,
-            settings.nautobot_chatops_subcommand,
-            ttl=settings.nautobot_chatops_cache_seconds,
+    groups = SlackGroups(client, ttl=settings.slack_group_cache_seconds)  # one cache: the same groups for all
+    built = []
+    for slash, binding in settings.commands.items():
+        grants = None
+        if chatops is not None:
+            grants = ChatOpsGrants(
+                chatops,
+                settings.nautobot_chatops_command,
+                binding.subcommand,
+                ttl=settings.nautobot_chatops_cache_seconds,
+            )
+        access = Access(
+            settings.policy,
+            groups=groups,
+            grants=grants,
+            slash_command=slash,
+            main=slash == settings.main_command,
+            setting=settings.policy_setting,
         )
-    access = Access(
-        settings.policy,
-        groups=SlackGroups(client, ttl=settings.slack_group_cache_seconds),
-        grants=grants,
-        slash_command=settings.slash_command,
-        setting=settings.policy_setting,
-    )
-    return access, chatops
+        audit = Audit(ledger, chatops, command=settings.nautobot_chatops_command, subcommand=binding.subcommand)
+        built.append(Command(slash, FormCache(nautobot, binding.job), access, audit, binding))
+    return built
 
 
 @dataclass
 class Bot:
     app: AsyncApp
     nautobot: NautobotClient
-    forms: FormCache
     runs: Runs
     listeners: Listeners
-    access: Access
-    audit: Audit
+    commands: list[Command]
     reader: ResultReader
     events: EventSource | None = None
     slack_session: aiohttp.ClientSession | None = None
+
+    async def drain_audits(self) -> None:
+        """Wait for every command's command-log writes under way (they must reach Nautobot before its client closes)."""
+        for command in self.commands:
+            if command.audit is not None:
+                await command.audit.drain()
 
     async def aclose(self) -> None:
         """Close the connections to Nautobot and Slack (after the last call through them)."""
@@ -87,10 +96,8 @@ def wire(
     slack: AsyncWebClient,
     nautobot: NautobotClient,
     ledger: Ledger,
-    access: Access,
-    forms: FormCache,
+    commands: Sequence[Command],
     follow_timeout: float,
-    audit: Audit | None = None,
     metrics: Metrics | None = None,
     email_regex: str | None = None,
     pacer: ChannelPacer | None = None,
@@ -98,10 +105,13 @@ def wire(
     events: EventSource | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Listeners:
-    """The core (threads, follower, runs) and the listeners on top of it, from the clients given."""
+    """The core (threads, follower, runs) and the listeners of every command on top of it, from the clients given."""
     metrics = metrics or Metrics()
-    access.watch_form(forms.current(), forms.refresh)  # every form read is checked against the policy
-    forms.listen(access.form_changed)
+    forms = FormCaches(nautobot)
+    for command in commands:
+        forms.add(command.forms)
+        command.access.watch_form(command.forms.current(), command.forms.refresh)  # every form read is checked
+        command.forms.listen(command.access.form_changed)
     threads = SlackThreads(slack, pacer, can_cancel=lambda: nautobot.capabilities.cancel)
     follower = Follower(
         nautobot,
@@ -113,17 +123,22 @@ def wire(
         events=events,
         sleep=sleep,
     )
-    runs = Runs(
-        ledger=ledger, nautobot=nautobot, threads=threads, follower=follower, forms_cache=forms, metrics=metrics
-    )
+    runs = Runs(ledger=ledger, nautobot=nautobot, threads=threads, follower=follower, forms=forms, metrics=metrics)
     return Listeners(
-        ledger=ledger,
-        runs=runs,
-        forms_cache=forms,
-        access=access,
-        audit=audit,
-        email_regex=email_regex,
-        metrics=metrics,
+        [
+            Parts(
+                ledger=ledger,
+                runs=runs,
+                forms=command.forms,
+                access=command.access,
+                audit=command.audit or Audit(ledger),
+                metrics=metrics,
+                command=command.slash,
+                binding=command.binding or CommandBinding(job=command.forms.job_name),
+                email_regex=email_regex,
+            )
+            for command in commands
+        ]
     )
 
 
@@ -134,26 +149,17 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
         settings.slack_bot_token.get_secret_value(), str(settings.slack_api_url), metrics, session=session
     )
     nautobot = NautobotClient.from_settings(settings, on_retry=metrics.nautobot_retry)
-    form_cache = FormCache(nautobot, settings.nautobot_job_name)
-    access, chatops = access_control(settings, client, nautobot)
+    bound = commands(settings, client, nautobot, ledger)
     events = None
     if settings.nautobot_events_url is not None:
         events = EventSource(settings.nautobot_events_url.get_secret_value(), metrics=metrics)
-    audit = Audit(
-        ledger,
-        chatops,
-        command=settings.nautobot_chatops_command,
-        subcommand=settings.nautobot_chatops_subcommand,
-    )
     reader = ResultReader(nautobot)  # the polls of many runs go to Nautobot together
     handlers = wire(
         slack=client,
         nautobot=nautobot,
         ledger=ledger,
-        access=access,
-        forms=form_cache,
+        commands=bound,
         follow_timeout=settings.follow_timeout_seconds,
-        audit=audit,
         metrics=metrics,
         email_regex=settings.email_regex,
         reader=reader,
@@ -164,5 +170,5 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
     if _SAME_TOKEN not in bolt_logger.filters:
         bolt_logger.addFilter(_SAME_TOKEN)
     app = AsyncApp(client=client, signing_secret=signing_secret)
-    listeners.register(app, handlers, settings.slash_command)
-    return Bot(app, nautobot, form_cache, handlers.runs, handlers, access, audit, reader, events, session)
+    listeners.register(app, handlers)
+    return Bot(app, nautobot, handlers.runs, handlers, bound, reader, events, session)

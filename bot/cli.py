@@ -101,7 +101,7 @@ async def serve(settings: Settings, _args: argparse.Namespace) -> int:
 async def preview(settings: NautobotSettings, _args: argparse.Namespace) -> int:
     async with NautobotClient.from_settings(settings) as client:
         try:
-            form = await client.job_form(settings.nautobot_job_name)
+            form = await client.job_form(settings.main_job)
         except NautobotError as exc:
             print(exc, file=sys.stderr)
             return EXIT_FAILED
@@ -147,7 +147,7 @@ def _choice(choices: list[tuple[str, str]], given: str | None) -> str | None:
 async def run_job(settings: NautobotSettings, args: argparse.Namespace) -> int:
     async with NautobotClient.from_settings(settings) as client:
         try:
-            form = await client.job_form(settings.nautobot_job_name)
+            form = await client.job_form(settings.main_job)
             values = run_values(args, form)
             errors = modal.validate(values, form, email_regex=settings.email_regex)
             if errors:

@@ -155,6 +155,11 @@ class JobForm(BaseModel):
         return next((var for var in self.variables if var.name == name), None)
 
     @property
+    def dry_run_variable(self) -> str | None:
+        """The name of the Job's dry-run variable (a ``DryRunVar``), if it has one."""
+        return next((var.name for var in self.variables if var.type == "DryRunVar"), None)
+
+    @property
     def email_variable(self) -> JobVariable | None:
         return next((var for var in self.variables if var.is_email), None)
 
@@ -350,13 +355,22 @@ class ModalContext(BaseModel):
     user_id: str = Field(max_length=64)
     job_id: str = Field(max_length=255)
     command_text: str = ""
+    command: str = Field(default="", max_length=32)
+    """The slash command the form belongs to; empty in forms opened before the bot had several (the main one's)."""
+    values: dict[str, InputValue] | None = None
+    """What a confirmation summary asks to confirm: the checked values of the form it replaced; None on a form."""
 
     def to_metadata(self) -> str:
-        """Compact ASCII JSON of at most 3000 characters; the command text is cut to fit."""
+        """Compact ASCII JSON of at most 3000 characters; the command text is cut to fit.
+
+        Raises ``ValueError`` when the values to confirm do not fit (they are never cut).
+        """
         text = self.command_text[:METADATA_MAX]
         encoded = self._encode(text)
         if len(encoded) <= METADATA_MAX:
             return encoded
+        if len(self._encode("")) > METADATA_MAX:
+            raise ValueError(f"the values to confirm take more than Slack's {METADATA_MAX} characters of metadata")
         low, high = 0, len(text)
         while low < high:
             middle = (low + high + 1) // 2
@@ -367,7 +381,11 @@ class ModalContext(BaseModel):
         return self._encode(text[:low])
 
     def _encode(self, text: str) -> str:
-        payload = {"c": self.channel_id, "u": self.user_id, "j": self.job_id}
+        payload: dict[str, Any] = {"c": self.channel_id, "u": self.user_id, "j": self.job_id}
+        if self.command:
+            payload["k"] = self.command
+        if self.values is not None:
+            payload["v"] = self.values
         if text:
             payload["t"] = text
         return json.dumps(payload, separators=(",", ":"))
@@ -386,4 +404,6 @@ class ModalContext(BaseModel):
             user_id=data.get("u", ""),
             job_id=data.get("j", ""),
             command_text=data.get("t", ""),
+            command=data.get("k", ""),
+            values=data.get("v"),
         )

@@ -25,7 +25,7 @@ from bot.ledger import IllegalTransition, Ledger, LedgerError, LostLease, Record
 from bot.logs import correlation
 from bot.metrics import Metrics
 from bot.models import REQUEST_ID, JobForm, JobRun, RunRequest, RunStatus
-from bot.nautobot import FormCache, JobFieldErrors, NautobotClient, NautobotError, NautobotUnreachable, Submission
+from bot.nautobot import FormCaches, JobFieldErrors, NautobotClient, NautobotError, NautobotUnreachable, Submission
 from bot.slack.thread import SlackThreads, Thread
 
 log = logging.getLogger("bot.runs")
@@ -86,14 +86,15 @@ class Runs:
         nautobot: NautobotClient,
         threads: SlackThreads,
         follower: Follower,
-        forms_cache: FormCache,
+        forms: FormCaches,
         metrics: Metrics | None = None,
     ):
         self.ledger = ledger
         self.nautobot = nautobot
         self.threads = threads
         self.follower = follower
-        self.forms = forms_cache
+        self.forms = forms
+        """The form of each Job a request may be for (a resumed request's Job may be no command's any more)."""
         self.metrics = metrics or Metrics()
         self.tasks: set[asyncio.Task[Any]] = set()
         self._following: dict[str, asyncio.Task[Any]] = {}
@@ -304,7 +305,7 @@ class Runs:
         form: JobForm | None
         if state in (RequestState.RECEIVED, RequestState.SUBMITTING):
             # Neither found in Nautobot nor sent without the Job's form: Nautobot's error postpones it.
-            form = await self.forms.get()
+            form = await self.forms.of(record.job_name).get()
             if state is RequestState.SUBMITTING:
                 record = await self._adopt_or_reset(record, form)
             if record.state is not RequestState.SUBMITTED:
@@ -312,7 +313,7 @@ class Runs:
                 await self.start(request, form, submission.run, submission.scheduled_url)
                 return 1
         else:
-            form = await self._form()  # only shown: the request goes on without it
+            form = await self._form(record.job_name)  # only shown: the request goes on without it
         run = await self.nautobot.job_result(record.result_id) if record.result_id else None
         if record.state is RequestState.SUBMITTED:
             scheduled_url = self.nautobot.scheduled_url(record.scheduled_job_id) if record.scheduled_job_id else None
@@ -327,9 +328,9 @@ class Runs:
         self._follow(request, form, run, thread, logged=state is RequestState.LOGGED)
         return 1
 
-    async def _form(self) -> JobForm | None:
+    async def _form(self, job_name: str) -> JobForm | None:
         try:
-            return await self.forms.get()
+            return await self.forms.of(job_name).get()
         except NautobotError:
             return None
 

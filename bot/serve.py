@@ -87,11 +87,12 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     background = [
-        asyncio.create_task(bot.forms.keep_fresh()),
         asyncio.create_task(bot.runs.keep_leases(settings.heartbeat_seconds)),
-        asyncio.create_task(bot.access.warm()),  # group members and grants, before the first command
         asyncio.create_task(_watch_nautobot_version(bot.nautobot)),
     ]
+    for command in bot.commands:  # each command's form and access data, before its first use
+        background.append(asyncio.create_task(command.forms.keep_fresh()))
+        background.append(asyncio.create_task(command.access.warm()))
     if bot.events is not None:
         background.append(asyncio.create_task(bot.events.run()))
         background.append(asyncio.create_task(bot.reader.prepare()))  # reads after end events, ready in time
@@ -214,7 +215,7 @@ async def _shutdown(bot: Bot, socket: AsyncSocketModeHandler | None, runner: web
             await socket.close_async()
     await runner.cleanup()
     await bot.runs.stop()  # before the ledger closes, so no follow is cut off mid-write; leases handed back
-    await bot.audit.drain()  # command-log writes under way reach Nautobot before its client closes
+    await bot.drain_audits()  # command-log writes under way reach Nautobot before its client closes
     await bot.aclose()
 
 

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.access import AccessPolicy
+from bot.access.policy import WILDCARD
 
 HINTS = {
     "slack_bot_token": "the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page",
@@ -23,6 +37,7 @@ HINTS = {
     "nautobot_events_url": "the redis:// URL of the Redis your Nautobot's RedisEventBroker publishes to "
     '(see the README, "Results at event speed"), or leave it out to follow runs by polling',
     "access_policy_file": 'the path of a YAML or JSON file holding the policy (see the README, "Who may use it")',
+    "commands": 'a JSON object of slash commands and the Jobs they run (see the README, "Commands")',
 }
 
 
@@ -80,6 +95,61 @@ def _yaml(path: Path, text: str) -> Any:
 
 
 EVENT_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+_SLASH_COMMAND = re.compile(r"^/[^\s/]{1,31}$")
+_SUBCOMMAND = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
+
+
+class CommandBinding(BaseModel):
+    """What one slash command runs, and how: a Job by name, its name in nautobot-chatops' grants and log."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job: str = Field(min_length=1, max_length=255)
+    """The Job's name in Nautobot (its ``name``, e.g. ``Create Meraki User``)."""
+    subcommand: str = Field(default="", max_length=64)
+    """The subcommand nautobot-chatops' Access Grants and command log know it by; empty: the command's name."""
+    confirm: bool = False
+    """A submitted form becomes a summary first; only its Confirm runs the Job (for what cannot be undone)."""
+    run_from_text: bool = False
+    """The command runs without a form when its text fills every required field (for read-only Jobs)."""
+
+    @field_validator("subcommand")
+    @classmethod
+    def _subcommand(cls, value: str) -> str:
+        if value and not _SUBCOMMAND.match(value):
+            raise ValueError("must be a command name: letters, digits, - and _, no spaces (a grant's * matches it)")
+        return value
+
+    @model_validator(mode="after")
+    def _confirmed_runs_need_the_form(self) -> CommandBinding:
+        if self.confirm and self.run_from_text:
+            raise ValueError("confirm and run_from_text exclude each other: a confirmed run always shows its form")
+        return self
+
+
+DEFAULT_COMMANDS: dict[str, CommandBinding] = {
+    "/meraki-add-user": CommandBinding(job="Create Meraki User", subcommand="add-user"),
+    "/meraki-find-user": CommandBinding(job="Find Meraki User", subcommand="find-user", run_from_text=True),
+    "/meraki-remove-user": CommandBinding(job="Remove Meraki User", subcommand="remove-user", confirm=True),
+}
+"""The commands ``manifest.yml`` declares. The first is the one a policy rule without ``commands`` covers."""
+
+REPLACED = {
+    "slash_command": "COMMANDS (its first command)",
+    "nautobot_job_name": "COMMANDS (the job of its first command)",
+    "nautobot_chatops_subcommand": "COMMANDS (the subcommand of its first command)",
+}
+"""Settings of the single command the bot once had: set, they stop the start and say what replaces them."""
+
+
+def _commands_text(value: Any) -> Any:
+    """COMMANDS arrives as JSON text: ``{"/meraki-add-user": {"job": "Create Meraki User"}, ...}``."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
 
 
 class NautobotSettings(BaseSettings):
@@ -91,13 +161,60 @@ class NautobotSettings(BaseSettings):
     nautobot_token: SecretStr
     nautobot_verify_tls: bool = True
     nautobot_ca_bundle: Path | None = None
-    nautobot_job_name: str = "Create Meraki User"
+    # Slash command → the Job it runs; the first is the main one (see DEFAULT_COMMANDS).
+    commands: Annotated[dict[str, CommandBinding], NoDecode, BeforeValidator(_commands_text)] = Field(
+        default_factory=lambda: dict(DEFAULT_COMMANDS)
+    )
+    slash_command: str | None = None
+    nautobot_job_name: str | None = None
+    nautobot_chatops_subcommand: str | None = None
     email_regex: str | None = None
     follow_timeout_seconds: float = Field(default=3600, gt=0)
     # Nautobot's Job events (Redis pub/sub): unset, runs are followed by polling alone.
     nautobot_events_url: SecretStr | None = None
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
+
+    @field_validator("commands")
+    @classmethod
+    def _commands(cls, value: dict[str, CommandBinding]) -> dict[str, CommandBinding]:
+        if not value:
+            raise ValueError('binds no command: give at least one, e.g. {"/meraki-add-user": {"job": ...}}')
+        named: dict[str, CommandBinding] = {}
+        jobs: dict[str, str] = {}
+        subcommands: dict[str, str] = {}
+        for slash, binding in value.items():
+            if not _SLASH_COMMAND.match(slash):
+                raise ValueError(
+                    f"{slash!r} is not a slash command: it must look like /meraki-add-user (a slash, no spaces, at "
+                    "most 32 characters)"
+                )
+            binding = binding if binding.subcommand else binding.model_copy(update={"subcommand": slash[1:]})
+            for seen, key, what in ((jobs, binding.job, "Job"), (subcommands, binding.subcommand, "subcommand")):
+                if key in seen:
+                    raise ValueError(f"{seen[key]} and {slash} both name the {what} {key!r}: give each its own")
+                seen[key] = slash
+            named[slash] = binding
+        return named
+
+    @field_validator(*REPLACED)
+    @classmethod
+    def _replaced(cls, value: str | None, info: ValidationInfo) -> None:
+        if value is not None:
+            raise ValueError(
+                f"is replaced by {REPLACED[str(info.field_name)]}: remove it and set COMMANDS, e.g. "
+                'COMMANDS={"/meraki-add-user": {"job": "Create Meraki User", "subcommand": "add-user"}}'
+            )
+        return None
+
+    @property
+    def main_command(self) -> str:
+        """The first command: the one a policy rule without ``commands`` covers, and ``preview``/``run``'s Job."""
+        return next(iter(self.commands))
+
+    @property
+    def main_job(self) -> str:
+        return self.commands[self.main_command].job
 
     @field_validator("nautobot_token")
     @classmethod
@@ -155,7 +272,6 @@ class Settings(NautobotSettings):
     slack_app_token: SecretStr | None = Field(default=None, validate_default=True)
     slack_signing_secret: SecretStr | None = Field(default=None, validate_default=True)
     slack_api_url: AnyHttpUrl = Field(default=AnyHttpUrl("https://slack.com/api/"))
-    slash_command: str = "/meraki-add-user"
     # A SecretStr: a database password in it shows neither in repr(settings) nor in a traceback's locals.
     store_url: SecretStr = SecretStr("sqlite+aiosqlite:///meraki-chatops.sqlite3")
     # HTTP mode: where Slack's requests (/slack/events) arrive.
@@ -173,7 +289,6 @@ class Settings(NautobotSettings):
     # and every request goes into its command log.
     nautobot_chatops: bool = False
     nautobot_chatops_command: str = Field(default="meraki", min_length=1, max_length=64)
-    nautobot_chatops_subcommand: str = Field(default="add-user", min_length=1, max_length=64)
     nautobot_chatops_cache_seconds: float = Field(default=30, ge=0)
     # Several replicas on one ledger: each holds the requests it works on for LEASE_SECONDS at a time and
     # renews them every HEARTBEAT_SECONDS; a request whose lease ran out is taken over by another replica.
@@ -245,7 +360,7 @@ class Settings(NautobotSettings):
             )
         return value
 
-    @field_validator("nautobot_chatops_command", "nautobot_chatops_subcommand")
+    @field_validator("nautobot_chatops_command")
     @classmethod
     def _chatops_name(cls, value: str) -> str:
         if value == "*" or any(char.isspace() for char in value):
@@ -286,12 +401,22 @@ class Settings(NautobotSettings):
         """The setting that holds the policy, for messages."""
         return "ACCESS_POLICY_FILE" if self.access_policy_file is not None else "ACCESS_POLICY"
 
-    @field_validator("slash_command")
-    @classmethod
-    def _command(cls, value: str) -> str:
-        if not value.startswith("/") or len(value) > 32 or " " in value:
-            raise ValueError("must look like /meraki-add-user (a slash, no spaces, at most 32 characters)")
-        return value
+    @model_validator(mode="after")
+    def _rules_name_commands(self) -> Settings:
+        """A rule naming a command nobody set up is a typo that would let in less than meant: refuse to start."""
+        policy = self.policy
+        if policy is None:
+            return self
+        for index, rule in enumerate(policy.allow):
+            for slash in rule.commands:
+                if slash != WILDCARD and slash not in self.commands:
+                    close = difflib.get_close_matches(slash, list(self.commands), n=1)
+                    hint = f" (did you mean {close[0]}?)" if close else ""
+                    raise ValueError(
+                        f"{self.policy_setting} allow[{index}].commands names {slash}, which COMMANDS does not "
+                        f"bind{hint}; its commands are {', '.join(self.commands)}"
+                    )
+        return self
 
 
 def _probe_port(port: int | None, mode: str, probe_host: str, web_host: str, web_port: int) -> int:
@@ -319,8 +444,11 @@ def load_settings(kind: type[AnySettings], **overrides: Any) -> AnySettings:
 def describe(exc: ValidationError) -> str:
     lines = ["The bot cannot start: fix these settings (environment variables or .env) and start it again."]
     for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "?"
         problem = "is not set" if error["type"] == "missing" else error["msg"].removeprefix("Value error, ")
+        if not error["loc"]:  # a check across settings: its text names them
+            lines.append(f"  {problem}")
+            continue
+        field = str(error["loc"][0])
         where = _inside(error["loc"][1:])
         hint = HINTS.get(field) if not where else None
         lines.append(f"  {field.upper()}{where}: {problem}" + (f" — set it to {hint}" if hint else ""))

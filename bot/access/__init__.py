@@ -74,12 +74,15 @@ class Access:
         groups: SlackGroups,
         grants: ChatOpsGrants | None = None,
         slash_command: str = "/meraki-add-user",
+        main: bool = True,
         setting: str = "ACCESS_POLICY",
         installed_team: str | None = None,
     ):
         self.groups = groups
         self.grants = grants
         self.slash_command = slash_command
+        self.main = main
+        """Whether this is the main command: the one rules without ``commands`` and ``restrict`` are about."""
         self.setting = setting
         self.installed_team = installed_team
         """The Slack workspace the app is installed in (``auth.test``); None until learned."""
@@ -100,6 +103,13 @@ class Access:
         if self._form is not None:
             self.form_changed(self._form)
 
+    @property
+    def applying(self) -> AccessPolicy | None:
+        """The part of the policy about this command (see :meth:`AccessPolicy.for_command`)."""
+        if self._policy is None:
+            return None
+        return self._policy.for_command(self.slash_command, main=self.main)
+
     def watch_form(self, form: JobForm | None, load: Callable[[], Awaitable[JobForm]] | None = None) -> None:
         """Check the policy against the Job's form: the one known now, and ``load()`` before deciding without one.
 
@@ -112,7 +122,7 @@ class Access:
     def form_changed(self, form: JobForm) -> None:
         """A form was read from Nautobot: check the policy's ``restrict`` against it, and say so once per change."""
         self._form = form
-        problems = tuple(policy_problems(self.policy, form))
+        problems = tuple(policy_problems(self.applying, form))
         if problems == self._problems:
             return
         self._problems = problems
@@ -137,8 +147,8 @@ class Access:
         return (
             self._form is None
             and self._load_form is not None
-            and self.policy is not None
-            and bool(self.policy.restrict)
+            and self.applying is not None
+            and bool(self.applying.restrict)
         )
 
     def _misfit(self) -> Decision | None:
@@ -170,11 +180,12 @@ class Access:
     # -- deciding --------------------------------------------------------------------------------
 
     def _needed_groups(self) -> frozenset[str]:
-        if self.policy is None:
+        policy = self.applying
+        if policy is None:
             return frozenset()
         if self.grants is not None:  # allow rules are not used: only restrict's groups matter
-            return AccessPolicy(restrict=self.policy.restrict).groups()
-        return self.policy.groups()
+            return AccessPolicy(restrict=policy.restrict).groups()
+        return policy.groups()
 
     def decide_now(self, actor: Actor) -> Decision | None:
         """The decision from what is cached, or None when Slack or Nautobot must be asked first."""
@@ -217,13 +228,14 @@ class Access:
         misfit = self._misfit()
         if misfit is not None:
             return misfit
+        policy = self.applying
         if self.grants is None:  # nautobot-chatops' organization grants cover workspaces in the other mode
             other_team = team_decision(
-                self.policy, actor, self.installed_team, command=self.slash_command, setting=self.setting
+                policy, actor, self.installed_team, command=self.slash_command, setting=self.setting
             )
             if other_team is not None:
                 return other_team
-            return policy_decision(self.policy, actor, members, command=self.slash_command, setting=self.setting)
+            return policy_decision(policy, actor, members, command=self.slash_command, setting=self.setting)
         decision = grants_decision(
             grants,
             actor,
@@ -237,7 +249,7 @@ class Access:
             allowed=True,
             reason=decision.reason,
             source=decision.source,
-            denied_choices=denied_choices(self.policy, actor, members),
+            denied_choices=denied_choices(policy, actor, members),
         )
 
     async def warm(self) -> None:

@@ -74,7 +74,16 @@ def policy_decision(
     setting: str = "ACCESS_POLICY",
 ) -> Decision:
     """The bot's own policy: allowed when one ``allow`` rule names the actor (or a group of theirs) and the channel."""
-    if policy is None or not policy.allow:
+    if policy is not None and not policy.allow:
+        return Decision(
+            allowed=False,
+            reason=f"Nobody may use {command} yet: no rule of the bot's access policy ({setting}) covers it (a rule "
+            "without commands covers only the main command).",
+            remedy=f'An administrator grants it with a rule that names it, e.g. "commands": ["{command}"], in '
+            f"{setting}; the README's section on access shows how.",
+            source=setting,
+        )
+    if policy is None:
         return Decision(
             allowed=False,
             reason=f"Nobody may use {command} yet: the bot has no access policy, and without one it refuses everyone.",

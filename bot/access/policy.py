@@ -60,9 +60,27 @@ class Audience(BaseModel):
 
 
 class Rule(Audience):
-    """These people may use the command in these channels (``*``: any channel)."""
+    """These people may use these commands in these channels (``*``: any channel, every command).
+
+    A rule that names no ``commands`` covers only the main command (the first of ``COMMANDS``): a policy written
+    for adding administrators never lets anyone find or remove them.
+    """
 
     channels: tuple[str, ...] = Field(min_length=1)
+    commands: tuple[str, ...] = ()
+
+    @field_validator("commands")
+    @classmethod
+    def _commands(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if name != WILDCARD and not name.startswith("/"):
+                raise ValueError(f"{name!r} is not a slash command (like /meraki-find-user) or *")
+        return tuple(dict.fromkeys(value))
+
+    def covers(self, command: str, *, main: bool) -> bool:
+        if not self.commands:
+            return main
+        return WILDCARD in self.commands or command in self.commands
 
     @field_validator("channels")
     @classmethod
@@ -95,6 +113,15 @@ class AccessPolicy(BaseModel):
             if not choices:
                 raise ValueError(f"{name} restricts no choice: list choice values, each with who may pick it")
         return value
+
+    def for_command(self, command: str, *, main: bool) -> AccessPolicy:
+        """The policy as ``command`` sees it: the rules that cover it, and ``restrict`` (which names the main
+        command's choices) only for the main command."""
+        return AccessPolicy(
+            allow=tuple(rule for rule in self.allow if rule.covers(command, main=main)),
+            restrict=self.restrict if main else {},
+            teams=self.teams,
+        )
 
     def groups(self) -> frozenset[str]:
         """Every user group the policy names: what a decision may need to look up."""

@@ -122,7 +122,8 @@ async def check_settings(context: Context) -> Verdict:
     except SettingsError as exc:
         return Verdict(Status.FAIL, str(exc), "Set the settings named above, then run doctor again.")
     s = context.s
-    return Verdict(Status.OK, f"Slack API {s.slack_api_url}, Nautobot {s.nautobot_base}, Job {s.nautobot_job_name!r}")
+    bound = ", ".join(f"{slash} → {binding.job!r}" for slash, binding in s.commands.items())
+    return Verdict(Status.OK, f"Slack API {s.slack_api_url}, Nautobot {s.nautobot_base}, commands {bound}")
 
 
 STEPS: tuple[Step, ...] = (

@@ -87,32 +87,48 @@ async def check_version(context: Context) -> Verdict:
 
 async def check_token(context: Context) -> Verdict:
     tail = last_four(context.s.nautobot_token.get_secret_value())
-    try:
-        context.job = await context.client.find_job(context.s.nautobot_job_name)
-    except JobNotFound as exc:
-        context.job_error = exc
-    except NautobotError as exc:
-        return Verdict(Status.FAIL, f"Nautobot refused to list Jobs ({_error_detail(exc)}); token {tail}", str(exc))
+    for slash, binding in context.s.commands.items():
+        try:
+            context.jobs[slash] = await context.client.find_job(binding.job)
+        except JobNotFound as exc:
+            context.job_errors[slash] = exc
+        except NautobotError as exc:
+            return Verdict(Status.FAIL, f"Nautobot refused to list Jobs ({_error_detail(exc)}); token {tail}", str(exc))
+    context.job = context.jobs.get(context.s.main_command)
     return Verdict(Status.OK, f"the token is accepted and may list Jobs; token {tail}")
 
 
 async def check_job(context: Context) -> Verdict:
-    name = context.s.nautobot_job_name
-    job = context.job
-    if job is None:
-        fix = str(context.job_error) if context.job_error else "Check NAUTOBOT_JOB_NAME."
-        return Verdict(Status.FAIL, f"no Job named {name!r} is visible to the token", fix)
-    problems, fixes = _job_problems(job)
-    if problems:
-        return Verdict(Status.FAIL, f"{job.name!r} ({job.id}) is {' and '.join(problems)}", " ".join(fixes))
-    if job.raw.get("has_sensitive_variables", False):
+    """Every command's Job: installed, enabled, and without sensitive variables (which refuse approvals)."""
+    failed: list[str] = []
+    fixes: list[str] = []
+    sensitive: list[str] = []
+    found: list[str] = []
+    for slash, binding in context.s.commands.items():
+        job = context.jobs.get(slash)
+        if job is None:
+            failed.append(f"{slash}: no Job named {binding.job!r} is visible to the token")
+            error = context.job_errors.get(slash)
+            fixes.append(str(error) if error else f"Check the job of {slash} in COMMANDS.")
+            continue
+        problems, how = _job_problems(job)
+        if problems:
+            failed.append(f"{slash}: {job.name!r} ({job.id}) is {' and '.join(problems)}")
+            fixes.extend(fix for fix in how if fix not in fixes)
+        elif job.raw.get("has_sensitive_variables", False):
+            sensitive.append(f"{slash}: {job.name!r}")
+        else:
+            found.append(f"{slash} → {job.name!r} ({job.id})")
+    if failed:
+        return Verdict(Status.FAIL, "; ".join(failed), " ".join(fixes))
+    if sensitive:
         return Verdict(
             Status.WARN,
-            f"{job.name!r} is installed and enabled, but has_sensitive_variables is true: Nautobot refuses "
+            f"{'; '.join(sensitive)} installed and enabled, but has_sensitive_variables is true: Nautobot refuses "
             "approvals and scheduling for it",
             SENSITIVE_FIX,
         )
-    return Verdict(Status.OK, f"{job.name!r} ({job.id}) is installed and enabled")
+    return Verdict(Status.OK, f"installed and enabled: {'; '.join(found)}")
 
 
 def _job_problems(job: JobInfo) -> tuple[list[str], list[str]]:
@@ -128,28 +144,43 @@ def _job_problems(job: JobInfo) -> tuple[list[str], list[str]]:
 
 
 async def check_variables(context: Context) -> Verdict:
-    if context.job is None:
-        return Verdict(Status.SKIP, "not checked: the Job was not found")
-    try:
-        form = await context.client.job_form(context.s.nautobot_job_name)
-    except NautobotError as exc:
-        return Verdict(Status.FAIL, f"cannot read the Job's variables ({_error_detail(exc)})", str(exc))
-    count = f"{len(form.variables)} variable(s)"
-    blocking = modal.blocking_problems(form)
-    if blocking:
+    """Every found Job's variables: what its command's form cannot show, and what that means."""
+    if not context.jobs:
+        return Verdict(Status.SKIP, "not checked: no command's Job was found")
+    counts: list[str] = []
+    blocked: list[str] = []
+    noted: list[str] = []
+    for slash, binding in context.s.commands.items():
+        if slash not in context.jobs:
+            continue
+        try:
+            form = await context.client.job_form(binding.job)
+        except NautobotError as exc:
+            return Verdict(
+                Status.FAIL, f"cannot read the variables of {binding.job!r} ({_error_detail(exc)})", str(exc)
+            )
+        counts.append(f"{slash}: {len(form.variables)} variable(s)")
+        blocking = modal.blocking_problems(form)
+        if blocking:
+            blocked.append(f"{slash}: {' '.join(blocking)}")
+        notes = [
+            f"{var.display_label} ({var.type})" for var in form.variables if modal.kind_of(var) in modal.NOTE_KINDS
+        ]
+        if notes:
+            noted.append(f"{slash}: {', '.join(notes)}")
+    if blocked:
         return Verdict(
             Status.FAIL,
-            f"{count}; required but not settable from Slack: {' '.join(blocking)}",
+            f"required but not settable from Slack: {'; '.join(blocked)}",
             "Make those variables optional or of a type the modal supports; until then only Nautobot can run it.",
         )
-    notes = [f"{var.display_label} ({var.type})" for var in form.variables if modal.kind_of(var) in modal.NOTE_KINDS]
-    if notes:
+    if noted:
         return Verdict(
             Status.WARN,
-            f"{count}; the modal shows a note instead of: {', '.join(notes)}",
+            f"{'; '.join(counts)}; the modal shows a note instead of: {'; '.join(noted)}",
             "These can be set only in Nautobot; give them a type the modal supports if people need them.",
         )
-    return Verdict(Status.OK, f"{count}, all shown in the modal")
+    return Verdict(Status.OK, f"{'; '.join(counts)}, all shown in the modal")
 
 
 _VIEW_PROBES = (

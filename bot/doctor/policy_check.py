@@ -44,7 +44,7 @@ async def check_policy(context: Context) -> Verdict:
     if context.nautobot is None or context.job is None:
         return Verdict(Status.SKIP, "not checked: the Job's form cannot be read without the Job")
     try:
-        form = await context.client.job_form(settings.nautobot_job_name)
+        form = await context.client.job_form(settings.main_job)
     except NautobotError as exc:
         return Verdict(Status.FAIL, f"cannot read the Job's form to check {setting} against it: {exc}", str(exc))
     problems = policy_problems(policy, form)

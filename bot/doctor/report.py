@@ -61,7 +61,10 @@ class Context:
     nautobot: NautobotClient | None = None
     status: dict[str, Any] | None = None
     job: JobInfo | None = None
-    job_error: NautobotError | None = None
+    """The main command's Job, when found."""
+    jobs: dict[str, JobInfo] = field(default_factory=dict)
+    """Each command's Job that was found, by slash command."""
+    job_errors: dict[str, NautobotError] = field(default_factory=dict)
     extra_secrets: list[str] = field(default_factory=list)
 
     @property

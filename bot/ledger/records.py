@@ -145,6 +145,8 @@ class AuditAction(StrEnum):
     SUBMIT = "submit"
     RETRY = "retry"
     CANCEL = "cancel"
+    FOR_REAL = "for_real"
+    """The "… for real" button of a dry run that succeeded: the same inputs, dry run off."""
 
 
 class AuditOutcome(StrEnum):

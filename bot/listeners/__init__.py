@@ -6,70 +6,99 @@ turns what comes back into Slack's answer (:mod:`bot.listeners.outcome`), record
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access import Access
-from bot.audit import Audit
-from bot.ledger import Ledger
+from bot.ledger import Ledger, Record
 from bot.listeners import buttons, command, options, submission
 from bot.listeners.parts import Parts
 from bot.metrics import Metrics
-from bot.nautobot import FormCache
+from bot.models import ModalContext
 from bot.runs import Runs
 from bot.slack import messages, modal
 
 
-class Listeners(Parts):
-    """The handlers, sharing the parts they work with; :func:`register` puts them on the app."""
+class Listeners:
+    """The handlers of every command; each Slack event is handed to the parts of the command it belongs to."""
 
-    def __init__(
-        self,
-        *,
-        ledger: Ledger,
-        runs: Runs,
-        forms_cache: FormCache,
-        access: Access,
-        audit: Audit | None = None,
-        email_regex: str | None = None,
-        hidden: frozenset[str] = frozenset(),
-        metrics: Metrics | None = None,
-    ):
-        super().__init__(
-            ledger=ledger,
-            runs=runs,
-            forms=forms_cache,
-            access=access,
-            audit=audit or Audit(ledger),
-            metrics=metrics or Metrics(),
-            email_regex=email_regex,
-            hidden=hidden,
-        )
+    def __init__(self, commands: Sequence[Parts]):
+        if not commands:
+            raise ValueError("no command to listen for")
+        self.commands: dict[str, Parts] = {parts.command: parts for parts in commands}
+        self.main = commands[0]
+        """The first command: a form opened before the bot knew several (its metadata names none) is its."""
+        self.runs: Runs = self.main.runs
+        self.ledger: Ledger = self.main.ledger
+        self.metrics: Metrics = self.main.metrics
+
+    def for_job(self, job_name: str) -> Parts | None:
+        """The command that runs ``job_name`` (each Job is bound to one command at most)."""
+        return next((parts for parts in self.commands.values() if parts.binding.job == job_name), None)
+
+    def for_view(self, view: dict[str, Any]) -> Parts | None:
+        """The command a modal belongs to, by what its metadata names; None for one no longer offered."""
+        try:
+            named = ModalContext.from_metadata(view.get("private_metadata", "")).command
+        except ValueError:
+            return None
+        return self.commands.get(named) if named else self.main
 
     async def command(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await command.command(self, ack, body, client)
+        parts = self.commands.get(str(body.get("command") or self.main.command))
+        if parts is None:  # only registered commands arrive; one the bot does not know is refused
+            await ack(text="The bot does not offer this command. Nothing was run.")
+            return
+        await command.command(parts, ack, body, client)
 
     async def submission(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, view: dict[str, Any]
     ) -> None:
-        await submission.submission(self, ack, body, client, view)
+        parts = self.for_view(view)
+        if parts is None:
+            await ack(response_action="update", view=NOT_OFFERED)
+            return
+        await submission.submission(parts, ack, body, client, view)
 
     async def options(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        await options.options(self, ack, body)
+        parts = self.for_view(body.get("view") or {})
+        if parts is None:
+            await ack(options=[])
+            return
+        await options.options(parts, ack, body)
 
     async def retry(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await buttons.retry(self, ack, body, client)
+        await buttons.retry(self._for_request, ack, body, client)
 
     async def cancel(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await buttons.cancel(self, ack, body, client)
+        await buttons.cancel(self._for_request, ack, body, client)
+
+    async def for_real(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await buttons.for_real(self._for_request, ack, body, client)
+
+    async def _for_request(self, request_id: str) -> tuple[Parts, Record | None]:
+        """The request a button is about, and the parts of the command that runs its Job (the main one's when
+        none does any more: its checks then refuse, as the Job's form is not the command's)."""
+        record = await self.ledger.get(request_id)
+        parts = self.for_job(record.job_name) if record is not None else None
+        return parts or self.main, record
 
 
-def register(app: AsyncApp, listeners: Listeners, slash_command: str) -> None:
-    app.command(slash_command)(listeners.command)
+NOT_OFFERED = modal.unavailable_modal(
+    "This form belongs to a command the bot no longer offers. Nothing was run.",
+    "Close it and type the command again; the bot's administrator knows which commands it offers.",
+    title="Not run",
+)
+
+
+def register(app: AsyncApp, listeners: Listeners) -> None:
+    for slash in listeners.commands:
+        app.command(slash)(listeners.command)
     app.view(modal.CALLBACK_ID)(listeners.submission)
     app.options(modal.ACTION_ID)(listeners.options)
     app.action(modal.RETRY_ACTION_ID)(listeners.retry)
     app.action(messages.CANCEL_ACTION_ID)(listeners.cancel)
+    app.action(messages.FOR_REAL_ACTION_ID)(listeners.for_real)

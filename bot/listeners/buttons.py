@@ -1,8 +1,10 @@
-"""The buttons: Retry on a request Nautobot could not take, Cancel on a run's parent message."""
+"""The buttons: Retry on a request Nautobot could not take, Cancel on a run's parent message, and "… for real"
+on a dry run that succeeded."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -14,7 +16,7 @@ from bot.ledger import AuditAction, AuditOutcome, Record, RequestState
 from bot.listeners.outcome import Answer, Asked, finish
 from bot.listeners.parts import RETRY_LATER, Parts, denied_view
 from bot.logs import set_correlation
-from bot.models import JobForm, ModalContext
+from bot.models import REQUEST_ID, JobForm, ModalContext, RunStatus
 from bot.nautobot import NautobotError
 from bot.slack import messages, modal
 
@@ -24,11 +26,15 @@ NOTHING_SENT = "Nothing was sent to Nautobot; the request is kept."
 NOTHING_CANCELLED = "Nothing was cancelled; the Job goes on."
 
 
-async def retry(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+ForRequest = Callable[[str], Awaitable[tuple[Parts, Record | None]]]
+"""The request a button names, and the parts of the command that runs its Job."""
+
+
+async def retry(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     await ack()
     view_id, request_id, user_id = body["view"]["id"], body["actions"][0]["value"], body["user"]["id"]
     set_correlation(request_id)
-    record = await parts.ledger.get(request_id)
+    parts, record = await find(request_id)
     if record is None or record.requester_id != user_id or record.state is not RequestState.UNSENT:
         done = modal.message_modal("Not run", "This request is no longer waiting for a retry.")
         await client.views_update(view_id=view_id, view=done)
@@ -44,7 +50,7 @@ async def retry(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Async
         await client.views_update(view_id=view_id, view=kept if decision.unavailable else denied_view(decision))
         await parts.record(AuditAction.RETRY, AuditOutcome.DENIED, actor, decision=decision, request_id=request_id)
         return
-    context = ModalContext(channel_id=record.channel_id, user_id=record.requester_id, job_id="")
+    context = ModalContext(channel_id=record.channel_id, user_id=record.requester_id, job_id="", command=parts.command)
     asked = Asked(record.to_request(), form, context, actor, decision, AuditAction.RETRY)
     await finish(parts, await parts.runs.send(request_id, form), asked, Answer(client, view_id))
 
@@ -69,6 +75,14 @@ async def _button_decision(
             unavailable=True,
         )
         return unreadable, None
+    if form.job_name != record.job_name:  # no command runs the request's Job any more: nothing to check it with
+        unbound = Decision(
+            allowed=False,
+            reason=f"The bot no longer runs {record.job_name} from Slack, so it cannot check this request.",
+            remedy=f"{nothing_done} Ask the bot's administrator which command runs it now.",
+            source=parts.access.setting,
+        )
+        return unbound, form
     decision = await parts.access.decide(actor, fresh=True)
     if not decision.allowed:
         return decision, form
@@ -78,18 +92,18 @@ async def _button_decision(
     kept_back = Decision(
         allowed=False,
         reason=" ".join(refused.values()),
-        remedy=f"{nothing_done} Open a new form with {parts.access.slash_command} and pick a choice you may use.",
+        remedy=f"{nothing_done} Open a new form with {parts.command} and pick a choice you may use.",
         source=decision.source,
     )
     return kept_back, form
 
 
-async def cancel(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+async def cancel(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     await ack()
     request_id, user_id = body["actions"][0]["value"], body["user"]["id"]
     channel = body["container"]["channel_id"]
     set_correlation(request_id)
-    record = await parts.ledger.get(request_id)
+    parts, record = await find(request_id)
     if record is None or not record.result_id:
         return
     actor = Actor.from_interaction(body, record.channel_id)
@@ -121,3 +135,81 @@ async def cancel(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Asyn
         request_id=request_id,
         job_name=record.job_name,
     )
+
+
+NOTHING_RUN = "Nothing was run for real."
+FOR_REAL_STATES = frozenset({RequestState.LOGGED, RequestState.DONE})
+"""A dry run whose result is posted: what it listed is what the button does."""
+
+
+async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    """The dry run's inputs again with dry run off: for its requester, after the same checks as a submission."""
+    await ack()
+    request_id, user_id = body["actions"][0]["value"], body["user"]["id"]
+    channel = body["container"]["channel_id"]
+    set_correlation(request_id)
+    parts, record = await find(request_id)
+    problem = await _not_a_succeeded_dry_run(parts, record)
+    if problem is not None or record is None:
+        text, blocks = messages.error_message(problem or "", NOTHING_RUN, f"Run it again with {parts.command}.")
+        await client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+        return
+    actor = Actor.from_interaction(body, record.channel_id)
+    decision, form = await _button_decision(parts, actor, record, NOTHING_RUN)
+    dry = form.dry_run_variable if form is not None else None
+    if decision.allowed and dry is None:  # the Job lost its dry run since: "for real" would mean nothing new
+        decision = Decision(False, f"{record.job_name} no longer has a dry run.", NOTHING_RUN, decision.source)
+    if not decision.allowed or form is None or dry is None:
+        text, blocks = messages.error_message(decision.reason, NOTHING_RUN, decision.remedy)
+        await client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+        await parts.record(AuditAction.FOR_REAL, AuditOutcome.DENIED, actor, decision=decision, request_id=request_id)
+        return
+    if user_id != record.requester_id:
+        text, blocks = messages.only_requester_may_run_for_real(record.requester_id)
+        await client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+        reason = f"only {record.requester_id}, who asked for the dry run, may run it for real"
+        await parts.record(AuditAction.FOR_REAL, AuditOutcome.DENIED, actor, reason=reason, request_id=request_id)
+        return
+    values = {name: value for name, value in record.inputs.items() if name != REQUEST_ID} | {dry: False}
+    # One key per dry run: two clicks (or two replicas receiving one) run it for real once.
+    request = await parts.runs.claim(f"{request_id}/for-real", user_id, record.channel_id, form, values)
+    if request is None:
+        text, blocks = messages.error_message(
+            "This dry run was already run for real.", "It runs once.", "Follow it in the channel."
+        )
+        await client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+        return
+    set_correlation(request.request_id)
+    outcome = await parts.runs.send(request.request_id, form)
+    if outcome.submission is not None:
+        await parts.runs.start(request, form, outcome.submission.run, outcome.submission.scheduled_url)
+        audited, reason = AuditOutcome.SUBMITTED, f"for real, after the dry run {request_id}"
+    else:
+        error = outcome.error or NautobotError("Nautobot did not take the run.")
+        text, blocks = messages.error_message(f"Nautobot did not run it: {error}", NOTHING_RUN, RETRY_LATER)
+        await client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+        audited, reason = AuditOutcome.REFUSED, str(error)
+    await parts.record(
+        AuditAction.FOR_REAL,
+        audited,
+        actor,
+        decision=decision,
+        reason=reason,
+        request_id=request.request_id,
+        inputs=dict(request.inputs),
+        job_name=record.job_name,
+    )
+
+
+async def _not_a_succeeded_dry_run(parts: Parts, record: Record | None) -> str | None:
+    """Why this request cannot be run for real, or None: a dry run whose log is posted and which, as Nautobot
+    says (the ledger keeps no final status), succeeded."""
+    if record is None or not record.dryrun or record.state not in FOR_REAL_STATES or not record.result_id:
+        return "This is not a finished dry run the bot knows, so it cannot be run for real from here."
+    try:
+        run = await parts.runs.nautobot.job_result(record.result_id)
+    except NautobotError as exc:
+        return f"The bot could not ask Nautobot how the dry run ended: {exc}"
+    if run.status is not RunStatus.SUCCEEDED:
+        return f"The dry run did not succeed ({run.status.value}): fix what it reported and run a new dry run."
+    return None

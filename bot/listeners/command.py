@@ -24,7 +24,11 @@ async def command(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Asy
     await ack()
     actor = Actor.from_command(body)
     context = ModalContext(
-        channel_id=body["channel_id"], user_id=body["user_id"], job_id="", command_text=body.get("text", "")
+        channel_id=body["channel_id"],
+        user_id=body["user_id"],
+        job_id="",
+        command_text=body.get("text", ""),
+        command=parts.command,
     )
     decision = parts.access.decide_now(actor)  # no network call may delay views.open (3 s trigger)
     form = parts.forms.current()
@@ -70,7 +74,7 @@ def form_view(
     ``notice`` (e.g. why Nautobot refused the last submission) replaces what the command text would say.
     """
     shown = policy.restricted_form(form, decision)
-    context = context.model_copy(update={"job_id": form.job_id})
+    context = context.model_copy(update={"job_id": form.job_id, "values": None})  # a form, not a summary
     if values is None:
         prefill = modal.parse_command_text(context.command_text or "", shown, parts.hidden)
         notes = (prefill.notice(), policy.choice_notice(form, decision))

@@ -144,11 +144,12 @@ async def answer_field_errors(parts: Parts, error: JobFieldErrors, form: JobForm
     """Nautobot's field errors under the fields while Slack waits; else the form again, the errors on top."""
     values = dict(asked.request.inputs)
     on_fields, general = modal.field_errors(error.errors, form, hidden=parts.hidden)
-    if answer.ack is not None and on_fields:
+    shows_fields = asked.context.values is None  # a summary's Confirm shows none
+    if answer.ack is not None and on_fields and shows_fields:
         await answer.ack(response_action="errors", errors=_with_general(on_fields, general))
         return
-    if answer.ack is None:  # no field can show an error any more: each one is named in the notice
-        general = [f"{_label(form, name)}: {text}" for name, text in on_fields.items()] + general
+    if answer.ack is None or not shows_fields:  # no field can show an error now: each one is named in the notice
+        general = [f"{field_label(form, name)}: {text}" for name, text in on_fields.items()] + general
     notice = "Nautobot did not run the Job: " + "; ".join(general) + " Correct the form and submit again."
     await answer.replace(form_view(parts, form, asked.context, asked.decision, values=values, notice=notice))
 
@@ -160,7 +161,7 @@ def _with_general(on_fields: dict[str, str], general: list[str]) -> dict[str, st
     return {**on_fields, first: truncate(f"{on_fields[first]} ({'; '.join(general)})", ERROR_MAX)}
 
 
-def _label(form: JobForm, name: str) -> str:
+def field_label(form: JobForm, name: str) -> str:
     var = form.variable(name)
     return var.display_label if var else name
 

@@ -16,6 +16,7 @@ from bot.metrics import Metrics
 from bot.models import FILLED_BY_BOT
 from bot.nautobot import FormCache, NautobotError, ObjectSearch
 from bot.runs import Runs
+from bot.settings import CommandBinding
 from bot.slack import modal
 from bot.slack.text import escape
 
@@ -30,9 +31,22 @@ ACCESS_WAIT = 1.0
 """Seconds a listener that must answer Slack at once gives the access check (grants may be re-read)."""
 
 
+@dataclass(frozen=True)
+class Command:
+    """One slash command as configured: the Job it runs (through its form cache), who may use it, its audit."""
+
+    slash: str
+    forms: FormCache
+    access: Access
+    audit: Audit | None = None
+    binding: CommandBinding | None = None
+    """How it runs (confirm, run from text); None: a plain form for ``forms``' Job."""
+
+
 @dataclass
 class Parts:
-    """The core the listeners turn Slack's events into calls of, and the settings they apply."""
+    """One command's parts (its form, access rules and audit) and the core they share, which the listeners turn
+    Slack's events into calls of."""
 
     ledger: Ledger
     runs: Runs
@@ -40,6 +54,10 @@ class Parts:
     access: Access
     audit: Audit
     metrics: Metrics
+    command: str
+    """The slash command these parts answer."""
+    binding: CommandBinding
+    """How it runs its Job: confirmed first, or from the command's text."""
     email_regex: str | None = None
     hidden: frozenset[str] = field(default_factory=frozenset)
     """Job variables the bot fills itself: never in the form, never shown back as inputs."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -12,7 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import access as policy
 from bot.access import Actor, Decision
 from bot.ledger import AuditAction, AuditOutcome, LedgerError
-from bot.listeners.outcome import Answer, Asked, finish
+from bot.listeners.command import form_view
+from bot.listeners.outcome import Answer, Asked, field_label, finish
 from bot.listeners.parts import ACCESS_WAIT, RETRY_LATER, Parts, denied_view, requested_by
 from bot.logs import set_correlation
 from bot.models import REQUESTED_BY, JobForm, ModalContext
@@ -38,10 +40,13 @@ async def submission(
     arrived = asyncio.get_running_loop().time()
     context = ModalContext.from_metadata(view.get("private_metadata", ""))
     actor = Actor.from_interaction(body, context.channel_id)
-    checked = await _checked(parts, ack, view, actor)
+    checked = await _checked(parts, ack, view, actor, context)
     if checked is None:
         return
     form, values, decision = checked
+    if parts.binding.confirm and context.values is None:  # checked: now the summary, whose Confirm runs it
+        await _summary(parts, ack, form, values, context, actor, decision)
+        return
     if form.variable(REQUESTED_BY) is not None:  # the Job learns who asked (older versions of it cannot)
         values = {**values, REQUESTED_BY: requested_by(actor)}
     answer = Answer(client, view["id"], ack)
@@ -76,7 +81,9 @@ async def _submitting(answer: Answer) -> None:
     answer.ack = None
 
 
-async def _checked(parts: Parts, ack: AsyncAck, view: dict[str, Any], actor: Actor) -> Checked | None:
+async def _checked(
+    parts: Parts, ack: AsyncAck, view: dict[str, Any], actor: Actor, context: ModalContext
+) -> Checked | None:
     """The form, the submitted values and the decision; None when the submission was answered here."""
     try:  # access may have been taken away while the form was open: grants are read again
         decision = await asyncio.wait_for(parts.access.decide(actor, fresh=True), ACCESS_WAIT)
@@ -99,27 +106,75 @@ async def _checked(parts: Parts, ack: AsyncAck, view: dict[str, Any], actor: Act
     except NautobotError as exc:
         await ack(response_action="update", view=modal.unavailable_modal(str(exc), RETRY_LATER, title="Not run"))
         return None
-    values = modal.read_submission(view["state"]["values"], form, parts.hidden)
+    if context.values is not None:  # a summary's Confirm: the values it showed, checked again below
+        values = dict(context.values)
+    else:
+        values = modal.read_submission(view["state"]["values"], form, parts.hidden)
+    back = _FormBack(parts, ack, form, values, context, decision)
     if await _refused(
-        parts, ack, actor, decision, policy.refused_choices(values, form, decision, setting=decision.source)
+        parts, back, actor, decision, policy.refused_choices(values, form, decision, setting=decision.source)
     ):
         return None
     errors = modal.validate(values, form, email_regex=parts.email_regex, hidden=parts.hidden)
     if errors:
         parts.metrics.request("invalid")
-        await ack(response_action="errors", errors=errors)
+        await back.errors(errors)
         reason = " ".join(errors.values())
         await parts.record(AuditAction.SUBMIT, AuditOutcome.INVALID, actor, decision=decision, reason=reason)
         return None
     return form, values, decision
 
 
-async def _refused(parts: Parts, ack: AsyncAck, actor: Actor, decision: Decision, refused: dict[str, str]) -> bool:
+@dataclass
+class _FormBack:
+    """Sends a submission back with what is wrong: under the form's fields, or, from a summary (which has no
+    fields), as the form again with the values and the errors on top."""
+
+    parts: Parts
+    ack: AsyncAck
+    form: JobForm
+    values: dict[str, Any]
+    context: ModalContext
+    decision: Decision
+
+    async def errors(self, errors: dict[str, str]) -> None:
+        if self.context.values is None:
+            await self.ack(response_action="errors", errors=errors)
+            return
+        named = "; ".join(f"{field_label(self.form, name)}: {text}" for name, text in errors.items())
+        notice = f"Not run: {named} Correct the form and submit again."
+        view = form_view(self.parts, self.form, self.context, self.decision, values=self.values, notice=notice)
+        await self.ack(response_action="update", view=view)
+
+
+async def _summary(
+    parts: Parts,
+    ack: AsyncAck,
+    form: JobForm,
+    values: dict[str, Any],
+    context: ModalContext,
+    actor: Actor,
+    decision: Decision,
+) -> None:
+    """The checked form becomes its summary (Slack's modals have no confirm dialog on submit); nothing runs yet."""
+    try:
+        summary = modal.summary_modal(form, values, context)
+    except ValueError:
+        first = next(iter(values), None)
+        problem = "Too much to show in a summary: shorten the longest inputs, then submit again."
+        await ack(response_action="errors", errors={first: problem} if first else {})
+        await parts.record(AuditAction.SUBMIT, AuditOutcome.INVALID, actor, decision=decision, reason=problem)
+        return
+    await ack(response_action="update", view=summary)
+    log.info("summary shown user=%s command=%s", actor.user_id, parts.command)
+
+
+async def _refused(parts: Parts, back: _FormBack, actor: Actor, decision: Decision, refused: dict[str, str]) -> bool:
     """Restricted choices this person may not pick (a form opened before access changed, or forged)."""
     if not refused:
         return False
     parts.metrics.request("denied")
-    await ack(response_action="errors", errors=refused)
+    await back.errors(refused)
     reason = " ".join(refused.values())
     await parts.record(AuditAction.SUBMIT, AuditOutcome.DENIED, actor, decision=decision, reason=reason)
     return True

@@ -17,7 +17,7 @@ from bot.nautobot.errors import (
     NoWorker,
     flatten,
 )
-from bot.nautobot.form_cache import FormCache
+from bot.nautobot.form_cache import FormCache, FormCaches
 from bot.nautobot.objects import ObjectSearch
 from bot.nautobot.result_reader import ResultReader
 
@@ -28,6 +28,7 @@ __all__ = [
     "CommandLogEntry",
     "CommandStatus",
     "FormCache",
+    "FormCaches",
     "GrantType",
     "JobDisabled",
     "JobFieldErrors",

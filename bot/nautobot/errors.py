@@ -149,7 +149,8 @@ def auth_error(status: int, detail: str, what: str) -> NautobotAuthError:
 def job_not_found(job: str, *, status: int | None, detail: str = "") -> JobNotFound:
     return JobNotFound(
         f"No Job named {job!r} in Nautobot that the bot's user can see, so nothing ran. Add (and sync) the Git "
-        "repository that holds it in Nautobot, or check NAUTOBOT_JOB_NAME; the user also needs view on extras.job.",
+        "repository that holds it in Nautobot, or check the command's job in COMMANDS; the user also needs view "
+        "on extras.job.",
         job=job,
         status=status,
         detail=detail,

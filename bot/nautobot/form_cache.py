@@ -72,3 +72,22 @@ class FormCache:
         while True:
             await self._refresh_quietly()
             await asyncio.sleep(self.max_age)
+
+
+class FormCaches:
+    """One :class:`FormCache` per Job, made when first asked for: each command's, and a resumed request's Job's."""
+
+    def __init__(self, nautobot: NautobotClient, *, max_age: float = 60.0):
+        self.nautobot = nautobot
+        self.max_age = max_age
+        self._caches: dict[str, FormCache] = {}
+
+    def of(self, job_name: str) -> FormCache:
+        cache = self._caches.get(job_name)
+        if cache is None:
+            cache = self._caches[job_name] = FormCache(self.nautobot, job_name, max_age=self.max_age)
+        return cache
+
+    def add(self, cache: FormCache) -> FormCache:
+        """Use ``cache`` for its Job (one made elsewhere, e.g. with listeners already on it)."""
+        return self._caches.setdefault(cache.job_name, cache)

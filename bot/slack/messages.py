@@ -6,6 +6,7 @@ Every piece of untrusted text goes through :func:`bot.slack.text.escape` on its 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from slack_sdk.models.blocks import (
 
 from bot.models import FILLED_BY_BOT, JobForm, JobRun, RunRequest, RunStatus
 from bot.slack.log_messages import format_counts
-from bot.slack.text import URL, channel_link, context, escape, fallback, link, mention, section
+from bot.slack.text import URL, channel_link, context, escape, fallback, link, mention, section, truncate
 
 FIELD_MAX = 2000
 FIELDS_PER_SECTION = 10
@@ -79,24 +80,24 @@ def _display_value(value: Any, choice_label: str | None) -> str:
     return str(value)
 
 
-def _input_rows(request: RunRequest, form: JobForm | None) -> list[tuple[str, str]]:
+def input_rows(inputs: Mapping[str, Any], form: JobForm | None) -> list[tuple[str, str]]:
     """(label, value) for each input in the Job's order; the dry-run flag is shown in the header."""
     order = [var.name for var in form.variables] if form else []
-    names = [name for name in order if name in request.inputs]
-    names += [name for name in request.inputs if name not in names]
+    names = [name for name in order if name in inputs]
+    names += [name for name in inputs if name not in names]
     rows = []
     for name in names:
         var = form.variable(name) if form else None
         if (var and var.type == "DryRunVar") or (var is None and name == "dryrun") or name in FILLED_BY_BOT:
             continue  # the dry-run flag is in the header, the requester in the "Requested by" line
-        value = request.inputs[name]
+        value = inputs[name]
         label = var.display_label if var else name.replace("_", " ").capitalize()
         choice = var.choice_label(value) if var and isinstance(value, str) else None
         rows.append((label, _display_value(value, choice)))
     return rows
 
 
-def _input_sections(rows: list[tuple[str, str]]) -> list[Block]:
+def input_sections(rows: list[tuple[str, str]]) -> list[Block]:
     shown = rows[:MAX_INPUT_FIELDS]
     fields = []
     for label, value in shown:
@@ -147,7 +148,7 @@ def parent_message(
     state = _status_line(status, request.dryrun)
     blocks: list[Block] = [
         section(f"{icon} *{job}*{dry}: {state}\nRequested by {mention(request.requester_id)}"),
-        *_input_sections(_input_rows(request, form)),
+        *input_sections(input_rows(request.inputs, form)),
     ]
     details: list[str] = []
     target = run.url if run else nautobot_url
@@ -162,7 +163,42 @@ def parent_message(
         blocks.append(context(" · ".join(details)))
     if cancellable and run is not None and not status.is_final:
         blocks.append(cancel_actions(request.request_id))
+    if status is RunStatus.SUCCEEDED and request.dryrun and form is not None and form.dry_run_variable:
+        blocks.append(for_real_actions(request))
     return fallback(f"{icon} {job}{dry}: {state}"), blocks
+
+
+FOR_REAL_ACTION_ID = "run_for_real"
+
+
+def for_real_label(job_name: str) -> str:
+    """ "Remove for real" for Remove Meraki User: Jobs are named by what they do; else "Run for real"."""
+    verb = job_name.split(" ", 1)[0]
+    return f"{verb} for real" if verb.isalpha() and len(verb) <= 12 else "Run for real"
+
+
+def for_real_actions(request: RunRequest) -> ActionsBlock:
+    """A dry run that succeeded: the same inputs again with dry run off, for the requester (asked to confirm)."""
+    label = for_real_label(request.job_name)
+    confirm = ConfirmObject(
+        title=truncate(f"{label}?", 100),
+        text=MarkdownTextObject(
+            text=f"{escape(request.job_name, limit=200)} runs again with the same inputs, *not* as a dry run: what "
+            "the dry run listed is done for real.",
+            verbatim=True,
+        ),
+        confirm=truncate(label, 30),
+        deny="Not now",
+    )
+    button = ButtonElement(
+        text=label, action_id=FOR_REAL_ACTION_ID, value=request.request_id[:2000], style="danger", confirm=confirm
+    )
+    return ActionsBlock(block_id="for_real", elements=[button])
+
+
+def only_requester_may_run_for_real(requester_id: str) -> tuple[str, list[Block]]:
+    text = f"Only {mention(requester_id)}, who asked for this dry run, can run it for real."
+    return fallback(text), [section(text)]
 
 
 CANCEL_ACTION_ID = "cancel_run"

@@ -7,6 +7,7 @@ variable stands for: an object for an ObjectVar, a dict for a JSONVar, an IP add
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -55,7 +56,7 @@ def slack() -> Iterator[SlackStandIn]:
 @pytest.fixture
 def every_type(stack: NautobotStack, slack: SlackStandIn, tmp_path) -> Iterator[BotProcess]:
     """The bot bound to the Job that declares every variable type."""
-    env = {**bot_env(slack, stack), "NAUTOBOT_JOB_NAME": EVERY_VARIABLE_JOB}
+    env = {**bot_env(slack, stack), "COMMANDS": json.dumps({"/meraki-add-user": {"job": EVERY_VARIABLE_JOB}})}
     process = BotProcess(tmp_path, env)
     try:
         yield start_connected(process, slack)

@@ -23,6 +23,7 @@ from bot.access import Access, AccessPolicy, SlackGroups
 from bot.app import wire
 from bot.ledger import Ledger
 from bot.listeners import Listeners
+from bot.listeners.parts import Command
 from bot.nautobot import FormCache
 from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer, WorkspacePacer
@@ -313,8 +314,7 @@ async def harness(standin: SlackStandIn, tmp_path: Path, **listener_options: Any
         slack=client,
         nautobot=nautobot_client,
         ledger=ledger,
-        access=access,
-        forms=cache,
+        commands=[Command("/meraki-add-user", cache, access)],
         follow_timeout=60.0,
         pacer=ChannelPacer(0),
         sleep=no_sleep,

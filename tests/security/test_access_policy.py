@@ -33,6 +33,7 @@ from bot.access import (
 from bot.app import wire
 from bot.ledger import Ledger
 from bot.listeners import Listeners
+from bot.listeners.parts import Command
 from bot.models import JobForm, ModalContext
 from bot.nautobot import AccessGrant, ChatOpsApp, FormCache, NautobotClient
 from bot.settings import Settings, SettingsError, load_settings
@@ -430,8 +431,7 @@ async def bot(nautobot: FakeNautobot, slack: FakeSlack, tmp_path: Path) -> Async
         slack=slack,  # type: ignore[arg-type]
         nautobot=client,
         ledger=ledger,
-        access=access,
-        forms=cache,
+        commands=[Command("/meraki-add-user", cache, access)],
         follow_timeout=60.0,
         pacer=ChannelPacer(0),
         sleep=no_sleep,
@@ -478,7 +478,7 @@ async def opened_view(bot: Listeners, slack: FakeSlack, ack: FakeAck, body: dict
 
 
 async def test_default_deny_at_the_command_names_the_setting(bot: Listeners, slack, ack):
-    bot.access.policy = None
+    bot.main.access.policy = None
     view = await opened_view(bot, slack, ack, command(ALICE))
     text = view_text(view)
     assert view["title"]["text"] == "Not allowed"
@@ -523,7 +523,7 @@ async def test_access_taken_away_while_the_form_is_open_stops_the_submission(bot
     view = await opened_view(bot, slack, ack, command(ALICE))
     assert view["callback_id"] == forms.CALLBACK_ID
 
-    bot.access.policy = AccessPolicy.model_validate({"allow": [{"users": [BOB], "channels": [NETOPS]}]})
+    bot.main.access.policy = AccessPolicy.model_validate({"allow": [{"users": [BOB], "channels": [NETOPS]}]})
     body, submitted = submission(ALICE, GOOD)
     await bot.submission(ack, body, slack, submitted)  # type: ignore[arg-type]
 

@@ -55,7 +55,7 @@ async def bot(slack: SlackStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     built = build(settings, ledger, Metrics())
     bolt_logger.setLevel(level)  # Bolt sets its logger's level on start; other tests read that logger
     yield built
-    await built.audit.drain()
+    await built.drain_audits()
     await built.aclose()
     await ledger.close()
 

@@ -22,6 +22,7 @@ from bot.app import wire
 from bot.doctor import Status, run_checks
 from bot.ledger import Ledger
 from bot.listeners import Listeners
+from bot.listeners.parts import Command
 from bot.models import JobForm, ModalContext
 from bot.nautobot import FormCache
 from bot.settings import Settings
@@ -147,8 +148,7 @@ async def make_bot(nautobot: FakeNautobot, slack: SlackWithAuth, tmp_path: Path)
             slack=slack,  # type: ignore[arg-type]
             nautobot=client,
             ledger=ledger,
-            access=access,
-            forms=cache,
+            commands=[Command("/meraki-add-user", cache, access)],
             follow_timeout=60.0,
             pacer=ChannelPacer(0),
             sleep=no_sleep,
@@ -237,7 +237,7 @@ async def test_each_restrict_mistake_refuses_every_request_at_run_time(
         ("submit", "denied"),
     ]
 
-    await bot.forms.refresh()  # the same form again: logged once per change, not per refresh
+    await bot.main.forms.refresh()  # the same form again: logged once per change, not per refresh
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and problem in errors[0].getMessage()
 
@@ -258,22 +258,22 @@ async def test_a_form_that_changes_under_the_running_bot_refuses_until_it_fits_a
     caplog.set_level(logging.WARNING, logger="bot.access")
     bot = await make_bot(SOUND_RESTRICT)
     actor = Actor(BOB, channel_id=NETOPS, team_id=TEAM)
-    assert (await bot.access.decide(actor)).allowed
+    assert (await bot.main.access.decide(actor)).allowed
 
     renamed = [
         {**var, "choices": [["admin", "Full"], *var["choices"][1:]]} if var["name"] == "meraki_access_level" else var
         for var in VARIABLES
     ]
     nautobot.on("GET", VARIABLES_PATH, ok(renamed))
-    await bot.forms.refresh()
-    refused = await bot.access.decide(actor)
+    await bot.main.forms.refresh()
+    refused = await bot.main.access.decide(actor)
     assert not refused.allowed
     assert "restrict names full for meraki_access_level, whose choices are admin, read-only" in refused.reason
     assert "ACCESS_POLICY" in refused.remedy
 
     nautobot.on("GET", VARIABLES_PATH, ok(VARIABLES))
-    await bot.forms.refresh()
-    assert (await bot.access.decide(actor)).allowed
+    await bot.main.forms.refresh()
+    assert (await bot.main.access.decide(actor)).allowed
     assert [r.levelname for r in caplog.records] == ["ERROR", "WARNING"]
 
 
@@ -297,8 +297,8 @@ async def test_retry_with_an_empty_form_cache_refuses_a_restricted_choice_held_i
     bot = await make_bot(SOUND_RESTRICT)
     request_id = await kept_request(bot, slack, nautobot, ALICE, {**GOOD, "meraki_access_level": "full"})
     slack.usergroups[ADMINS] = []  # ALICE leaves the admins …
-    bot.access.groups = SlackGroups(slack)  # type: ignore[arg-type]
-    bot.forms.form = None  # … and the bot restarted while Nautobot was down: nothing is cached
+    bot.main.access.groups = SlackGroups(slack)  # type: ignore[arg-type]
+    bot.main.forms.form = None  # … and the bot restarted while Nautobot was down: nothing is cached
 
     await bot.retry(noop, retry_body(request_id, ALICE), slack)  # type: ignore[arg-type]
 
@@ -313,7 +313,7 @@ async def test_retry_with_an_empty_form_cache_refuses_a_restricted_choice_held_i
 async def test_retry_refuses_when_the_form_cannot_be_read(make_bot: Make, slack: SlackWithAuth, nautobot: FakeNautobot):
     bot = await make_bot(SOUND_RESTRICT)
     request_id = await kept_request(bot, slack, nautobot, ALICE, {**GOOD, "meraki_access_level": "full"})
-    bot.forms.form = None
+    bot.main.forms.form = None
     nautobot.on("GET", VARIABLES_PATH, httpx.ConnectError("[Errno 111] Connection refused"))
     nautobot.on("GET", JOBS_PATH, httpx.ConnectError("[Errno 111] Connection refused"))
 
@@ -333,8 +333,8 @@ async def test_cancel_rechecks_the_choices_the_run_holds(make_bot: Make, slack: 
     await bot.submission(FakeAck(), body, slack, submitted)  # type: ignore[arg-type]
     [entry] = [e for e in await bot.ledger.audit_trail() if e.outcome == "submitted"]
     slack.usergroups[ADMINS] = []
-    bot.access.groups = SlackGroups(slack)  # type: ignore[arg-type]
-    bot.forms.form = None
+    bot.main.access.groups = SlackGroups(slack)  # type: ignore[arg-type]
+    bot.main.forms.form = None
 
     click = {
         "actions": [{"value": entry.request_id}],
@@ -357,8 +357,8 @@ async def test_a_person_from_another_workspace_is_refused_and_audited(
     make_bot: Make, slack: SlackWithAuth, nautobot: FakeNautobot
 ):
     bot = await make_bot(SOUND_RESTRICT)  # users: ["*"], channels: ["*"]
-    await bot.access.warm()  # at start: auth.test names the workspace the app is installed in
-    assert bot.access.installed_team == TEAM
+    await bot.main.access.warm()  # at start: auth.test names the workspace the app is installed in
+    assert bot.main.access.installed_team == TEAM
 
     view = await opened_view(bot, slack, command(BOB, team=OTHER_TEAM))
     assert view["title"]["text"] == "Not allowed"
@@ -372,13 +372,13 @@ async def test_a_person_from_another_workspace_is_refused_and_audited(
 
     trail = [(e.action, e.outcome, e.team_id) for e in await bot.ledger.audit_trail()]
     assert trail == [("command", "denied", OTHER_TEAM), ("submit", "denied", OTHER_TEAM)]
-    assert (await bot.access.decide(Actor(BOB, channel_id=NETOPS, team_id=TEAM))).allowed
+    assert (await bot.main.access.decide(Actor(BOB, channel_id=NETOPS, team_id=TEAM))).allowed
 
 
 async def test_the_policy_names_the_workspaces_it_allows(make_bot: Make, slack: SlackWithAuth):
     bot = await make_bot(SOUND_RESTRICT, teams=[OTHER_TEAM])  # even before auth.test answered
-    assert (await bot.access.decide(Actor(BOB, channel_id=NETOPS, team_id=OTHER_TEAM))).allowed
-    refused = await bot.access.decide(Actor(BOB, channel_id=NETOPS, team_id=TEAM))
+    assert (await bot.main.access.decide(Actor(BOB, channel_id=NETOPS, team_id=OTHER_TEAM))).allowed
+    refused = await bot.main.access.decide(Actor(BOB, channel_id=NETOPS, team_id=TEAM))
     assert not refused.allowed and "another Slack workspace" in refused.reason
 
 

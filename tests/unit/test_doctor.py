@@ -389,7 +389,7 @@ async def test_a_missing_job_fails_and_skips_its_variables(env: dict[str, str]) 
 
     failed = assert_only_failure(report, "job", skipped=["job variables"])
     assert JOB_NAME in failed.detail
-    assert "NAUTOBOT_JOB_NAME" in failed.fix
+    assert "COMMANDS" in failed.fix
 
 
 async def test_a_disabled_job_fails_with_how_to_enable_it(env: dict[str, str]) -> None:

@@ -16,6 +16,7 @@ from bot.access import Access, AccessPolicy, SlackGroups
 from bot.app import wire
 from bot.ledger import Ledger
 from bot.listeners import Listeners
+from bot.listeners.parts import Command
 from bot.models import ModalContext
 from bot.nautobot import FormCache
 from bot.slack import modal as forms
@@ -197,8 +198,7 @@ async def listeners(
         slack=slack,  # type: ignore[arg-type]
         nautobot=client,
         ledger=ledger,
-        access=allowing(slack),
-        forms=cache,
+        commands=[Command("/meraki-add-user", cache, allowing(slack))],
         follow_timeout=60.0,
         pacer=ChannelPacer(0),
         sleep=fast_sleep,
@@ -210,7 +210,7 @@ async def listeners(
 @pytest.fixture
 async def warm(listeners: Listeners, events: Events) -> Listeners:
     """Listeners whose form cache was just filled; the events of filling it are forgotten."""
-    await listeners.forms.refresh()
+    await listeners.main.forms.refresh()
     events.clear()
     return listeners
 
@@ -239,17 +239,17 @@ async def test_warm_cache_opens_the_form_right_after_the_ack(
     assert element(view, "meraki_access_level")["initial_option"]["value"] == access
     assert "Not used from your command" not in view_text(view)
     assert ModalContext.from_metadata(view["private_metadata"]) == ModalContext(
-        channel_id=CHANNEL, user_id=USER, job_id=JOB_ID, command_text=text
+        channel_id=CHANNEL, user_id=USER, job_id=JOB_ID, command_text=text, command="/meraki-add-user"
     )
 
 
 async def test_a_stale_cache_is_refreshed_only_after_the_form_is_open(
     warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack, events: Events
 ) -> None:
-    warm.forms.fetched_at -= 3600
+    warm.main.forms.fetched_at -= 3600
 
     await warm.command(ack, command_body(), slack)  # type: ignore[arg-type]
-    await wait_for(lambda: len(events.of("nautobot")) == 2 and not warm.forms.stale)
+    await wait_for(lambda: len(events.of("nautobot")) == 2 and not warm.main.forms.stale)
 
     assert events.labels() == ["ack", "slack views_open", f"nautobot GET {JOBS_PATH}", f"nautobot GET {VARIABLES_PATH}"]
 
@@ -276,7 +276,7 @@ async def test_cold_cache_opens_a_loading_view_then_replaces_it_with_the_form(
     assert form["callback_id"] == forms.CALLBACK_ID
     assert block_ids(form) == VARIABLE_NAMES
     assert element(form, "user_email")["initial_value"] == "bob@example.com"
-    assert listeners.forms.current() is not None
+    assert listeners.main.forms.current() is not None
 
 
 async def test_cold_cache_and_nautobot_unreachable_says_nothing_was_submitted(
@@ -298,7 +298,7 @@ async def test_cold_cache_and_nautobot_unreachable_says_nothing_was_submitted(
     assert view["title"]["text"] == "Can't open the form"
     assert "submit" not in view
     assert nautobot.count("GET", JOBS_PATH) == 2
-    assert listeners.forms.current() is None
+    assert listeners.main.forms.current() is None
 
 
 # -- the submission ------------------------------------------------------------------------------
@@ -626,7 +626,7 @@ async def test_an_object_variable_is_searched_in_nautobot_as_the_person_types(
 ) -> None:
     status = {"name": "status", "type": "ObjectVar", "model": "extras.status", "required": True}
     nautobot.on("GET", VARIABLES_PATH, ok([*VARIABLES, status]))
-    await listeners.forms.refresh()
+    await listeners.main.forms.refresh()
     nautobot.on(
         "GET", "/api/extras/", ok({"tags": f"{BASE}/api/extras/tags/", "statuses": f"{BASE}/api/extras/statuses/"})
     )
@@ -654,7 +654,7 @@ async def test_an_object_variable_is_searched_in_nautobot_as_the_person_types(
 async def test_an_object_search_nautobot_refuses_offers_nothing(listeners: Listeners, nautobot: FakeNautobot) -> None:
     status = {"name": "status", "type": "ObjectVar", "model": "extras.status", "required": True}
     nautobot.on("GET", VARIABLES_PATH, ok([*VARIABLES, status]))
-    await listeners.forms.refresh()
+    await listeners.main.forms.refresh()
     nautobot.on("GET", "/api/extras/", ok({"statuses": f"{BASE}/api/extras/statuses/"}))
     nautobot.on("GET", "/api/extras/statuses/", ok({"detail": "You do not have permission."}, 403))
     answers: list[dict[str, Any]] = []

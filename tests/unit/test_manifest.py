@@ -1,5 +1,6 @@
 """The manifest grants exactly the scopes the bot's Web API calls need."""
 
+from bot.settings import DEFAULT_COMMANDS
 from tests.support.manifest import bot_scopes, manifest, web_api_methods
 from tests.support.slack_standin import METHOD_SCOPES
 
@@ -17,9 +18,9 @@ def test_socket_mode_command_and_interactivity():
     app = manifest()
     assert app["settings"]["socket_mode_enabled"] is True
     assert app["settings"]["interactivity"]["is_enabled"] is True
-    [command] = app["features"]["slash_commands"]
-    assert command["command"] == "/meraki-add-user"
-    assert "url" not in command  # Socket Mode needs no request URL
+    commands = app["features"]["slash_commands"]
+    assert [command["command"] for command in commands] == list(DEFAULT_COMMANDS)  # the settings' defaults
+    assert all("url" not in command for command in commands)  # Socket Mode needs no request URL
 
 
 def test_group_rules_are_why_usergroups_read_is_asked_for():

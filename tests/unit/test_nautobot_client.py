@@ -433,7 +433,7 @@ async def test_an_empty_search_is_job_not_found(fake: FakeNautobot, client: Naut
 
     message = str(caught.value)
     assert repr(JOB_NAME) in message
-    assert "NAUTOBOT_JOB_NAME" in message
+    assert "COMMANDS" in message
     assert "repository" in message
     assert caught.value.job == JOB_NAME
 

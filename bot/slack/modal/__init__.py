@@ -16,6 +16,7 @@ from bot.slack.modal.build import (
     message_modal,
     modal_title,
     object_options,
+    summary_modal,
     unavailable_modal,
     view_size,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "object_options",
     "parse_command_text",
     "read_submission",
+    "summary_modal",
     "unavailable_modal",
     "validate",
     "view_size",

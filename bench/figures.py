@@ -20,7 +20,7 @@ from bench.processes import Sample
 from bench.stats import distribution
 from bot.models import RunStatus
 from bot.slack.messages import STATUS_ICONS
-from tests.support.slack_standin import Call, Envelope
+from tests.support.slack_standin import DEFAULT_POST_MESSAGE_LIMIT, Call, Envelope, RateLimit
 
 LONG_RUN = 30.0
 """A run at least this long (seconds, from the request to its end) counts as long for the polling-rate figure."""
@@ -133,6 +133,59 @@ def completion_to_log(records: Records) -> dict:
         else:
             missing += 1
     return distribution(values, missing=missing)
+
+
+def log_bounds(records: Records, limit: RateLimit = DEFAULT_POST_MESSAGE_LIMIT) -> dict[str, float]:
+    """For each run, the earliest its log could have reached its thread under Slack's per-channel limit.
+
+    Every message the bot posted in a channel is put through that channel's token bucket (the stand-in's
+    limit) in the order the messages fell due: a run's log when its Job ended, anything else (parent messages,
+    other replies) when it was posted. What comes out for a run's first log is its bound: no bot can post it
+    sooner, however fast it learns of the end, when other runs of the channel ended about the same time.
+    """
+    due: dict[str, list[tuple[float, int, str | None]]] = {}
+    seen: set[str] = set()
+    for order, call in enumerate(records.calls):
+        if call.method != "chat.postMessage" or not call.ok:
+            continue
+        thread = call.args.get("thread_ts")
+        result_id = records.parents.get(str(thread)) if thread else None
+        run = records.by_id.get(result_id) if result_id else None
+        first_log = run is not None and run.done_at is not None and call.at >= run.done_at and result_id not in seen
+        if first_log and run is not None and run.done_at is not None and result_id is not None:
+            seen.add(result_id)
+            due.setdefault(str(call.args.get("channel")), []).append((run.done_at, order, result_id))
+        else:
+            due.setdefault(str(call.args.get("channel")), []).append((call.at, order, None))
+    bounds: dict[str, float] = {}
+    for messages in due.values():
+        tokens, last = float(limit.burst), None
+        for ready, _, result_id in sorted(messages):
+            at = ready if last is None else max(ready, last)
+            if last is not None:
+                tokens = min(float(limit.burst), tokens + (at - last) * limit.per_second)
+            if tokens < 1.0:  # wait for the next token
+                at += (1.0 - tokens) / limit.per_second
+                tokens = 1.0
+            tokens -= 1.0
+            last = at
+            if result_id is not None:
+                bounds[result_id] = at
+    return bounds
+
+
+def log_over_bound(records: Records) -> dict:
+    """Seconds from the earliest Slack's per-channel limit allowed each run's log (:func:`log_bounds`) to the log."""
+    posted, bounds = first_log_posts(records), log_bounds(records)
+    values = [posted[result_id] - bounds[result_id] for result_id in posted if result_id in bounds]
+    return distribution(values, missing=len(records.runs) - len(values))
+
+
+def log_bound_wait(records: Records) -> dict:
+    """Seconds Slack's per-channel limit alone made each log wait after its Job's end: the floor of Job end → log."""
+    bounds = log_bounds(records)
+    values = [bounds[run.result_id] - run.done_at for run in records.runs if run.result_id in bounds and run.done_at]
+    return distribution(values, missing=len(records.runs) - len(values))
 
 
 def submission_to_ack_arrivals(records: Records) -> dict:
@@ -301,6 +354,8 @@ def summarize(records: Records) -> dict[str, Any]:
         "submission_to_ack_s": submission_to_ack(records),
         "submission_to_ack_arrivals_s": submission_to_ack_arrivals(records),
         "completion_to_thread_log_s": completion_to_log(records),
+        "thread_log_over_channel_bound_s": log_over_bound(records),
+        "channel_bound_wait_s": log_bound_wait(records),
         "nautobot_requests_per_run": nautobot_requests_per_run(records),
         "follow_requests_per_short_run": follow_requests_per_short_run(records),
         "nautobot_requests_per_5s_long_runs": long_run_poll_rate(records),

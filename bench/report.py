@@ -12,6 +12,8 @@ DISTRIBUTIONS = {
     "submission_to_ack_s": ("view_submission → ack", "s"),
     "submission_to_ack_arrivals_s": ("view_submission → ack, the N arrivals", "s"),
     "completion_to_thread_log_s": ("Job end in Nautobot → log in thread", "s"),
+    "channel_bound_wait_s": ("Job end → the earliest Slack's per-channel limit allows the log", "s"),
+    "thread_log_over_channel_bound_s": ("log in thread, after that earliest moment", "s"),
     "nautobot_requests_per_run": ("Nautobot requests per run", ""),
     "follow_requests_per_short_run": ("Nautobot requests to follow a run, runs ending within a minute", ""),
     "nautobot_requests_per_5s_long_runs": ("Nautobot requests per 5 s, runs ≥ 30 s", ""),

@@ -79,12 +79,26 @@ def _latency_targets(wave: dict, at: str) -> list[dict]:
     logs = wave["completion_to_thread_log_s"]
     medians = {design: _ms(logs[design]["p50"]) for design in DESIGNS}
     ours = logs["ours"]["p50"]
+    floor = wave["channel_bound_wait_s"]["ours"]["p50"]
     targets.append(
         _target(
             f"Job end → log in thread with events, median ≤ {EVENTS_MEDIAN * 1000:.0f} ms",
             "ours",
             at,
             medians,
+            ours is not None and ours <= EVENTS_MEDIAN,
+            f"Slack's per-channel limit alone holds the median log {_ms(floor)} after its Job's end",
+        )
+    )
+    over = wave["thread_log_over_channel_bound_s"]
+    ours = over["ours"]["p50"]
+    targets.append(
+        _target(
+            f"Job end → log in thread with events, median ≤ {EVENTS_MEDIAN * 1000:.0f} ms after the earliest "
+            "Slack's per-channel limit allows",
+            "ours",
+            at,
+            {design: _ms(over[design]["p50"]) for design in DESIGNS},
             ours is not None and ours <= EVENTS_MEDIAN,
         )
     )

@@ -6,6 +6,7 @@ rest of the bot works with typed values and never with loose dicts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -118,9 +119,14 @@ class JobVariable(BaseModel):
         return _split_label(self.label)[1]
 
     @property
-    def is_email(self) -> bool:
+    def mentions_email(self) -> bool:
         text = f"{self.name} {self.label or ''}".casefold()
         return self.type == "StringVar" and ("email" in text or "e-mail" in text)
+
+    @property
+    def is_email(self) -> bool:
+        """An email and nothing else: a label that offers another kind of input ("Email or Name") takes text."""
+        return self.mentions_email and " or " not in f" {self.display_label.casefold()} "
 
     def choice_label(self, value: Any) -> str | None:
         return next((label for key, label in self.choices if key == value), None)
@@ -279,6 +285,9 @@ class JobRun(BaseModel):
         """Build from ``GET /api/extras/job-results/<id>/``; ``url`` points at the web page, not the API."""
         result_id = str(data.get("id", ""))
         result = data.get("result")
+        if isinstance(result, str) and result.startswith("{"):  # GraphQL may send the JSON field as its text
+            with contextlib.suppress(json.JSONDecodeError):
+                result = json.loads(result)
         if result is not None and not isinstance(result, Mapping):
             result = {"value": result}
         counted = any(f"{level}_log_count" in data for level in LOG_LEVELS)  # Nautobot 3.x; not 2.4

@@ -12,6 +12,7 @@ from bot.access import AccessPolicy, policy_problems
 from bot.doctor.report import Context, Status, Verdict
 from bot.models import JobForm
 from bot.nautobot import NautobotError
+from bot.settings import Settings
 
 ORG_ACCESS = "meraki_access_level"
 NETWORK_ACCESS = "meraki_network_access"
@@ -32,7 +33,34 @@ def open_network_access(policy: AccessPolicy, form: JobForm) -> list[str]:
     return [value for value, _ in network.choices if value in granting and value not in restricted]
 
 
+def uncovered_commands(policy: AccessPolicy, settings: Settings) -> list[str]:
+    """The commands no ``allow`` rule covers: refused to everyone."""
+    return [
+        slash
+        for slash in settings.commands
+        if not any(rule.covers(slash, main=slash == settings.main_command) for rule in policy.allow)
+    ]
+
+
 async def check_policy(context: Context) -> Verdict:
+    """``restrict`` against the Job's form first (a misfit refuses everything); then the commands nobody may use."""
+    verdict = await _check_restrict(context)
+    settings, policy = context.s, context.s.policy
+    if verdict.status is not Status.OK or policy is None or settings.nautobot_chatops:
+        return verdict
+    uncovered = uncovered_commands(policy, settings)
+    if not uncovered:
+        return verdict
+    return Verdict(
+        Status.WARN,
+        f"{verdict.detail}; but no rule of {settings.policy_setting} covers {', '.join(uncovered)}: nobody may use "
+        f"{'it' if len(uncovered) == 1 else 'them'} (a rule without commands covers only {settings.main_command})",
+        f'Add a rule for the people who need them, e.g. "commands": ["{uncovered[0]}"], or remove them from '
+        "COMMANDS (and the manifest) if nobody should.",
+    )
+
+
+async def _check_restrict(context: Context) -> Verdict:
     settings = context.s
     policy, setting = settings.policy, settings.policy_setting
     if policy is None:

@@ -13,11 +13,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import access as policy
 from bot.access import Actor, Decision
 from bot.ledger import AuditAction, AuditOutcome, Record, RequestState
-from bot.listeners.outcome import Answer, Asked, finish
+from bot.listeners.outcome import Answer, Asked, finish, send_unattended, tell
 from bot.listeners.parts import RETRY_LATER, Parts, denied_view
 from bot.logs import set_correlation
 from bot.models import REQUEST_ID, JobForm, ModalContext, RunStatus
 from bot.nautobot import NautobotError
+from bot.runs import Sent
 from bot.slack import messages, modal
 
 log = logging.getLogger("bot.listeners")
@@ -125,7 +126,7 @@ async def cancel(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: 
                 f"Nautobot did not cancel the run: {exc}", "The Job goes on.", "Cancel it in Nautobot."
             )
             outcome, reason = AuditOutcome.FAILED, f"Nautobot did not cancel the run: {exc}"
-    await client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+    await tell(client, channel, user_id, (text, blocks))
     await parts.record(
         AuditAction.CANCEL,
         outcome,
@@ -151,8 +152,9 @@ async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client
     parts, record = await find(request_id)
     problem = await _not_a_succeeded_dry_run(parts, record)
     if problem is not None or record is None:
-        text, blocks = messages.error_message(problem or "", NOTHING_RUN, f"Run it again with {parts.command}.")
-        await client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+        await tell(
+            client, channel, user_id, messages.error_message(problem or "", NOTHING_RUN, f"Use {parts.command}.")
+        )
         return
     actor = Actor.from_interaction(body, record.channel_id)
     decision, form = await _button_decision(parts, actor, record, NOTHING_RUN)
@@ -160,13 +162,11 @@ async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client
     if decision.allowed and dry is None:  # the Job lost its dry run since: "for real" would mean nothing new
         decision = Decision(False, f"{record.job_name} no longer has a dry run.", NOTHING_RUN, decision.source)
     if not decision.allowed or form is None or dry is None:
-        text, blocks = messages.error_message(decision.reason, NOTHING_RUN, decision.remedy)
-        await client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+        await tell(client, channel, user_id, messages.error_message(decision.reason, NOTHING_RUN, decision.remedy))
         await parts.record(AuditAction.FOR_REAL, AuditOutcome.DENIED, actor, decision=decision, request_id=request_id)
         return
     if user_id != record.requester_id:
-        text, blocks = messages.only_requester_may_run_for_real(record.requester_id)
-        await client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+        await tell(client, channel, user_id, messages.only_requester_may_run_for_real(record.requester_id))
         reason = f"only {record.requester_id}, who asked for the dry run, may run it for real"
         await parts.record(AuditAction.FOR_REAL, AuditOutcome.DENIED, actor, reason=reason, request_id=request_id)
         return
@@ -174,31 +174,16 @@ async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client
     # One key per dry run: two clicks (or two replicas receiving one) run it for real once.
     request = await parts.runs.claim(f"{request_id}/for-real", user_id, record.channel_id, form, values)
     if request is None:
-        text, blocks = messages.error_message(
-            "This dry run was already run for real.", "It runs once.", "Follow it in the channel."
-        )
-        await client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+        ran = messages.error_message("This dry run was already run for real.", "It runs once.", "Follow it above.")
+        await tell(client, channel, user_id, ran)
         return
     set_correlation(request.request_id)
-    outcome = await parts.runs.send(request.request_id, form)
-    if outcome.submission is not None:
-        await parts.runs.start(request, form, outcome.submission.run, outcome.submission.scheduled_url)
-        audited, reason = AuditOutcome.SUBMITTED, f"for real, after the dry run {request_id}"
-    else:
-        error = outcome.error or NautobotError("Nautobot did not take the run.")
-        text, blocks = messages.error_message(f"Nautobot did not run it: {error}", NOTHING_RUN, RETRY_LATER)
-        await client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
-        audited, reason = AuditOutcome.REFUSED, str(error)
-    await parts.record(
-        AuditAction.FOR_REAL,
-        audited,
-        actor,
-        decision=decision,
-        reason=reason,
-        request_id=request.request_id,
-        inputs=dict(request.inputs),
-        job_name=record.job_name,
-    )
+    context = ModalContext(channel_id=record.channel_id, user_id=user_id, job_id=form.job_id, command=parts.command)
+    asked = Asked(request, form, context, actor, decision, AuditAction.FOR_REAL)
+    outcome, reason = await send_unattended(parts, asked, form, note=f"for real after the dry run {request_id}")
+    if outcome.submission is None and outcome.sent is not Sent.DUPLICATE:
+        refused = messages.error_message(f"Nautobot did not run it: {reason}", NOTHING_RUN, RETRY_LATER)
+        await tell(client, channel, user_id, refused)
 
 
 async def _not_a_succeeded_dry_run(parts: Parts, record: Record | None) -> str | None:

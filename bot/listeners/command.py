@@ -6,16 +6,21 @@ import logging
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import access as policy
 from bot.access import Actor, Decision
-from bot.ledger import AuditAction, AuditOutcome
-from bot.listeners.parts import RETRY_LATER, Parts, denied_view
-from bot.models import JobForm, ModalContext
+from bot.ledger import AuditAction, AuditOutcome, LedgerError
+from bot.listeners.outcome import Asked, send_unattended, tell
+from bot.listeners.parts import RETRY_LATER, Parts, denied_view, form_view, requested_by
+from bot.logs import set_correlation
+from bot.models import REQUESTED_BY, JobForm, ModalContext
 from bot.nautobot import NautobotError
-from bot.slack import modal
+from bot.runs import Sent
+from bot.slack import messages, modal
+from bot.slack.text import channel_link
 
 log = logging.getLogger("bot.listeners")
 
@@ -33,6 +38,11 @@ async def command(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Asy
     decision = parts.access.decide_now(actor)  # no network call may delay views.open (3 s trigger)
     form = parts.forms.current()
     if decision is not None and form is not None:
+        values = _filled_by_text(parts, form, context, decision)
+        if values is not None:  # nothing to ask: the run goes ahead, no form
+            await _audit(parts, actor, decision, context)
+            await _run_from_text(parts, body, client, form, values, actor, decision)
+            return
         view = form_view(parts, form, context, decision) if decision.allowed else denied_view(decision)
         await client.views_open(trigger_id=body["trigger_id"], view=view)
         parts.forms.refresh_soon()
@@ -44,43 +54,30 @@ async def command(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Asy
     view_id, view_hash = opened["view"]["id"], opened["view"].get("hash")
     if decision is None:
         decision = await parts.access.decide(actor)
-    await client.views_update(view_id=view_id, hash=view_hash, view=await _loaded(parts, form, context, decision))
+    view, values = await _loaded(parts, form, context, decision)
+    await client.views_update(view_id=view_id, hash=view_hash, view=view)
     await _audit(parts, actor, decision, context)
+    if values is not None:  # the text said it all: the "Loading…" view said where to follow the run
+        await _run_from_text(parts, body, client, await parts.forms.get(), values, actor, decision)
 
 
-async def _loaded(parts: Parts, form: JobForm | None, context: ModalContext, decision: Decision) -> View:
-    """What replaces the "Loading…" view: the form, or why there is none."""
+async def _loaded(
+    parts: Parts, form: JobForm | None, context: ModalContext, decision: Decision
+) -> tuple[View, dict[str, Any] | None]:
+    """What replaces the "Loading…" view: the form, why there is none, or (with the values to run) that the run
+    goes ahead without one."""
     if not decision.allowed:
-        return denied_view(decision)
+        return denied_view(decision), None
     try:
         form = form or await parts.forms.refresh()
     except NautobotError as exc:
         log.warning("form unavailable user=%s: %s", context.user_id, exc)
-        return modal.unavailable_modal(str(exc), RETRY_LATER)
-    return form_view(parts, form, context, decision)
-
-
-def form_view(
-    parts: Parts,
-    form: JobForm,
-    context: ModalContext,
-    decision: Decision,
-    *,
-    values: dict[str, Any] | None = None,
-    notice: str | None = None,
-) -> View:
-    """The Job's form for this person: only the choices they may pick, pre-filled from ``values`` or the command.
-
-    ``notice`` (e.g. why Nautobot refused the last submission) replaces what the command text would say.
-    """
-    shown = policy.restricted_form(form, decision)
-    context = context.model_copy(update={"job_id": form.job_id, "values": None})  # a form, not a summary
-    if values is None:
-        prefill = modal.parse_command_text(context.command_text or "", shown, parts.hidden)
-        notes = (prefill.notice(), policy.choice_notice(form, decision))
-        notice = " ".join(text for text in notes if text) or None
-        values = prefill.values
-    return modal.build_modal(shown, context=context, prefill=values, hidden=parts.hidden, notice=notice)
+        return modal.unavailable_modal(str(exc), RETRY_LATER), None
+    values = _filled_by_text(parts, form, context, decision)
+    if values is not None:
+        where = channel_link(context.channel_id)
+        return modal.message_modal("Sent", f"✅ Your command said it all: it runs now. Follow it in {where}."), values
+    return form_view(parts, form, context, decision), None
 
 
 async def _audit(parts: Parts, actor: Actor, decision: Decision, context: ModalContext) -> None:
@@ -90,3 +87,57 @@ async def _audit(parts: Parts, actor: Actor, decision: Decision, context: ModalC
         log.warning("command refused user=%s channel=%s: %s", actor.user_id, actor.channel_id, decision.reason)
     inputs = {"command_text": context.command_text} if context.command_text else None
     await parts.record(AuditAction.COMMAND, outcome, actor, decision=decision, inputs=inputs)
+
+
+def _filled_by_text(parts: Parts, form: JobForm, context: ModalContext, decision: Decision) -> dict[str, Any] | None:
+    """For a command that runs from its text: the values the text gives, with the form's defaults, when they fill
+    every required field and pass every check a submission gets; else None (the form opens, pre-filled)."""
+    text = (context.command_text or "").strip()
+    if not parts.binding.run_from_text or not decision.allowed or not text:
+        return None
+    shown = policy.restricted_form(form, decision)
+    prefill = modal.parse_command_text(text, shown, parts.hidden)
+    if prefill.unused:
+        return None
+    defaults = {var.name: var.default for var in modal.input_variables(shown, parts.hidden) if var.default is not None}
+    values = {**defaults, **prefill.values}
+    if policy.refused_choices(values, form, decision, setting=decision.source):
+        return None
+    if modal.validate(values, form, email_regex=parts.email_regex, hidden=parts.hidden):
+        return None
+    return values
+
+
+async def _run_from_text(
+    parts: Parts,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    form: JobForm,
+    values: dict[str, Any],
+    actor: Actor,
+    decision: Decision,
+) -> None:
+    """Record once (the trigger is the key: a command Slack delivers twice runs once), send, announce; a refusal
+    is told to the person alone."""
+    if form.variable(REQUESTED_BY) is not None:
+        values = {**values, REQUESTED_BY: requested_by(actor)}
+    try:
+        request = await parts.runs.claim(f"command-{body['trigger_id']}", actor.user_id, actor.channel_id, form, values)
+    except LedgerError as exc:
+        log.error("cannot record a request: %s", exc)
+        await tell(client, actor.channel_id, actor.user_id, _not_run(f"The bot cannot record requests: {exc}"))
+        return
+    if request is None:  # a second delivery of this command: the first one runs it
+        return
+    set_correlation(request.request_id)
+    context = ModalContext(
+        channel_id=actor.channel_id, user_id=actor.user_id, job_id=form.job_id, command=parts.command
+    )
+    outcome, reason = await send_unattended(parts, Asked(request, form, context, actor, decision), form)
+    if outcome.submission is None and outcome.sent is not Sent.DUPLICATE:
+        await tell(client, actor.channel_id, actor.user_id, _not_run(f"Nautobot did not run it: {reason}"))
+
+
+def _not_run(what_happened: str) -> tuple[str, list[Block]]:
+    remedy = f"Type the command without text to open its form, or try again in a minute. {RETRY_LATER}"
+    return messages.error_message(what_happened, "Nothing ran.", remedy)

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Actor, Decision
-from bot.ledger import AuditAction, AuditOutcome, LedgerError
-from bot.listeners.command import form_view
-from bot.listeners.parts import Parts, not_run_view, unrecorded_view
+from bot.ledger import AuditAction, LedgerError
+from bot.listeners.parts import AUDITED, METRIC, Parts, form_view, not_run_view, unrecorded_view
 from bot.models import JobForm, ModalContext, RunRequest
 from bot.nautobot import JobFieldErrors, NautobotError, Submission
 from bot.runs import Sent, SubmitOutcome
@@ -32,23 +32,6 @@ ALREADY_SENT = modal.message_modal(
     "✅ This form was already sent (a second click, or Slack delivered it twice); it runs once. "
     "Its progress appears in the channel where you typed the command.",
 )
-
-_METRIC = {
-    Sent.SUBMITTED: "submitted",
-    Sent.DUPLICATE: "duplicate",
-    Sent.FIELD_ERRORS: "refused",
-    Sent.NOT_RUN: "refused",
-    Sent.UNSENT: "unsent",
-    Sent.UNRECORDED: "unrecorded",
-}
-_AUDIT = {
-    Sent.SUBMITTED: AuditOutcome.SUBMITTED,
-    Sent.FIELD_ERRORS: AuditOutcome.REFUSED,
-    Sent.NOT_RUN: AuditOutcome.REFUSED,
-    Sent.UNSENT: AuditOutcome.UNSENT,
-    Sent.UNRECORDED: AuditOutcome.FAILED,
-}
-"""A duplicate has no entry of its own: the delivery that sends the request records it."""
 
 
 @dataclass
@@ -95,7 +78,7 @@ class Asked:
 
 async def finish(parts: Parts, outcome: SubmitOutcome, asked: Asked | None, answer: Answer) -> None:
     """``asked`` is None for a duplicate found before it became a request."""
-    parts.metrics.request(_METRIC[outcome.sent])
+    parts.metrics.request(METRIC[outcome.sent])
     if outcome.sent is Sent.DUPLICATE or asked is None:  # Slack redelivered it, or a second click: it runs once
         await answer.close(late=ALREADY_SENT)
         return
@@ -119,7 +102,7 @@ async def finish(parts: Parts, outcome: SubmitOutcome, asked: Asked | None, answ
         reason = str(error)
     await parts.record(
         asked.action,
-        _AUDIT[outcome.sent],
+        AUDITED[outcome.sent],
         asked.actor,
         decision=asked.decision,
         reason=reason,
@@ -170,3 +153,36 @@ def _described(submission: Submission) -> str:
     if submission.run is not None:
         return f"JobResult {submission.run.result_id} ({submission.run.url})"
     return f"awaiting approval: scheduled job {submission.scheduled_job_id} ({submission.scheduled_url})"
+
+
+async def send_unattended(parts: Parts, asked: Asked, form: JobForm, *, note: str = "") -> tuple[SubmitOutcome, str]:
+    """Send a request no modal waits for (a command's text, a button) and announce it once Nautobot takes it;
+    counted and audited (``note`` leads the audit's reason). The outcome, and what became of it in words."""
+    outcome = await parts.runs.send(asked.request.request_id, form)
+    parts.metrics.request(METRIC[outcome.sent])
+    if outcome.submission is not None:
+        await parts.runs.start(asked.request, form, outcome.submission.run, outcome.submission.scheduled_url)
+        reason = _described(outcome.submission)
+    else:
+        reason = str(outcome.error or "Nautobot did not take the run.")
+    if outcome.sent is not Sent.DUPLICATE:  # the delivery that sends it records it
+        await parts.record(
+            asked.action,
+            AUDITED[outcome.sent],
+            asked.actor,
+            decision=asked.decision,
+            reason=f"{note}: {reason}" if note else reason,
+            request_id=asked.request.request_id,
+            inputs=dict(asked.request.inputs),
+            job_name=asked.request.job_name,
+        )
+    return outcome, reason
+
+
+async def tell(client: AsyncWebClient, channel: str, user_id: str, message: tuple[str, list[Block]]) -> None:
+    """A message only ``user_id`` sees, in ``channel``: for what concerns the person who clicked or typed."""
+    text, blocks = message
+    try:
+        await client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+    except SlackApiError as exc:
+        log.warning("could not tell user=%s: %s", user_id, exc.response.get("error"))

@@ -9,13 +9,14 @@ from typing import Any
 
 from slack_sdk.models.views import View
 
+from bot import access as policy
 from bot.access import Access, Actor, Decision
 from bot.audit import Audit
 from bot.ledger import AuditAction, AuditEntry, AuditOutcome, Ledger
 from bot.metrics import Metrics
-from bot.models import FILLED_BY_BOT
+from bot.models import FILLED_BY_BOT, JobForm, ModalContext
 from bot.nautobot import FormCache, NautobotError, ObjectSearch
-from bot.runs import Runs
+from bot.runs import Runs, Sent
 from bot.settings import CommandBinding
 from bot.slack import modal
 from bot.slack.text import escape
@@ -27,6 +28,23 @@ RETRY_KEPT = (
     "Press Retry once Nautobot is back; what you entered is kept. "
     "If it keeps failing, tell your Nautobot administrator."
 )
+METRIC = {
+    Sent.SUBMITTED: "submitted",
+    Sent.DUPLICATE: "duplicate",
+    Sent.FIELD_ERRORS: "refused",
+    Sent.NOT_RUN: "refused",
+    Sent.UNSENT: "unsent",
+    Sent.UNRECORDED: "unrecorded",
+}
+AUDITED = {
+    Sent.SUBMITTED: AuditOutcome.SUBMITTED,
+    Sent.FIELD_ERRORS: AuditOutcome.REFUSED,
+    Sent.NOT_RUN: AuditOutcome.REFUSED,
+    Sent.UNSENT: AuditOutcome.UNSENT,
+    Sent.UNRECORDED: AuditOutcome.FAILED,
+}
+"""A duplicate has no entry of its own: the delivery that sends the request records it."""
+
 ACCESS_WAIT = 1.0
 """Seconds a listener that must answer Slack at once gives the access check (grants may be re-read)."""
 
@@ -103,6 +121,29 @@ class Parts:
                 source=decision.source if decision else "",
             )
         )
+
+
+def form_view(
+    parts: Parts,
+    form: JobForm,
+    context: ModalContext,
+    decision: Decision,
+    *,
+    values: dict[str, Any] | None = None,
+    notice: str | None = None,
+) -> View:
+    """The Job's form for this person: only the choices they may pick, pre-filled from ``values`` or the command.
+
+    ``notice`` (e.g. why Nautobot refused the last submission) replaces what the command text would say.
+    """
+    shown = policy.restricted_form(form, decision)
+    context = context.model_copy(update={"job_id": form.job_id, "values": None})  # a form, not a summary
+    if values is None:
+        prefill = modal.parse_command_text(context.command_text or "", shown, parts.hidden)
+        notes = (prefill.notice(), policy.choice_notice(form, decision))
+        notice = " ".join(text for text in notes if text) or None
+        values = prefill.values
+    return modal.build_modal(shown, context=context, prefill=values, hidden=parts.hidden, notice=notice)
 
 
 def denied_view(decision: Decision) -> View:

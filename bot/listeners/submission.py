@@ -13,9 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import access as policy
 from bot.access import Actor, Decision
 from bot.ledger import AuditAction, AuditOutcome, LedgerError
-from bot.listeners.command import form_view
 from bot.listeners.outcome import Answer, Asked, field_label, finish
-from bot.listeners.parts import ACCESS_WAIT, RETRY_LATER, Parts, denied_view, requested_by
+from bot.listeners.parts import ACCESS_WAIT, RETRY_LATER, Parts, denied_view, form_view, requested_by
 from bot.logs import set_correlation
 from bot.models import REQUESTED_BY, JobForm, ModalContext
 from bot.nautobot import NautobotError

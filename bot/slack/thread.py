@@ -25,6 +25,7 @@ from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.slack import log_messages, messages
 from bot.slack.edits import LatestEdits
 from bot.slack.pacing import DEFAULT_WORKSPACE, ChannelPacer, WorkspacePacer
+from bot.slack.result_table import result_table
 
 log = logging.getLogger("bot.slack.thread")
 
@@ -139,7 +140,13 @@ class SlackThreads:
     async def post_log(
         self, thread: Thread, request: RunRequest, run: JobRun, entries: list[LogEntry] | None
     ) -> Thread:
-        """The Job's log under the parent message (a file when long); ``None``: Nautobot would not give it."""
+        """The Job's log under the parent message (a file when long); ``None``: Nautobot would not give it.
+
+        A result with rows (``matches``) comes first, as a compact table.
+        """
+        table = result_table(run.result)
+        if table is not None:
+            thread = await self._reply(thread, request, table)
         if entries is None:
             thread = await self.tell(
                 thread,

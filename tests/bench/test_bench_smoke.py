@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,12 +13,14 @@ import pytest
 
 from bench import nautobot_events
 from bench.__main__ import main, render, run
+from bench.figures import Records, log_bounds, log_over_bound
 from bench.machine import Machine, Reading, assess
 from bench.nautobot_standin import SAVE_LAG, Run
 from bench.plans import TINY
 from bench.report import DISTRIBUTIONS, RATIOS, SCALARS, STATS, ratio_name
 from bench.scenarios import DESIGNS
 from tests.support.fixtures import service_missing
+from tests.support.slack_standin import Call
 
 # A tiny run has no run lasting 30 s, so no long-run polling rate.
 MAY_BE_EMPTY = {"nautobot_requests_per_5s_long_runs"}
@@ -129,3 +132,29 @@ def test_the_completed_event_comes_before_the_final_status():
     just_before = run.done_at - SAVE_LAG / 2
     assert run.returned(just_before) and run.status(just_before) == "STARTED"
     assert run.status(run.done_at) == "SUCCESS"
+
+
+def test_the_channel_bound_queues_logs_behind_slacks_per_channel_limit():
+    """Five runs of one channel end together: Slack's bucket (3 at once, then 1 a second) lets their logs out at
+    0, 0, 0, 1 and 2 s after the end, whatever the bot; a sixth run alone in another channel waits for nothing."""
+    ids = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(6)]
+    runs = [Run(result_id=ids[n], data={}, created=0.0, created_at=None, duration=1.0, done_at=10.0) for n in range(6)]
+    calls = []
+    for n, result_id in enumerate(ids):  # the parents, posted long before the end, with the run's id in them
+        channel = "C2" if n == 5 else "C1"
+        calls.append(post(channel, at=float(n) * 2 - 20, ts=f"p{n}", text=result_id))
+    for n in range(5):  # the logs, as a bot that paces at 1 a second posts them
+        calls.append(post("C1", at=10.2 + n, thread=f"p{n}"))
+    calls.append(post("C2", at=10.1, thread="p5"))
+    records = Records(calls, [], runs, Counter(), [], people=6)
+
+    bounds = log_bounds(records)
+
+    assert [round(bounds[ids[n]] - 10.0, 3) for n in range(6)] == [0.0, 0.0, 0.0, 1.0, 2.0, 0.0]
+    over = log_over_bound(records)  # what the bot added above the bound: 0.2, 1.2, 2.2, 2.2, 2.2 and 0.1 s
+    assert over["count"] == 6 and round(over["max"], 3) == 2.2 and round(over["mean"], 3) == 1.35
+
+
+def post(channel: str, *, at: float, ts: str = "", thread: str = "", text: str = "") -> Call:
+    args = {"channel": channel, "text": text} | ({"thread_ts": thread} if thread else {})
+    return Call("chat.postMessage", args, None, True, None, at, response={"ok": True, "ts": ts or f"t{at}"})

@@ -14,18 +14,12 @@ from slack_sdk.signature import SignatureVerifier
 from tests.support.bot_process import BotProcess
 from tests.support.nautobot_stack import NautobotStack
 from tests.support.seed import ACME
-from tests.support.slack_flow import CHANNEL, FORM, USER, bot_env, entered, parent_message, thread_text, workspace
+from tests.support.slack_flow import CHANNEL, FORM, USER, bot_env, entered, parent_message, thread_text
 from tests.support.slack_standin import APP_ID, TEAM_ID, SlackStandIn, build_state_values
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nautobot]
 
 SECRET = "http-mode-signing-secret"
-
-
-@pytest.fixture(scope="module")
-def slack() -> Iterator[SlackStandIn]:
-    with workspace() as standin:
-        yield standin
 
 
 @pytest.fixture(scope="module")

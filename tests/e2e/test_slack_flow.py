@@ -22,17 +22,10 @@ from tests.support.slack_flow import (
     start_connected,
     submit,
     thread_text,
-    workspace,
 )
 from tests.support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nautobot]
-
-
-@pytest.fixture(scope="module")
-def slack() -> Iterator[SlackStandIn]:
-    with workspace() as standin:
-        yield standin
 
 
 @pytest.fixture(scope="module")

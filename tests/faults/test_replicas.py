@@ -114,8 +114,9 @@ def test_a_killed_replicas_follow_waits_for_its_lease_then_another_finishes_it(
 def test_a_rolling_deploy_runs_and_reports_each_request_once(stack, slack, replica, meraki, nautobot):
     meraki.delay(10, times=2, match=f"POST {ADMIN_POSTS}")  # both Jobs still run when the old replicas stop
     old = [start_connected(replica(name), slack) for name in ("replica-a", "replica-b")]
+    form = f"/{stack.job_ids['Create Meraki User']}/variables/"  # not another command's Job's form
     for process in old:  # each has the Job's form, so commands open it at once while Nautobot is held
-        slack.wait_for(lambda process=process: "/variables/" in process.output(), timeout=30)
+        slack.wait_for(lambda process=process: form in process.output(), timeout=30)
     emails = ("rolling.one@example.com", "rolling.two@example.com")
     with nautobot.web_frozen():  # Nautobot holds both runs' POSTs while the deploy begins
         for email in emails:

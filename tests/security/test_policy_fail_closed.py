@@ -411,8 +411,10 @@ def doctor_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, standin: SlackSt
     return monkeypatch
 
 
-async def policy_check(env: pytest.MonkeyPatch, restrict: dict[str, Any]):
-    env.setenv("ACCESS_POLICY", json.dumps({"allow": EVERYONE, "restrict": restrict}))
+async def policy_check(env: pytest.MonkeyPatch, restrict: dict[str, Any], allow: list[dict[str, Any]] | None = None):
+    """``allow`` defaults to everyone, for every command (no command left uncovered)."""
+    allow = allow if allow is not None else [{**rule, "commands": ["*"]} for rule in EVERYONE]
+    env.setenv("ACCESS_POLICY", json.dumps({"allow": allow, "restrict": restrict}))
     fake = (
         FakeNautobot()
         .with_job()
@@ -441,6 +443,14 @@ async def test_doctor_warns_when_organization_access_is_restricted_but_network_a
 async def test_doctor_passes_a_policy_that_restricts_every_access_granting_choice(doctor_env):
     check = await policy_check(doctor_env, SOUND_RESTRICT)
     assert check.status is Status.OK, check
+
+
+async def test_doctor_warns_of_commands_no_rule_covers(doctor_env):
+    check = await policy_check(doctor_env, SOUND_RESTRICT, allow=EVERYONE)  # rules without commands
+
+    assert check.status is Status.WARN
+    assert "covers /meraki-find-user, /meraki-remove-user: nobody may use them" in check.detail
+    assert '"commands": ["/meraki-find-user"]' in check.fix
 
 
 def test_a_guest_from_another_workspace_in_a_shared_channel_is_refused_by_its_own_team() -> None:

@@ -3,7 +3,9 @@ confirmed runs only from its summary's Confirm."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,10 +13,11 @@ from typing import Any
 import pytest
 
 from bot.access import Access, AccessPolicy, Actor, SlackGroups
-from bot.app import wire
+from bot.app import build, wire
 from bot.ledger import AuditOutcome, Ledger
 from bot.listeners import Listeners
 from bot.listeners.parts import Command
+from bot.metrics import Metrics
 from bot.models import ModalContext
 from bot.nautobot import FormCache
 from bot.settings import DEFAULT_COMMANDS, CommandBinding, Settings, SettingsError, load_settings
@@ -29,6 +32,7 @@ from tests.unit.test_listeners import CHANNEL, GOOD, USER, VIEW_ID, settle, subm
 pytestmark = pytest.mark.usefixtures("no_retry_delay")
 
 REMOVE = "/meraki-remove-user"
+OTHER = "U0OTHER01"
 BASE_ENV = {
     "SLACK_BOT_TOKEN": "xoxb-1-test",
     "SLACK_APP_TOKEN": "xapp-1-test",
@@ -160,26 +164,39 @@ async def test_restrict_applies_to_the_main_command_only() -> None:
 # -- a confirmed command -------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def confirming(nautobot: FakeNautobot, slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Listeners]:
-    """The Job of the fake Nautobot bound to a command that asks for confirmation."""
+@contextlib.asynccontextmanager
+async def listening(
+    nautobot: FakeNautobot, slack: FakeSlack, tmp_path: Path, slash: str, policy: dict[str, Any], **how: Any
+) -> AsyncIterator[Listeners]:
+    """The fake Nautobot's Job bound to ``slash`` (``how``: the binding's options), the thread unpaced."""
     client = nautobot.client()
     ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
     cache = FormCache(client, JOB_NAME)
-    rules = AccessPolicy.model_validate({"allow": [{"users": [USER], "channels": [CHANNEL], "commands": [REMOVE]}]})
-    guard = Access(rules, groups=SlackGroups(slack), slash_command=REMOVE, main=False)  # type: ignore[arg-type]
+    main = slash == "/meraki-add-user"
+    guard = Access(AccessPolicy.model_validate(policy), groups=SlackGroups(slack), slash_command=slash, main=main)  # type: ignore[arg-type]
     listeners = wire(
         slack=slack,  # type: ignore[arg-type]
         nautobot=client,
         ledger=ledger,
-        commands=[Command(REMOVE, cache, guard, binding=CommandBinding(job=JOB_NAME, confirm=True))],
+        commands=[Command(slash, cache, guard, binding=CommandBinding(job=JOB_NAME, **how))],
         follow_timeout=60.0,
         pacer=ChannelPacer(0),
     )
+    listeners.runs.threads.update_pacer = WorkspacePacer(burst=UNPACED_BURST)
     await cache.refresh()
-    yield listeners
-    await client.aclose()
-    await ledger.close()
+    try:
+        yield listeners
+    finally:
+        await client.aclose()
+        await ledger.close()
+
+
+@pytest.fixture
+async def confirming(nautobot: FakeNautobot, slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Listeners]:
+    """The Job of the fake Nautobot bound to a command that asks for confirmation."""
+    policy = {"allow": [{"users": [USER], "channels": [CHANNEL], "commands": [REMOVE]}]}
+    async with listening(nautobot, slack, tmp_path, REMOVE, policy, confirm=True) as listeners:
+        yield listeners
 
 
 @pytest.fixture
@@ -307,27 +324,10 @@ def test_values_that_do_not_fit_the_metadata_are_never_cut() -> None:
 
 @pytest.fixture
 async def adding(nautobot: FakeNautobot, slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Listeners]:
-    """The main command, allowed for the test's user, its thread unpaced."""
-    client = nautobot.client()
-    ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
-    cache = FormCache(client, JOB_NAME)
-    rules = AccessPolicy.model_validate({"allow": [{"users": [USER, OTHER], "channels": [CHANNEL]}]})
-    listeners = wire(
-        slack=slack,  # type: ignore[arg-type]
-        nautobot=client,
-        ledger=ledger,
-        commands=[Command("/meraki-add-user", cache, Access(rules, groups=SlackGroups(slack)))],  # type: ignore[arg-type]
-        follow_timeout=60.0,
-        pacer=ChannelPacer(0),
-    )
-    listeners.runs.threads.update_pacer = WorkspacePacer(burst=UNPACED_BURST)
-    await cache.refresh()
-    yield listeners
-    await client.aclose()
-    await ledger.close()
-
-
-OTHER = "U0OTHER01"
+    """The main command, allowed for the test's user and another."""
+    policy = {"allow": [{"users": [USER, OTHER], "channels": [CHANNEL]}]}
+    async with listening(nautobot, slack, tmp_path, "/meraki-add-user", policy) as listeners:
+        yield listeners
 
 
 def click(request_id: str, user: str = USER) -> dict[str, Any]:
@@ -401,3 +401,118 @@ async def test_run_for_real_checks_access_again(adding: Listeners, nautobot: Fak
 
     assert len(nautobot.run_bodies()) == 1
     assert "may not use /meraki-add-user" in slack.calls_to("chat_postEphemeral")[0]["text"]
+
+
+# -- a command that runs from its text -----------------------------------------------------------
+
+FILLING = 'bob@example.com "Bob Smith" 111111 read-only'
+"""Every required field of the fake Job, as typed after the command."""
+
+
+@pytest.fixture
+async def from_text(nautobot: FakeNautobot, slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Listeners]:
+    policy = {"allow": [{"users": [USER], "channels": [CHANNEL], "commands": ["*"]}]}
+    async with listening(nautobot, slack, tmp_path, "/find", policy, run_from_text=True) as listeners:
+        yield listeners
+
+
+def typed(text: str, trigger: str = "1.2.trigger") -> dict[str, Any]:
+    return {
+        "command": "/find",
+        "text": text,
+        "user_id": USER,
+        "user_name": "bob",
+        "channel_id": CHANNEL,
+        "team_id": "T0TEAM0001",
+        "trigger_id": trigger,
+    }
+
+
+async def test_text_that_fills_every_required_field_runs_at_once_and_once(
+    from_text: Listeners, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    ack = FakeAck()
+    await from_text.command(ack, typed(FILLING), slack)  # type: ignore[arg-type]
+    await from_text.command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type] # Slack delivered it twice
+    await settle(from_text)
+
+    assert ack.calls == [{}]
+    assert not slack.calls_to("views_open")  # no form
+    [run] = nautobot.run_bodies()
+    assert {name: run["data"][name] for name in GOOD} == GOOD
+    assert run["data"]["dryrun"] is False  # the form's default, as the form would have sent it
+    assert slack.calls_to("chat_postMessage")[0]["channel"] == CHANNEL
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "bob@example.com read-only", f"{FILLING} whatever", 'nobody@elsewhere "Bob" 111111 read-only'],
+    ids=["no text", "a required field left", "a word it cannot place", "an email the Job refuses"],
+)
+async def test_anything_less_opens_the_form_prefilled_instead(
+    from_text: Listeners, nautobot: FakeNautobot, slack: FakeSlack, text: str
+) -> None:
+    await from_text.command(FakeAck(), typed(text), slack)  # type: ignore[arg-type]
+
+    assert nautobot.count("POST", RUN_PATH) == 0
+    [opened] = slack.calls_to("views_open")
+    assert ModalContext.from_metadata(view_dict(opened["view"])["private_metadata"]).command_text == text
+
+
+async def test_a_person_without_access_gets_the_refusal_not_a_run(
+    from_text: Listeners, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    await from_text.command(FakeAck(), {**typed(FILLING), "user_id": "U0STRANGER"}, slack)  # type: ignore[arg-type]
+
+    assert nautobot.count("POST", RUN_PATH) == 0
+    assert "Not allowed" in json.dumps(view_dict(slack.calls_to("views_open")[0]["view"]))
+
+
+async def test_nautobot_refusing_a_run_from_text_is_told_to_the_person_alone(
+    from_text: Listeners, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    nautobot.on("POST", RUN_PATH, ok({"detail": "You do not have permission to run this job."}, 403))
+
+    await from_text.command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type]
+
+    [told] = slack.calls_to("chat_postEphemeral")
+    assert told["user"] == USER and "Nautobot did not run it" in told["text"]
+    assert not [call for call in slack.calls_to("chat_postMessage") if call["channel"] == CHANNEL]
+
+
+async def test_each_command_is_built_with_its_own_grants_audit_and_form(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    loaded = settings(monkeypatch, NAUTOBOT_CHATOPS="true")
+    ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
+    bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
+    level = bolt_logger.level
+    built = build(loaded, ledger, Metrics())
+    bolt_logger.setLevel(level)  # Bolt sets its logger's level when built; other tests read that logger
+    try:
+        by_slash = {command.slash: command for command in built.commands}
+        for slash, binding in DEFAULT_COMMANDS.items():
+            command = by_slash[slash]
+            assert command.forms.job_name == binding.job
+            assert command.access.grants is not None and command.access.grants.subcommand == binding.subcommand
+            assert command.audit is not None and command.audit.subcommand == binding.subcommand
+            assert command.access.main is (slash == "/meraki-add-user")
+        assert set(built.listeners.commands) == set(DEFAULT_COMMANDS)
+    finally:
+        await built.aclose()
+        await ledger.close()
+
+
+async def test_with_the_form_not_yet_read_the_loading_view_says_the_run_goes_ahead(
+    from_text: Listeners, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    from_text.main.forms.form = None  # the bot just started: the command must not wait for Nautobot
+
+    await from_text.command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type]
+    await settle(from_text)
+
+    [opened] = slack.calls_to("views_open")
+    [updated] = slack.calls_to("views_update")
+    assert "Loading" in json.dumps(view_dict(opened["view"]))
+    assert "it runs now" in view_text(view_dict(updated["view"]))
+    assert len(nautobot.run_bodies()) == 1

@@ -292,7 +292,7 @@ async def test_usergroups_read_is_required_only_when_the_policy_names_groups(
     slack.scopes.discard("usergroups:read")
     assert statuses(await diagnose(nautobot()))["slack scopes"] is Status.OK  # no policy names a group
 
-    monkeypatch.setenv("ACCESS_POLICY", '{"allow": [{"groups": ["S0NETOPS"], "channels": ["*"]}]}')
+    monkeypatch.setenv("ACCESS_POLICY", '{"allow": [{"groups": ["S0NETOPS"], "channels": ["*"], "commands": ["*"]}]}')
     failed = assert_only_failure(await diagnose(nautobot()), "slack scopes")
     assert "usergroups:read" in failed.detail
 

@@ -28,6 +28,7 @@ from bot.slack.modal.fields import (
     NOTE_KINDS,
     Kind,
     blocking_problems,
+    input_variables,
     kind_of,
 )
 from bot.slack.modal.prefill import Prefill, parse_command_text
@@ -50,6 +51,7 @@ __all__ = [
     "build_modal",
     "choice_options",
     "field_errors",
+    "input_variables",
     "kind_of",
     "loading_modal",
     "message_modal",

@@ -125,7 +125,11 @@ class _Filler:
         if not token.quoted and token.text.casefold() in _DRYRUN_FLAGS:
             return self._set(self.free(lambda var: var.type == "DryRunVar"), True)
         email = token.text.rstrip(",;")
-        email_field = self.free_of_kind(Kind.EMAIL) if looks_like_email(email) else None
+        email_field = None
+        if looks_like_email(email):  # an email field, else a text field that takes an email among other things
+            email_field = self.free_of_kind(Kind.EMAIL) or self.free(
+                lambda var: self.kinds[var.name] is Kind.TEXT and var.mentions_email
+            )
         if email_field and self._set(email_field, self.coerce(email_field, email)):
             return True
         if token.text and self._place_choice(token.text):
@@ -155,7 +159,8 @@ class _Filler:
 def parse_command_text(text: str, form: JobForm, hidden: Iterable[str] = frozenset()) -> Prefill:
     """Pre-fill values from ``/meraki-add-user bob@example.com read-only "Bob Smith" dry-run``.
 
-    Emails go to the first email field, words matching a choice's value or label to the first free
+    Emails go to the first email field (else to a text field that mentions email, e.g. "Email or Name"),
+    words matching a choice's value or label to the first free
     select that offers them, quoted text to the next free text field, ``name=value`` to that field.
     """
     try:

@@ -61,10 +61,27 @@ class SqliteThread:
         self._conn: Connection | None = None
 
     async def run(self, step: Step[T], *, write: bool) -> T:
-        # A step cancelled before its turn never runs; once begun it runs to its commit or rollback. It runs in
-        # the caller's context (as asyncio.to_thread does), so what it logs carries the request's correlation id.
+        # A step cancelled before its turn never runs; once begun it runs to its commit or rollback. The thread
+        # reads the cancellation from the caller's own future, which Task.cancel() marks at once: a future
+        # chained with wrap_future hears of it only on a later turn of the loop, by when the thread may have
+        # begun the step. It runs in the caller's context (as asyncio.to_thread does), so what it logs carries
+        # the request's correlation id.
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[T] = loop.create_future()
         context = contextvars.copy_context()
-        return await asyncio.wrap_future(self._thread.submit(context.run, self._run, step, write))
+
+        def turn() -> None:
+            if waiter.cancelled():
+                return
+            try:
+                result = context.run(self._run, step, write)
+            except BaseException as exc:  # handed to the caller, whatever it is
+                loop.call_soon_threadsafe(_settle, waiter, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, waiter, result, None)
+
+        self._thread.submit(turn)
+        return await waiter
 
     async def close(self) -> None:
         try:
@@ -92,3 +109,13 @@ class SqliteThread:
             self._conn.close()
             self._conn = None
         self._engine.dispose()
+
+
+def _settle(waiter: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:
+    """On the loop: the step's outcome to its caller, unless the caller stopped waiting."""
+    if waiter.done():
+        return
+    if error is not None:
+        waiter.set_exception(error)
+    else:
+        waiter.set_result(result)  # type: ignore[arg-type]

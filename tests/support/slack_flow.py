@@ -18,8 +18,9 @@ USER, CHANNEL = "U123", "C123"
 OTHER_USER = "U456"
 DM_ONLY_CHANNEL = "C999"
 FORM = "meraki_add_user"
-POLICY = {"allow": [{"users": [USER, OTHER_USER], "channels": [CHANNEL, DM_ONLY_CHANNEL]}]}
-"""The test bot's access policy: the workspace's two people, in its two channels (nobody by default)."""
+POLICY = {"allow": [{"users": [USER, OTHER_USER], "channels": [CHANNEL, DM_ONLY_CHANNEL], "commands": ["*"]}]}
+"""The test bot's access policy: the workspace's two people, in its two channels, every command (nobody by
+default)."""
 
 
 @contextlib.contextmanager

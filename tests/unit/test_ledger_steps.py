@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -146,6 +147,7 @@ async def test_a_step_cancelled_before_its_turn_never_runs(steps: SqliteThread) 
     await asyncio.sleep(0)
     second.cancel()
     release.set()
+    time.sleep(0.2)  # the loop held: the thread reaches the second step before the loop runs any callback
     await first
     with pytest.raises(asyncio.CancelledError):
         await second

@@ -14,6 +14,7 @@ DISTRIBUTIONS = {
     "completion_to_thread_log_s": ("Job end in Nautobot → log in thread", "s"),
     "channel_bound_wait_s": ("Job end → the earliest Slack's per-channel limit allows the log", "s"),
     "thread_log_over_channel_bound_s": ("log in thread, after that earliest moment", "s"),
+    "thread_log_over_pacing_bound_s": ("log in thread, after the earliest the bot's own pacing allows", "s"),
     "nautobot_requests_per_run": ("Nautobot requests per run", ""),
     "follow_requests_per_short_run": ("Nautobot requests to follow a run, runs ending within a minute", ""),
     "nautobot_requests_per_5s_long_runs": ("Nautobot requests per 5 s, runs ≥ 30 s", ""),

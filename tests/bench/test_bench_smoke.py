@@ -20,7 +20,7 @@ from bench.plans import TINY
 from bench.report import DISTRIBUTIONS, RATIOS, SCALARS, STATS, ratio_name
 from bench.scenarios import DESIGNS
 from tests.support.fixtures import service_missing
-from tests.support.slack_standin import Call
+from tests.support.slack_standin import Call, RateLimit
 
 # A tiny run has no run lasting 30 s, so no long-run polling rate.
 MAY_BE_EMPTY = {"nautobot_requests_per_5s_long_runs"}
@@ -153,6 +153,8 @@ def test_the_channel_bound_queues_logs_behind_slacks_per_channel_limit():
     assert [round(bounds[ids[n]] - 10.0, 3) for n in range(6)] == [0.0, 0.0, 0.0, 1.0, 2.0, 0.0]
     over = log_over_bound(records)  # what the bot added above the bound: 0.2, 1.2, 2.2, 2.2, 2.2 and 0.1 s
     assert over["count"] == 6 and round(over["max"], 3) == 2.2 and round(over["mean"], 3) == 1.35
+    paced = log_bounds(records, RateLimit(per_second=1.0, burst=2, per="channel"))  # the bot's own bucket
+    assert [round(paced[ids[n]] - 10.0, 3) for n in range(6)] == [0.0, 0.0, 1.0, 2.0, 3.0, 0.0]
 
 
 def post(channel: str, *, at: float, ts: str = "", thread: str = "", text: str = "") -> Call:

@@ -45,14 +45,18 @@ def commands(settings: Settings, client: AsyncWebClient, nautobot: NautobotClien
     chatops = ChatOpsApp(nautobot) if settings.nautobot_chatops else None
     groups = SlackGroups(client, ttl=settings.slack_group_cache_seconds)  # one cache: the same groups for all
     built = []
+    grants: ChatOpsGrants | None = None
     for slash, binding in settings.commands.items():
-        grants = None
-        if chatops is not None:
-            grants = ChatOpsGrants(
-                chatops,
-                settings.nautobot_chatops_command,
-                binding.subcommand,
-                ttl=settings.nautobot_chatops_cache_seconds,
+        if chatops is not None:  # every command reads the same grants: one cache for all
+            grants = (
+                grants.sibling(binding.subcommand)
+                if grants
+                else ChatOpsGrants(
+                    chatops,
+                    settings.nautobot_chatops_command,
+                    binding.subcommand,
+                    ttl=settings.nautobot_chatops_cache_seconds,
+                )
             )
         access = Access(
             settings.policy,
@@ -77,6 +81,15 @@ class Bot:
     reader: ResultReader
     events: EventSource | None = None
     slack_session: aiohttp.ClientSession | None = None
+
+    async def warm(self) -> None:
+        """Each command's access data before its first use; the workspace the app is installed in (Slack's
+        ``auth.test``) is learned once, for all of them."""
+        first, *others = self.commands
+        await first.access.warm()
+        for command in others:
+            command.access.installed_team = command.access.installed_team or first.access.installed_team
+            await command.access.warm()
 
     async def drain_audits(self) -> None:
         """Wait for every command's command-log writes under way (they must reach Nautobot before its client closes)."""

@@ -168,6 +168,10 @@ class Runs:
         """Ask Nautobot to stop the run; the follow sees it end and posts its log as usual."""
         return await self.nautobot.cancel(result_id)
 
+    async def status(self, result_id: str) -> RunStatus:
+        """How the run stands in Nautobot now (the ledger does not keep a run's final status)."""
+        return (await self.nautobot.job_result(result_id)).status
+
     # -- announcing and following ----------------------------------------------------------------
 
     async def start(self, request: RunRequest, form: JobForm | None, run: JobRun | None, scheduled_url: str | None):

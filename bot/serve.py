@@ -90,9 +90,9 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
         asyncio.create_task(bot.runs.keep_leases(settings.heartbeat_seconds)),
         asyncio.create_task(_watch_nautobot_version(bot.nautobot)),
     ]
-    for command in bot.commands:  # each command's form and access data, before its first use
+    background.append(asyncio.create_task(bot.warm()))  # group members and grants, before the first command
+    for command in bot.commands:  # each command's form, before its first use
         background.append(asyncio.create_task(command.forms.keep_fresh()))
-        background.append(asyncio.create_task(command.access.warm()))
     if bot.events is not None:
         background.append(asyncio.create_task(bot.events.run()))
         background.append(asyncio.create_task(bot.reader.prepare()))  # reads after end events, ready in time

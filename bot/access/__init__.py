@@ -90,6 +90,9 @@ class Access:
         self._load_form: Callable[[], Awaitable[JobForm]] | None = None
         self._problems: tuple[str, ...] = ()
         self._policy = policy
+        self.applying = self._for_this_command(policy)
+        """The part of the policy about this command (see :meth:`AccessPolicy.for_command`), taken once per policy:
+        every decision reads it."""
 
     # -- the policy against the Job's form -------------------------------------------------------
 
@@ -100,15 +103,12 @@ class Access:
     @policy.setter
     def policy(self, policy: AccessPolicy | None) -> None:
         self._policy = policy
+        self.applying = self._for_this_command(policy)
         if self._form is not None:
             self.form_changed(self._form)
 
-    @property
-    def applying(self) -> AccessPolicy | None:
-        """The part of the policy about this command (see :meth:`AccessPolicy.for_command`)."""
-        if self._policy is None:
-            return None
-        return self._policy.for_command(self.slash_command, main=self.main)
+    def _for_this_command(self, policy: AccessPolicy | None) -> AccessPolicy | None:
+        return policy.for_command(self.slash_command, main=self.main) if policy is not None else None
 
     def watch_form(self, form: JobForm | None, load: Callable[[], Awaitable[JobForm]] | None = None) -> None:
         """Check the policy against the Job's form: the one known now, and ``load()`` before deciding without one.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -102,6 +103,13 @@ class ChatOpsGrants:
         self.command = command
         self.subcommand = subcommand
         self._cache: _Cached[tuple[AccessGrant, ...]] = _Cached(ttl, clock)
+
+    def sibling(self, subcommand: str) -> ChatOpsGrants:
+        """The same grants checked for another subcommand: one cache, one read from Nautobot for both (a
+        command's grants are one list there, whatever subcommand they name)."""
+        other = copy.copy(self)  # shallow: the cache is shared
+        other.subcommand = subcommand
+        return other
 
     def peek(self) -> tuple[AccessGrant, ...] | None:
         return self._cache.peek(self.command)

@@ -99,12 +99,18 @@ async def _button_decision(
     return kept_back, form
 
 
-async def cancel(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+async def _clicked(find: ForRequest, ack: AsyncAck, body: dict[str, Any]) -> tuple[str, str, str, Parts, Record | None]:
+    """A button on a run's message, acknowledged: the request it names, who clicked, in which channel, the
+    parts of the command that runs the request's Job, and the request's record."""
     await ack()
     request_id, user_id = body["actions"][0]["value"], body["user"]["id"]
-    channel = body["container"]["channel_id"]
     set_correlation(request_id)
     parts, record = await find(request_id)
+    return request_id, user_id, body["container"]["channel_id"], parts, record
+
+
+async def cancel(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    request_id, user_id, channel, parts, record = await _clicked(find, ack, body)
     if record is None or not record.result_id:
         return
     actor = Actor.from_interaction(body, record.channel_id)
@@ -145,11 +151,7 @@ FOR_REAL_STATES = frozenset({RequestState.LOGGED, RequestState.DONE})
 
 async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     """The dry run's inputs again with dry run off: for its requester, after the same checks as a submission."""
-    await ack()
-    request_id, user_id = body["actions"][0]["value"], body["user"]["id"]
-    channel = body["container"]["channel_id"]
-    set_correlation(request_id)
-    parts, record = await find(request_id)
+    request_id, user_id, channel, parts, record = await _clicked(find, ack, body)
     problem = await _not_a_succeeded_dry_run(parts, record)
     if problem is not None or record is None:
         await tell(
@@ -192,9 +194,9 @@ async def _not_a_succeeded_dry_run(parts: Parts, record: Record | None) -> str |
     if record is None or not record.dryrun or record.state not in FOR_REAL_STATES or not record.result_id:
         return "This is not a finished dry run the bot knows, so it cannot be run for real from here."
     try:
-        run = await parts.runs.nautobot.job_result(record.result_id)
+        status = await parts.runs.status(record.result_id)
     except NautobotError as exc:
         return f"The bot could not ask Nautobot how the dry run ended: {exc}"
-    if run.status is not RunStatus.SUCCEEDED:
-        return f"The dry run did not succeed ({run.status.value}): fix what it reported and run a new dry run."
+    if status is not RunStatus.SUCCEEDED:
+        return f"The dry run did not succeed ({status.value}): fix what it reported and run a new dry run."
     return None

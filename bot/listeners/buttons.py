@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import access as policy
 from bot.access import Actor, Decision
 from bot.ledger import AuditAction, AuditOutcome, Record, RequestState
-from bot.listeners.outcome import Answer, Asked, finish, send_unattended, tell
+from bot.listeners.outcome import Answer, Asked, finish, send_unattended
 from bot.listeners.parts import RETRY_LATER, Parts, denied_view
 from bot.logs import set_correlation
 from bot.models import REQUEST_ID, JobForm, ModalContext, RunStatus
@@ -132,7 +132,7 @@ async def cancel(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: 
                 f"Nautobot did not cancel the run: {exc}", "The Job goes on.", "Cancel it in Nautobot."
             )
             outcome, reason = AuditOutcome.FAILED, f"Nautobot did not cancel the run: {exc}"
-    await tell(client, channel, user_id, (text, blocks))
+    await parts.runs.threads.tell_privately(channel, user_id, (text, blocks))
     await parts.record(
         AuditAction.CANCEL,
         outcome,
@@ -154,8 +154,8 @@ async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client
     request_id, user_id, channel, parts, record = await _clicked(find, ack, body)
     problem = await _not_a_succeeded_dry_run(parts, record)
     if problem is not None or record is None:
-        await tell(
-            client, channel, user_id, messages.error_message(problem or "", NOTHING_RUN, f"Use {parts.command}.")
+        await parts.runs.threads.tell_privately(
+            channel, user_id, messages.error_message(problem or "", NOTHING_RUN, f"Use {parts.command}.")
         )
         return
     actor = Actor.from_interaction(body, record.channel_id)
@@ -164,11 +164,15 @@ async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client
     if decision.allowed and dry is None:  # the Job lost its dry run since: "for real" would mean nothing new
         decision = Decision(False, f"{record.job_name} no longer has a dry run.", NOTHING_RUN, decision.source)
     if not decision.allowed or form is None or dry is None:
-        await tell(client, channel, user_id, messages.error_message(decision.reason, NOTHING_RUN, decision.remedy))
+        await parts.runs.threads.tell_privately(
+            channel, user_id, messages.error_message(decision.reason, NOTHING_RUN, decision.remedy)
+        )
         await parts.record(AuditAction.FOR_REAL, AuditOutcome.DENIED, actor, decision=decision, request_id=request_id)
         return
     if user_id != record.requester_id:
-        await tell(client, channel, user_id, messages.only_requester_may_run_for_real(record.requester_id))
+        await parts.runs.threads.tell_privately(
+            channel, user_id, messages.only_requester_may_run_for_real(record.requester_id)
+        )
         reason = f"only {record.requester_id}, who asked for the dry run, may run it for real"
         await parts.record(AuditAction.FOR_REAL, AuditOutcome.DENIED, actor, reason=reason, request_id=request_id)
         return
@@ -177,7 +181,7 @@ async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client
     request = await parts.runs.claim(f"{request_id}/for-real", user_id, record.channel_id, form, values)
     if request is None:
         ran = messages.error_message("This dry run was already run for real.", "It runs once.", "Follow it above.")
-        await tell(client, channel, user_id, ran)
+        await parts.runs.threads.tell_privately(channel, user_id, ran)
         return
     set_correlation(request.request_id)
     context = ModalContext(channel_id=record.channel_id, user_id=user_id, job_id=form.job_id, command=parts.command)
@@ -185,7 +189,7 @@ async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client
     outcome, reason = await send_unattended(parts, asked, form, note=f"for real after the dry run {request_id}")
     if outcome.submission is None and outcome.sent is not Sent.DUPLICATE:
         refused = messages.error_message(f"Nautobot did not run it: {reason}", NOTHING_RUN, RETRY_LATER)
-        await tell(client, channel, user_id, refused)
+        await parts.runs.threads.tell_privately(channel, user_id, refused)
 
 
 async def _not_a_succeeded_dry_run(parts: Parts, record: Record | None) -> str | None:

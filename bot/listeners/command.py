@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import access as policy
 from bot.access import Actor, Decision
 from bot.ledger import AuditAction, AuditOutcome, LedgerError
-from bot.listeners.outcome import Asked, send_unattended, tell
+from bot.listeners.outcome import Asked, send_unattended
 from bot.listeners.parts import RETRY_LATER, Parts, denied_view, form_view, requested_by
 from bot.logs import set_correlation
 from bot.models import REQUESTED_BY, JobForm, ModalContext
@@ -41,7 +41,7 @@ async def command(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Asy
         values = _filled_by_text(parts, form, context, decision)
         if values is not None:  # nothing to ask: the run goes ahead, no form
             await _audit(parts, actor, decision, context)
-            await _run_from_text(parts, body, client, form, values, actor, decision)
+            await _run_from_text(parts, body, form, values, actor, decision)
             return
         view = form_view(parts, form, context, decision) if decision.allowed else denied_view(decision)
         await client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -58,7 +58,7 @@ async def command(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Asy
     await client.views_update(view_id=view_id, hash=view_hash, view=view)
     await _audit(parts, actor, decision, context)
     if values is not None:  # the text said it all: the "Loading…" view said where to follow the run
-        await _run_from_text(parts, body, client, await parts.forms.get(), values, actor, decision)
+        await _run_from_text(parts, body, await parts.forms.get(), values, actor, decision)
 
 
 async def _loaded(
@@ -111,7 +111,6 @@ def _filled_by_text(parts: Parts, form: JobForm, context: ModalContext, decision
 async def _run_from_text(
     parts: Parts,
     body: dict[str, Any],
-    client: AsyncWebClient,
     form: JobForm,
     values: dict[str, Any],
     actor: Actor,
@@ -125,7 +124,9 @@ async def _run_from_text(
         request = await parts.runs.claim(f"command-{body['trigger_id']}", actor.user_id, actor.channel_id, form, values)
     except LedgerError as exc:
         log.error("cannot record a request: %s", exc)
-        await tell(client, actor.channel_id, actor.user_id, _not_run(f"The bot cannot record requests: {exc}"))
+        await parts.runs.threads.tell_privately(
+            actor.channel_id, actor.user_id, _not_run(f"The bot cannot record requests: {exc}")
+        )
         return
     if request is None:  # a second delivery of this command: the first one runs it
         return
@@ -135,7 +136,9 @@ async def _run_from_text(
     )
     outcome, reason = await send_unattended(parts, Asked(request, form, context, actor, decision), form)
     if outcome.submission is None and outcome.sent is not Sent.DUPLICATE:
-        await tell(client, actor.channel_id, actor.user_id, _not_run(f"Nautobot did not run it: {reason}"))
+        await parts.runs.threads.tell_privately(
+            actor.channel_id, actor.user_id, _not_run(f"Nautobot did not run it: {reason}")
+        )
 
 
 def _not_run(what_happened: str) -> tuple[str, list[Block]]:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -177,12 +176,3 @@ async def send_unattended(parts: Parts, asked: Asked, form: JobForm, *, note: st
             job_name=asked.request.job_name,
         )
     return outcome, reason
-
-
-async def tell(client: AsyncWebClient, channel: str, user_id: str, message: tuple[str, list[Block]]) -> None:
-    """A message only ``user_id`` sees, in ``channel``: for what concerns the person who clicked or typed."""
-    text, blocks = message
-    try:
-        await client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
-    except SlackApiError as exc:
-        log.warning("could not tell user=%s: %s", user_id, exc.response.get("error"))

@@ -184,8 +184,25 @@ class SlackThreads:
 
     async def tell_requester(self, requester_id: str, what_happened: str, what_was_done: str, next_step: str) -> None:
         """A direct message to the requester, for a request that has no thread yet."""
-        dm = await self.client.conversations_open(users=requester_id)
-        await self._post(dm["channel"]["id"], messages.error_message(what_happened, what_was_done, next_step))
+        await self._direct(requester_id, messages.error_message(what_happened, what_was_done, next_step))
+
+    async def tell_privately(self, channel: str, user_id: str, message: Message) -> None:
+        """A message only ``user_id`` sees, in ``channel`` where they clicked or typed; a direct message when the
+        bot may not post there (e.g. a channel it is not in). Never raises: a failure is logged."""
+        text, blocks = message
+        try:
+            await self.client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+            return
+        except SlackApiError as exc:
+            log.info("cannot tell user=%s in channel=%s (%s): a direct message instead", user_id, channel, _error(exc))
+        try:
+            await self._direct(user_id, message)
+        except Exception:
+            log.exception("could not tell user=%s", user_id)
+
+    async def _direct(self, user_id: str, message: Message) -> None:
+        dm = await self.client.conversations_open(users=user_id)
+        await self._post(dm["channel"]["id"], message)
 
     def _update(
         self, thread: Thread, message: Message, turn: Callable[[], Awaitable[None]]

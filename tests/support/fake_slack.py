@@ -59,8 +59,8 @@ class FakeSlack:
     """Async stand-ins for the Web API methods the bot uses, answering like Slack does.
 
     ``calls`` holds every call in order; ``posted`` the answers of the messages that were posted.
-    ``not_in`` lists channels the bot is not a member of: ``chat.postMessage`` there fails with
-    ``not_in_channel``, after being recorded. Channels added to ``archived`` (at any time) refuse posts
+    ``not_in`` lists channels the bot is not a member of: ``chat.postMessage`` and ``chat.postEphemeral``
+    there fail with ``not_in_channel``, after being recorded. Channels added to ``archived`` (at any time) refuse posts
     and updates with ``is_archived``.
 
     Views and message blocks go through Slack's Block Kit checks (:mod:`support.block_kit`), as in
@@ -143,6 +143,8 @@ class FakeSlack:
     async def chat_postEphemeral(self, **kwargs: Any) -> dict[str, Any]:
         self._record("chat_postEphemeral", kwargs)
         _check_blocks("chat.postEphemeral", kwargs)
+        if kwargs.get("channel") in self.not_in:
+            _refuse("chat.postEphemeral", "not_in_channel")
         return {"ok": True, "message_ts": self._next_ts()}
 
     async def usergroups_users_list(self, **kwargs: Any) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer, WorkspacePacer
 from tests.security.listener_harness import UNPACED_BURST
 from tests.support.fake_nautobot import JOB_ID, JOB_NAME, RUN_PATH, RUN_QUEUED, FakeNautobot, ok
-from tests.support.fake_slack import FakeAck, FakeSlack, view_dict, view_text
+from tests.support.fake_slack import DM_CHANNEL, FakeAck, FakeSlack, view_dict, view_text
 from tests.unit.test_listeners import CHANNEL, GOOD, USER, VIEW_ID, settle, submit, submitted_view
 
 pytestmark = pytest.mark.usefixtures("no_retry_delay")
@@ -516,3 +516,16 @@ async def test_with_the_form_not_yet_read_the_loading_view_says_the_run_goes_ahe
     assert "Loading" in json.dumps(view_dict(opened["view"]))
     assert "it runs now" in view_text(view_dict(updated["view"]))
     assert len(nautobot.run_bodies()) == 1
+
+
+async def test_a_refusal_in_a_channel_the_bot_is_not_in_goes_to_a_direct_message(
+    from_text: Listeners, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    nautobot.on("POST", RUN_PATH, ok({"detail": "You do not have permission to run this job."}, 403))
+    slack.not_in = frozenset({CHANNEL})
+
+    await from_text.command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type]
+
+    assert [call["channel"] for call in slack.calls_to("chat_postEphemeral")] == [CHANNEL]  # refused there
+    [direct] = slack.calls_to("chat_postMessage")
+    assert direct["channel"] == DM_CHANNEL and "Nautobot did not run it" in direct["text"]

@@ -52,6 +52,7 @@ class Records:
     bot_cpu_seconds: float | None = None  # CPU the bot used from ready to the scenario's end
     events_published: int | None = None  # Nautobot events the stand-in published to Redis
     parents: dict[str, str] = field(default_factory=dict)  # parent message ts → result id
+    final_statuses_awaited: bool = True  # False: the scenario ended with the logs, before the last edits
 
     def __post_init__(self) -> None:
         self.by_id = {run.result_id: run for run in self.runs}
@@ -259,8 +260,11 @@ def rate_limited(records: Records, method: str | None = None) -> int:
     return sum(1 for call in records.calls if call.status == 429 and method in (None, call.method))
 
 
-def final_status_shown(records: Records) -> int:
-    """Runs whose parent message, as last written (the post, then each chat.update), shows a final status."""
+def final_status_shown(records: Records) -> int | None:
+    """Runs whose parent message, as last written (the post, then each chat.update), shows a final status;
+    None when the scenario did not wait for the last edits (see scenarios.run_wave)."""
+    if not records.final_statuses_awaited:
+        return None
     return final_statuses(records.calls, records.parents)
 
 

@@ -64,9 +64,13 @@ def compare(summaries: dict[str, dict]) -> dict[str, Any]:
 # -- printing ------------------------------------------------------------------------------------
 
 
-def _number(value: float | int | None, unit: str = "") -> str:
+NOT_TAKEN = {"runs_final_status_shown": "not waited for"}
+"""What an absent value of these figures means (any other: the event never happened)."""
+
+
+def _number(value: float | int | None, unit: str = "", key: str = "") -> str:
     if value is None:
-        return "never"
+        return NOT_TAKEN.get(key, "never")
     if unit == "s":
         return f"{value * 1000:.0f} ms" if value < 10 else f"{value:.1f} s"
     if isinstance(value, int) or float(value).is_integer():
@@ -119,7 +123,7 @@ def scalar_table(waves: dict[str, dict]) -> str:
     for key, label in SCALARS.items():
         for n, table in waves.items():
             row = table[key]
-            values = " | ".join(_number(row[design]) for design in DESIGNS)
+            values = " | ".join(_number(row[design], key=key) for design in DESIGNS)
             shares = " | ".join(_ratio(row["ratio"][ratio_name(mine, theirs)]) for mine, theirs in RATIOS)
             lines.append(f"| {label} | {n} | {values} | {shares} |")
     return "\n".join(lines)
@@ -145,7 +149,7 @@ def burst_table(bursts: dict[str, dict]) -> str:
         "| --- |" + " --- |" * (len(DESIGNS) + 2),
     ]
     for label, key in BURST_ROWS:
-        values = " | ".join(_number(bursts[design].get(key)) for design in DESIGNS)
+        values = " | ".join(_number(bursts[design].get(key), key=key) for design in DESIGNS)
         to_base = _ratio(ratio(bursts["ours"].get(key), bursts["baseline"].get(key)))
         to_polling = _ratio(ratio(bursts["ours"].get(key), bursts["ours-polling"].get(key)))
         lines.append(f"| {label} | {values} | {to_base} | {to_polling} |")

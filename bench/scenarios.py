@@ -196,7 +196,24 @@ def _records(slack, nautobot, bot, people_count, bot_cpu_seconds, **windows) -> 
     )
 
 
-def run_wave(design: str, wave: Wave, workdir: Path, seed: int, events_url: str, machine: Machine) -> Scenario:
+def _await_final_statuses(slack: SlackStandIn, runs: int, drain: float) -> None:
+    """Each parent's final status follows its log, at Slack's pace for edits: waited for, so that "every parent
+    shows its final status" is measured, not cut short."""
+    _until_still(lambda: final_statuses(slack.calls), runs, time.monotonic() + runs * 60 / EDITS_PER_MINUTE + drain)
+
+
+def run_wave(
+    design: str,
+    wave: Wave,
+    workdir: Path,
+    seed: int,
+    events_url: str,
+    machine: Machine,
+    *,
+    final_statuses_awaited: bool = True,
+) -> Scenario:
+    """One wave for one design. ``final_statuses_awaited``: after the logs, wait for every parent's final status
+    (at Tier 3's pace, N * 1.2 s); otherwise the scenario ends with the logs and that figure is not taken."""
     crowd = people(wave.runs, wave.runs_per_channel)
     channels = sorted({person.channel_id for person in crowd})
     probes = [Person(f"P{index:05d}", channels[index % len(channels)]) for index in range(wave.probe_count)]
@@ -229,14 +246,8 @@ def run_wave(design: str, wave: Wave, workdir: Path, seed: int, events_url: str,
                     lambda: nautobot.in_flight() == 0 and reported_threads(slack) >= len(nautobot.runs),
                     released + longest + busiest + wave.drain,
                 )
-                logs_in = time.monotonic()
-                # Each parent's final status follows its log, at Slack's pace for edits: waited for, so that
-                # "every parent shows its final status" is measured, not cut short.
-                _until_still(
-                    lambda: final_statuses(slack.calls),
-                    len(nautobot.runs),
-                    logs_in + len(nautobot.runs) * 60 / EDITS_PER_MINUTE + wave.drain,
-                )
+                if final_statuses_awaited:
+                    _await_final_statuses(slack, len(nautobot.runs), wave.drain)
                 users.close()
             bot_cpu = bot.cpu_seconds() - cpu_at_ready
             # Without probes, the arrivals' own latencies are the ones reported.
@@ -250,6 +261,7 @@ def run_wave(design: str, wave: Wave, workdir: Path, seed: int, events_url: str,
                 plateau=(begin, end),
                 probes=window,
                 arrivals=(arrivals_began, arrivals_ended),
+                final_statuses_awaited=final_statuses_awaited,
             )
             limit = enforced_limit(slack, "chat.update")
         finally:
@@ -275,7 +287,16 @@ class BurstRecords:
     machine: dict[str, Any]
 
 
-def run_burst(design: str, burst: Burst, workdir: Path, seed: int, events_url: str, machine: Machine) -> BurstRecords:
+def run_burst(
+    design: str,
+    burst: Burst,
+    workdir: Path,
+    seed: int,
+    events_url: str,
+    machine: Machine,
+    *,
+    final_statuses_awaited: bool = True,
+) -> BurstRecords:
     crowd = people(burst.runs, burst.runs)
     channel = crowd[0].channel_id
     watch = ScenarioWatch(machine, f"burst {burst.runs} {design}")
@@ -294,14 +315,17 @@ def run_burst(design: str, burst: Burst, workdir: Path, seed: int, events_url: s
                     lambda: reported_threads(slack) >= len(nautobot.runs),
                     released + burst.runs * 1.2 + burst.drain,
                 )
-                logs_in = time.monotonic()
-                _until_still(
-                    lambda: final_statuses(slack.calls),
-                    len(nautobot.runs),
-                    logs_in + len(nautobot.runs) * 60 / EDITS_PER_MINUTE + burst.drain,
-                )
+                if final_statuses_awaited:
+                    _await_final_statuses(slack, len(nautobot.runs), burst.drain)
                 users.close()
-            records = _records(slack, nautobot, bot, len(crowd), bot.cpu_seconds() - cpu_at_ready)
+            records = _records(
+                slack,
+                nautobot,
+                bot,
+                len(crowd),
+                bot.cpu_seconds() - cpu_at_ready,
+                final_statuses_awaited=final_statuses_awaited,
+            )
         finally:
             bot.stop()
     return BurstRecords(records, released, channel, watch.stop())

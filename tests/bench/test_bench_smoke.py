@@ -17,7 +17,7 @@ from bench.figures import Records, log_bounds, log_over_bound
 from bench.machine import Machine, Reading, assess
 from bench.nautobot_standin import SAVE_LAG, Run
 from bench.plans import TINY
-from bench.report import DISTRIBUTIONS, RATIOS, SCALARS, STATS, ratio_name
+from bench.report import DISTRIBUTIONS, RATIOS, SCALARS, STATS, ratio_name, targets_table
 from bench.scenarios import DESIGNS
 from tests.support.fixtures import service_missing
 from tests.support.slack_standin import Call, RateLimit
@@ -103,6 +103,17 @@ def test_final_statuses_are_waited_for_only_where_their_target_is_judged(written
         f"| runs whose parent message shows a final status | {wave['setup']['runs']} | {shown['ours']} | "
         "not waited for | not waited for |" in text
     )
+
+
+def test_a_target_judged_without_the_baseline_shows_a_dash_for_it():
+    real = {
+        "target": "real Nautobot: Job end → log in thread, median ≤ 250 ms",
+        "design": "ours",
+        "at": "5 runs, one a second",
+        "values": {"ours": "66 ms", "ours-polling": "547 ms"},
+        "met": True,
+    }
+    assert "| 66 ms | 547 ms | — | yes |" in targets_table([real])
 
 
 def test_the_chart_is_written_next_to_the_results(written):

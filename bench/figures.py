@@ -49,7 +49,7 @@ class Records:
     plateau: tuple[float, float] | None = None
     probes: tuple[float, float] | None = None  # when set, interaction latencies count only envelopes sent here
     arrivals: tuple[float, float] | None = None  # when the N people arrived, at the wave's rate
-    bot_cpu_seconds: float | None = None  # CPU the bot used from ready to the scenario's end
+    bot_cpu_seconds: float | None = None  # CPU the bot used from ready until every log was in
     events_published: int | None = None  # Nautobot events the stand-in published to Redis
     parents: dict[str, str] = field(default_factory=dict)  # parent message ts → result id
     final_statuses_awaited: bool = True  # False: the scenario ended with the logs, before the last edits
@@ -351,7 +351,7 @@ def cpu_percent(records: Records) -> dict:
 
 
 def cpu_seconds_per_run(records: Records) -> float | None:
-    """The bot's CPU from the moment it was ready (start-up excluded) to the scenario's end, per run asked for."""
+    """The bot's CPU from the moment it was ready (start-up excluded) until every log was in, per run asked for."""
     if records.bot_cpu_seconds is None or not records.people:
         return None
     return records.bot_cpu_seconds / records.people

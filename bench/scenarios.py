@@ -246,10 +246,12 @@ def run_wave(
                     lambda: nautobot.in_flight() == 0 and reported_threads(slack) >= len(nautobot.runs),
                     released + longest + busiest + wave.drain,
                 )
+                # Up to the logs, so that every design is measured over the same span whether or not its
+                # scenario then waits for the final statuses.
+                bot_cpu = bot.cpu_seconds() - cpu_at_ready
                 if final_statuses_awaited:
                     _await_final_statuses(slack, len(nautobot.runs), wave.drain)
                 users.close()
-            bot_cpu = bot.cpu_seconds() - cpu_at_ready
             # Without probes, the arrivals' own latencies are the ones reported.
             window = (begin, probed) if probes else None
             records = _records(
@@ -315,6 +317,7 @@ def run_burst(
                     lambda: reported_threads(slack) >= len(nautobot.runs),
                     released + burst.runs * 1.2 + burst.drain,
                 )
+                bot_cpu = bot.cpu_seconds() - cpu_at_ready  # up to the logs, as in a wave
                 if final_statuses_awaited:
                     _await_final_statuses(slack, len(nautobot.runs), burst.drain)
                 users.close()
@@ -323,7 +326,7 @@ def run_burst(
                 nautobot,
                 bot,
                 len(crowd),
-                bot.cpu_seconds() - cpu_at_ready,
+                bot_cpu,
                 final_statuses_awaited=final_statuses_awaited,
             )
         finally:

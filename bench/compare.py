@@ -3,7 +3,9 @@
 For every headline figure, both values and B/A; a figure is flagged when B differs from A by more
 than :data:`TOLERANCE`. Times that differ by less than :data:`TIME_FLOOR` are not flagged: a few
 milliseconds are the scheduler's noise, not the bot's, and would make every small latency look
-unstable. Targets met in one run and not in the other are listed too.
+unstable. A percentile taken over so few samples that it is their largest (a p99 of fewer than 100:
+the probes) is shown but not compared: the largest of twenty varies from run to run
+whatever the bot does. Targets met in one run and not in the other are listed too.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from bench.report import DESIGN_LABELS
+from bench.report import DESIGN_LABELS, ratio_name
 from bench.scenarios import DESIGNS
+from bench.stats import PERCENTILES, nearest_rank
 
 TOLERANCE = 0.2
 TIME_FLOOR = 0.010
@@ -34,6 +37,12 @@ WAVE_HEADLINES = (
     ("runs whose parent message shows a final status", "", "runs_final_status_shown", None),
     ("Slack 429 answers", "", "slack_429s", None),
     ("chat.update 429 answers", "", "chat_update_429s", None),
+)
+
+
+RATIO_HEADLINES = (
+    # Against the baseline of the same run: what the machine's speed at the time does not move.
+    ("bot CPU seconds per run ÷ the baseline's, same run", "", "cpu_seconds_per_run"),
 )
 
 
@@ -76,20 +85,53 @@ def differs(a: float | None, b: float | None, unit: str) -> bool:
     return abs(b / a - 1) > TOLERANCE
 
 
-def rows(first: dict[str, Any], second: dict[str, Any]) -> Iterator[tuple[str, str, str, Any, Any, str]]:
-    """(figure, N or "burst", design, A, B, unit) for every headline figure either run has."""
+def largest_of_few(count: Any, stat: str | None) -> bool:
+    """Whether the nearest-rank percentile ``stat`` of ``count`` samples is simply the largest of them."""
+    percent = dict(PERCENTILES).get(stat or "")
+    if percent is None or not isinstance(count, int) or count == 0:
+        return False
+    return nearest_rank(count, percent) >= count
+
+
+def rows(first: dict[str, Any], second: dict[str, Any]) -> Iterator[tuple[str, str, str, Any, Any, str, int | None]]:
+    """(figure, N or "burst", design, A, B, unit, fewest samples when the figure is the largest of few, else None)
+    for every headline figure either run has."""
     waves = sorted(set(first.get("waves", {})) | set(second.get("waves", {})), key=int)
     for label, unit, key, stat in WAVE_HEADLINES:
         for n in waves:
             for design in DESIGNS:
-                a = _read(first, "waves", n, key, design, stat)
-                b = _read(second, "waves", n, key, design, stat)
-                yield label, n, design, a, b, unit
+                path = ("waves", n, key, design)
+                yield (
+                    label,
+                    n,
+                    design,
+                    _read(first, *path, stat),
+                    _read(second, *path, stat),
+                    unit,
+                    _few(stat, _read(first, *path, "count"), _read(second, *path, "count")),
+                )
+    for label, unit, key in RATIO_HEADLINES:
+        for n in waves:
+            for design in (design for design in DESIGNS if design != "baseline"):
+                path = ("waves", n, key, "ratio", ratio_name(design, "baseline"))
+                yield label, n, design, _read(first, *path), _read(second, *path), unit, None
     for label, unit, key, stat in BURST_HEADLINES:
         for design in DESIGNS:
-            a = _read(first, "burst", design, key, stat)
-            b = _read(second, "burst", design, key, stat)
-            yield label, "burst", design, a, b, unit
+            path = ("burst", design, key)
+            yield (
+                label,
+                "burst",
+                design,
+                _read(first, *path, stat),
+                _read(second, *path, stat),
+                unit,
+                _few(stat, _read(first, *path, "count"), _read(second, *path, "count")),
+            )
+
+
+def _few(stat: str | None, *counts: Any) -> int | None:
+    few = [count for count in counts if largest_of_few(count, stat)]
+    return min(few) if few else None
 
 
 def _show(value: Any, unit: str) -> str:
@@ -144,22 +186,28 @@ def render(first: dict[str, Any], second: dict[str, Any], name_a: str = "A", nam
         f"| figure | N in flight | design | A | B | B/A | differs by > {TOLERANCE:.0%} |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    flagged = total = one_sided = 0
-    for label, n, design, a, b, unit in rows(first, second):
+    flagged = total = one_sided = few_samples = 0
+    for label, n, design, a, b, unit, few in rows(first, second):
         if _unmeasured(a) and _unmeasured(b):
             continue
         if ABSENT in (a, b):
             one_sided += 1
             flag = False
+        elif few is not None:
+            few_samples += 1
+            flag = False
         else:
             total += 1
             flag = differs(a, b, unit)
             flagged += flag
+        verdict = "FLAG" if flag else (f"largest of {few}: not compared" if few is not None else "")
         lines.append(
             f"| {label} | {n} | {DESIGN_LABELS[design]} | {_show(a, unit)} | {_show(b, unit)} | {_ratio(a, b)} | "
-            f"{'FLAG' if flag else ''} |"
+            f"{verdict} |"
         )
     lines += ["", f"{flagged} of {total} headline figures differ by more than {TOLERANCE:.0%}."]
+    if few_samples:
+        lines.append(f"{few_samples} are percentiles of so few samples that they are the largest one: not compared.")
     if one_sided:
         lines.append(f"{one_sided} are in one run only (another plan's N, or an older results file): not compared.")
     changed = _targets_changed(first, second)

@@ -26,8 +26,13 @@ def distribution(values: Iterable[float], *, missing: int = 0) -> dict[str, floa
 def _rank(ordered: list[float], count: int, percent: float) -> float | None:
     if count == 0:
         return None
-    index = max(1, math.ceil(percent / 100 * count)) - 1
+    index = nearest_rank(count, percent) - 1
     return ordered[index] if index < len(ordered) else None
+
+
+def nearest_rank(count: int, percent: float) -> int:
+    """The 1-based rank of the ``percent`` percentile among ``count`` sorted values."""
+    return max(1, math.ceil(percent / 100 * count))
 
 
 def ratio(ours: float | None, baseline: float | None) -> float | None:

@@ -13,6 +13,7 @@ import pytest
 
 from bench import nautobot_events
 from bench.__main__ import main, render, run
+from bench.compare import largest_of_few
 from bench.figures import Records, log_bounds, log_over_bound
 from bench.machine import Machine, Reading, assess
 from bench.nautobot_standin import SAVE_LAG, Run
@@ -155,6 +156,28 @@ def test_compare_flags_a_figure_that_moved_by_more_than_a_fifth(written, tmp_pat
     assert main(["--compare", str(first), str(second)]) == 1
     flagged = [line for line in capsys.readouterr().out.splitlines() if line.endswith("FLAG |")]
     assert flagged == [f"| Job end → log in thread p50 | {n} | ours (events) | 1000 ms | 1500 ms | 1.50 | FLAG |"]
+
+
+def test_compare_leaves_out_a_percentile_that_is_the_largest_of_few_samples(written, tmp_path, capsys):
+    base, moved = (json.loads(json.dumps(written[0])) for _ in range(2))
+    [n] = moved["waves"]
+    for results, p99 in ((base, 0.010), (moved, 0.030)):
+        probes = results["waves"][n]["command_to_views_open_s"]["ours"]
+        probes["count"], probes["p99"] = 20, p99
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps(base))
+    second.write_text(json.dumps(moved))
+
+    assert main(["--compare", str(first), str(second)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"| command → views.open p99 | {n} | ours (events) | 10 ms | 30 ms | 3.00 | largest of 20: not compared |"
+        in out
+    )
+    # Nearest rank: the p99 of 99 values is the 99th, of 100 the 99th too (no longer the largest).
+    assert largest_of_few(99, "p99") and not largest_of_few(100, "p99")
+    assert largest_of_few(9, "p90") and not largest_of_few(10, "p90") and not largest_of_few(3, "p50")
+    assert not largest_of_few(20, None)
 
 
 def test_the_completed_event_comes_before_the_final_status():

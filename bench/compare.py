@@ -100,16 +100,7 @@ def rows(first: dict[str, Any], second: dict[str, Any]) -> Iterator[tuple[str, s
     for label, unit, key, stat in WAVE_HEADLINES:
         for n in waves:
             for design in DESIGNS:
-                path = ("waves", n, key, design)
-                yield (
-                    label,
-                    n,
-                    design,
-                    _read(first, *path, stat),
-                    _read(second, *path, stat),
-                    unit,
-                    _few(stat, _read(first, *path, "count"), _read(second, *path, "count")),
-                )
+                yield label, n, design, *_both(first, second, ("waves", n, key, design), stat, unit)
     for label, unit, key in RATIO_HEADLINES:
         for n in waves:
             for design in (design for design in DESIGNS if design != "baseline"):
@@ -117,21 +108,15 @@ def rows(first: dict[str, Any], second: dict[str, Any]) -> Iterator[tuple[str, s
                 yield label, n, design, _read(first, *path), _read(second, *path), unit, None
     for label, unit, key, stat in BURST_HEADLINES:
         for design in DESIGNS:
-            path = ("burst", design, key)
-            yield (
-                label,
-                "burst",
-                design,
-                _read(first, *path, stat),
-                _read(second, *path, stat),
-                unit,
-                _few(stat, _read(first, *path, "count"), _read(second, *path, "count")),
-            )
+            yield label, "burst", design, *_both(first, second, ("burst", design, key), stat, unit)
 
 
-def _few(stat: str | None, *counts: Any) -> int | None:
-    few = [count for count in counts if largest_of_few(count, stat)]
-    return min(few) if few else None
+def _both(
+    first: dict[str, Any], second: dict[str, Any], path: tuple[str, ...], stat: str | None, unit: str
+) -> tuple[Any, Any, str, int | None]:
+    """A figure's value in each run, its unit, and the fewest samples when it is only the largest of them."""
+    few = [count for count in (_read(run, *path, "count") for run in (first, second)) if largest_of_few(count, stat)]
+    return _read(first, *path, stat), _read(second, *path, stat), unit, min(few) if few else None
 
 
 def _show(value: Any, unit: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.scenarios import DESIGNS
+from bench.scenarios import DESIGNS, NOT_WAITED
 from bench.stats import ratio
 
 DISTRIBUTIONS = {
@@ -64,7 +64,7 @@ def compare(summaries: dict[str, dict]) -> dict[str, Any]:
 # -- printing ------------------------------------------------------------------------------------
 
 
-NOT_TAKEN = {"runs_final_status_shown": "not waited for"}
+NOT_TAKEN = {"runs_final_status_shown": NOT_WAITED}
 """What an absent value of these figures means (any other: the event never happened)."""
 
 

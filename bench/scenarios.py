@@ -42,6 +42,8 @@ EDITS_PER_MINUTE = 50
 FINAL_PATIENCE = 15.0
 """Seconds without one more final status after which the rest will not come (a design whose edits got 429s
 and were not sent again); at Tier 3's pace one comes every 1.2 s."""
+NOT_WAITED = "not waited for"
+"""How a figure of the final statuses reads where the scenario ended with the logs."""
 SETTLE_PATIENCE = 3.0
 """Seconds without a new run or parent message after which, every run's parent up, the parents are as up as
 they will get (the baseline's five threads take no more submissions while they poll)."""

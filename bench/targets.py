@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.plans import CPU_AT, CPU_RATE, TARGET_AT
-from bench.scenarios import DESIGNS
+from bench.scenarios import DESIGNS, NOT_WAITED
 
 BURST_SLACK = 1.2
 RSS_AT = 1000
@@ -173,8 +173,7 @@ def _largest_wave_targets(n: str, wave: dict) -> list[dict]:
     ]
     shown, started = wave["runs_final_status_shown"], wave["runs_started_in_nautobot"]
     values = {
-        design: "not waited for" if shown[design] is None else f"{shown[design]} of {started[design]}"
-        for design in DESIGNS
+        design: NOT_WAITED if shown[design] is None else f"{shown[design]} of {started[design]}" for design in DESIGNS
     }
     targets.append(
         _target(

@@ -6,6 +6,10 @@ A run's status follows its clock: PENDING, then STARTED, then SUCCESS once its d
 passed. While ``hold()`` is in force new runs keep going until ``release()``: that is how a benchmark
 keeps exactly N runs in flight, or lets many runs end at the same moment.
 
+After an end event the bot reads the ended runs with their logs in one GraphQL request; the stand-in
+answers that query (``job_results(id: $ids)``) as Nautobot 3.2.7 does, and refuses a field it does not
+know with GraphQL's 400, as Nautobot would.
+
 Given a Redis URL it also publishes Nautobot's Job events (``bench.nautobot_events``): ``started``
 when a run starts, ``completed`` when its Job returns, :data:`SAVE_LAG` before the JobResult turns
 final, as a real worker does.
@@ -43,6 +47,15 @@ USER_NAME = "chatops-bot"
 """The Nautobot user the bot's token belongs to, as events name it."""
 
 _RESULT_PATH = re.compile(r"^/api/extras/job-results/([0-9a-f-]{36})/(logs/)?$")
+_RESULTS_QUERY = re.compile(
+    r"job_results\s*\(\s*id\s*:\s*\$ids\s*\)\s*\{"
+    r"(?P<fields>[^{}]*)(?:job_log_entries\s*\{(?P<log_fields>[^{}]*)\})?\s*\}"
+)
+"""The one query the stand-in answers: JobResults by id, optionally with their log entries."""
+GRAPHQL_RESULT_FIELDS = frozenset(
+    {"id", "name", "status", "date_created", "date_started", "date_done", "result", "traceback"}
+)
+GRAPHQL_LOG_FIELDS = frozenset({"created", "log_level", "grouping", "message", "log_object"})
 
 
 @dataclass
@@ -207,6 +220,8 @@ class NautobotStandIn:
             return _json({"scheduled_job": None, "job_result": self._result(run, now)}, 201)
         if method == "GET" and path == "/api/extras/job-results/" and "id" in query:
             return self._batch(query.getall("id"), now)
+        if method == "POST" and path == "/api/graphql/":
+            return self._graphql(body, now)
         self.shared_requests[f"{method} {_route(path)}"] += 1
         if method != "GET":
             return _json({"detail": f'Method "{method}" not allowed.'}, 405)
@@ -231,6 +246,38 @@ class NautobotStandIn:
             run.requests["batch"] += 1 / len(found)
         results = [self._result(run, now) for run in found]
         return _json({"count": len(results), "next": None, "previous": None, "results": results})
+
+    def _graphql(self, body: Any, now: float) -> web.Response:
+        """The results-with-logs query: many runs in one request, each charged its share of it."""
+        query = body.get("query") if isinstance(body, dict) else None
+        ids = (body.get("variables") or {}).get("ids") if isinstance(body, dict) else None
+        found = _RESULTS_QUERY.search(query) if isinstance(query, str) else None
+        if found is None or not isinstance(ids, list):
+            refusal = "The stand-in answers only job_results(id: $ids), with $ids a list."
+            return _json({"errors": [{"message": refusal}]}, 400)
+        fields = found.group("fields").split()
+        log_fields = (found.group("log_fields") or "").split()
+        unknown = [f for f in fields if f not in GRAPHQL_RESULT_FIELDS] + [
+            f for f in log_fields if f not in GRAPHQL_LOG_FIELDS
+        ]
+        if unknown:
+            return _json({"errors": [{"message": f"Cannot query field '{unknown[0]}' on type 'JobResultType'."}]}, 400)
+        runs = [self.runs[result_id] for result_id in ids if result_id in self.runs]
+        for run in runs:
+            run.requests["graphql"] += 1 / len(runs)
+        answered = []
+        for run in runs:
+            rest = self._result(run, now)
+            item = {name: rest.get(name) for name in fields}
+            if "status" in item:
+                item["status"] = rest["status"]["value"]  # GraphQL sends the value alone
+            if found.group("log_fields") is not None:
+                item["job_log_entries"] = [
+                    {name: (entry[name].upper() if name == "log_level" else entry[name] or "") for name in log_fields}
+                    for entry in self._logs(run)
+                ]
+            answered.append(item)
+        return _json({"data": {"job_results": answered}})
 
     def _new_run(self, data: dict[str, Any], now: float) -> Run:
         result_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))

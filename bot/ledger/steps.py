@@ -12,21 +12,33 @@ committed when it returns and rolled back when it raises.
   steps of this process wait their turn in order instead. A write step starts with
   ``BEGIN IMMEDIATE``: it holds the write lock from its first statement, so its reads and its
   write see one state, and another process's writer is waited for (the busy timeout), not failed.
+
+  Steps that queued up while the thread was busy (hundreds of runs ending together) share one
+  transaction and its one commit, each step in a savepoint of its own: a step that fails leaves
+  nothing of what it wrote, the others stand. A commit waits for the disk (``synchronous =
+  FULL``), so this is what makes a crowd of steps cheap; every caller hears of its step only once
+  the commit is done, and if the commit fails, every step in it fails.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import queue
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 Step = Callable[[Connection], T]
+
+MAX_SHARED = 100
+"""Steps at most in one transaction: a crowd is committed in a few rounds, none of them long."""
 
 
 class Steps(Protocol):
@@ -51,14 +63,30 @@ class PooledSteps:
         """Nothing of its own to close: the engine is its ledger's."""
 
 
+@dataclass
+class _Turn(Generic[T]):
+    """One step waiting for the thread, and how its caller hears of it."""
+
+    step: Step[T]
+    write: bool
+    waiter: asyncio.Future[T]
+    context: contextvars.Context
+    loop: asyncio.AbstractEventLoop
+
+    def settle(self, result: T | None, error: BaseException | None) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.waiter, result, error)
+
+
 class SqliteThread:
-    """Each step in one thread of its own, on one kept connection (SQLite); steps run in the order given."""
+    """Each step in one thread of its own, on one kept connection (SQLite); steps run in the order given, those
+    that queued up together in one transaction."""
 
     def __init__(self, engine: Engine):
         """``engine``: synchronous, its connections configured without SQLAlchemy's ``BEGIN`` (steps send their own)."""
         self._engine = engine
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-sqlite")
         self._conn: Connection | None = None
+        self._waiting: queue.SimpleQueue[_Turn[Any]] = queue.SimpleQueue()
 
     async def run(self, step: Step[T], *, write: bool) -> T:
         # A step cancelled before its turn never runs; once begun it runs to its commit or rollback. The thread
@@ -68,19 +96,8 @@ class SqliteThread:
         # the request's correlation id.
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[T] = loop.create_future()
-        context = contextvars.copy_context()
-
-        def turn() -> None:
-            if waiter.cancelled():
-                return
-            try:
-                result = context.run(self._run, step, write)
-            except BaseException as exc:  # handed to the caller, whatever it is
-                loop.call_soon_threadsafe(_settle, waiter, None, exc)
-            else:
-                loop.call_soon_threadsafe(_settle, waiter, result, None)
-
-        self._thread.submit(turn)
+        self._waiting.put(_Turn(step, write, waiter, contextvars.copy_context(), loop))
+        self._thread.submit(self._take_turns)  # finds its step gone when an earlier round took it along
         return await waiter
 
     async def close(self) -> None:
@@ -89,11 +106,51 @@ class SqliteThread:
         finally:
             self._thread.shutdown(wait=False)
 
-    def _run(self, step: Step[T], write: bool) -> T:
+    def _take_turns(self) -> None:
+        """Every step waiting now (up to :data:`MAX_SHARED`), in one transaction."""
+        turns: list[_Turn[Any]] = []
+        while len(turns) < MAX_SHARED:
+            try:
+                turn = self._waiting.get_nowait()
+            except queue.Empty:
+                break
+            if not turn.waiter.cancelled():
+                turns.append(turn)
+        if not turns:
+            return
+        try:
+            outcomes = self._run(turns)
+        except BaseException as exc:  # the transaction failed (its BEGIN, or its commit): none of it holds
+            for turn in turns:
+                turn.settle(None, exc)
+            return
+        for turn, (result, error) in zip(turns, outcomes, strict=True):
+            turn.settle(result, error)
+
+    def _run(self, turns: list[_Turn[Any]]) -> list[tuple[Any, Exception | None]]:
         conn = self._connection()
         with conn.begin():
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-            return step(conn)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if any(turn.write for turn in turns) else "BEGIN")
+            return [self._step(conn, turn) for turn in turns]
+
+    @staticmethod
+    def _step(conn: Connection, turn: _Turn[T]) -> tuple[T | None, Exception | None]:
+        """One step in a savepoint: what it returned, or what it raised with its writes undone.
+
+        The savepoint goes straight to the driver: SQLAlchemy's ``begin_nested`` builds its statements anew each
+        time, which cost more than the step's own UPDATE.
+        """
+        conn.exec_driver_sql("SAVEPOINT step")
+        try:
+            result = turn.context.run(turn.step, conn)
+        except Exception as exc:
+            if not _transaction_open(conn):
+                raise  # SQLite gave up the whole transaction (an I/O error): the steps before this one are lost too
+            conn.exec_driver_sql("ROLLBACK TO step")
+            conn.exec_driver_sql("RELEASE step")
+            return None, exc
+        conn.exec_driver_sql("RELEASE step")
+        return result, None
 
     def _connection(self) -> Connection:
         """The kept connection; a new one after the driver lost it (SQLAlchemy invalidates it then)."""
@@ -109,6 +166,14 @@ class SqliteThread:
             self._conn.close()
             self._conn = None
         self._engine.dispose()
+
+
+def _transaction_open(conn: Connection) -> bool:
+    """Whether the transaction is still open, in SQLAlchemy's view and in SQLite's own."""
+    try:
+        return conn.in_transaction() and bool(getattr(conn.connection.dbapi_connection, "in_transaction", False))
+    except SQLAlchemyError:  # the connection was invalidated
+        return False
 
 
 def _settle(waiter: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:

@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 from collections.abc import Collection, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
@@ -35,6 +35,7 @@ from sqlalchemy import (
     Update,
     bindparam,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -111,9 +112,12 @@ def _update_statement(allowed: frozenset[str], assigned: tuple[str, ...], increm
     )
     changes: dict[str, Any] = {name: bindparam(f"new_{name}") for name in assigned}
     changes |= {name: REQUESTS.c[name] + 1 for name in incremented}
+    # One parameter per allowed state, fixed here: a list given to in_() would be expanded into the SQL text
+    # again at every execution, which cost more than the rest of the step.
+    in_allowed_state = REQUESTS.c.state.in_([literal(state) for state in sorted(allowed)])
     return (
         update(REQUESTS)
-        .where(REQUESTS.c.request_id == bindparam("key"), REQUESTS.c.state.in_(sorted(allowed)), held_by_nobody_else)
+        .where(REQUESTS.c.request_id == bindparam("key"), in_allowed_state, held_by_nobody_else)
         .values(changes)
         .returning(*REQUESTS.c)
     )
@@ -143,6 +147,8 @@ class Ledger:
         self._closed = False
         self.owner = owner or default_replica_id()
         self.lease = timedelta(seconds=lease)
+        self._leases: dict[str, datetime] = {}
+        """Until when this replica holds each request it works on, as it last wrote it (see :meth:`hold`)."""
 
     @classmethod
     async def open(cls, url: str = DEFAULT_URL, *, owner: str | None = None, lease: float = LEASE_SECONDS) -> Ledger:
@@ -242,7 +248,9 @@ class Ledger:
                 raise LedgerError(f"request {request.request_id} vanished while it was being recorded")
             return to_record(row), False
 
-        return await self._run(step, write=True)
+        record, created = await self._run(step, write=True)
+        self._remember(record)
+        return record, created
 
     # -- the audit trail -------------------------------------------------------------------------
 
@@ -359,28 +367,43 @@ class Ledger:
             .returning(*REQUESTS.c)
         )
         rows = await self._run(lambda conn: [to_record(row) for row in conn.execute(statement)], write=True)
+        for record in rows:
+            self._remember(record)
         return sorted(rows, key=lambda r: (r.created_at, r.request_id))
 
     async def renew(self, request_ids: Collection[str]) -> set[str]:
         """Extend this replica's leases on ``request_ids``; returns those it still holds (the rest were taken over)."""
         held: set[str] = set()
         for chunk in _chunks(sorted(request_ids)):
+            until = now() + self.lease
             statement = (
                 update(REQUESTS)
                 .where(REQUESTS.c.request_id.in_(chunk), REQUESTS.c.owner == self.owner)
                 .where(REQUESTS.c.state.in_(_WORKING))
-                .values(lease_until=now() + self.lease)
+                .values(lease_until=until)
                 .returning(REQUESTS.c.request_id)
             )
-            held.update(await self._run(functools.partial(_scalars, statement), write=True))
+            renewed = set(await self._run(functools.partial(_scalars, statement), write=True))
+            for request_id in chunk:
+                self._remember_lease(request_id, until if request_id in renewed else None)
+            held |= renewed
         return held
 
-    async def hold(self, request_id: str) -> Record:
-        """Renew the lease on one request before doing something twice would show (posting its log)."""
-        return await self._update(request_id, WORKING_STATES, "hold it")
+    async def hold(self, request_id: str) -> None:
+        """Make sure this replica holds a request before doing something twice would show (posting its log).
+
+        Another replica takes a request over only once its lease has run out. While the lease this replica last
+        wrote has at least half its time left (it is renewed every heartbeat), nothing needs writing; otherwise
+        the lease is renewed, or :class:`LostLease` says that another replica holds the request now.
+        """
+        until = self._leases.get(request_id)
+        if until is not None and until - now() >= self.lease / 2:
+            return
+        await self._update(request_id, WORKING_STATES, "hold it")
 
     async def postpone(self, request_id: str, seconds: float) -> None:
         """Keep a request this replica could not take up now for ``seconds``: it is tried again after that."""
+        self._remember_lease(request_id, None)  # held only for being tried again, not for working on it
         statement = (
             update(REQUESTS)
             .where(REQUESTS.c.request_id == request_id, REQUESTS.c.owner == self.owner)
@@ -395,6 +418,7 @@ class Ledger:
             .where(REQUESTS.c.owner == self.owner, REQUESTS.c.state.in_(_WORKING))
             .values(lease_until=None, owner=None)
         )
+        self._leases.clear()
         return await self._run(lambda conn: int(getattr(conn.execute(statement), "rowcount", 0) or 0), write=True)
 
     # -- internals -------------------------------------------------------------------------------
@@ -444,7 +468,22 @@ class Ledger:
                 raise self._why_not(conn, request_id, action)
             return to_record(row)
 
-        return await self._run(step, write=True)
+        try:
+            record = await self._run(step, write=True)
+        except LostLease:
+            self._remember_lease(request_id, None)
+            raise
+        self._remember(record)
+        return record
+
+    def _remember(self, record: Record) -> None:
+        self._remember_lease(record.request_id, record.lease_until if record.owner == self.owner else None)
+
+    def _remember_lease(self, request_id: str, until: datetime | None) -> None:
+        if until is None:
+            self._leases.pop(request_id, None)
+        else:
+            self._leases[request_id] = until
 
     def _why_not(self, conn: Connection, request_id: str, action: str) -> LedgerError:
         """In the refused step's transaction: the row as the UPDATE saw it."""

@@ -3,8 +3,10 @@ timings; runs on a busy machine are called not comparable; --compare flags figur
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+import uuid
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -14,12 +16,15 @@ import pytest
 from bench import nautobot_events
 from bench.__main__ import main, render, run
 from bench.compare import largest_of_few
+from bench.durations import Durations
 from bench.figures import Records, log_bounds, log_over_bound
 from bench.machine import Machine, Reading, assess
-from bench.nautobot_standin import SAVE_LAG, Run
+from bench.nautobot_standin import JOB_ID, SAVE_LAG, TOKEN, NautobotStandIn, Run
 from bench.plans import TINY
 from bench.report import DISTRIBUTIONS, RATIOS, SCALARS, STATS, ratio_name, targets_table
 from bench.scenarios import DESIGNS
+from bot.models import RunStatus
+from bot.nautobot import NautobotClient
 from tests.support.fixtures import service_missing
 from tests.support.slack_standin import Call, RateLimit
 
@@ -185,6 +190,32 @@ def test_the_completed_event_comes_before_the_final_status():
     just_before = run.done_at - SAVE_LAG / 2
     assert run.returned(just_before) and run.status(just_before) == "STARTED"
     assert run.status(run.done_at) == "SUCCESS"
+
+
+async def test_the_stand_in_answers_the_bots_results_with_logs_query_as_nautobot_does():
+    """One GraphQL request for several runs, each ended one with its log, levels upper case as Nautobot sends them;
+    a field Nautobot's schema does not have is refused with GraphQL's 400, so the bot falls back as it would."""
+    with NautobotStandIn(Durations(median=0.05, sigma=0.1, cap=0.1)) as nautobot:
+        async with NautobotClient(nautobot.url, TOKEN) as client:
+            ended = (await client.run_job(JOB_ID, {"user_email": "a@example.com"})).run
+            nautobot.hold()
+            running = (await client.run_job(JOB_ID, {"user_email": "b@example.com"})).run
+            assert ended is not None and running is not None
+            await asyncio.sleep(0.4)
+
+            found = await client.job_results_with_logs([ended.result_id, running.result_id, str(uuid.uuid4())])
+
+            assert set(found) == {ended.result_id, running.result_id}
+            assert found[ended.result_id].status is RunStatus.SUCCEEDED
+            levels = [entry.log_level for entry in found[ended.result_id].log or []]
+            assert levels == ["info", "info", "warning", "success"]
+            assert found[running.result_id].status is RunStatus.RUNNING and found[running.result_id].log is None
+            (run,) = [run for run in nautobot.snapshot() if run.result_id == ended.result_id]
+            assert run.requests["graphql"] == 0.5  # its share of the one request
+
+            asked = {"query": "query { job_results(id: $ids) { id bogus } }", "variables": {"ids": []}}
+            refused = await client._request("POST", "/api/graphql/", what="ask", json=asked, read_only=True)
+            assert refused.status_code == 400 and "Cannot query field 'bogus'" in refused.text
 
 
 def test_the_channel_bound_queues_logs_behind_slacks_per_channel_limit():

@@ -748,6 +748,30 @@ async def test_a_released_request_is_taken_over_at_once_and_a_restart_reclaims_i
         assert [r.request_id for r in await restarted.take_over(mine_too=True)] == ["V0001", "V0002"]
 
 
+async def test_holding_a_request_writes_only_once_its_lease_is_half_gone(backend: Backend) -> None:
+    """Nobody can take a request over before its lease runs out: a hold within the first half writes nothing."""
+    async with (
+        await Ledger.open(backend.url, owner="replica-a", lease=0.4) as a,
+        await Ledger.open(backend.url, owner="replica-b", lease=30) as b,
+    ):
+        await a.record(_request())
+        written = await a.begin_submit("V0001")
+
+        await a.hold("V0001")
+        assert (await b.get("V0001")) == written  # nothing written
+
+        await asyncio.sleep(0.25)  # past half the lease: renewed
+        await a.hold("V0001")
+        renewed = await b.get("V0001")
+        assert renewed is not None and renewed.lease_until is not None and written.lease_until is not None
+        assert renewed.lease_until > written.lease_until
+
+        await asyncio.sleep(0.45)  # replica-a stopped renewing: replica-b takes it over
+        assert [r.request_id for r in await b.take_over()] == ["V0001"]
+        with pytest.raises(LostLease):
+            await a.hold("V0001")
+
+
 async def test_requests_that_wait_for_a_person_or_are_finished_belong_to_nobody(ledger: Ledger) -> None:
     await ledger.record(_request("V0001"))
     await ledger.record(_request("V0002"))

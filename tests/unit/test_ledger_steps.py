@@ -8,13 +8,14 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, func, insert, select, text
 
 from bot.ledger import Ledger, RequestState
 from bot.ledger.schema import AUDIT, async_url, now, sqlite_engine
-from bot.ledger.steps import SqliteThread
+from bot.ledger.steps import SqliteThread, Step
 from bot.logs import correlation, current_correlation
 from bot.models import RunRequest
 
@@ -153,6 +154,67 @@ async def test_a_step_cancelled_before_its_turn_never_runs(steps: SqliteThread) 
         await second
     await steps.run(lambda _conn: ran.append("third"), write=True)
     assert ran == ["third"]
+
+
+async def _queued_behind_a_blocker(steps: SqliteThread, *queued: Step[Any]) -> list[Any]:
+    """Run ``queued`` steps that all wait while the thread is busy with another one; what each returned or raised."""
+    started, release = threading.Event(), threading.Event()
+    first = asyncio.create_task(steps.run(lambda _conn: (started.set(), release.wait(5)), write=False))
+    await asyncio.to_thread(started.wait, 5)
+    waiting = [asyncio.create_task(steps.run(step, write=True)) for step in queued]
+    await asyncio.sleep(0.05)
+    release.set()
+    await first
+    return await asyncio.gather(*waiting, return_exceptions=True)
+
+
+async def test_steps_that_queued_up_together_share_one_transaction(steps: SqliteThread) -> None:
+    def write(reason: str) -> Step[object]:
+        def step(conn: Connection) -> object:
+            conn.execute(insert(AUDIT), _audit_row(reason))
+            return conn.get_transaction()
+
+        return step
+
+    transactions = await _queued_behind_a_blocker(steps, *(write(f"r{n}") for n in range(5)))
+
+    assert all(transaction is transactions[0] for transaction in transactions)
+    assert await steps.run(_count_audit, write=False) == 5
+
+
+async def test_a_step_that_fails_among_others_leaves_nothing_and_the_others_stand(steps: SqliteThread) -> None:
+    def write(conn: Connection) -> str:
+        conn.execute(insert(AUDIT), _audit_row("kept"))
+        return "written"
+
+    def half_done(conn: Connection) -> None:
+        conn.execute(insert(AUDIT), _audit_row("undone"))
+        raise RuntimeError("the step failed half-way")
+
+    outcomes = await _queued_behind_a_blocker(steps, write, half_done, write)
+
+    assert outcomes[0] == outcomes[2] == "written"
+    assert isinstance(outcomes[1], RuntimeError)
+    reasons = await steps.run(lambda conn: sorted(conn.scalars(select(AUDIT.c.reason))), write=False)
+    assert reasons == ["kept", "kept"]
+
+
+async def test_when_sqlite_gives_up_the_transaction_every_step_in_it_fails(steps: SqliteThread) -> None:
+    """As after an I/O error: what the earlier steps wrote is gone with it, so their callers must not hear "done"."""
+
+    def write(conn: Connection) -> str:
+        conn.execute(insert(AUDIT), _audit_row("lost"))
+        return "written"
+
+    def transaction_lost(conn: Connection) -> None:
+        conn.exec_driver_sql("ROLLBACK")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    outcomes = await _queued_behind_a_blocker(steps, write, transaction_lost, write)
+
+    assert all(isinstance(outcome, Exception) for outcome in outcomes), outcomes
+    assert await steps.run(_count_audit, write=False) == 0
+    assert await steps.run(write, write=True) == "written"  # the next round goes on
 
 
 async def test_closing_the_ledger_ends_its_thread(ledger: Ledger) -> None:

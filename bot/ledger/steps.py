@@ -1,7 +1,8 @@
-"""How a ledger step reaches the database: whole, as one transaction, never on the event loop.
+"""How a ledger step reaches the database: whole, never on the event loop.
 
-A step is a function of a synchronous SQLAlchemy ``Connection``; it runs inside one transaction,
-committed when it returns and rolled back when it raises.
+A step is a function of a synchronous SQLAlchemy ``Connection``; all it wrote holds once its caller
+hears that it returned, and nothing of it holds when it raised: it runs in a transaction (on SQLite,
+in a savepoint of one that steps queued together share; see below).
 
 - PostgreSQL: through the async engine (asyncpg), each step on a pooled connection of its own, so
   replicas and concurrent steps go on at once and the database arbitrates.
@@ -43,7 +44,7 @@ MAX_SHARED = 100
 
 class Steps(Protocol):
     async def run(self, step: Step[T], *, write: bool) -> T:
-        """Run ``step`` as one transaction; ``write``: it may write (SQLite takes the write lock up front)."""
+        """Run ``step`` whole; ``write``: it may write (SQLite takes the write lock up front)."""
         ...
 
     async def close(self) -> None: ...

@@ -10,7 +10,7 @@ How it is stored is :mod:`bot.ledger.schema`; what it holds, :mod:`bot.ledger.re
 
 Every step of a request's life writes here, so the statements are SQLAlchemy Core, built once and
 run with new parameters: the ORM's unit of work and the building of each statement cost more than
-the write itself. Each step is one transaction, whatever reads follow its write (to explain a
+the write itself. Each step is all or nothing, whatever reads follow its write (to explain a
 refusal, or to find a request recorded before); how it reaches the database, off the event loop, is
 :mod:`bot.ledger.steps`.
 """
@@ -112,8 +112,8 @@ def _update_statement(allowed: frozenset[str], assigned: tuple[str, ...], increm
     )
     changes: dict[str, Any] = {name: bindparam(f"new_{name}") for name in assigned}
     changes |= {name: REQUESTS.c[name] + 1 for name in incremented}
-    # One parameter per allowed state, fixed here: a list given to in_() would be expanded into the SQL text
-    # again at every execution, which cost more than the rest of the step.
+    # One parameter per allowed state, fixed here: a list given to in_() is expanded into the SQL text again
+    # at every execution (SQLAlchemy's "post-compile" parameters), on the ledger's busiest path.
     in_allowed_state = REQUESTS.c.state.in_([literal(state) for state in sorted(allowed)])
     return (
         update(REQUESTS)
@@ -495,7 +495,7 @@ class Ledger:
         return IllegalTransition(request_id, RequestState(row.state), action)
 
     async def _run(self, step: Step[T], *, write: bool) -> T:
-        """``step`` as one transaction (see :mod:`bot.ledger.steps`); ``write``: it may write."""
+        """``step``, whole (see :mod:`bot.ledger.steps`); ``write``: it may write."""
         if self._closed:
             raise LedgerError("the ledger is closed")
         try:

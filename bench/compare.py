@@ -103,7 +103,9 @@ def rows(first: dict[str, Any], second: dict[str, Any]) -> Iterator[tuple[str, s
                 yield label, n, design, *_both(first, second, ("waves", n, key, design), stat, unit)
     for label, unit, key in RATIO_HEADLINES:
         for n in waves:
-            for design in (design for design in DESIGNS if design != "baseline"):
+            for design in DESIGNS:
+                if design == "baseline":
+                    continue  # its ratio to itself
                 path = ("waves", n, key, "ratio", ratio_name(design, "baseline"))
                 yield label, n, design, _read(first, *path), _read(second, *path), unit, None
     for label, unit, key, stat in BURST_HEADLINES:

@@ -154,7 +154,7 @@ def render(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="smaller N and no real Nautobot: about 3 minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller N and no real Nautobot: about 5 minutes")
     parser.add_argument("--plan", choices=sorted(PLANS), help=argparse.SUPPRESS)
     parser.add_argument("--skip-real", action="store_true", help="leave out the runs against a real Nautobot")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+
+from bot.job_labels import humanise, split_label
 
 InputValue: TypeAlias = str | bool | int | float | list[Any] | dict[str, Any] | None
 """One value of a Job's input data, as sent in ``{"data": {...}}``."""
@@ -24,27 +25,6 @@ LOG_LEVELS: tuple[LogLevel, ...] = ("debug", "info", "success", "warning", "fail
 FAILING_LEVELS: frozenset[str] = frozenset({"failure", "error", "critical"})
 
 _LEGACY_LEVELS = {"default": "info", "warn": "warning", "fatal": "critical"}
-_REGEX_IN_LABEL = re.compile(r"(?:^|,\s*|\s+)regex:\s*(?P<pattern>\S.*)$", re.DOTALL)
-
-
-def humanise(name: str) -> str:
-    """``meraki_org_id`` → ``Meraki org id``: a readable label for a variable that has none."""
-    words = re.sub(r"[_\-\s]+", " ", name).strip()
-    return words[:1].upper() + words[1:]
-
-
-def _split_label(label: str | None) -> tuple[str, str | None]:
-    """Split ``"User Email, regex: ^x$"`` into the label people see and the regex it announces.
-
-    The regex is kept even when it does not compile: input is then refused (the check cannot be done),
-    never let through unchecked.
-    """
-    if not label:
-        return "", None
-    match = _REGEX_IN_LABEL.search(label)
-    if match is None:
-        return label.strip(), None
-    return label[: match.start()].strip(), match.group("pattern").strip()
 
 
 def _choice_pairs(raw: Any) -> list[tuple[str, str]]:
@@ -108,7 +88,7 @@ class JobVariable(BaseModel):
     @property
     def display_label(self) -> str:
         """The label without any ``regex: ...`` suffix, else the humanised name."""
-        shown, _ = _split_label(self.label)
+        shown, _ = split_label(self.label)
         if not shown and self.type == "DryRunVar":
             return "Dry run"
         return shown or humanise(self.name) or "Field"
@@ -116,7 +96,7 @@ class JobVariable(BaseModel):
     @property
     def regex(self) -> str | None:
         """The pattern a label like ``"User Email, regex: ^...$"`` announces (the API hides the real one)."""
-        return _split_label(self.label)[1]
+        return split_label(self.label)[1]
 
     @property
     def mentions_email(self) -> bool:

@@ -17,6 +17,7 @@ from bot.slack.text import (
     fallback,
     link,
     section,
+    truncate,
 )
 
 MESSAGE_BLOCKS_MAX = 50
@@ -178,4 +179,4 @@ def failure_summary(run: JobRun | None, entries: Sequence[LogEntry]) -> tuple[st
         blocks.append(section(f"Nautobot recorded no error message. Open {where} for details."))
     first = reason or (failing[0].message if failing else "no error message recorded")
     job = run.job_name if run and run.job_name else "The Job"
-    return fallback(f"❌ {escape(job, limit=200)} failed: {escape(first, limit=300)}"), blocks
+    return fallback(f"❌ {truncate(job, 200)} failed: {truncate(first, 300)}"), blocks

@@ -1,6 +1,7 @@
 """The messages about a request, as ``(fallback_text, blocks)``: its parent message, Cancel, and errors.
 
-Every piece of untrusted text goes through :func:`bot.slack.text.escape` on its way in.
+Every piece of untrusted text goes through :func:`bot.slack.text.escape` on its way into a block; the
+fallback text is plain and escaped where it is sent (:func:`bot.slack.text.outgoing`).
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ def parent_message(
         blocks.append(cancel_actions(request.request_id))
     if status is RunStatus.SUCCEEDED and request.dryrun and form is not None and form.dry_run_variable:
         blocks.append(for_real_actions(request))
-    return fallback(f"{icon} {job}{dry}: {state}"), blocks
+    return fallback(f"{icon} {request.job_name}{dry}: {state}"), blocks
 
 
 FOR_REAL_ACTION_ID = "run_for_real"
@@ -198,7 +199,7 @@ def for_real_actions(request: RunRequest) -> ActionsBlock:
 
 def only_requester_may_run_for_real(requester_id: str) -> tuple[str, list[Block]]:
     text = f"Only {mention(requester_id)}, who asked for this dry run, can run it for real."
-    return fallback(text), [section(text)]
+    return fallback("Only the person who asked for this dry run can run it for real."), [section(text)]
 
 
 CANCEL_ACTION_ID = "cancel_run"
@@ -221,7 +222,7 @@ def cancel_actions(request_id: str) -> ActionsBlock:
 
 def only_requester_may_cancel(requester_id: str) -> tuple[str, list[Block]]:
     text = f"Only {mention(requester_id)}, who asked for this run, can cancel it."
-    return fallback(text), [section(text)]
+    return fallback("Only the person who asked for this run can cancel it."), [section(text)]
 
 
 def cancel_requested(url: str | None) -> tuple[str, list[Block]]:
@@ -252,7 +253,7 @@ def error_message(
     blocks: list[Block] = [section(text)]
     if url and URL.match(url):
         blocks.append(context(link(url, url_text)))
-    return fallback(f"⚠️ {escape(what_happened, limit=1200)} {escape(next_step, limit=800)}"), blocks
+    return fallback(f"⚠️ {truncate(what_happened, 1200)} {truncate(next_step, 800)}"), blocks
 
 
 _WHY_NOT = {
@@ -283,4 +284,4 @@ def cannot_post_in_channel(
         f"⚠️ I can't post in {channel_link(channel_id)} because I'm not a member of it. {done}\n"
         f"To use me there, type `/invite @{name}` in that channel, then run the command again."
     )
-    return fallback(f"I can't post in that channel: invite me with /invite @{name}."), [section(text)]
+    return fallback(f"I can't post in that channel: invite me with /invite @{bot_name}."), [section(text)]

@@ -1,7 +1,8 @@
 """Untrusted text made safe for Slack's ``mrkdwn``, and the few blocks every message is made of.
 
 Text typed by people or returned by Nautobot goes through :func:`escape` before it reaches a
-``mrkdwn`` field, so nobody can make the bot ping ``<!channel>``, mention someone or hide a link.
+``mrkdwn`` field, so nobody can make the bot ping ``<!channel>``, mention someone or hide a link. A
+message's notification ``text`` is plain text until :func:`outgoing` escapes it where it is sent.
 """
 
 from __future__ import annotations
@@ -92,5 +93,14 @@ def context(text: str) -> ContextBlock:
 
 
 def fallback(text: str) -> str:
-    """Notification text is parsed like ``mrkdwn`` too, so it is built from escaped parts."""
-    return cap(text, FALLBACK_MAX)
+    """A message's notification text, as plain text: unescaped, whatever it echoes.
+
+    Slack parses a message's ``text`` like ``mrkdwn``; :func:`outgoing` escapes it on its way out, in the one
+    place that posts (``bot/slack/thread.py``), so no message can carry a raw mention in it.
+    """
+    return truncate(clean(text), FALLBACK_MAX)
+
+
+def outgoing(text: str) -> str:
+    """The ``text`` of a message as Slack gets it: escaped once, here (never by the message's builder)."""
+    return escape(text, limit=FALLBACK_MAX) or " "

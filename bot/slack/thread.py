@@ -6,6 +6,9 @@ turn is replaced by a newer one for the same message), and, when the bot may not
 in the request's channel, carries the conversation on in a direct message with the requester. A Slack
 error never ends a request's reporting: brief outages are waited out, a message Slack refuses for good
 is logged and skipped. Each call returns where the thread is now, so the caller can record a move.
+
+Every message goes out through :func:`_wire`: a message's notification ``text`` is plain text, escaped
+there, and its blocks were escaped where they were built; so no flow can post a raw mention.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -26,6 +30,7 @@ from bot.slack import log_messages, messages
 from bot.slack.edits import LatestEdits
 from bot.slack.pacing import DEFAULT_WORKSPACE, ChannelPacer, WorkspacePacer
 from bot.slack.result_table import result_table
+from bot.slack.text import outgoing
 
 log = logging.getLogger("bot.slack.thread")
 
@@ -189,9 +194,8 @@ class SlackThreads:
     async def tell_privately(self, channel: str, user_id: str, message: Message) -> None:
         """A message only ``user_id`` sees, in ``channel`` where they clicked or typed; a direct message when the
         bot may not post there (e.g. a channel it is not in). Never raises: a failure is logged."""
-        text, blocks = message
         try:
-            await self.client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+            await self.client.chat_postEphemeral(channel=channel, user=user_id, **_wire(message))
             return
         except SlackApiError as exc:
             log.info("cannot tell user=%s in channel=%s (%s): a direct message instead", user_id, channel, _error(exc))
@@ -209,7 +213,6 @@ class SlackThreads:
     ) -> Callable[[], Awaitable[Thread]]:
         """One ``chat.update`` of the parent message each call. The first had its turn before the content
         was chosen; each one sent again after an outage is another call against the workspace's budget."""
-        text, blocks = message
         again = False
 
         async def update() -> Thread:
@@ -217,7 +220,7 @@ class SlackThreads:
             if again:
                 await turn()
             again = True
-            await self.client.chat_update(channel=thread.channel_id, ts=thread.ts, text=text, blocks=blocks)
+            await self.client.chat_update(channel=thread.channel_id, ts=thread.ts, **_wire(message))
             return thread
 
         return update
@@ -225,11 +228,9 @@ class SlackThreads:
     # -- surviving Slack's errors ----------------------------------------------------------------
 
     async def _reply(self, thread: Thread, request: RunRequest, message: Message) -> Thread:
-        text, blocks = message
-
         async def reply() -> Thread:
             await self.pacer.turn(thread.channel_id)
-            await self.client.chat_postMessage(channel=thread.channel_id, thread_ts=thread.ts, text=text, blocks=blocks)
+            await self.client.chat_postMessage(channel=thread.channel_id, thread_ts=thread.ts, **_wire(message))
             return thread
 
         moved = await self._surviving(thread, request, reply)
@@ -301,16 +302,22 @@ class SlackThreads:
             channel=thread.channel_id,
             thread_ts=thread.ts,
             filename=LOG_FILENAME,
-            title=f"{request.job_name} log",
+            title=outgoing(f"{request.job_name} log"),
             content=log_messages.log_file(entries),
         )
         return thread
 
     async def _post(self, channel: str, message: Message) -> Thread:
-        text, blocks = message
         await self.pacer.turn(channel)
-        posted = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        posted = await self.client.chat_postMessage(channel=channel, **_wire(message))
         return Thread(posted["channel"], posted["ts"])
+
+
+def _wire(message: Message) -> dict[str, Any]:
+    """A message's arguments to Slack: its blocks, escaped where they were built, and its plain notification
+    text escaped here. Every message the bot writes goes out through this, so none can forget it."""
+    text, blocks = message
+    return {"text": outgoing(text), "blocks": blocks}
 
 
 async def _no_wait() -> None:

@@ -166,7 +166,7 @@ def test_links_and_mentions_come_only_from_trusted_values(url: str, text: str) -
 
 def message_problems(built: tuple[str, list[Any]], allowed: set[str]) -> list[str]:
     text, blocks = built
-    payload = {"text": text, "blocks": [block.to_dict() for block in blocks]}
+    payload = {"text": slack_text.outgoing(text), "blocks": [block.to_dict() for block in blocks]}  # as thread.py sends
     problems = validate_message_blocks(payload["blocks"])
     problems += injection_problems(rendered_texts("chat.postMessage", payload), allowed)
     return problems + ([] if 0 < len(text) <= 40_000 else [f"fallback text of {len(text)} characters"])

@@ -30,18 +30,18 @@ from bot.slack.messages import (
     format_duration,
     parent_message,
 )
-from bot.slack.text import SECTION_MAX, channel_link, clean, escape, link, mention, truncate
+from bot.slack.text import SECTION_MAX, channel_link, clean, escape, link, mention, outgoing, truncate
 
 RAW_AMPERSAND = re.compile(r"&(?!amp;|lt;|gt;)")
 T0 = datetime(2026, 11, 25, 20, 15, tzinfo=UTC)
 
 
 def rendered(message: tuple[str, list[Block]]) -> tuple[str, list[dict[str, Any]]]:
-    """``to_dict()`` runs slack_sdk's validation of every block."""
+    """``to_dict()`` runs slack_sdk's validation of every block; the text as it is sent (escaped by thread.py)."""
     text, blocks = message
     assert isinstance(text, str) and text
     assert 1 <= len(blocks) <= MESSAGE_BLOCKS_MAX
-    return text, [block.to_dict() for block in blocks]
+    return outgoing(text), [block.to_dict() for block in blocks]
 
 
 def all_text(blocks: list[dict[str, Any]]) -> str:

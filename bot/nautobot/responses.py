@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+import re2
 from pydantic import SecretStr, ValidationError
 
 from bot.logs import scrub
@@ -37,7 +38,31 @@ MASK = "**********"
 _PROXY_STATUSES = frozenset({502, 503, 504})
 _MAYBE_FORWARDED = frozenset({502, 504})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-_TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
+BODY_READ_MAX = 64 * 1024
+"""Characters of a body that is not JSON read for its excerpt: an error page says what went wrong at its top."""
+SCRUB_MAX = 1_000
+"""Characters of an echoed text the secret patterns look through: more than any excerpt or detail shows."""
+DETAIL_MAX = 500
+
+
+def _tag_options() -> re2.Options:
+    options = re2.Options()
+    options.case_sensitive = False
+    options.dot_nl = True
+    options.log_errors = False
+    return options
+
+
+# Both linear in the text, where one backtracking regex took quadratic time on many unclosed tags: RE2 for the
+# script and style blocks (an unclosed one is one scan, not one scan per opening), and a tag that cannot hold
+# a "<", so each "<" is looked at once.
+_BLOCKS = re2.compile(r"<script\b.*?</script\s*>|<style\b.*?</style\s*>", _tag_options())
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def _text_of(page: str) -> str:
+    """A page's text on one line: its tags, scripts and styles taken out."""
+    return " ".join(_TAG.sub(" ", _BLOCKS.sub(" ", page)).split())
 
 
 class Answers:
@@ -67,7 +92,7 @@ class Answers:
     def json(self, response: httpx.Response, what: str) -> Any:
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             excerpt = self.excerpt(response)
             raise NautobotError(
                 f"Nautobot's answer when asked to {what} is not JSON ({excerpt or 'empty'}). Check that "
@@ -86,16 +111,23 @@ class Answers:
         """Nautobot's ``detail`` text, else a short excerpt of the body."""
         body = _body(response)
         if isinstance(body, Mapping) and isinstance(body.get("detail"), str):
-            return self.redact(body["detail"])
+            return _cut(self.redact(body["detail"]), DETAIL_MAX)
         return self.excerpt(response)
 
     def excerpt(self, response: httpx.Response) -> str:
-        text = self.redact(" ".join(_TAGS.sub(" ", response.text).split()))
-        return text if len(text) <= EXCERPT_MAX else text[: EXCERPT_MAX - 1] + "…"
+        """The start of the body as one line of text, tags taken out; only its first :data:`BODY_READ_MAX`
+        characters are read."""
+        text = response.text.replace(self._token.get_secret_value(), MASK)  # before the cut can split the token
+        text = self.redact(_text_of(text[:BODY_READ_MAX]))
+        return _cut(text, EXCERPT_MAX)
 
     def redact(self, text: str) -> str:
-        """Cut the token out of anything echoed back (a debug page or proxy could reflect headers)."""
-        return scrub(text, secrets=(self._token.get_secret_value(),), mask=MASK)
+        """Cut the token out of anything echoed back (a debug page or proxy could reflect headers).
+
+        What is returned is at most :data:`SCRUB_MAX` characters: the secret patterns read no further.
+        """
+        token = self._token.get_secret_value()
+        return scrub(text.replace(token, MASK)[:SCRUB_MAX], secrets=(token,), mask=MASK)
 
     # -- errors ----------------------------------------------------------------------------------
 
@@ -236,10 +268,14 @@ class Answers:
         return NautobotUnreachable(message, detail=reason, request_sent=sent)
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _body(response: httpx.Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         return None
 
 

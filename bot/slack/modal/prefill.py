@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,10 @@ _TOKEN = re.compile(
     r"|\u2018(?P<tq>[^\u2019]*)(?:\u2019|$)"
     r"|(?P<bare>\S+))"
 )
-_MAILTO = re.compile(r"<mailto:([^|>]*)(?:\|[^>]*)?>")
+_MAILTO = re.compile(r"<mailto:([^|<>]*)(?:\|[^<>]*)?>")
+"""A ``<`` ends the attempt: each ``<`` is looked at once, however many unclosed links the text holds."""
+COMMAND_TEXT_MAX = 4_000
+"""Characters of a command's text read for pre-filling: far more than any command needs."""
 
 
 @dataclass(frozen=True)
@@ -71,15 +75,28 @@ def _tokens(text: str) -> list[_Token]:
     return found
 
 
-def _match_choice(choices: Sequence[tuple[str, str]], text: str, *, prefix: bool = False) -> str | None:
-    """The choice whose value or label is ``text`` (any case); with ``prefix``, the only label starting so."""
-    wanted = text.casefold()
-    if not prefix:
-        return next((value for value, label in choices if wanted in (value.casefold(), label.casefold())), None)
-    if len(wanted) < 3:
-        return None
-    starting = [value for value, label in choices if label.casefold().startswith(wanted)]
-    return starting[0] if len(starting) == 1 else None
+class _Choices:
+    """A select's choices indexed once, so each word is matched in constant (exact) or logarithmic (prefix) time,
+    never by a scan of every choice."""
+
+    def __init__(self, choices: Sequence[tuple[str, str]]):
+        self.exact: dict[str, str] = {}
+        for value, label in choices:  # the first choice that has the word, in the Job's order
+            self.exact.setdefault(value.casefold(), value)
+            self.exact.setdefault(label.casefold(), value)
+        self.labels = sorted((label.casefold(), value) for value, label in choices)
+
+    def match(self, text: str, *, prefix: bool = False) -> str | None:
+        """The choice whose value or label is ``text`` (any case); with ``prefix``, the only label starting so."""
+        wanted = text.casefold()
+        if not prefix:
+            return self.exact.get(wanted)
+        if len(wanted) < 3:
+            return None
+        first = bisect.bisect_left(self.labels, (wanted,))  # the labels starting so follow each other from here
+        found = self.labels[first : first + 2]
+        starting = [value for label, value in found if label.startswith(wanted)]
+        return starting[0] if len(starting) == 1 else None
 
 
 class _Filler:
@@ -88,7 +105,7 @@ class _Filler:
     def __init__(self, form: JobForm, hidden: frozenset[str]):
         self.variables = input_variables(form, hidden)
         self.kinds = {var.name: kind_of(var) for var in self.variables}
-        self.choices = {var.name: usable_choices(var)[0] for var in self.variables if var.type == "ChoiceVar"}
+        self.choices = {var.name: _Choices(usable_choices(var)[0]) for var in self.variables if var.type == "ChoiceVar"}
         self.values: dict[str, Any] = {}
 
     def free(self, accepts: Callable[[JobVariable], bool]) -> JobVariable | None:
@@ -111,7 +128,7 @@ class _Filler:
             number = integer(text)
             return MISSING if number is None else number
         if kind is Kind.CHOICE:
-            return _match_choice(self.choices[var.name], text) or MISSING
+            return self.choices[var.name].match(text) or MISSING
         if kind is Kind.EMAIL and not looks_like_email(text):
             return MISSING
         if kind in (Kind.TEXT, Kind.EMAIL, Kind.MULTILINE, Kind.IP, Kind.JSON):
@@ -143,7 +160,7 @@ class _Filler:
         for prefix in (False, True):
             for name, choices in self.choices.items():
                 if name not in self.values and self.kinds[name] is Kind.CHOICE:
-                    value = _match_choice(choices, text, prefix=prefix)
+                    value = choices.match(text, prefix=prefix)
                     if value is not None:
                         self.values[name] = value
                         return True
@@ -163,11 +180,14 @@ def parse_command_text(text: str, form: JobForm, hidden: Iterable[str] = frozens
     words matching a choice's value or label to the first free
     select that offers them, quoted text to the next free text field, ``name=value`` to that field.
     """
+    text = text or ""
     try:
         filler = _Filler(form, frozenset(hidden))
-        unused = [truncate(token.raw, 100) for token in _tokens(text or "") if not filler.place(token)]
+        unused = [truncate(token.raw, 100) for token in _tokens(text[:COMMAND_TEXT_MAX]) if not filler.place(token)]
     except (ValueError, TypeError, RecursionError):
         return Prefill(unused=[truncate(clean(str(text)), 100)] if text else [])
+    if len(text) > COMMAND_TEXT_MAX:  # never run from a text only partly read: the form opens, saying so
+        unused.append(f"(the {len(text) - COMMAND_TEXT_MAX} characters past the first {COMMAND_TEXT_MAX:,})")
     if len(unused) > UNUSED_TOKENS_MAX:
         unused = [*unused[: UNUSED_TOKENS_MAX - 1], f"(and {len(unused) - UNUSED_TOKENS_MAX + 1} more)"]
     return Prefill(values=filler.values, unused=unused)

@@ -41,6 +41,17 @@ def rendered_texts(method: str, args: Mapping[str, Any]) -> list[str]:
     return texts
 
 
+def sent_texts(method: str, args: Mapping[str, Any]) -> list[str]:
+    """Every text in one Web API call that Slack parses or shows as the bot's words: a message's ``text`` and
+    ``mrkdwn`` (:func:`rendered_texts`), and an upload's comment and file titles."""
+    texts = rendered_texts(method, args)
+    if method.startswith("files."):
+        texts += [str(args[key]) for key in ("initial_comment", "title") if args.get(key)]
+        entries = args.get("files") if isinstance(args.get("files"), list) else []
+        texts += [str(entry["title"]) for entry in entries if isinstance(entry, Mapping) and entry.get("title")]
+    return texts
+
+
 def control_sequences(texts: Iterable[str]) -> set[str]:
     return {match for text in texts for match in CONTROL_SEQUENCE.findall(text)}
 

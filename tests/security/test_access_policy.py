@@ -159,7 +159,11 @@ def test_a_yaml_policy_file(env, tmp_path: Path):
         ),
         ({"ACCESS_POLICY": '{"alow": []}'}, "ACCESS_POLICY alow: Extra inputs are not permitted"),
         (
-            {"ACCESS_POLICY": '{"restrict": {"/meraki-add-user": {"meraki_access_level": {"full": {"groups": ["admins"]}}}}}'},
+            {
+                "ACCESS_POLICY": json.dumps(
+                    {"restrict": {"/meraki-add-user": {"meraki_org_id": {"1": {"groups": ["x"]}}}}}
+                )
+            },
             "user group id",
         ),
         (

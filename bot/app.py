@@ -13,7 +13,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
-from bot.access import Access, ChatOpsGrants, SlackGroups
+from bot.access import Access, ChatOpsGrants, SlackGroups, Workspace
 from bot.audit import Audit
 from bot.follow import Follower
 from bot.ledger import Ledger
@@ -44,6 +44,7 @@ def commands(settings: Settings, client: AsyncWebClient, nautobot: NautobotClien
     """Every slash command of ``COMMANDS`` with its own form cache, access rules and audit trail."""
     chatops = ChatOpsApp(nautobot) if settings.nautobot_chatops else None
     groups = SlackGroups(client, ttl=settings.slack_group_cache_seconds)  # one cache: the same groups for all
+    workspace = Workspace()  # learned once (auth.test), for all
     built = []
     grants: ChatOpsGrants | None = None
     for slash, binding in settings.commands.items():
@@ -65,6 +66,7 @@ def commands(settings: Settings, client: AsyncWebClient, nautobot: NautobotClien
             slash_command=slash,
             main=slash == settings.main_command,
             setting=settings.policy_setting,
+            workspace=workspace,
         )
         audit = Audit(ledger, chatops, command=settings.nautobot_chatops_command, subcommand=binding.subcommand)
         built.append(Command(slash, FormCache(nautobot, binding.job), access, audit, binding))
@@ -84,12 +86,8 @@ class Bot:
 
     async def warm(self) -> None:
         """Each command's access data before its first use; the workspace the app is installed in (Slack's
-        ``auth.test``) is learned once, for all of them."""
-        first, *others = self.commands
-        await first.access.warm()
-        for command in others:
-            command.access.installed_team = command.access.installed_team or first.access.installed_team
-            await command.access.warm()
+        ``auth.test``, asked until it answers) is learned once, for all of them."""
+        await asyncio.gather(*(command.access.warm() for command in self.commands))
 
     async def drain_audits(self) -> None:
         """Wait for every command's command-log writes under way (they must reach Nautobot before its client closes)."""

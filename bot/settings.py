@@ -23,7 +23,6 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.access import AccessPolicy
-from bot.access.policy import WILDCARD
 
 HINTS = {
     "slack_bot_token": "the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page",
@@ -403,19 +402,16 @@ class Settings(NautobotSettings):
 
     @model_validator(mode="after")
     def _rules_name_commands(self) -> Settings:
-        """A rule naming a command nobody set up is a typo that would let in less than meant: refuse to start."""
-        policy = self.policy
-        if policy is None:
-            return self
-        for index, rule in enumerate(policy.allow):
-            for slash in rule.commands:
-                if slash != WILDCARD and slash not in self.commands:
-                    close = difflib.get_close_matches(slash, list(self.commands), n=1)
-                    hint = f" (did you mean {close[0]}?)" if close else ""
-                    raise ValueError(
-                        f"{self.policy_setting} allow[{index}].commands names {slash}, which COMMANDS does not "
-                        f"bind{hint}; its commands are {', '.join(self.commands)}"
-                    )
+        """A rule or a restriction naming a command nobody set up is a typo that would let in less, or keep back
+        less, than meant: refuse to start."""
+        for where, slash in self.policy.commands_named() if self.policy is not None else ():
+            if slash not in self.commands:
+                close = difflib.get_close_matches(slash, list(self.commands), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ValueError(
+                    f"{self.policy_setting} {where} names {slash}, which COMMANDS does not bind{hint}; its commands "
+                    f"are {', '.join(self.commands)}"
+                )
         return self
 
 

@@ -11,9 +11,10 @@ access can change while a form is open. Group memberships and grants are cached 
 the command must open its modal within Slack's 3-second trigger window.
 
 Unknown or invalid means refused: a ``restrict`` entry that names no choice of the Job's live form
-(checked on every form refresh) refuses every request until the policy or the Job is corrected, and a
-person from another Slack workspace than the policy's ``teams`` (default: the one the app is installed
-in, learned from ``auth.test`` at start) is refused.
+(checked on every form refresh) refuses every request of that command until the policy or the Job is
+corrected, and a person from another Slack workspace than the policy's ``teams`` (default: the one the app
+is installed in, learned from ``auth.test``) is refused, whichever source decides access. Until the workspace
+is known (no ``teams``, and Slack has not answered yet) everyone is refused.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from bot.access.decisions import (
     team_decision,
 )
 from bot.access.lookups import LOOKUP_ERRORS, ChatOpsGrants, SlackGroups
-from bot.access.policy import AccessPolicy, Audience, Rule, policy_problems
+from bot.access.policy import AccessPolicy, Audience, CommandPolicy, Rule, old_shape, policy_problems
+from bot.access.workspace import Workspace
 from bot.models import JobForm
 from bot.nautobot import AccessGrant
 
@@ -48,12 +50,15 @@ __all__ = [
     "Actor",
     "Audience",
     "ChatOpsGrants",
+    "CommandPolicy",
     "Decision",
     "Rule",
     "SlackGroups",
+    "Workspace",
     "choice_notice",
     "denied_choices",
     "grants_decision",
+    "old_shape",
     "policy_decision",
     "policy_problems",
     "refused_choices",
@@ -77,15 +82,16 @@ class Access:
         main: bool = True,
         setting: str = "ACCESS_POLICY",
         installed_team: str | None = None,
+        workspace: Workspace | None = None,
     ):
         self.groups = groups
         self.grants = grants
         self.slash_command = slash_command
         self.main = main
-        """Whether this is the main command: the one rules without ``commands`` and ``restrict`` are about."""
+        """Whether this is the main command: the one rules without ``commands`` are about."""
         self.setting = setting
-        self.installed_team = installed_team
-        """The Slack workspace the app is installed in (``auth.test``); None until learned."""
+        self.workspace = workspace if workspace is not None else Workspace(installed_team)
+        """The Slack workspace the app is installed in (``auth.test``), shared by every command."""
         self._form: JobForm | None = None
         self._load_form: Callable[[], Awaitable[JobForm]] | None = None
         self._problems: tuple[str, ...] = ()
@@ -107,7 +113,16 @@ class Access:
         if self._form is not None:
             self.form_changed(self._form)
 
-    def _for_this_command(self, policy: AccessPolicy | None) -> AccessPolicy | None:
+    @property
+    def installed_team(self) -> str | None:
+        """The workspace the app is installed in; None until Slack named it."""
+        return self.workspace.team
+
+    @installed_team.setter
+    def installed_team(self, team: str | None) -> None:
+        self.workspace.team = team or None
+
+    def _for_this_command(self, policy: AccessPolicy | None) -> CommandPolicy | None:
         return policy.for_command(self.slash_command, main=self.main) if policy is not None else None
 
     def watch_form(self, form: JobForm | None, load: Callable[[], Awaitable[JobForm]] | None = None) -> None:
@@ -165,17 +180,9 @@ class Access:
             source=self.setting,
         )
 
-    async def learn_installed_team(self, client: AsyncWebClient | None = None) -> str | None:
-        """The workspace the app is installed in, from Slack's ``auth.test``; kept once known."""
-        if self.installed_team:
-            return self.installed_team
-        slack = client if client is not None else self.groups.client
-        answer = await slack.auth_test()
-        team = str(answer.get("team_id") or "")
-        if team:
-            self.installed_team = team
-            log.info("installed in Slack workspace %s: people of other workspaces are refused", team)
-        return self.installed_team
+    async def learn_installed_team(self, client: AsyncWebClient | None = None) -> str:
+        """The workspace the app is installed in, from Slack's ``auth.test``, asked until it answers."""
+        return await self.workspace.learn(client if client is not None else self.groups.client)
 
     # -- deciding --------------------------------------------------------------------------------
 
@@ -184,7 +191,7 @@ class Access:
         if policy is None:
             return frozenset()
         if self.grants is not None:  # allow rules are not used: only restrict's groups matter
-            return AccessPolicy(restrict=policy.restrict).groups()
+            return frozenset(group for audience in policy.restricted() for group in audience.groups)
         return policy.groups()
 
     def decide_now(self, actor: Actor) -> Decision | None:
@@ -229,12 +236,13 @@ class Access:
         if misfit is not None:
             return misfit
         policy = self.applying
-        if self.grants is None:  # nautobot-chatops' organization grants cover workspaces in the other mode
-            other_team = team_decision(
-                policy, actor, self.installed_team, command=self.slash_command, setting=self.setting
-            )
-            if other_team is not None:
-                return other_team
+        if policy is None and self.grants is None:  # nobody may, from whichever workspace
+            return policy_decision(policy, actor, members, command=self.slash_command, setting=self.setting)
+        # Whichever source decides (the policy or nautobot-chatops' grants), people of other workspaces are refused.
+        other_team = team_decision(policy, actor, self.installed_team, command=self.slash_command, setting=self.setting)
+        if other_team is not None:
+            return other_team
+        if self.grants is None:
             return policy_decision(policy, actor, members, command=self.slash_command, setting=self.setting)
         decision = grants_decision(
             grants,
@@ -253,11 +261,11 @@ class Access:
         )
 
     async def warm(self) -> None:
-        """Learn the workspace the app is installed in; fill the caches, so the first command opens its form at once."""
-        try:
-            await self.learn_installed_team()
-        except Exception as exc:  # until known, only the policy's teams tell workspaces apart
-            log.warning("could not learn the Slack workspace the app is installed in: %s", exc)
+        """Learn the workspace the app is installed in (asking until Slack answers: until then everyone is refused),
+        and fill the caches meanwhile, so the first command opens its form at once."""
+        await asyncio.gather(self.learn_installed_team(), self._preload())
+
+    async def _preload(self) -> None:
         try:
             await self.decide(Actor(user_id=""))
         except Exception as exc:  # a warm-up is only an optimisation

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.access.policy import AccessPolicy
+from bot.access.policy import CommandPolicy
 from bot.models import JobForm, JobVariable
 from bot.nautobot import AccessGrant, GrantType
 
@@ -66,7 +66,7 @@ class Decision:
 
 
 def policy_decision(
-    policy: AccessPolicy | None,
+    policy: CommandPolicy | None,
     actor: Actor,
     members: Callable[[str], frozenset[str]],
     *,
@@ -117,17 +117,28 @@ def policy_decision(
 
 
 def team_decision(
-    policy: AccessPolicy | None, actor: Actor, installed_team: str | None, *, command: str, setting: str
+    policy: CommandPolicy | None, actor: Actor, installed_team: str | None, *, command: str, setting: str
 ) -> Decision | None:
     """A refusal when the actor belongs to another Slack workspace than the policy allows, else None.
 
-    The policy's ``teams``, else the workspace the app is installed in (once known). An actor whose workspace
-    Slack did not name cannot be told apart here; Slack names it on every command and interaction.
+    The policy's ``teams``, else the workspace the app is installed in; while neither is known, everyone is
+    refused (nobody can be told apart). An actor whose workspace Slack did not name cannot be told apart here;
+    Slack names it on every command and interaction.
     """
     teams = (policy.teams if policy is not None else ()) or ((installed_team,) if installed_team else ())
+    if not teams:
+        return Decision(
+            allowed=False,
+            reason=f"The bot cannot yet tell which Slack workspace it serves (Slack has not answered its auth.test "
+            f"call since the bot started), so it lets nobody use {command} until it can.",
+            remedy=f"Nothing was done. Try again in a minute; if it keeps happening, tell the bot's administrator "
+            f"(naming the workspaces in teams in {setting} lets the bot decide without asking Slack).",
+            source=setting,
+            unavailable=True,
+        )
     named = {team for team in (actor.team_id, actor.home_team_id) if team}
     outside = sorted(named - set(teams))
-    if not teams or not outside:
+    if not outside:
         return None
     where = "the workspace the bot is installed in" if not (policy and policy.teams) else f"{setting}'s teams"
     return Decision(
@@ -178,7 +189,7 @@ def grants_decision(
 
 
 def denied_choices(
-    policy: AccessPolicy | None, actor: Actor, members: Callable[[str], frozenset[str]]
+    policy: CommandPolicy | None, actor: Actor, members: Callable[[str], frozenset[str]]
 ) -> dict[str, frozenset[str]]:
     """Per variable, the restricted choice values this actor may not pick."""
     if policy is None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -91,13 +93,18 @@ class Rule(Audience):
         return WILDCARD in self.channels or channel_id in self.channels
 
 
+Choices = dict[str, dict[str, Audience]]
+"""A command's restrictions: Job variable → choice value → who may pick it."""
+
+
 class AccessPolicy(BaseModel):
-    """``allow``: a request is allowed when one rule matches it. ``restrict``: variable → choice → who may pick it."""
+    """``allow``: a request is allowed when one rule matches it. ``restrict``: per slash command, variable → choice →
+    who may pick it (keyed by command, never by position: reordering ``COMMANDS`` moves nothing)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     allow: tuple[Rule, ...] = ()
-    restrict: dict[str, dict[str, Audience]] = Field(default_factory=dict)
+    restrict: dict[str, Choices] = Field(default_factory=dict)
     teams: tuple[str, ...] = ()
     """Slack workspace (team) ids whose people the policy may allow; empty: the workspace the app is installed in."""
 
@@ -106,30 +113,95 @@ class AccessPolicy(BaseModel):
     def _teams(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return _ids(value, _TEAM_ID, "workspace id (T…, or E… for an Enterprise Grid organization)", wildcard=False)
 
-    @field_validator("restrict")
+    @field_validator("restrict", mode="before")
     @classmethod
-    def _restrict(cls, value: dict[str, dict[str, Audience]]) -> dict[str, dict[str, Audience]]:
-        for name, choices in value.items():
-            if not choices:
-                raise ValueError(f"{name} restricts no choice: list choice values, each with who may pick it")
+    def _by_command(cls, value: Any) -> Any:
+        """The old shape (variables at the top, for the first command) must not be read as commands: say how to
+        rewrite it instead."""
+        if isinstance(value, dict):
+            variables = [key for key in value if not str(key).startswith("/")]
+            if variables:
+                raise ValueError(old_shape(value, variables))
         return value
 
-    def for_command(self, command: str, *, main: bool) -> AccessPolicy:
-        """The policy as ``command`` sees it: the rules that cover it, and ``restrict`` (which names the main
-        command's choices) only for the main command."""
-        return AccessPolicy(
+    @field_validator("restrict")
+    @classmethod
+    def _restrict(cls, value: dict[str, Choices]) -> dict[str, Choices]:
+        for command, variables in value.items():
+            if not variables:
+                raise ValueError(f"{command} restricts nothing: name its Job variables, each with choice values")
+            for name, choices in variables.items():
+                if not choices:
+                    raise ValueError(
+                        f"{command} {name} restricts no choice: list choice values, each with who may pick it"
+                    )
+        return value
+
+    def for_command(self, command: str, *, main: bool) -> CommandPolicy:
+        """The policy as ``command`` sees it: the rules that cover it, and its own ``restrict``."""
+        return CommandPolicy(
+            command=command,
             allow=tuple(rule for rule in self.allow if rule.covers(command, main=main)),
-            restrict=self.restrict if main else {},
+            restrict=self.restrict.get(command, {}),
             teams=self.teams,
         )
 
+    def commands_named(self) -> list[tuple[str, str]]:
+        """Where the policy names a slash command, and which (``*`` left out): each must be one ``COMMANDS`` binds."""
+        rules = [
+            (f"allow[{index}].commands", slash) for index, rule in enumerate(self.allow) for slash in rule.commands
+        ]
+        return [(where, slash) for where, slash in rules if slash != WILDCARD] + [
+            ("restrict", s) for s in self.restrict
+        ]
+
     def groups(self) -> frozenset[str]:
-        """Every user group the policy names: what a decision may need to look up."""
-        audiences: list[Audience] = [*self.allow, *(a for choices in self.restrict.values() for a in choices.values())]
-        return frozenset(group for audience in audiences for group in audience.groups)
+        """Every user group the policy names, for any command."""
+        restricted = [audience for choices in self.restrict.values() for audience in _audiences(choices)]
+        return frozenset(group for audience in [*self.allow, *restricted] for group in audience.groups)
 
 
-def policy_problems(policy: AccessPolicy | None, form: JobForm) -> list[str]:
+def old_shape(restrict: dict[Any, Any], variables: list[Any]) -> str:
+    """Why a ``restrict`` keyed by variables is refused, and the same restrictions keyed by command."""
+    named = ", ".join(str(name) for name in variables)
+    if len(variables) == len(restrict):
+        rewrite = json.dumps({"/meraki-add-user": restrict}, default=str)
+        return (
+            f"is in the old shape: its keys ({named}) are Job variables, but restrict is now keyed by slash command, "
+            "each with its own variables. It used to apply to the first command of COMMANDS only; to keep that, "
+            f"put it under that command's name, e.g. restrict: {rewrite} (the first command is /meraki-add-user "
+            "unless COMMANDS says otherwise)"
+        )
+    return (
+        f"names {named}, which is not a slash command: restrict is keyed by slash command (like /meraki-remove-user), "
+        "with the Job variables under each"
+    )
+
+
+class CommandPolicy(BaseModel):
+    """The part of the policy about one command: its ``allow`` rules, its ``restrict`` and the ``teams``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    command: str
+    allow: tuple[Rule, ...] = ()
+    restrict: Choices = Field(default_factory=dict)
+    teams: tuple[str, ...] = ()
+
+    def groups(self) -> frozenset[str]:
+        """Every user group this command's part names: what a decision may need to look up."""
+        return frozenset(group for audience in [*self.allow, *self.restricted()] for group in audience.groups)
+
+    def restricted(self) -> list[Audience]:
+        """Who may pick each restricted choice."""
+        return _audiences(self.restrict)
+
+
+def _audiences(restrict: Choices) -> list[Audience]:
+    return [audience for choices in restrict.values() for audience in choices.values()]
+
+
+def policy_problems(policy: CommandPolicy | None, form: JobForm) -> list[str]:
     """What in ``restrict`` names no real choice of the Job's form: each entry would keep nothing back.
 
     Values are compared as Nautobot sends them (choice values are strings); an empty list means the policy fits.

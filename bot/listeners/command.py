@@ -39,9 +39,13 @@ async def command(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Asy
     form = parts.forms.current()
     if decision is not None and form is not None:
         values = _filled_by_text(parts, form, context, decision)
-        if values is not None:  # nothing to ask: the run goes ahead, no form
+        if values is not None:  # nothing to ask: the run goes ahead, no form, once access is decided afresh
+            decision = await _still_allowed(parts, actor, form, values)
             await _audit(parts, actor, decision, context)
-            await _run_from_text(parts, body, form, values, actor, decision)
+            if decision.allowed:
+                await _run_from_text(parts, body, form, values, actor, decision)
+            else:
+                await parts.runs.threads.tell_privately(actor.channel_id, actor.user_id, _refused(decision))
             return
         view = form_view(parts, form, context, decision) if decision.allowed else denied_view(decision)
         await client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -55,6 +59,9 @@ async def command(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Asy
     if decision is None:
         decision = await parts.access.decide(actor)
     view, values = await _loaded(parts, form, context, decision)
+    if values is not None:  # the run goes ahead: decided afresh first
+        decision = await _still_allowed(parts, actor, await parts.forms.get(), values)
+        view, values = (view, values) if decision.allowed else (denied_view(decision), None)
     await client.views_update(view_id=view_id, hash=view_hash, view=view)
     await _audit(parts, actor, decision, context)
     if values is not None:  # the text said it all: the "Loading…" view said where to follow the run
@@ -78,6 +85,22 @@ async def _loaded(
         where = channel_link(context.channel_id)
         return modal.message_modal("Sent", f"✅ Your command said it all: it runs now. Follow it in {where}."), values
     return form_view(parts, form, context, decision), None
+
+
+async def _still_allowed(parts: Parts, actor: Actor, form: JobForm, values: dict[str, Any]) -> Decision:
+    """Access decided afresh right before a run from the text, as a submission does: the decision the command
+    was first checked with may come from a cache (a grant revoked up to its lifetime ago), and no form comes in
+    between to check it again."""
+    decision = await parts.access.decide(actor, fresh=True)
+    refused = policy.refused_choices(values, form, decision, setting=decision.source) if decision.allowed else {}
+    if not refused:
+        return decision
+    return Decision(
+        allowed=False,
+        reason=" ".join(refused.values()),
+        remedy=f"Type {parts.command} without text to open its form, and pick a choice you may use.",
+        source=decision.source,
+    )
 
 
 async def _audit(parts: Parts, actor: Actor, decision: Decision, context: ModalContext) -> None:
@@ -139,6 +162,10 @@ async def _run_from_text(
         await parts.runs.threads.tell_privately(
             actor.channel_id, actor.user_id, _not_run(f"Nautobot did not run it: {reason}")
         )
+
+
+def _refused(decision: Decision) -> tuple[str, list[Block]]:
+    return messages.error_message(decision.reason, "Nothing ran.", decision.remedy or RETRY_LATER)
 
 
 def _not_run(what_happened: str) -> tuple[str, list[Block]]:

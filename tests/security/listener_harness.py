@@ -309,7 +309,7 @@ async def harness(standin: SlackStandIn, tmp_path: Path, **listener_options: Any
     nautobot_client = nautobot.client()
     ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
     cache = FormCache(nautobot_client, JOB_NAME)
-    access = Access(AccessPolicy.model_validate(POLICY), groups=SlackGroups(client))
+    access = Access(AccessPolicy.model_validate(POLICY), groups=SlackGroups(client), installed_team="T0STANDIN")
     listeners = wire(
         slack=client,
         nautobot=nautobot_client,

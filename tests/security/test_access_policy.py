@@ -22,6 +22,7 @@ from bot.access import (
     AccessPolicy,
     Actor,
     ChatOpsGrants,
+    CommandPolicy,
     Decision,
     SlackGroups,
     choice_notice,
@@ -71,7 +72,11 @@ POLICY = {
         {"users": [ALICE], "channels": [NETOPS]},
         {"groups": [NETOPS_GROUP], "channels": [NETOPS]},
     ],
-    "restrict": {"meraki_access_level": {"full": {"groups": [ADMINS_GROUP]}, "enterprise": {"groups": [ADMINS_GROUP]}}},
+    "restrict": {
+        "/meraki-add-user": {
+            "meraki_access_level": {"full": {"groups": [ADMINS_GROUP]}, "enterprise": {"groups": [ADMINS_GROUP]}}
+        }
+    },
 }
 REQUIRED = {
     "SLACK_BOT_TOKEN": "xoxb-1",
@@ -79,6 +84,11 @@ REQUIRED = {
     "NAUTOBOT_URL": "https://n",
     "NAUTOBOT_TOKEN": "t",
 }
+
+
+def add_part(policy: dict[str, Any]) -> CommandPolicy:
+    """What the add command sees of ``policy``."""
+    return AccessPolicy.model_validate(policy).for_command("/meraki-add-user", main=True)
 
 
 def members_of(groups: dict[str, set[str]]):
@@ -121,12 +131,12 @@ def test_a_yaml_policy_file(env, tmp_path: Path):
     path = tmp_path / "policy.yaml"
     path.write_text(
         "allow:\n  - groups: [S0NETOPS]\n    channels: ['*']\nrestrict:\n"
-        "  meraki_access_level:\n    full: {users: [U0ALICE]}\n"
+        "  /meraki-add-user:\n    meraki_access_level:\n      full: {users: [U0ALICE]}\n"
     )
     env.setenv("ACCESS_POLICY_FILE", str(path))
     settings = load_settings(Settings)
     assert settings.policy.allow[0].channels == ("*",)
-    assert settings.policy.restrict["meraki_access_level"]["full"].users == (ALICE,)
+    assert settings.policy.restrict["/meraki-add-user"]["meraki_access_level"]["full"].users == (ALICE,)
     assert settings.policy_setting == "ACCESS_POLICY_FILE"
 
 
@@ -148,7 +158,14 @@ def test_a_yaml_policy_file(env, tmp_path: Path):
             "'netops' is not a Slack channel id (C…, G… or D…) or *",
         ),
         ({"ACCESS_POLICY": '{"alow": []}'}, "ACCESS_POLICY alow: Extra inputs are not permitted"),
-        ({"ACCESS_POLICY": '{"restrict": {"meraki_access_level": {"full": {"groups": ["admins"]}}}}'}, "user group id"),
+        (
+            {
+                "ACCESS_POLICY": json.dumps(
+                    {"restrict": {"/meraki-add-user": {"meraki_org_id": {"1": {"groups": ["x"]}}}}}
+                )
+            },
+            "user group id",
+        ),
         (
             {"ACCESS_POLICY_FILE": "/nonexistent/policy.yaml"},
             "ACCESS_POLICY_FILE: cannot read /nonexistent/policy.yaml",
@@ -192,7 +209,7 @@ def test_both_policy_settings_at_once_are_refused(env, tmp_path: Path):
     ids=["listed user", "group member", "not in the group", "other channel", "only a restrict group"],
 )
 def test_users_groups_and_channels(actor, groups, allowed, says):
-    decision = policy_decision(AccessPolicy.model_validate(POLICY), actor, members_of(groups), command="/x")
+    decision = policy_decision(add_part(POLICY), actor, members_of(groups), command="/x")
     assert decision.allowed is allowed
     assert says in decision.reason
     if not allowed:
@@ -200,19 +217,17 @@ def test_users_groups_and_channels(actor, groups, allowed, says):
 
 
 def test_wildcards_allow_everyone_everywhere():
-    policy = AccessPolicy.model_validate({"allow": [{"users": ["*"], "channels": ["*"]}]})
+    policy = add_part({"allow": [{"users": ["*"], "channels": ["*"]}]})
     assert policy_decision(policy, Actor("W0GRID", channel_id="G0PRIVATE"), members_of({}), command="/x").allowed
 
 
 def test_a_channel_refusal_names_the_channels_that_are_allowed():
-    decision = policy_decision(
-        AccessPolicy.model_validate(POLICY), Actor(ALICE, channel_id=RANDOM), members_of({}), command="/x"
-    )
+    decision = policy_decision(add_part(POLICY), Actor(ALICE, channel_id=RANDOM), members_of({}), command="/x")
     assert NETOPS in decision.remedy and RANDOM not in decision.remedy
 
 
 def test_restricted_choices_are_left_out_for_everyone_but_their_group():
-    policy = AccessPolicy.model_validate(POLICY)
+    policy = add_part(POLICY)
     plain = policy_decision(policy, Actor(ALICE, channel_id=NETOPS), members_of({}), command="/x")
     admin = policy_decision(policy, Actor(ALICE, channel_id=NETOPS), members_of({ADMINS_GROUP: {ALICE}}), command="/x")
 
@@ -391,7 +406,7 @@ async def test_a_group_slack_cannot_list_has_no_members_for_a_while():
 
 async def test_decide_now_needs_every_group_in_the_cache():
     slack = FakeSlack(usergroups={NETOPS_GROUP: [BOB], ADMINS_GROUP: []})
-    access = Access(AccessPolicy.model_validate(POLICY), groups=SlackGroups(slack))  # type: ignore[arg-type]
+    access = Access(AccessPolicy.model_validate(POLICY), groups=SlackGroups(slack), installed_team=TEAM)  # type: ignore[arg-type]
     actor = Actor(BOB, channel_id=NETOPS)
     assert access.decide_now(actor) is None
     assert (await access.decide(actor)).allowed
@@ -426,7 +441,7 @@ async def bot(nautobot: FakeNautobot, slack: FakeSlack, tmp_path: Path) -> Async
     ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
     cache = FormCache(client, JOB_NAME)
     await cache.refresh()
-    access = Access(AccessPolicy.model_validate(POLICY), groups=SlackGroups(slack))  # type: ignore[arg-type]
+    access = Access(AccessPolicy.model_validate(POLICY), groups=SlackGroups(slack), installed_team=TEAM)  # type: ignore[arg-type]
     listeners = wire(
         slack=slack,  # type: ignore[arg-type]
         nautobot=client,

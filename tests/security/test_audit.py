@@ -22,7 +22,7 @@ NETOPS_GROUP, ADMINS_GROUP = "S0NETOPS", "S0ADMINS"
 OTHER_CHANNEL = "C0OTHER"
 POLICY = {
     "allow": [{"groups": [NETOPS_GROUP], "channels": [CHANNEL]}, {"users": [ADMIN], "channels": [CHANNEL]}],
-    "restrict": {"meraki_access_level": {"full": {"groups": [ADMINS_GROUP]}}},
+    "restrict": {"/meraki-add-user": {"meraki_access_level": {"full": {"groups": [ADMINS_GROUP]}}}},
 }
 
 

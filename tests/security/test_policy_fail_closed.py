@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.access import Access, AccessPolicy, Actor, SlackGroups, policy_problems
+from bot.access import Access, AccessPolicy, Actor, CommandPolicy, SlackGroups, policy_problems
 from bot.app import wire
 from bot.doctor import Status, run_checks
 from bot.ledger import Ledger
@@ -84,7 +84,16 @@ def job_form(variables: list[dict[str, Any]] = VARIABLES) -> JobForm:
 
 
 def policy(restrict: dict[str, Any], **more: Any) -> AccessPolicy:
-    return AccessPolicy.model_validate({"allow": EVERYONE, "restrict": restrict, **more})
+    """Everyone may add; ``restrict`` is the add command's."""
+    return AccessPolicy.model_validate({"allow": EVERYONE, "restrict": by_command(restrict), **more})
+
+
+def by_command(restrict: dict[str, Any]) -> dict[str, Any]:
+    return {"/meraki-add-user": restrict} if restrict else {}
+
+
+def add_part(restrict: dict[str, Any]) -> CommandPolicy:
+    return policy(restrict).for_command("/meraki-add-user", main=True)
 
 
 # -- the check against the Job's form ------------------------------------------------------------
@@ -92,16 +101,16 @@ def policy(restrict: dict[str, Any], **more: Any) -> AccessPolicy:
 
 @pytest.mark.parametrize(("restrict", "problem"), MISTAKES.values(), ids=MISTAKES.keys())
 def test_each_restrict_mistake_is_reported_by_the_check(restrict, problem):
-    assert policy_problems(policy(restrict), job_form()) == [problem]
+    assert policy_problems(add_part(restrict), job_form()) == [problem]
 
 
 def test_a_sound_policy_and_no_policy_have_no_problems():
-    assert policy_problems(policy(SOUND_RESTRICT), job_form()) == []
+    assert policy_problems(add_part(SOUND_RESTRICT), job_form()) == []
     assert policy_problems(None, job_form()) == []
 
 
 def test_a_choice_value_in_other_letter_case_is_named():
-    [problem] = policy_problems(policy({"meraki_access_level": {"FULL": ADMIN_ONLY}}), job_form())
+    [problem] = policy_problems(add_part({"meraki_access_level": {"FULL": ADMIN_ONLY}}), job_form())
     assert "values are case-sensitive: use full" in problem
 
 
@@ -134,7 +143,9 @@ async def make_bot(nautobot: FakeNautobot, slack: SlackWithAuth, tmp_path: Path)
     """Listeners wired as the bot wires them, with the given policy; the form cache starts empty unless ``warm``."""
     made: list[tuple[Listeners, Any, Ledger]] = []
 
-    async def make(restrict: dict[str, Any], *, warm: bool = True, **more: Any) -> Listeners:
+    async def make(
+        restrict: dict[str, Any], *, warm: bool = True, installed: str | None = TEAM, **more: Any
+    ) -> Listeners:
         async def no_sleep(_: float) -> None:
             await asyncio.sleep(0)
 
@@ -143,7 +154,7 @@ async def make_bot(nautobot: FakeNautobot, slack: SlackWithAuth, tmp_path: Path)
         cache = FormCache(client, JOB_NAME)
         if warm:
             await cache.refresh()
-        access = Access(policy(restrict, **more), groups=SlackGroups(slack))  # type: ignore[arg-type]
+        access = Access(policy(restrict, **more), groups=SlackGroups(slack), installed_team=installed)  # type: ignore[arg-type]
         listeners = wire(
             slack=slack,  # type: ignore[arg-type]
             nautobot=client,
@@ -356,7 +367,7 @@ async def test_cancel_rechecks_the_choices_the_run_holds(make_bot: Make, slack: 
 async def test_a_person_from_another_workspace_is_refused_and_audited(
     make_bot: Make, slack: SlackWithAuth, nautobot: FakeNautobot
 ):
-    bot = await make_bot(SOUND_RESTRICT)  # users: ["*"], channels: ["*"]
+    bot = await make_bot(SOUND_RESTRICT, installed=None)  # users: ["*"], channels: ["*"]
     await bot.main.access.warm()  # at start: auth.test names the workspace the app is installed in
     assert bot.main.access.installed_team == TEAM
 
@@ -414,7 +425,7 @@ def doctor_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, standin: SlackSt
 async def policy_check(env: pytest.MonkeyPatch, restrict: dict[str, Any], allow: list[dict[str, Any]] | None = None):
     """``allow`` defaults to everyone, for every command (no command left uncovered)."""
     allow = allow if allow is not None else [{**rule, "commands": ["*"]} for rule in EVERYONE]
-    env.setenv("ACCESS_POLICY", json.dumps({"allow": allow, "restrict": restrict}))
+    env.setenv("ACCESS_POLICY", json.dumps({"allow": allow, "restrict": by_command(restrict)}))
     fake = (
         FakeNautobot()
         .with_job()

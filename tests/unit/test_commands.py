@@ -117,7 +117,7 @@ def test_a_rule_naming_a_command_nobody_bound_stops_the_start(monkeypatch: pytes
 
 def access(policy: dict[str, Any], slash: str, *, main: bool) -> Access:
     rules = AccessPolicy.model_validate(policy)
-    return Access(rules, groups=SlackGroups(FakeSlack()), slash_command=slash, main=main)  # type: ignore[arg-type]
+    return Access(rules, groups=SlackGroups(FakeSlack()), slash_command=slash, main=main, installed_team="T0TEAM0001")  # type: ignore[arg-type]
 
 
 async def test_a_rule_without_commands_covers_only_the_main_command() -> None:
@@ -147,18 +147,18 @@ async def test_a_person_may_find_but_not_remove() -> None:
     assert not (await access(policy, "/meraki-add-user", main=True).decide(Actor(USER, channel_id=CHANNEL))).allowed
 
 
-async def test_restrict_applies_to_the_main_command_only() -> None:
+async def test_restrict_applies_to_the_command_it_names_only() -> None:
     policy = {
         "allow": [{"users": [USER], "channels": [CHANNEL], "commands": ["*"]}],
-        "restrict": {"meraki_access_level": {"full": {"users": ["U0ADMIN"]}}},
+        "restrict": {REMOVE: {"meraki_org_id": {"all": {"users": ["U0ADMIN"]}}}},
     }
     actor = Actor(USER, channel_id=CHANNEL)
 
     main = await access(policy, "/meraki-add-user", main=True).decide(actor)
-    other = await access(policy, REMOVE, main=False).decide(actor)
+    named = await access(policy, REMOVE, main=False).decide(actor)
 
-    assert main.denied_choices == {"meraki_access_level": frozenset({"full"})}
-    assert other.allowed and not other.denied_choices
+    assert main.allowed and not main.denied_choices
+    assert named.denied_choices == {"meraki_org_id": frozenset({"all"})}
 
 
 # -- a confirmed command -------------------------------------------------------------------------
@@ -173,7 +173,13 @@ async def listening(
     ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
     cache = FormCache(client, JOB_NAME)
     main = slash == "/meraki-add-user"
-    guard = Access(AccessPolicy.model_validate(policy), groups=SlackGroups(slack), slash_command=slash, main=main)  # type: ignore[arg-type]
+    guard = Access(
+        AccessPolicy.model_validate(policy),
+        groups=SlackGroups(slack),  # type: ignore[arg-type]
+        slash_command=slash,
+        main=main,
+        installed_team="T0TEAM0001",
+    )
     listeners = wire(
         slack=slack,  # type: ignore[arg-type]
         nautobot=client,

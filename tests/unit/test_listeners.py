@@ -165,7 +165,7 @@ def all_posted_text(slack: FakeSlack) -> str:
 def allowing(slack: FakeSlack, **policy: Any) -> Access:
     """Access for the test's user in the test's channel (nobody has it by default)."""
     rules = AccessPolicy.model_validate({"allow": [{"users": [USER], "channels": [CHANNEL]}], **policy})
-    return Access(rules, groups=SlackGroups(slack))  # type: ignore[arg-type]
+    return Access(rules, groups=SlackGroups(slack), installed_team="T0TEAM0001")  # type: ignore[arg-type]
 
 
 @pytest.fixture

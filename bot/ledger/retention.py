@@ -120,7 +120,11 @@ class LedgerSize:
 
     def describe(self) -> str:
         """``"12 requests, 3,456 audit entries, 1.2 MiB"``."""
-        parts = [f"{self.rows.get('requests', 0):,} requests", f"{self.rows.get('audit', 0):,} audit entries"]
+        requests, audit = self.rows.get("requests", 0), self.rows.get("audit", 0)
+        parts = [
+            f"{requests:,} request{'' if requests == 1 else 's'}",
+            f"{audit:,} audit {'entry' if audit == 1 else 'entries'}",
+        ]
         if self.bytes is not None:
             parts.append(_human(self.bytes))
         return ", ".join(parts)

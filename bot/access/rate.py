@@ -105,7 +105,7 @@ class RateLimit:
         if first:
             log.quiet_until = now + self.window
         if self._refused is not None:
-            self._refused.labels(command=command).inc()
+            self._refused.labels(command).inc()
         return Limited(retry_after=log.times[0] + self.window - now, first=first)
 
     def _forget_idle(self, now: float) -> None:

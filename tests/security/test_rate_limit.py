@@ -59,7 +59,11 @@ def told_to_wait(ack: dict) -> bool:
 
 def test_thirty_find_commands_run_at_most_the_limit_in_nautobot(stack, slack, limited):
     query = "flood.find@example.com"
-    acks = [slack.slash_command(command=FIND, text=query, user_id=USER, channel_id=CHANNEL) for _ in range(30)]
+    # The first alone, until its run reaches Nautobot: the form is then known, so each command that goes ahead
+    # runs at once (commands typed while a "Loading…" view is open replace it, which is not what is tested here).
+    acks = [slack.slash_command(command=FIND, text=query, user_id=USER, channel_id=CHANNEL)]
+    slack.wait_for(lambda: find_runs(stack, query) or None, timeout=120)
+    acks += [slack.slash_command(command=FIND, text=query, user_id=USER, channel_id=CHANNEL) for _ in range(29)]
 
     sent = [ack for ack in acks if not told_to_wait(ack)]
     assert len(sent) <= DEFAULT_LIMIT, f"{len(sent)} of 30 commands went ahead"

@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
 from bot.access import Access, ChatOpsGrants, SlackGroups, Workspace
+from bot.access.rate import RateLimit
 from bot.audit import Audit
 from bot.follow import Follower
 from bot.ledger import Ledger
@@ -115,6 +116,7 @@ def wire(
     reader: ResultReader | None = None,
     events: EventSource | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    rate: RateLimit | None = None,
 ) -> Listeners:
     """The core (threads, follower, runs) and the listeners of every command on top of it, from the clients given."""
     metrics = metrics or Metrics()
@@ -147,6 +149,7 @@ def wire(
                 command=command.slash,
                 binding=command.binding or CommandBinding(job=command.forms.job_name),
                 email_regex=email_regex,
+                rate=rate,
             )
             for command in commands
         ]
@@ -175,6 +178,7 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
         email_regex=settings.email_regex,
         reader=reader,
         events=events,
+        rate=RateLimit(settings.rate_limit_commands, settings.rate_limit_seconds, registry=metrics.registry),
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     bolt_logger = logging.getLogger("slack_bolt.AsyncApp")

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Bot, build
 from bot.ledger import Ledger
+from bot.ledger.retention import Retention, sweep_forever
 from bot.metrics import Metrics
 from bot.nautobot import NautobotClient, NautobotError
 from bot.settings import Settings
@@ -89,6 +90,9 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
     background = [
         asyncio.create_task(bot.runs.keep_leases(settings.heartbeat_seconds)),
         asyncio.create_task(_watch_nautobot_version(bot.nautobot)),
+        asyncio.create_task(
+            sweep_forever(ledger, Retention(settings.ledger_keep_requests_days, settings.ledger_keep_audit_days))
+        ),
     ]
     background.append(asyncio.create_task(bot.warm()))  # group members and grants, before the first command
     for command in bot.commands:  # each command's form, before its first use

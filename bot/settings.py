@@ -297,6 +297,16 @@ class Settings(NautobotSettings):
     # SIGTERM/SIGINT: how long the bot may take to stop (well under Kubernetes' 30 s grace period).
     shutdown_seconds: float = Field(default=10, gt=0, le=300)
 
+    # -- how often one person may use a command, and how long the ledger keeps what is over ------------------
+    # At most RATE_LIMIT_COMMANDS of one command per person in any RATE_LIMIT_SECONDS (0: no limit), counted by
+    # each replica: a person fixing a typo types a command a few times in a minute, a script dozens of times.
+    rate_limit_commands: int = Field(default=5, ge=0, le=10_000)
+    rate_limit_seconds: float = Field(default=60, ge=1, le=86_400)
+    # Finished requests are kept for their buttons ("… for real", a late Cancel) and a redelivered event; the
+    # audit trail is a security record (a year, as PCI DSS 10.5.1 asks). 0 keeps them for ever.
+    ledger_keep_requests_days: int = Field(default=90, ge=0, le=36_500)
+    ledger_keep_audit_days: int = Field(default=365, ge=0, le=36_500)
+
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token(cls, value: SecretStr) -> SecretStr:

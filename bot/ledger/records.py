@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from bot.models import InputValue, RunRequest, RunStatus
 
@@ -166,6 +167,8 @@ class AuditOutcome(StrEnum):
     """A second delivery of a request already under way."""
     FAILED = "failed"
     """The bot could not carry it out (e.g. Nautobot did not cancel the run)."""
+    LIMITED = "limited"
+    """Refused for coming too often (the rate limit); nothing ran. One entry per window, not per attempt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,3 +191,36 @@ class AuditEntry:
     """The Nautobot user the Slack user linked their account to (nautobot-chatops), if known."""
     at: datetime | None = None
     """When it happened; set by the ledger when recorded."""
+
+    def __post_init__(self) -> None:
+        # What a person typed is kept, but not all of it: 4,000 characters of junk would make every refusal a
+        # 4 KB row. The request itself (and Nautobot's JobResult) keeps the inputs that ran, whole.
+        if self.inputs is not None:
+            object.__setattr__(self, "inputs", {name: _capped(value) for name, value in self.inputs.items()})
+        object.__setattr__(self, "reason", cap_text(self.reason, REASON_MAX))
+
+
+AUDIT_TEXT_MAX = 500
+"""Characters of each text an audit entry keeps of its inputs (e.g. the command's text); the rest is cut."""
+REASON_MAX = 2000
+"""Characters an audit entry keeps of its reason (which may quote Nautobot's error)."""
+
+
+def cap_text(text: str, limit: int = AUDIT_TEXT_MAX) -> str:
+    """``text`` if it fits in ``limit`` characters, else its start and a marker saying how long it was; the
+    result fits in ``limit`` (so capping twice changes nothing)."""
+    if len(text) <= limit:
+        return text
+    marker = f"… [cut: {len(text)} characters]"
+    return text[: max(0, limit - len(marker))] + marker
+
+
+def _capped(value: Any) -> Any:
+    """Every text in ``value`` capped (inputs nest only as deep as a form's values: a list, an object)."""
+    if isinstance(value, str):
+        return cap_text(value)
+    if isinstance(value, list):
+        return [_capped(item) for item in value]
+    if isinstance(value, dict):
+        return {name: _capped(item) for name, item in value.items()}
+    return value

@@ -255,7 +255,7 @@ class Ledger:
     # -- the audit trail -------------------------------------------------------------------------
 
     async def audit(self, entry: AuditEntry) -> AuditEntry:
-        """Append one entry to the audit trail (never updated or deleted by the bot); returns it with its time."""
+        """Append one entry to the audit trail (never updated; swept when past its retention); returns it, timed."""
         values = {
             "at": entry.at or now(),
             "action": AuditAction(entry.action).value,

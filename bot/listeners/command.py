@@ -26,6 +26,8 @@ log = logging.getLogger("bot.listeners")
 
 
 async def command(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    if await parts.too_often(ack, body):  # the rate limit, before anything costly: answered there, nothing ran
+        return
     await ack()
     actor = Actor.from_command(body)
     context = ModalContext(

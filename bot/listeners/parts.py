@@ -7,10 +7,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.models.views import View
 
 from bot import access as policy
 from bot.access import Access, Actor, Decision
+from bot.access.rate import RateLimit
 from bot.audit import Audit
 from bot.ledger import AuditAction, AuditEntry, AuditOutcome, Ledger
 from bot.metrics import Metrics
@@ -18,7 +20,7 @@ from bot.models import FILLED_BY_BOT, JobForm, ModalContext
 from bot.nautobot import FormCache, NautobotError, ObjectSearch
 from bot.runs import Runs, Sent
 from bot.settings import CommandBinding
-from bot.slack import modal
+from bot.slack import messages, modal
 from bot.slack.text import escape
 
 log = logging.getLogger("bot.listeners")
@@ -79,6 +81,8 @@ class Parts:
     email_regex: str | None = None
     hidden: frozenset[str] = field(default_factory=frozenset)
     """Job variables the bot fills itself: never in the form, never shown back as inputs."""
+    rate: RateLimit | None = None
+    """How often one person may use the command; None: as often as they like."""
     objects: ObjectSearch = field(init=False)
     """Nautobot objects for the selects of ObjectVars, searched as a person types."""
 
@@ -92,6 +96,27 @@ class Parts:
             return self.access.decide_now(actor) or await asyncio.wait_for(self.access.decide(actor), ACCESS_WAIT)
         except TimeoutError:
             return None
+
+    async def too_often(self, ack: AsyncAck, body: dict[str, Any]) -> bool:
+        """Whether this command comes past the person's rate limit; if so it is answered here, before anything
+        costly: nothing runs, the person learns when to try again, and the first refusal of a window is recorded
+        (the others only counted), so a script's flood neither runs Jobs nor fills the ledger."""
+        limited = self.rate.check(str(body.get("user_id") or ""), self.command) if self.rate else None
+        if limited is None or self.rate is None:
+            return False
+        what = f"You used {self.command} more often than the bot takes from one person ({self.rate.describe})."
+        text, blocks = messages.error_message(
+            what, "Nothing was run, and no form was opened.", f"Try again in {limited.wait_text}."
+        )
+        await ack(text=text, blocks=blocks)
+        if limited.first:
+            actor = Actor.from_command(body)
+            log.warning("command refused user=%s command=%s: rate limit (%s)", actor.user_id, self.command, what)
+            typed = str(body.get("text") or "")
+            reason = f"{what} Further commands in this window are refused without an entry of their own."
+            inputs = {"command_text": typed} if typed else None
+            await self.record(AuditAction.COMMAND, AuditOutcome.LIMITED, actor, reason=reason, inputs=inputs)
+        return True
 
     async def record(
         self,

@@ -49,6 +49,9 @@ def bot_env(slack: SlackStandIn, nautobot: NautobotStack) -> dict[str, str]:
         "PROBE_HOST": "127.0.0.1",
         "READINESS_CACHE_SECONDS": "0",  # the tests see readiness change at once (e.g. with Nautobot stopped)
         "REPLICA_ID": "bot-1",  # one deployment restarted in place: it takes its own requests back at once
+        # One test person types a command faster than a person does; tests/security/test_rate_limit.py removes
+        # this to see the default limit at work.
+        "RATE_LIMIT_COMMANDS": "1000",
     }
 
 

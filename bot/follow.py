@@ -19,29 +19,42 @@ from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.nautobot import NautobotClient, NautobotError, ResultReader
-from bot.nautobot.events import APPROVAL_DENIED, APPROVAL_TOPICS, JOB_COMPLETED, JOB_STARTED, EventSource
+from bot.nautobot.events import APPROVAL_DENIED, APPROVAL_TOPICS, CANCEL_ASKED, JOB_STARTED, EventSource, Wakeups
+from bot.run_pace import (
+    APPROVAL_POLL_CAP,
+    ENDING_POLLS,
+    EVENT_SAFETY_POLL,
+    FIRST_POLL,
+    LATE_POLL,
+    LONG_RUN,
+    LONG_RUN_POLL,
+    POLL_CAP,
+    STARTED_SETTLE,
+    RunPace,
+    approval_delays,
+    poll_delays,
+)
 from bot.slack.thread import SlackThreads, Thread
+
+__all__ = [  # the pace is bot.run_pace's; these names are kept here for the modules that import them from here
+    "APPROVAL_POLL_CAP",
+    "EVENT_SAFETY_POLL",
+    "FIRST_POLL",
+    "LATE_POLL",
+    "LONG_RUN",
+    "LONG_RUN_POLL",
+    "POLL_CAP",
+    "Follower",
+    "approval_delays",
+    "poll_delays",
+]
 
 log = logging.getLogger("bot.follow")
 T = TypeVar("T")
 
-FIRST_POLL = 0.5
-POLL_GROWTH = 1.5
-POLL_CAP = 2.0
-LONG_RUN = 600.0
-LONG_RUN_POLL = 15.0
 LOG_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0)
-LATE_POLL = 300.0
 LATE_WINDOW = 24 * 3600.0
-APPROVAL_POLL_CAP = 15.0
 SCHEDULER_POLL = 1.0
-EVENT_SAFETY_POLL = 60.0
-"""While events flow, a follow still looks this often, for an event pub/sub may have lost."""
-STARTED_SETTLE = 1.0
-"""After a start event, a follow waits this long for the end before it looks: a short Job is read once."""
-ENDING_POLLS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
-"""After an end event, quick looks until the JobResult says so: Nautobot publishes the end a moment
-before its worker records the final status (and an approval decision before it is saved)."""
 
 # A scheduled job's ``state`` in Nautobot 3.x (2.4 has none: see _scheduled_state): these end a request
 # with nothing run.
@@ -51,38 +64,6 @@ UNRUN_STATES: dict[str, RunStatus] = {
     "errored": RunStatus.FAILED,
 }
 APPROVED_STATES = frozenset({"active", "completed"})
-
-
-def poll_delays(elapsed: Callable[[], float], flowing: Callable[[], bool] = lambda: False) -> Iterator[float]:
-    """Fast while a run is young (most finish in seconds), then every few seconds, then slower.
-
-    While events flow (``flowing``) they say when to look, and a look now and then is only the safety net.
-    """
-    delay = FIRST_POLL
-    while True:
-        if flowing():
-            yield EVENT_SAFETY_POLL
-        else:
-            yield LONG_RUN_POLL if elapsed() > LONG_RUN else delay
-            delay = min(delay * POLL_GROWTH, POLL_CAP)
-
-
-def approval_delays(
-    elapsed: Callable[[], float], timeout: float, flowing: Callable[[], bool] = lambda: False
-) -> Iterator[float]:
-    """People decide in minutes: a few quick looks, then every 15 s, and rarely once past the timeout.
-
-    While events flow, the decision's event says when to look (a look now and then is the safety net).
-    """
-    delay = 2 * FIRST_POLL
-    while True:
-        if elapsed() > timeout:
-            yield LATE_POLL
-        elif flowing():
-            yield EVENT_SAFETY_POLL
-        else:
-            yield delay
-            delay = min(delay * POLL_GROWTH, APPROVAL_POLL_CAP)
 
 
 class Follower:
@@ -102,6 +83,7 @@ class Follower:
     ):
         self.metrics = metrics or Metrics()
         self.events = events
+        self.wakeups = events.wakeups if events is not None else Wakeups(sleep=sleep)
         self.reader = reader or ResultReader(nautobot, gather=0)
         self.nautobot = nautobot
         self.threads = threads
@@ -136,42 +118,52 @@ class Follower:
         self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, started: float, *, log_posted
     ) -> JobRun:
         shown = run.status
-        ending: Iterator[float] = iter(())
-        ending_soon = False  # an end event came, and the JobResult did not say so yet
-        for delay in poll_delays(lambda: time.monotonic() - started, self._flowing):
-            delay = next(ending, delay)
+        pace = RunPace(lambda: time.monotonic() - started, self._flowing)
+        for delay in pace:
             if run.status.is_final:
                 break  # the final status goes up after the log is in the thread
             elapsed = time.monotonic() - started
             if elapsed > self.timeout + LATE_WINDOW:
                 return run
-            if elapsed > self.timeout:
-                if shown is not RunStatus.TIMED_OUT and await self.show(
-                    request, form, run, thread, RunStatus.TIMED_OUT, elapsed, unless_waiting=True
-                ):
-                    shown = RunStatus.TIMED_OUT
-                # Still running in Nautobot: look now and then, so a late end still reaches the thread.
-                delay = LATE_POLL
-            elif run.status != shown and await self.show(request, form, run, thread, run.status, unless_waiting=True):
-                # Passing statuses never hold up the follow behind Slack's edit budget: one not shown now is
-                # tried again at the next look, and the final status (which waits its turn) replaces it.
-                shown = run.status
+            shown = await self._show_passing(request, form, run, thread, shown, elapsed)
             flowing = self._flowing()
-            woken_by = await self._pause(run.result_id, delay)
+            # Still running in Nautobot past the timeout: look now and then, so a late end still reaches the thread.
+            woken_by = await self._pause(run.result_id, LATE_POLL if elapsed > self.timeout else delay)
             if woken_by == JOB_STARTED:
                 woken_by = await self._pause(run.result_id, STARTED_SETTLE) or woken_by
+            log.debug("reading result=%s (%s)", run.result_id, woken_by or "on the polling pace")
             try:
-                run = await self._poll(run, with_log=woken_by == JOB_COMPLETED or ending_soon)
+                run = await self._poll(run, with_log=pace.with_log(woken_by))
             except NautobotError as exc:  # e.g. the token was revoked or the JobResult deleted
                 self.metrics.nautobot_error(exc)
                 await self._stopped(request, form, run, thread, exc)
                 return run
-            if woken_by == JOB_COMPLETED and not run.status.is_final and not ending_soon:
-                ending_soon, ending = True, iter(ENDING_POLLS)
-            elif woken_by is None and not ending_soon and flowing and run.status.is_final and self.events is not None:
+            if pace.read(run, woken_by, flowing=flowing) and self.events is not None:
                 self.events.missed(run.result_id)
         await self.post_result(request, form, run, thread, log_posted=log_posted)
         return run
+
+    async def _show_passing(
+        self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, shown: RunStatus, elapsed: float
+    ) -> RunStatus:
+        """A passing status (or, past the timeout, "timed out") on the parent message: what it shows now.
+
+        Passing statuses never hold up the follow behind Slack's edit budget: one not shown now is tried again
+        at the next look, and the final status (which waits its turn) replaces it.
+        """
+        if elapsed > self.timeout:
+            if shown is not RunStatus.TIMED_OUT and await self.show(
+                request, form, run, thread, RunStatus.TIMED_OUT, elapsed, unless_waiting=True
+            ):
+                return RunStatus.TIMED_OUT
+        elif run.status != shown and await self.show(request, form, run, thread, run.status, unless_waiting=True):
+            return run.status
+        return shown
+
+    def cancelled(self, result_id: str) -> None:
+        """The bot asked Nautobot to cancel ``result_id``: its follow (if on this replica) looks at once, then
+        quickly until the run ended (Nautobot announces no revoked run)."""
+        self.wakeups.wake(result_id, CANCEL_ASKED)
 
     async def follow_approval(
         self, request: RunRequest, form: JobForm | None, scheduled_id: str, thread: Thread
@@ -268,15 +260,12 @@ class Follower:
         return self.events is not None and self.events.flowing
 
     def _following(self, key: str) -> contextlib.AbstractContextManager[None]:
-        """Events about ``key`` (a JobResult or ScheduledJob id) wake this follow's pauses."""
-        return self.events.wakeups.following(key) if self.events is not None else contextlib.nullcontext()
+        """Events about ``key`` (a JobResult or ScheduledJob id), and a Cancel of it, wake this follow's pauses."""
+        return self.wakeups.following(key)
 
     async def _pause(self, key: str, delay: float) -> str | None:
-        """``delay`` seconds, cut short by an event about ``key``: the event's topic, or None."""
-        if self.events is None:
-            await self.sleep(delay)
-            return None
-        return await self.events.wakeups.wait(key, delay)
+        """``delay`` seconds, cut short by an event about ``key`` or a Cancel: what woke it, or None."""
+        return await self.wakeups.wait(key, delay)
 
     async def _scheduled_state(self, scheduled_id: str) -> str | None:
         """The scheduled job's state (``pending``, ``active``, ``denied``…); None while Nautobot is away."""

@@ -29,6 +29,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 REQUEST_OUTCOMES = ("submitted", "refused", "invalid", "duplicate", "unsent", "unrecorded", "denied")
 RUN_STATUSES = ("succeeded", "failed", "cancelled", "timed_out")
 RETRY_REASONS = ("429", "5xx", "connection")
+EVENT_UNUSABLE_REASONS = ("too_large", "too_deep", "not_json", "no_id", "error")
 
 TIME_TO_RESULT_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, float("inf"))
 """Most runs end in seconds; approvals and slow Meraki organizations take minutes to hours."""
@@ -133,7 +134,22 @@ class Metrics:
             namespace=namespace,
             registry=self.registry,
         )
+        self.nautobot_events_unusable = Counter(
+            "nautobot_events_unusable_total",
+            "Events from Nautobot's Redis the bot could not use, by reason: too_large (every follow looked instead), "
+            "too_deep, not_json, no_id (no id the bot could use), error (handling it failed). Each is ignored.",
+            ["reason"],
+            namespace=namespace,
+            registry=self.registry,
+        )
+        self.nautobot_events_restarts = Counter(
+            "nautobot_events_restarts_total",
+            "Times the subscription to Nautobot's events stopped by a fault of the bot's own and was started again.",
+            namespace=namespace,
+            registry=self.registry,
+        )
         _zero(self.requests, "outcome", REQUEST_OUTCOMES)
+        _zero(self.nautobot_events_unusable, "reason", EVENT_UNUSABLE_REASONS)
         _zero(self.run_outcomes, "status", RUN_STATUSES)
 
     # -- requests and runs -----------------------------------------------------------------------
@@ -210,6 +226,12 @@ class Metrics:
 
     def nautobot_event_missed(self) -> None:
         self.nautobot_events_missed.inc()
+
+    def nautobot_event_unusable(self, reason: str) -> None:
+        self.nautobot_events_unusable.labels(reason=_known("reason", reason, EVENT_UNUSABLE_REASONS)).inc()
+
+    def nautobot_events_restart(self) -> None:
+        self.nautobot_events_restarts.inc()
 
     def nautobot_events_subscribed(self, subscribed: bool) -> None:
         self.nautobot_events_up.set(1 if subscribed else 0)

@@ -24,6 +24,7 @@ from bot.ledger.retention import Retention, sweep_forever
 from bot.metrics import Metrics
 from bot.nautobot import NautobotClient, NautobotError
 from bot.settings import Settings
+from bot.supervise import supervised
 from bot.web import Readiness, build_web, combine_checks, start_web
 
 log = logging.getLogger("bot.serve")
@@ -98,7 +99,8 @@ async def serve(settings: Settings, ledger: Ledger) -> int:
     for command in bot.commands:  # each command's form, before its first use
         background.append(asyncio.create_task(command.forms.keep_fresh()))
     if bot.events is not None:
-        background.append(asyncio.create_task(bot.events.run()))
+        # Never gone for good: a subscription that dies of a fault of the bot's own starts again, and says so.
+        background.append(asyncio.create_task(supervised(bot.events.run, stopped=bot.events.stopped)))
         background.append(asyncio.create_task(bot.reader.prepare()))  # reads after end events, ready in time
     log.info(
         "replica %s; leases of %g s, renewed every %g s",

@@ -125,6 +125,8 @@ async def cancel(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: 
         try:
             run = await parts.runs.cancel(record.result_id)
             log.info("cancel requested request=%s result=%s", request_id, record.result_id)
+            # Nautobot announces no revoked run: its follow (if here) looks at once, and quickly until it ends.
+            parts.runs.follower.cancelled(record.result_id)
             text, blocks = messages.cancel_requested(run.url)
             outcome, reason = AuditOutcome.ALLOWED, f"cancel sent to Nautobot for JobResult {record.result_id}"
         except NautobotError as exc:
@@ -152,6 +154,10 @@ FOR_REAL_STATES = frozenset({RequestState.LOGGED, RequestState.DONE})
 async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     """The dry run's inputs again with dry run off: for its requester, after the same checks as a submission."""
     request_id, user_id, channel, parts, record = await _clicked(find, ack, body)
+    if record is not None and user_id != record.requester_id:
+        # Before anything about the run is looked at: a stranger hears the same refusal whatever its state.
+        await _refuse_stranger(parts, channel, user_id, record, body)
+        return
     problem = await _not_a_succeeded_dry_run(parts, record)
     if problem is not None or record is None:
         await parts.runs.threads.tell_privately(
@@ -169,13 +175,6 @@ async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client
         )
         await parts.record(AuditAction.FOR_REAL, AuditOutcome.DENIED, actor, decision=decision, request_id=request_id)
         return
-    if user_id != record.requester_id:
-        await parts.runs.threads.tell_privately(
-            channel, user_id, messages.only_requester_may_run_for_real(record.requester_id)
-        )
-        reason = f"only {record.requester_id}, who asked for the dry run, may run it for real"
-        await parts.record(AuditAction.FOR_REAL, AuditOutcome.DENIED, actor, reason=reason, request_id=request_id)
-        return
     values = {name: value for name, value in record.inputs.items() if name != REQUEST_ID} | {dry: False}
     # One key per dry run: two clicks (or two replicas receiving one) run it for real once.
     request = await parts.runs.claim(f"{request_id}/for-real", user_id, record.channel_id, form, values)
@@ -190,6 +189,16 @@ async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client
     if outcome.submission is None and outcome.sent is not Sent.DUPLICATE:
         refused = messages.error_message(f"Nautobot did not run it: {reason}", NOTHING_RUN, RETRY_LATER)
         await parts.runs.threads.tell_privately(channel, user_id, refused)
+
+
+async def _refuse_stranger(parts: Parts, channel: str, user_id: str, record: Record, body: dict[str, Any]) -> None:
+    """Only the requester may run a dry run for real: anyone else is told so, and nothing about the run."""
+    await parts.runs.threads.tell_privately(
+        channel, user_id, messages.only_requester_may_run_for_real(record.requester_id)
+    )
+    actor = Actor.from_interaction(body, record.channel_id)
+    reason = f"only {record.requester_id}, who asked for the dry run, may run it for real"
+    await parts.record(AuditAction.FOR_REAL, AuditOutcome.DENIED, actor, reason=reason, request_id=record.request_id)
 
 
 async def _not_a_succeeded_dry_run(parts: Parts, record: Record | None) -> str | None:

@@ -4,7 +4,8 @@ Nautobot (2.4 and later) publishes Job and approval events to Redis pub/sub once
 registered in its nautobot_config.py (README, "Results at event speed"): the channel is the topic, the
 message a JSON object. An event is never trusted for an outcome: it only wakes the follow, which reads the
 JobResult and its log through the REST API as it always does, so a forged or stale event changes nothing
-Nautobot does not confirm.
+Nautobot does not confirm. Whatever a message holds, it is read within bounds (:mod:`.event_payload`) and
+never stops the subscription, and a flood wakes each follow at most once a second (:mod:`.wakeups`).
 
 Pub/sub delivers at most once, so polling goes on as the safety net: slowly while events are seen to
 arrive, at its usual pace until the first event came, while the subscription is down, and for a while
@@ -16,13 +17,9 @@ elsewhere, or not at all) thus slows nothing.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,28 +28,32 @@ from redis.exceptions import RedisError
 
 from bot.logs import scrub
 from bot.metrics import Metrics
+from bot.nautobot.event_payload import APPROVAL_TOPICS, MAX_EVENT_BYTES, UnusableEvent, about
+from bot.nautobot.wakeups import CANCEL_ASKED, JOB_COMPLETED, JOB_STARTED, RECENT_EVENTS, RECENT_SECONDS, Wakeups
+
+__all__ = [
+    "APPROVAL_DENIED",
+    "APPROVAL_TOPICS",
+    "CANCEL_ASKED",
+    "JOB_COMPLETED",
+    "JOB_STARTED",
+    "MAX_EVENT_BYTES",
+    "RECENT_EVENTS",
+    "RECENT_SECONDS",
+    "RESUBSCRIBED",
+    "TOPICS",
+    "EventSource",
+    "Wakeups",
+    "subject",
+]
 
 log = logging.getLogger("bot.nautobot.events")
 
-JOB_STARTED = "nautobot.jobs.job.started"
-JOB_COMPLETED = "nautobot.jobs.job.completed"
 APPROVAL_DENIED = "nautobot.jobs.approval.denied"
-APPROVAL_TOPICS = (
-    "nautobot.jobs.approval.approved",
-    APPROVAL_DENIED,
-    "nautobot.jobs.approval.canceled",  # 3.x only: an approval workflow withdrawn
-)
 TOPICS = (JOB_STARTED, JOB_COMPLETED, *APPROVAL_TOPICS)
 RESUBSCRIBED = "resubscribed"
 """What wakes every follow when the subscription (re)starts: events may have been missed while it was down."""
 
-MAX_EVENT_BYTES = 1024 * 1024
-"""A completed event carries the Job's output. Parsing a larger one would hold up the event loop, so every
-follow looks instead: one batched read costs less."""
-RECENT_EVENTS = 10_000
-RECENT_SECONDS = 120.0
-"""An event for a run nobody follows yet is kept this long (and at most this many): a short Job can end
-between Nautobot's answer to the submission and the start of its follow."""
 RECONNECT_FIRST, RECONNECT_CAP = 1.0, 60.0
 CONNECT_TIMEOUT = 5.0
 CLIENT_NAME = "meraki-chatops-events"
@@ -63,78 +64,6 @@ is dead (a dropped TCP connection says nothing by itself), and it is opened agai
 DISTRUST_SECONDS = 600.0
 """After a run was seen ending with no event for it, follows poll at their usual pace for this long:
 Nautobot may publish elsewhere, or not at all (the broker registered on the web server but not the worker)."""
-
-
-class Wakeups:
-    """The Nautobot objects being followed (JobResults, ScheduledJobs, by id), and the events that concern them.
-
-    An event that arrives while its follow is busy (reading, posting) is kept until it waits again, so an
-    end that comes right after a start is never slept through.
-    """
-
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self._followed: dict[str, _Slot] = {}
-        self._recent: OrderedDict[str, tuple[str, float]] = OrderedDict()
-
-    @contextmanager
-    def following(self, key: str) -> Iterator[None]:
-        """While inside, events about ``key`` wake :meth:`wait`; one that came shortly before counts too."""
-        slot = self._followed.setdefault(key, _Slot())
-        slot.followers += 1
-        early = self._recent.pop(key, None)
-        if early is not None and self.clock() - early[1] <= RECENT_SECONDS:
-            slot.wake(early[0])
-        try:
-            yield
-        finally:
-            slot.followers -= 1
-            if slot.followers == 0:
-                del self._followed[key]
-
-    async def wait(self, key: str, timeout: float) -> str | None:
-        """Up to ``timeout`` seconds: the topic of the event that cut the wait short, or None."""
-        slot = self._followed.get(key)
-        if slot is None:  # not followed: nothing can wake it
-            await asyncio.sleep(timeout)
-            return None
-        if not slot.woken.is_set():
-            try:
-                await asyncio.wait_for(slot.woken.wait(), timeout)
-            except TimeoutError:
-                return None
-        slot.woken.clear()
-        return slot.topic
-
-    def wake(self, key: str, topic: str) -> bool:
-        """Wake the follow of ``key``; an event for nothing followed is remembered a while. True: it was followed."""
-        slot = self._followed.get(key)
-        if slot is not None:
-            slot.wake(topic)
-            return True
-        self._recent[key] = (topic, self.clock())
-        self._recent.move_to_end(key)
-        while len(self._recent) > RECENT_EVENTS:
-            self._recent.popitem(last=False)
-        return False
-
-    def wake_all(self, topic: str) -> int:
-        for slot in self._followed.values():
-            slot.wake(topic)
-        return len(self._followed)
-
-
-class _Slot:
-    def __init__(self) -> None:
-        self.woken = asyncio.Event()
-        self.topic = ""
-        self.followers = 0
-
-    def wake(self, topic: str) -> None:
-        # An end outranks a start that was not looked at yet: the follow reads once, for both.
-        if not (self.woken.is_set() and self.topic == JOB_COMPLETED):
-            self.topic = topic
-        self.woken.set()
 
 
 class EventSource:
@@ -189,26 +118,42 @@ class EventSource:
         return "subscribed"
 
     async def run(self) -> None:
-        """Subscribe, and subscribe again after every failure with growing pauses; returns only when cancelled."""
+        """Subscribe, and subscribe again after every failure with growing pauses; returns only when cancelled.
+
+        Whatever one message holds, it is counted and ignored (see :meth:`_arrived`); a fault of the bot's own
+        raised here ends the subscription, which is then marked down (readiness and the gauge say so) and
+        left to :func:`bot.supervise.supervised` to start again.
+        """
         pause = self.reconnect_first
-        while True:
-            try:
-                await self._listen()
-            except (RedisError, OSError, TimeoutError, ValueError) as exc:
-                self.problem = _why(exc, self.url)
-            except asyncio.CancelledError:
+        try:
+            while True:
+                try:
+                    await self._listen()
+                except (RedisError, OSError, TimeoutError, ValueError) as exc:
+                    self.problem = _why(exc, self.url)
+                if self.subscribed:
+                    pause = self.reconnect_first  # it worked for a while: the next attempt need not wait long
                 self._set_subscribed(False)
-                raise
-            if self.subscribed:
-                pause = self.reconnect_first  # it worked for a while: the next attempt need not wait long
+                log.warning(
+                    "Nautobot's events unavailable (%s); polling at the usual pace, subscribing again in %g s",
+                    self.problem,
+                    pause,
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RECONNECT_CAP)
+        finally:
             self._set_subscribed(False)
-            log.warning(
-                "Nautobot's events unavailable (%s); polling at the usual pace, subscribing again in %g s",
-                self.problem,
-                pause,
-            )
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, RECONNECT_CAP)
+
+    def stopped(self, exc: BaseException, pause: float) -> None:
+        """The subscription's task ended by ``exc``; it starts again in ``pause`` seconds (the supervisor's call)."""
+        self._set_subscribed(False)
+        self.problem = f"stopped by {type(exc).__name__}, starting again in {pause:g} s"
+        self.metrics.nautobot_events_restart()
+        log.error(
+            "the subscription to Nautobot's events stopped (%s); polling at the usual pace, starting it again in %g s",
+            type(exc).__name__,
+            pause,
+        )
 
     async def _listen(self) -> None:
         client = redis.from_url(
@@ -246,34 +191,34 @@ class EventSource:
             log.info("subscribed to Nautobot's events; %d follow(s) look once for what they may have missed", woken)
 
     def _arrived(self, topic: str, data: Any) -> None:
+        """One message: whatever it holds, it never stops the subscription (counted, logged without its data)."""
         self.metrics.nautobot_event()
         self.heard = True
+        try:
+            self._route(topic, data)
+        except Exception as exc:
+            self.metrics.nautobot_event_unusable("error")
+            log.warning("an event on %s could not be handled (%s); it is ignored", topic, type(exc).__name__)
+
+    def _route(self, topic: str, data: Any) -> None:
         if isinstance(data, bytes | str) and len(data) > MAX_EVENT_BYTES:
+            self.metrics.nautobot_event_unusable("too_large")
             self.wakeups.wake_all(topic)
             return
-        key = subject(topic, data)
-        if key is None:
-            log.debug("ignored an event on %s without a usable id", topic)
+        try:
+            key = about(topic, data)
+        except UnusableEvent as unusable:
+            self.metrics.nautobot_event_unusable(unusable.reason)
+            log.debug("ignored an event on %s: %s", topic, unusable.reason)
             return
         self.wakeups.wake(key, topic)
 
 
 def subject(topic: str, data: Any) -> str | None:
-    """The id an event is about: the JobResult of a Job event, the ScheduledJob of an approval event."""
+    """The id an event is about (see :func:`bot.nautobot.event_payload.about`), or None if it has none."""
     try:
-        payload = json.loads(data)
-    except (TypeError, ValueError):
-        return None
-    if not isinstance(payload, dict):
-        return None
-    if topic in APPROVAL_TOPICS:
-        record = payload.get("data")
-        found = record.get("id") if isinstance(record, dict) else None
-    else:
-        found = payload.get("job_result_id")
-    try:
-        return str(uuid.UUID(str(found))) if found is not None else None
-    except ValueError:
+        return about(topic, data)
+    except UnusableEvent:
         return None
 
 

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
-import bot.follow as follow_module
 import bot.nautobot.events as events_module
+import bot.nautobot.wakeups as wakeups_module
+import bot.run_pace as run_pace
 from bot.follow import EVENT_SAFETY_POLL, FIRST_POLL, Follower, approval_delays, poll_delays
 from bot.metrics import Metrics
 from bot.models import JobRun, RunStatus
@@ -112,7 +113,7 @@ async def test_an_early_event_is_forgotten_after_a_while() -> None:
 
 
 def test_events_for_nothing_followed_are_kept_in_bounded_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(events_module, "RECENT_EVENTS", 3)
+    monkeypatch.setattr(wakeups_module, "RECENT_EVENTS", 3)
     wakeups = Wakeups()
     for _ in range(100):
         wakeups.wake(str(uuid.uuid4()), JOB_COMPLETED)
@@ -351,7 +352,7 @@ async def test_an_end_event_ahead_of_nautobot_recording_the_end_is_confirmed_by_
 async def test_a_forged_end_event_changes_nothing_nautobot_does_not_confirm(
     follower_with_events: Follower, nautobot: FakeNautobot, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(follow_module, "ENDING_POLLS", (0.01, 0.01))
+    monkeypatch.setattr(run_pace, "ENDING_POLLS", (0.01, 0.01))
     nautobot.on("GET", RESULT_PATH, ok(job_result("STARTED")))
     nautobot.on("GET", LOGS_PATH, ok(LOGS))
     following = asyncio.create_task(follower_with_events.follow(REQUEST, FORM, running_run(), THREAD))
@@ -392,7 +393,7 @@ async def test_a_start_event_waits_a_moment_for_the_end_so_a_short_job_is_read_o
 async def test_a_run_that_ends_without_its_event_is_still_reported_and_slows_nothing_after(
     follower_with_events: Follower, nautobot: FakeNautobot, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(follow_module, "EVENT_SAFETY_POLL", 0.05)
+    monkeypatch.setattr(run_pace, "EVENT_SAFETY_POLL", 0.05)
     nautobot.on("GET", RESULT_PATH, ok(SUCCEEDED))
     nautobot.on("GET", LOGS_PATH, ok(LOGS))
 

@@ -1,6 +1,6 @@
-"""Meraki dashboard administrators: add, find and remove them, with every Meraki failure turned into a plain sentence.
+"""Meraki dashboard administrators: add and find them, with every Meraki failure turned into a plain sentence.
 
-Kept free of Nautobot imports: each Job is a thin form around :class:`MerakiAdmins`.
+Kept free of Nautobot imports: each Job is a thin form around :class:`MerakiAdmins` (removal: admin_removal.py).
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import difflib
 import logging
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Self
 
 import meraki
 from meraki.exceptions import APIError, APIKeyError, APIResponseError
@@ -101,7 +101,7 @@ def plain(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _meraki_errors(exc: APIError) -> str:
+def meraki_errors(exc: APIError) -> str:
     message = exc.message
     if isinstance(message, dict) and message.get("errors"):
         return "; ".join(str(e) for e in message["errors"])
@@ -110,7 +110,7 @@ def _meraki_errors(exc: APIError) -> str:
 
 def explain(exc: APIError, *, action: str, org_id: str, base_url: str) -> str:
     """One line for a failed Meraki call: what happened and what to do about it."""
-    detail = _meraki_errors(exc)
+    detail = meraki_errors(exc)
     if isinstance(exc.response, APIResponseError):  # no HTTP answer at all: timeout, refused, DNS, TLS
         return (
             f"Could not reach the Meraki Dashboard API at {base_url} while trying to {action} ({exc.reason}). "
@@ -160,8 +160,8 @@ class MerakiAdmins:
         self.logger = logger
 
     @classmethod
-    def connect(cls, settings: DashboardSettings, logger) -> MerakiAdmins:
-        return cls(dashboard(settings), settings.base_url, logger)
+    def connect(cls, settings: DashboardSettings, logger, **options) -> Self:
+        return cls(dashboard(settings), settings.base_url, logger, **options)
 
     def _call(self, step: str, action: str, org_id: str, fn, *args, **kwargs):
         try:
@@ -357,31 +357,6 @@ class MerakiAdmins:
         usable.sort(key=lambda organization: organization.name.casefold())
         return usable, skipped
 
-    def key_owner(self) -> KeyOwner:
-        """Whose API key the Job uses, from ``GET /administered/identities/me``."""
-        try:
-            identity = self.api.administered.getAdministeredIdentitiesMe()
-        except APIError as exc:
-            if exc.status == 401 or isinstance(exc.response, APIResponseError):
-                raise MerakiProblem(
-                    "identity",
-                    explain(exc, action="read whose API key this is", org_id="-", base_url=self.base_url),
-                ) from exc
-            return KeyOwner(None, f"Meraki did not say whose API key this is ({exc.status}: {_meraki_errors(exc)})")
-        except AttributeError:  # an SDK release without the identity endpoint
-            return KeyOwner(None, "this Meraki SDK cannot ask whose API key this is (no getAdministeredIdentitiesMe)")
-        email = str((identity or {}).get("email") or "").strip()
-        if not email:
-            return KeyOwner(None, "Meraki's answer about the API key's owner carried no email address")
-        self._log(
-            logging.INFO,
-            "identity",
-            "The API key belongs to %s, email %s; that administrator is never removed.",
-            plain(identity.get("name") or "?"),
-            plain(email),
-        )
-        return KeyOwner(email)
-
     def _admins_of(self, organization: Organization) -> list[dict]:
         return self._in_organization(
             "lookup", LIST_ADMINS, organization.id, self.api.organizations.getOrganizationAdmins, organization.id
@@ -427,8 +402,8 @@ class MerakiAdmins:
                 self._log(logging.INFO, "match", "%s", describe_admin(row))
         in_organizations = len({row["organization_id"] for row in matches})
         summary = (
-            f"{_count(len(matches), 'match', 'matches')} for {plain(query)} in "
-            f"{_count(in_organizations, 'organization')} ({searched} searched); {len(skipped)} not searched."
+            f"{counted(len(matches), 'match', 'matches')} for {plain(query)} in "
+            f"{counted(in_organizations, 'organization')} ({searched} searched); {len(skipped)} not searched."
         )
         self._log(SUCCESS if matches else logging.INFO, "summary", "%s", summary)
         return {
@@ -437,97 +412,6 @@ class MerakiAdmins:
             "matches": matches,
             "organizations_searched": searched,
             "not_searched": [ruled_out.as_dict() for ruled_out in skipped],
-            "summary": summary,
-        }
-
-    def remove(self, email: str, choice: str, *, dryrun: bool) -> dict:
-        """Remove the administrator with this email from each organization in scope, unless that is unsafe there."""
-        wanted = email.strip().casefold()
-        owner = self.key_owner()
-        if owner.email is None:
-            self._log(
-                logging.WARNING,
-                "identity",
-                "Cannot tell whose API key this Job uses (%s): an administrator who holds an API key "
-                "may be its owner, so such administrators are not removed.",
-                owner.reason,
-            )
-        organizations, skipped = self.organizations_in_scope(choice)
-        for ruled_out in skipped:
-            self._not_searched(ruled_out, "Not checked")
-        entries: list[dict] = []
-        absent = 0
-        for organization in organizations:
-            try:
-                admins = self._admins_of(organization)
-            except OrganizationRefused as refused:
-                skipped.append(Skipped(organization, str(refused)))
-                self._not_searched(skipped[-1], "Not checked")
-                continue
-            target = next((a for a in admins if str(a.get("email", "")).casefold() == wanted), None)
-            if target is None:
-                absent += 1
-                continue
-            row = admin_row(organization, target, self._network_names(organization, [target]))
-            entries.append(self._remove_one(organization, row, target, admins, owner, dryrun=dryrun))
-        return self._removal_report(email, entries, skipped, absent, dryrun=dryrun)
-
-    def _remove_one(
-        self, organization: Organization, row: dict, target: dict, admins: list[dict], owner: KeyOwner, *, dryrun: bool
-    ) -> dict:
-        refusal = refusal_reason(target, admins, owner)
-        if refusal:
-            self._log(logging.WARNING, "refused", "Not removed: %s. %s", describe_admin(row), refusal)
-            return {**row, "action": "refused", "reason": refusal}
-        if dryrun:
-            self._log(logging.INFO, "dryrun", "Dry run: would remove %s.", describe_admin(row))
-            return {**row, "action": "would-remove", "reason": ""}
-        try:
-            self._in_organization(
-                "remove",
-                "remove the administrator",
-                organization.id,
-                self.api.organizations.deleteOrganizationAdmin,
-                organization.id,
-                row["admin_id"],
-            )
-        except OrganizationRefused as refused:
-            self._log(logging.WARNING, "remove", "Could not remove %s: %s", describe_admin(row), refused)
-            return {**row, "action": "failed", "reason": str(refused)}
-        self._log(SUCCESS, "remove", "Removed %s.", describe_admin(row))
-        return {**row, "action": "removed", "reason": ""}
-
-    def _removal_report(
-        self, email: str, entries: list[dict], skipped: list[Skipped], absent: int, *, dryrun: bool
-    ) -> dict:
-        done = [e for e in entries if e["action"] in ("removed", "would-remove")]
-        refused = [e for e in entries if e["action"] == "refused"]
-        failed = [e for e in entries if e["action"] == "failed"]
-        who = plain(email)
-        parts = [
-            f"{'would be removed from' if dryrun else 'removed from'} {_count(len(done), 'organization')}",
-            f"refused in {len(refused)}",
-            f"failed in {len(failed)}",
-            f"not checked in {len(skipped)}",
-            f"not an administrator in {absent}",
-        ]
-        summary = ("Dry run: " if dryrun else "") + f"{who} {', '.join(parts)}."
-        if refused or failed or skipped:
-            outcome = "incomplete"
-            summary += " The administrator may keep access where it was refused, failed or not checked."
-        elif not entries:
-            outcome = "nothing-to-remove"
-            summary = f"{who} is not an administrator in any of the {absent} organizations checked: nothing to remove."
-        else:
-            outcome = "dry-run" if dryrun else "removed"
-        if outcome != "incomplete":
-            self._log(SUCCESS, "summary", "%s", summary)
-        return {
-            "outcome": outcome,
-            "email": email,
-            "dryrun": dryrun,
-            "admins": entries,
-            "not_checked": [ruled_out.as_dict() for ruled_out in skipped],
             "summary": summary,
         }
 
@@ -561,48 +445,11 @@ class Skipped:
         }
 
 
-@dataclass(frozen=True)
-class KeyOwner:
-    """The email of the API key's owner; None when Meraki would not say (``reason`` says why)."""
-
-    email: str | None
-    reason: str = field(default="")
-
-    def may_be(self, admin: dict) -> bool:
-        if self.email is not None:
-            return str(admin.get("email", "")).casefold() == self.email.casefold()
-        # Unknown owner: whoever holds an API key could be it; an admin without one cannot.
-        return admin.get("hasApiKey") is not False
-
-
 def admin_matches(admin: dict, wanted: str) -> bool:
     email = str(admin.get("email", "")).casefold()
     if "@" in wanted:
         return email == wanted
     return wanted in str(admin.get("name", "")).casefold() or wanted in email
-
-
-def refusal_reason(target: dict, admins: list[dict], owner: KeyOwner) -> str:
-    """Why removing ``target`` from an organization with these ``admins`` is unsafe; empty when it is not."""
-    if owner.may_be(target):
-        if owner.email is not None:
-            return (
-                "This is the administrator whose API key this Job uses; removing it would lock the Job out. "
-                "Another administrator with full access can remove it in the Meraki dashboard."
-            )
-        return (
-            f"Whose API key this Job uses is unknown ({owner.reason}) and this administrator holds an API key, "
-            "so it may be the Job's own. Remove it in the Meraki dashboard if it is not."
-        )
-    if target.get("orgAccess") == "full" and not any(
-        admin is not target and admin.get("orgAccess") == "full" and admin.get("accountStatus") == "ok"
-        for admin in admins
-    ):
-        return (
-            "It is the last administrator with full organization access whose account is active ('ok'); "
-            "removing it would leave the organization without one. Give another administrator full access first."
-        )
-    return ""
 
 
 def admin_row(organization: Organization, admin: dict, network_names: dict[str, str]) -> dict:
@@ -652,5 +499,5 @@ def describe_admin(row: dict) -> str:
     )
 
 
-def _count(number: int, noun: str, plural: str = "") -> str:
+def counted(number: int, noun: str, plural: str = "") -> str:
     return f"{number} {noun if number == 1 else plural or noun + 's'}"

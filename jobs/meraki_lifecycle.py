@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from nautobot.apps.jobs import ChoiceVar, DryRunVar, Job, StringVar
 
+from .admin_removal import AdminRemoval
 from .meraki_admins import ALL_ORGANIZATIONS, MerakiAdmins, MerakiProblem, dashboard_settings
+from .org_lock import organization_lock
 from .organizations import organization_choices, with_all_organizations
 from .requesters import RequesterMixin
 
@@ -140,8 +142,13 @@ class RemoveMerakiUser(RequesterMixin, Job):
 
     @classmethod
     def validate_data(cls, data, files=None):
-        """Nautobot's API reads a boolean left out of a request as False; a removal left unsaid stays a dry run."""
-        if isinstance(data, dict) and "dryrun" not in data:
+        """Only an explicit JSON ``false`` removes; anything else sent as ``dryrun``, or nothing, is a dry run.
+
+        Left to Django's checkbox, ``null``, ``""``, ``0`` and ``"false"`` would all mean False, that is remove.
+        Nautobot's own form posts an unticked box as no ``dryrun`` at all, but it does not come here: its view
+        cleans the form itself, and the unticked box arrives in ``run`` as False.
+        """
+        if isinstance(data, dict) and data.get("dryrun") is not False:
             data = {**data, "dryrun": True}
         return super().validate_data(data, files=files)
 
@@ -154,11 +161,13 @@ class RemoveMerakiUser(RequesterMixin, Job):
         requested_by: str = "",
         request_id: str = "",
     ) -> dict:
+        # A run whose inputs skipped validate_data (a schedule's or an approval's stored inputs) is held to the
+        # same rule: only False removes.
+        dryrun = dryrun is not False
         requester = self.log_request(requested_by, request_id)
         try:
-            result = MerakiAdmins.connect(dashboard_settings(), self.logger).remove(
-                user_email, meraki_org_id, dryrun=dryrun
-            )
+            removal = AdminRemoval.connect(dashboard_settings(), self.logger, lock=organization_lock)
+            result = removal.remove(user_email, meraki_org_id, dryrun=dryrun)
         except MerakiProblem as problem:
             self.fail(str(problem), extra={"grouping": problem.step})
             return {

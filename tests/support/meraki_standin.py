@@ -108,6 +108,15 @@ class _Delay(_Fault):
     seconds: float
 
 
+@dataclass
+class _Gathering(_Fault):
+    barrier: threading.Barrier
+
+    def wait(self) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):  # timed out, or the stand-in stopped
+            self.barrier.wait()
+
+
 _F = TypeVar("_F", bound=_Fault)
 
 
@@ -235,6 +244,9 @@ class MerakiStandIn:
         if server is None:
             return
         self._stopping.set()
+        with self._lock:
+            for gathering in self._gatherings:
+                gathering.barrier.abort()
         server.shutdown()
         server.server_close()
         if thread is not None:
@@ -327,6 +339,7 @@ class MerakiStandIn:
     def reset(self) -> None:
         """Forget everything except the API key; ``requests`` is cleared in place."""
         with self._lock:
+            self.clear_faults()  # releases held requests too
             self._clear_state()
             self.requests.clear()
 
@@ -368,10 +381,25 @@ class MerakiStandIn:
         with self._lock:
             self._delays.append(_Delay(times, _compile(match), seconds))
 
+    def gather(self, count: int, *, match: str, timeout: float) -> None:
+        """Hold the next ``count`` matching requests until all of them have arrived, then answer them together.
+
+        Each is answered from the state at that moment, so two clients that both read before either
+        writes are made to, whatever their timing. When ``timeout`` passes first, the requests held so
+        far and any later ones are answered at once.
+        """
+        if count < 2:
+            raise ValueError("gather needs at least two requests")
+        with self._lock:
+            self._gatherings.append(_Gathering(count, _compile(match), threading.Barrier(count, timeout=timeout)))
+
     def clear_faults(self) -> None:
         with self._lock:
             self._failures.clear()
             self._delays.clear()
+            for gathering in self._gatherings:
+                gathering.barrier.abort()
+            self._gatherings.clear()
 
     # observation
 
@@ -396,8 +424,11 @@ class MerakiStandIn:
             self.requests.append(record)
             failure = self._claim(self._failures, key)
             delay = self._claim(self._delays, key)
+            gathering = self._claim(self._gatherings, key)
         if delay is not None:
             self._stopping.wait(delay.seconds)
+        if gathering is not None:
+            gathering.wait()
         if failure is not None:
             reply = copy.deepcopy(failure.reply)
         else:
@@ -588,6 +619,7 @@ class MerakiStandIn:
         self._admins: dict[str, list[dict[str, Any]]] = {}
         self._failures: list[_Failure] = []
         self._delays: list[_Delay] = []
+        self._gatherings: list[_Gathering] = []
         self._identity: dict[str, str] = {"email": "api.owner@example.com", "name": "API Key Owner"}
 
     def _require_org(self, org_id: str) -> None:

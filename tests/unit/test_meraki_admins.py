@@ -137,28 +137,6 @@ def test_a_rejected_key_stops_the_search(admins, standin):
         standin.api_key = "standin-api-key"
 
 
-def test_a_pending_or_locked_full_admin_cannot_take_over(admins, standin):
-    standin.add_admin(ACME, "ann@example.com", "Ann", "full", account_status="ok")
-    standin.add_admin(ACME, "bob@example.com", "Bob", "full", account_status="pending")
-    standin.add_admin(ACME, "cy@example.com", "Cy", "full", account_status="locked")
-    result = admins.remove("ann@example.com", ACME, dryrun=False)
-    assert [a["action"] for a in result["admins"]] == ["refused"]
-    standin.add_admin(ACME, "dee@example.com", "Dee", "full", account_status="ok")
-    result = admins.remove("ann@example.com", ACME, dryrun=False)
-    assert [a["action"] for a in result["admins"]] == ["removed"]
-    assert "ann@example.com" not in [a["email"] for a in standin.admins(ACME)]
-
-
-def test_a_failed_removal_is_reported_and_the_rest_goes_on(admins, standin):
-    standin.add_admin(ACME, "ann@example.com", "Ann")
-    standin.add_admin(GLOBEX, "ann@example.com", "Ann")
-    standin.fail_with(400, match=rf"^DELETE /organizations/{ACME}/", body={"errors": ["Admin is managed by SAML"]})
-    result = admins.remove("ann@example.com", meraki_admins.ALL_ORGANIZATIONS, dryrun=False)
-    assert result["outcome"] == "incomplete"
-    assert [(a["organization_id"], a["action"]) for a in result["admins"]] == [(ACME, "failed"), (GLOBEX, "removed")]
-    assert "Admin is managed by SAML" in result["admins"][0]["reason"]
-
-
 def test_text_from_meraki_stays_on_one_line():
     assert meraki_admins.plain("Eve\nInjected line\x1b[31m") == "Eve Injected line [31m"
     assert len(meraki_admins.plain("x" * 500)) == 200

@@ -36,7 +36,7 @@ def split_label(label: str | None) -> tuple[str, str | None]:
         return shown, (UNCHECKABLE if regex is not None or MARKER in label else None)
     end = len(label.rstrip())  # the announced regex must have a character that is not whitespace
     start = label.find(MARKER)
-    while 0 <= start and start + len(MARKER) < end:
+    while start >= 0 and start + len(MARKER) < end:
         before = start
         while before > 0 and label[before - 1].isspace():  # each whitespace run is walked once
             before -= 1

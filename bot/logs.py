@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
 import sys
 import time
@@ -17,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import IO, Any, Literal
+
+import re2
 
 __all__ = [
     "CorrelationFilter",
@@ -48,15 +49,31 @@ QUIET: dict[str, tuple[int, int]] = {
 # Slack bot/user/app tokens, Authorization header values (also as they appear in a repr'd dict of
 # headers), Nautobot's 40-hex API tokens, and the password of a ``scheme://user:password@host`` URL
 # (STORE_URL's, in a database driver's error), keeping user and host; one already shown as ``****``
-# stays. One pattern, so a clean message costs one scan.
-_SECRET = re.compile(
-    r"(?P<auth>authorization['\"]?\s*[:=]\s*['\"]?(?:token|bearer)\s+)[^\s'\",;)}\]]+"
-    r"|(?P<url>\b[a-z][a-z0-9+.-]*://[^\s:/@'\"<>]*:)(?!\*+@)[^\s/@'\"<>]+(?=@)"
-    r"|xox[abpr]-[A-Za-z0-9-]+"
-    r"|xapp-[A-Za-z0-9-]+"
-    r"|(?<![0-9A-Fa-f])[0-9A-Fa-f]{40}(?![0-9A-Fa-f])",
-    re.IGNORECASE,
+# stays. One RE2 pattern, so a clean message costs one scan, in time linear in its length whatever it
+# holds (a backtracking regex took quadratic time on e.g. ``"a-" * n``). RE2 has no lookaround, so what
+# Python's ``re`` would look at around a match is matched and decided in :func:`_masked`.
+_S = r"\s\v\x1c-\x1f\x{85}\p{Z}"
+"""Python's ``\\s`` for text, to go inside a character class: RE2's own ``\\s`` is ASCII only."""
+
+
+def _secret_options() -> re2.Options:
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    return options
+
+
+_SECRET = re2.compile(
+    (
+        rf"(?P<auth>authorization['\"]?[{_S}]*[:=][{_S}]*['\"]?(?:token|bearer)[{_S}]+)[^{_S}'\",;)}}\]]+"
+        rf"|(?P<url>\b[a-z][a-z0-9+.-]*://[^{_S}:/@'\"<>]*:)(?P<password>[^{_S}/@'\"<>]+)@"
+        r"|xox[abpr]-[A-Za-z0-9-]+"
+        r"|xapp-[A-Za-z0-9-]+"
+        r"|(?P<hex>[0-9A-Fa-f]{40,})"  # a run of hex digits: only one of exactly 40 is a token
+    ).encode(),
+    _secret_options(),
 )
+_AUTH, _URL, _PASSWORD, _HEX = (_SECRET.groupindex[name] for name in (b"auth", b"url", b"password", b"hex"))
 
 # Everything a LogRecord carries on its own; whatever else is on a record came from ``extra=``.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName", "correlation_id"}
@@ -115,12 +132,39 @@ def scrub(text: str, *, secrets: Iterable[str] = (), mask: str = REDACTED) -> st
 
     The one scrubber of the bot: log lines, probe details, Nautobot's echoed answers and ``doctor``'s
     report all go through it. ``secrets`` are known values (a database password, a signing secret)
-    that no pattern could recognise.
+    that no pattern could recognise. Linear in the length of ``text``: it runs on the event loop.
     """
     for secret in secrets:
         if secret:
             text = text.replace(secret, mask)
-    return _SECRET.sub(lambda match: (match.group("auth") or match.group("url") or "") + mask, text)
+    # RE2 reads UTF-8: a lone surrogate (a name read with surrogateescape) cannot be encoded, so it becomes a
+    # "?", which cannot join what is around it into something no pattern knows (as "\\udcff" + hex digits would).
+    return _masked(text.encode("utf-8", "replace"), mask.encode()).decode("utf-8")
+
+
+def _masked(data: bytes, mask: bytes) -> bytes:
+    """``data`` with every match of :data:`_SECRET` that is a secret masked: one search from where the last
+    match ended (or, after a run of hex digits, from its last digit), so ``data`` is read about once."""
+    pieces, done, start = [], 0, 0
+    while (match := _SECRET.search(data, start)) is not None:
+        begin, end = match.span()
+        if match.group(_HEX) is not None and end - begin != 40:  # a digest, not a token: only 40 digits are
+            start = end - 1  # its last digit, an "a", may begin "authorization"
+            continue
+        pieces += [data[done:begin], _replacement(match, mask)]
+        done = start = end
+    return b"".join([*pieces, data[done:]])
+
+
+def _replacement(match: re2._Match[bytes], mask: bytes) -> bytes:
+    url = match.group(_URL)
+    if url is None:
+        return (match.group(_AUTH) or b"") + mask
+    password = match.group(_PASSWORD)
+    shown = password if not password.strip(b"*") else mask  # one shown as ``****`` already stays
+    # The user part can hold a token too (``https://<token>:x-oauth-basic@host``); it holds no "@", so
+    # this second look cannot match a URL again.
+    return _masked(url, mask) + shown + b"@"
 
 
 def _scrub_value(value: Any, depth: int = 0) -> Any:

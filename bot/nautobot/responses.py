@@ -41,7 +41,7 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 BODY_READ_MAX = 64 * 1024
 """Characters of a body that is not JSON read for its excerpt: an error page says what went wrong at its top."""
 SCRUB_MAX = 1_000
-"""Characters of an echoed text the secret patterns look through: more than any excerpt or detail shows."""
+"""Characters of an echoed text read (and scrubbed): more than any excerpt or detail shows."""
 DETAIL_MAX = 500
 
 
@@ -117,17 +117,15 @@ class Answers:
     def excerpt(self, response: httpx.Response) -> str:
         """The start of the body as one line of text, tags taken out; only its first :data:`BODY_READ_MAX`
         characters are read."""
-        text = response.text.replace(self._token.get_secret_value(), MASK)  # before the cut can split the token
-        text = self.redact(_text_of(text[:BODY_READ_MAX]))
-        return _cut(text, EXCERPT_MAX)
+        return _cut(self.redact(_text_of(_head(response.text, BODY_READ_MAX))), EXCERPT_MAX)
 
     def redact(self, text: str) -> str:
         """Cut the token out of anything echoed back (a debug page or proxy could reflect headers).
 
-        What is returned is at most :data:`SCRUB_MAX` characters: the secret patterns read no further.
+        Only the first :data:`SCRUB_MAX` characters are read and returned.
         """
         token = self._token.get_secret_value()
-        return scrub(text.replace(token, MASK)[:SCRUB_MAX], secrets=(token,), mask=MASK)
+        return scrub(_head(text, SCRUB_MAX), secrets=(token,), mask=MASK)
 
     # -- errors ----------------------------------------------------------------------------------
 
@@ -266,6 +264,15 @@ class Answers:
                 "Try again in a minute; if it keeps happening, check Nautobot and any proxy in front of it."
             )
         return NautobotUnreachable(message, detail=reason, request_sent=sent)
+
+
+def _head(text: str, limit: int) -> str:
+    """The first ``limit`` characters of ``text``, less the word the limit cuts: a secret cut short is no
+    longer one the patterns know (nor the token one ``replace`` finds), and no secret holds a space."""
+    if len(text) <= limit or text[limit - 1].isspace() or text[limit].isspace():
+        return text[:limit]
+    words = text[:limit].rsplit(maxsplit=1)
+    return words[0] if len(words) == 2 else ""
 
 
 def _cut(text: str, limit: int) -> str:

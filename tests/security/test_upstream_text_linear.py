@@ -9,11 +9,6 @@ text is walked in Python.
 from __future__ import annotations
 
 import copy
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import FrameType
-from typing import Any
 
 import httpx
 import pytest
@@ -23,54 +18,12 @@ from pydantic import SecretStr
 from bot.models import JobForm, JobVariable
 from bot.nautobot import responses
 from bot.slack.modal import parse_command_text, validate
+from tests.security.steps import Steps, regex_calls, steps_of
 from tests.support.fake_nautobot import JOB, VARIABLES
 
 pytestmark = pytest.mark.security
 
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
-
-
-class Steps:
-    """Python lines run and C functions called, counted while a call runs."""
-
-    def __init__(self) -> None:
-        self.lines = 0
-        self.c_calls: list[str] = []
-
-    def _trace(self, frame: FrameType, event: str, arg: Any) -> Callable[..., Any]:
-        if event == "line":
-            self.lines += 1
-        return self._trace
-
-    def _profile(self, frame: FrameType, event: str, arg: Any) -> None:
-        if event == "c_call":
-            self.c_calls.append(getattr(arg, "__qualname__", repr(arg)))
-
-    @property
-    def total(self) -> int:
-        return self.lines + len(self.c_calls)
-
-
-@contextmanager
-def counting() -> Iterator[Steps]:
-    steps = Steps()
-    sys.settrace(steps._trace)
-    sys.setprofile(steps._profile)
-    try:
-        yield steps
-    finally:
-        sys.setprofile(None)
-        sys.settrace(None)
-
-
-def steps_of(call: Callable[[], Any]) -> Steps:
-    with counting() as steps:
-        call()
-    return steps
-
-
-def regex_calls(steps: Steps) -> list[str]:
-    return [name for name in steps.c_calls if name.startswith("Pattern.")]
 
 
 # -- a non-JSON Nautobot error body --------------------------------------------------------------

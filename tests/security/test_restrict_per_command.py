@@ -277,14 +277,16 @@ def test_only_admins_may_remove_from_acme_or_from_all_organizations(
     assert JANE in [admin["email"] for admin in meraki.admins(GLOBEX)]
 
     values = {"user_email": {"value": {"value": JANE}}, "meraki_org_id": picked(form, GLOBEX)}
-    summary = slack.submit_view(form["id"], values, user_id=ALICE)  # what she may pick still runs
+    summary = slack.submit_view(form["id"], values, user_id=ALICE)  # what she may pick still runs (Dry run unticked)
     assert summary["response_action"] == "update" and summary["view"]["submit"]["text"] == "Confirm"
     slack.submit_view(slack.current_view(ALICE)["id"], {}, user_id=ALICE)
 
     def ended() -> dict | None:
         return next((m for m in slack.messages(CHANNEL)[before:] if "succeeded" in m["text"].lower()), None)
 
-    assert "dry run" in slack.wait_for(ended, 120)["text"].lower()
+    assert "succeeded" in slack.wait_for(ended, 120)["text"].lower()  # Dry run left unticked: for real
+    assert JANE not in [admin["email"] for admin in meraki.admins(GLOBEX)]
+    assert JANE in [admin["email"] for admin in meraki.admins(ACME)]  # and only where she may
     slack.add_usergroup(ADMINS, [ADMIN])
 
 

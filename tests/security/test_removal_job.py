@@ -14,6 +14,7 @@ import redis
 from tests.support.job_runs import Run, run_job
 from tests.support.meraki_standin import MerakiStandIn
 from tests.support.nautobot_stack import BOT_USERNAME, REDIS_CACHE_DB, REDIS_HOST, REDIS_PORT, NautobotStack
+from tests.support.nautobot_ui import logged_in, submit_job_form
 from tests.support.seed import ACME, GLOBEX
 
 pytestmark = [pytest.mark.security, pytest.mark.nautobot]
@@ -42,7 +43,8 @@ def emails(meraki: MerakiStandIn, org_id: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "dryrun",
-    [pytest.param(..., id="missing"), None, "", "false", "False", "no", 0, "0", [], {}],
+    [..., None, "", "false", "False", "no", 0, "0", [], {}],
+    ids=["missing", "null", "empty", "'false'", "'False'", "'no'", "0", "'0'", "[]", "{}"],
 )
 def test_anything_but_an_explicit_false_is_a_dry_run(stack, meraki, run, dryrun):
     meraki.add_admin(ACME, JANE, "Jane Doe", "read-only")
@@ -65,6 +67,20 @@ def test_an_explicit_false_removes(stack, meraki, run):
     assert emails(meraki, ACME) == []
 
 
+def test_nautobots_own_form_removes_only_with_the_box_unticked(stack, meraki):
+    """A browser leaves an unticked box out of what it posts; Nautobot's form view reads that as False itself."""
+    meraki.add_admin(ACME, JANE, "Jane Doe", "read-only")
+    form = {"user_email": JANE, "meraki_org_id": "all"}
+    with logged_in(stack) as browser:
+        ticked = stack.wait_for_result(submit_job_form(stack, browser, stack.job_ids[REMOVE], {**form, "dryrun": "on"}))
+        assert ticked["result"]["outcome"] == "dry-run" and emails(meraki, ACME) == [JANE]
+        unticked = stack.wait_for_result(
+            submit_job_form(stack, browser, stack.job_ids[REMOVE], {**form, "dryrun": None})
+        )
+    assert unticked["status"]["value"] == "SUCCESS", unticked["result"]
+    assert unticked["result"]["outcome"] == "removed" and emails(meraki, ACME) == []
+
+
 def enqueue_directly(stack: NautobotStack, job_name: str, job_kwargs: dict) -> str:
     """Queue a run with these inputs as they are, past the REST API's validation, as a stored schedule is run."""
     code = (
@@ -84,7 +100,7 @@ def enqueue_directly(stack: NautobotStack, job_name: str, job_kwargs: dict) -> s
     return line.split()[1]
 
 
-@pytest.mark.parametrize("dryrun", [None, "", "false", 0])
+@pytest.mark.parametrize("dryrun", [None, "", "false", 0], ids=["null", "empty", "'false'", "0"])
 def test_the_job_itself_removes_only_on_false(stack, meraki, dryrun):
     meraki.add_admin(ACME, JANE, "Jane Doe", "read-only")
     result_id = enqueue_directly(stack, REMOVE, {"user_email": JANE, "meraki_org_id": "all", "dryrun": dryrun})
@@ -163,9 +179,8 @@ def test_no_job_log_names_the_api_keys_owner(stack, meraki, run):
         ),
     }
 
-    assert runs["remove"].status == "SUCCESS", runs["remove"].lines()
-    assert "The API key's own administrator is known; it is never removed." in runs["remove"].lines("info")
     for name, done in runs.items():
         assert done.status == "SUCCESS", (name, done.lines())
         logged = json.dumps(done.logs).casefold()
         assert "olga" not in logged and "keyholder" not in logged and "keyowner" not in logged, (name, done.lines())
+    assert "The API key's own administrator is known; it is never removed." in runs["remove"].lines("info")

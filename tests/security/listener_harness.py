@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ from bot.ledger import Ledger
 from bot.listeners import Listeners
 from bot.listeners.parts import Command
 from bot.nautobot import FormCache
+from bot.settings import CommandBinding
 from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer, WorkspacePacer
 from tests.security.slack_payloads import control_sequences, injection_problems, rendered_texts, unverbatim
@@ -91,17 +92,20 @@ def element(view: dict[str, Any], block_id: str) -> dict[str, Any]:
 
 
 def state_values(view: dict[str, Any], entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """``view.state.values`` from ``{block_id: action}``; the good values fill the rest."""
-    actions: dict[str, dict[str, Any]] = {
-        "user_email": {"value": GOOD["user_email"]},
-        "user_name": {"value": GOOD["user_name"]},
-        "meraki_org_id": {"selected_option": option(view, "meraki_org_id", GOOD["meraki_org_id"])},
-        "meraki_access_level": {"selected_option": option(view, "meraki_access_level", GOOD["meraki_access_level"])},
-        "meraki_network": {"value": None},
-        "meraki_network_access": {"selected_option": None},
-        "dryrun": {"selected_options": []},
-        **entries,
+    """``view.state.values`` from ``{block_id: action}``; the good values fill the rest of the fields the view has."""
+    present = {block.get("block_id") for block in view["blocks"] if block.get("type") == "input"}
+    defaults: dict[str, Any] = {
+        "user_email": lambda: {"value": GOOD["user_email"]},
+        "user_name": lambda: {"value": GOOD["user_name"]},
+        "meraki_org_id": lambda: {"selected_option": option(view, "meraki_org_id", GOOD["meraki_org_id"])},
+        "meraki_access_level": lambda: {
+            "selected_option": option(view, "meraki_access_level", GOOD["meraki_access_level"])
+        },
+        "meraki_network": lambda: {"value": None},
+        "meraki_network_access": lambda: {"selected_option": None},
+        "dryrun": lambda: {"selected_options": []},
     }
+    actions = {block_id: default() for block_id, default in defaults.items() if block_id in present} | entries
     return {
         block_id: {forms.ACTION_ID: {"type": element(view, block_id)["type"], **action}}
         for block_id, action in actions.items()
@@ -152,21 +156,23 @@ class Harness:
 
     # -- acting ----------------------------------------------------------------------------------
 
-    async def command(self, text: str) -> tuple[Outcome, dict[str, Any] | None]:
-        """Type ``/meraki-add-user <text>``; the form the stand-in then shows, if any."""
+    async def command(
+        self, text: str, slash: str = "/meraki-add-user", user: str = USER
+    ) -> tuple[Outcome, dict[str, Any] | None]:
+        """Type ``/meraki-add-user <text>`` (or ``slash``); the form the stand-in then shows, if any."""
         body = as_slack_sends_it(
             {
                 "team_id": "T0STANDIN",
                 "channel_id": CHANNEL,
-                "user_id": USER,
+                "user_id": user,
                 "user_name": "sec",
-                "command": "/meraki-add-user",
+                "command": slash,
                 "text": text,
-                "trigger_id": self.standin.new_trigger(USER),
+                "trigger_id": self.standin.new_trigger(user),
             }
         )
         outcome = await self._observe(lambda ack: self.listeners.command(ack, body, self.client))
-        view = self.standin.current_view(USER)
+        view = self.standin.current_view(user)
         return outcome, view if view and view.get("callback_id") == forms.CALLBACK_ID else None
 
     async def open_form(self) -> dict[str, Any]:
@@ -298,30 +304,53 @@ UNPACED_BURST = 1_000_000
 
 
 @asynccontextmanager
-async def harness(standin: SlackStandIn, tmp_path: Path, **listener_options: Any) -> AsyncIterator[Harness]:
-    """Listeners wired as ``bot.app.build`` wires them, with no pacing and no waiting between polls."""
+async def harness(
+    standin: SlackStandIn,
+    tmp_path: Path,
+    *,
+    nautobot: FakeNautobot | None = None,
+    commands: Mapping[str, CommandBinding | None] | None = None,
+    policy: dict[str, Any] = POLICY,
+    **listener_options: Any,
+) -> AsyncIterator[Harness]:
+    """Listeners wired as ``bot.app.build`` wires them, with no pacing and no waiting between polls.
+
+    ``commands``: each slash command and what it runs (the first is the main one); by default the one
+    ``/meraki-add-user`` running the fake's Create Meraki User.
+    """
 
     async def no_sleep(_seconds: float) -> None:
         await asyncio.sleep(0)
 
-    nautobot = echoing_nautobot()
+    nautobot = nautobot or echoing_nautobot()
     client = AsyncWebClient(token=standin.bot_token, base_url=standin.api_url)
     nautobot_client = nautobot.client()
     ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
-    cache = FormCache(nautobot_client, JOB_NAME)
-    access = Access(AccessPolicy.model_validate(POLICY), groups=SlackGroups(client), installed_team="T0STANDIN")
+    rules = AccessPolicy.model_validate(policy)
+    bound: list[Command] = []
+    for slash, binding in (commands or {"/meraki-add-user": None}).items():
+        cache = FormCache(nautobot_client, binding.job if binding else JOB_NAME)
+        access = Access(
+            rules,
+            groups=SlackGroups(client),
+            slash_command=slash,
+            main=not bound,
+            installed_team="T0STANDIN",
+        )
+        bound.append(Command(slash, cache, access, binding=binding))
     listeners = wire(
         slack=client,
         nautobot=nautobot_client,
         ledger=ledger,
-        commands=[Command("/meraki-add-user", cache, access)],
+        commands=bound,
         follow_timeout=60.0,
         pacer=ChannelPacer(0),
         sleep=no_sleep,
         **listener_options,
     )
     listeners.runs.threads.update_pacer = WorkspacePacer(burst=UNPACED_BURST)
-    await cache.refresh()
+    for command in bound:
+        await command.forms.refresh()
     try:
         found = Harness(standin, nautobot, listeners, client)
         await found.learn_allowed_sequences()

@@ -24,6 +24,7 @@ LINK_WAIT = 2.0
 
 _STATUS: dict[AuditOutcome, CommandStatus] = {
     AuditOutcome.DENIED: CommandStatus.BLOCKED,
+    AuditOutcome.LIMITED: CommandStatus.BLOCKED,  # the first refusal of a window: the ledger keeps only that one
     AuditOutcome.SUBMITTED: CommandStatus.SUCCEEDED,
     AuditOutcome.REFUSED: CommandStatus.FAILED,
     AuditOutcome.FAILED: CommandStatus.FAILED,

@@ -87,6 +87,7 @@ async def test_a_refusal_goes_to_the_ledger_and_to_the_command_log_as_blocked(le
         (AuditAction.RETRY, AuditOutcome.UNSENT, "errored"),
         (AuditAction.CANCEL, AuditOutcome.ALLOWED, "succeeded"),
         (AuditAction.CANCEL, AuditOutcome.DENIED, "blocked"),
+        (AuditAction.COMMAND, AuditOutcome.LIMITED, "blocked"),  # used more often than the rate limit lets
     ],
 )
 async def test_the_command_log_gets_finished_requests_like_the_apps_own_commands(ledger, action, outcome, status):

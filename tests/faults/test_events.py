@@ -7,14 +7,13 @@ a proxy the tests can cut, so the subscription can be lost while a Job ends.
 from __future__ import annotations
 
 import json
-import re
 import time
 
-import httpx
 import pytest
 import redis
 
 from tests.support.nautobot_stack import EVENTS_URL, REDIS_HOST, REDIS_PORT
+from tests.support.probes import events_detail, metric
 from tests.support.restarts import ADMIN_POSTS, assert_once, assert_reported_once, job_runs
 from tests.support.slack_flow import CHANNEL, entered, open_form, start_connected, submit
 from tests.support.tcp_proxy import TcpProxy
@@ -28,27 +27,6 @@ COMPLETED = "nautobot.jobs.job.completed"
 def redis_proxy():
     with TcpProxy((REDIS_HOST, REDIS_PORT)) as proxy:
         yield proxy
-
-
-def probes(chatops) -> str:
-    return f"http://127.0.0.1:{chatops.env['WEB_PORT']}"
-
-
-def metric(chatops, name: str) -> float:
-    text = httpx.get(f"{probes(chatops)}/metrics", timeout=10).text
-    match = re.search(rf"^meraki_chatops_{name} (\S+)$", text, re.MULTILINE)
-    assert match, name
-    return float(match[1])
-
-
-def events_detail(chatops) -> str:
-    ready = httpx.get(f"{probes(chatops)}/readyz", timeout=10)
-    body = ready.json()
-    # Whatever the events do, they never make the bot unready (polling goes on): they are no check of /readyz,
-    # and it answers 503 only for a check that failed (a slow answer from the real Nautobot now and then).
-    assert "nautobot_events" not in body["checks"], ready.text
-    assert (ready.status_code == 200) == all(body["checks"].values()), ready.text
-    return body["details"]["nautobot_events"]
 
 
 def result_id_of(nautobot, email: str) -> str:

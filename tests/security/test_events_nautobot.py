@@ -4,16 +4,15 @@ follows; a flood of forged events costs a bounded number of reads; a Cancel is l
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 import redis
 
 from tests.support.bot_process import BotProcess
 from tests.support.nautobot_stack import EVENTS_URL, NautobotStack
+from tests.support.probes import events_detail, metric
 from tests.support.restarts import ADMIN_POSTS, assert_once, assert_reported_once, job_runs
 from tests.support.slack_flow import CHANNEL, bot_env, entered, open_form, parent_message, start_connected, submit
 from tests.support.slack_flow import workspace as slack_workspace
@@ -35,21 +34,6 @@ def chatops(slack: SlackStandIn, nautobot: NautobotStack, tmp_path) -> Iterator[
     process = BotProcess(tmp_path, bot_env(slack, nautobot))
     yield process
     process.stop()
-
-
-def probes(chatops) -> str:
-    return f"http://127.0.0.1:{chatops.env['WEB_PORT']}"
-
-
-def metric(chatops, name: str) -> float:
-    text = httpx.get(f"{probes(chatops)}/metrics", timeout=10).text
-    match = re.search(rf"^meraki_chatops_{re.escape(name)} (\S+)$", text, re.MULTILINE)
-    assert match, name
-    return float(match[1])
-
-
-def events_detail(chatops) -> str:
-    return httpx.get(f"{probes(chatops)}/readyz", timeout=10).json()["details"]["nautobot_events"]
 
 
 def test_after_a_hostile_message_the_workers_events_still_wake_the_follow(stack, slack, chatops, meraki):

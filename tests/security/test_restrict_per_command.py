@@ -21,8 +21,9 @@ from bot.access import Access, AccessPolicy, Actor, SlackGroups
 from bot.app import commands
 from bot.doctor import Status, run_checks
 from bot.models import JobForm
-from bot.nautobot import AccessGrant, GrantType, NautobotClient
+from bot.nautobot import NautobotClient
 from bot.settings import Settings, SettingsError, load_settings
+from tests.security.everyone_granted import EveryoneGranted
 from tests.support.audit_trail import audit_rows
 from tests.support.bot_process import BotProcess
 from tests.support.fake_nautobot import ACME_ORG, JOB_ID, VARIABLES
@@ -140,24 +141,8 @@ async def test_only_admins_may_remove_from_acme_or_pick_all_organizations() -> N
     assert admin.allowed and admin.denied_choices == {}
 
 
-class StubGrants:
-    """nautobot-chatops' grants for one command, already read: every grant type allows ``*``."""
-
-    command, subcommand = "meraki", "remove-user"
-
-    def __init__(self) -> None:
-        kinds = (GrantType.ORGANIZATION, GrantType.CHANNEL, GrantType.USER)
-        self.grants = tuple(AccessGrant(command="meraki", subcommand="*", grant_type=k, value="*") for k in kinds)
-
-    def peek(self) -> tuple[AccessGrant, ...]:
-        return self.grants
-
-    async def current(self, *, fresh: bool = False) -> tuple[AccessGrant, ...]:
-        return self.grants
-
-
 async def test_restrict_applies_with_nautobot_chatops_grants_too() -> None:
-    access = guard({"restrict": ACME_RESTRICT}, REMOVE, grants=StubGrants())
+    access = guard({"restrict": ACME_RESTRICT}, REMOVE, grants=EveryoneGranted("remove-user"))
 
     alice = await access.decide(Actor(ALICE, channel_id=CHANNEL, team_id=TEAM))
     admin = await access.decide(Actor(ADMIN, channel_id=CHANNEL, team_id=TEAM))

@@ -16,7 +16,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.access import Access, AccessPolicy, Actor, SlackGroups
-from bot.nautobot import AccessGrant, GrantType
+from tests.security.everyone_granted import EveryoneGranted
 from tests.support.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.security
@@ -104,22 +104,6 @@ async def test_asking_stops_when_the_bot_stops() -> None:
     await asyncio.gather(warming, return_exceptions=True)
 
     assert warming.cancelled() and slack.asked == 1
-
-
-class EveryoneGranted:
-    """nautobot-chatops' grants, read: ``meraki *`` for any workspace, channel and user."""
-
-    command, subcommand = "meraki", "add-user"
-
-    def __init__(self) -> None:
-        kinds = (GrantType.ORGANIZATION, GrantType.CHANNEL, GrantType.USER)
-        self.grants = tuple(AccessGrant(command="meraki", subcommand="*", grant_type=k, value="*") for k in kinds)
-
-    def peek(self) -> tuple[AccessGrant, ...]:
-        return self.grants
-
-    async def current(self, *, fresh: bool = False) -> tuple[AccessGrant, ...]:
-        return self.grants
 
 
 async def test_an_outsider_is_refused_in_grants_mode_with_teams_set() -> None:

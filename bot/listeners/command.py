@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
@@ -64,7 +65,7 @@ async def command(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Asy
     if values is not None:  # the run goes ahead: decided afresh first
         decision = await _still_allowed(parts, actor, await parts.forms.get(), values)
         view, values = (view, values) if decision.allowed else (denied_view(decision), None)
-    await client.views_update(view_id=view_id, hash=view_hash, view=view)
+    await _replace_loading(parts, client, actor, (view_id, view_hash), view, runs=values is not None)
     await _audit(parts, actor, decision, context)
     if values is not None:  # the text said it all: the "Loading…" view said where to follow the run
         await _run_from_text(parts, body, await parts.forms.get(), values, actor, decision)
@@ -87,6 +88,26 @@ async def _loaded(
         where = channel_link(context.channel_id)
         return modal.message_modal("Sent", f"✅ Your command said it all: it runs now. Follow it in {where}."), values
     return form_view(parts, form, context, decision), None
+
+
+async def _replace_loading(
+    parts: Parts, client: AsyncWebClient, actor: Actor, opened: tuple[str, str | None], view: View, *, runs: bool
+) -> None:
+    """Put ``view`` in place of the "Loading…" view. That view may be gone (the person closed it, or a second
+    command opened a form over it): a run from the text still goes ahead and shows in the channel, and anything
+    else the view would have said is told to the person instead, so no command ends in silence."""
+    view_id, view_hash = opened
+    try:
+        await client.views_update(view_id=view_id, hash=view_hash, view=view)
+    except SlackApiError as exc:
+        log.warning("the loading view is gone user=%s: %s", actor.user_id, exc.response.get("error"))
+        if not runs:
+            gone = messages.error_message(
+                f"The window of {parts.command} was closed before its form could be shown.",
+                "Nothing ran.",
+                f"Type {parts.command} again.",
+            )
+            await parts.runs.threads.tell_privately(actor.channel_id, actor.user_id, gone)
 
 
 async def _still_allowed(parts: Parts, actor: Actor, form: JobForm, values: dict[str, Any]) -> Decision:

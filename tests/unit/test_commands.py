@@ -26,7 +26,7 @@ from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer, WorkspacePacer
 from tests.security.listener_harness import UNPACED_BURST
 from tests.support.fake_nautobot import JOB_ID, JOB_NAME, RUN_PATH, RUN_QUEUED, FakeNautobot, ok
-from tests.support.fake_slack import DM_CHANNEL, FakeAck, FakeSlack, view_dict, view_text
+from tests.support.fake_slack import DM_CHANNEL, OPENED_VIEW_ID, FakeAck, FakeSlack, view_dict, view_text
 from tests.unit.test_listeners import CHANNEL, GOOD, USER, VIEW_ID, settle, submit, submitted_view
 
 pytestmark = pytest.mark.usefixtures("no_retry_delay")
@@ -522,6 +522,32 @@ async def test_with_the_form_not_yet_read_the_loading_view_says_the_run_goes_ahe
     assert "Loading" in json.dumps(view_dict(opened["view"]))
     assert "it runs now" in view_text(view_dict(updated["view"]))
     assert len(nautobot.run_bodies()) == 1
+
+
+async def test_a_loading_view_closed_before_the_form_was_read_still_runs_the_text(
+    from_text: Listeners, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    from_text.main.forms.form = None
+    slack.closed_views.add(OPENED_VIEW_ID)  # closed, or replaced by the form of a second command
+
+    await from_text.command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type]
+    await settle(from_text)
+
+    assert len(nautobot.run_bodies()) == 1  # the run goes ahead, and shows in the channel
+    assert slack.calls_to("chat_postMessage")[0]["channel"] == CHANNEL
+
+
+async def test_a_loading_view_closed_before_its_form_could_be_shown_is_told(
+    from_text: Listeners, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    from_text.main.forms.form = None
+    slack.closed_views.add(OPENED_VIEW_ID)
+
+    await from_text.command(FakeAck(), typed("bob@example.com"), slack)  # type: ignore[arg-type]
+
+    assert nautobot.count("POST", RUN_PATH) == 0
+    [told] = slack.calls_to("chat_postEphemeral")
+    assert told["user"] == USER and "was closed before its form could be shown" in told["text"]
 
 
 async def test_a_refusal_in_a_channel_the_bot_is_not_in_goes_to_a_direct_message(

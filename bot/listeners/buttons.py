@@ -111,7 +111,11 @@ async def _clicked(find: ForRequest, ack: AsyncAck, body: dict[str, Any]) -> tup
 
 async def cancel(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     request_id, user_id, channel, parts, record = await _clicked(find, ack, body)
-    if record is None or not record.result_id:
+    if record is None or not record.result_id:  # e.g. swept from the ledger long after it ended
+        gone = messages.error_message(
+            "The bot no longer knows this run, so it cannot cancel it.", NOTHING_CANCELLED, "Cancel it in Nautobot."
+        )
+        await parts.runs.threads.tell_privately(channel, user_id, gone)
         return
     actor = Actor.from_interaction(body, record.channel_id)
     decision, _ = await _button_decision(parts, actor, record, NOTHING_CANCELLED)

@@ -361,6 +361,23 @@ async def test_cancel_rechecks_the_choices_the_run_holds(make_bot: Make, slack: 
     assert cancels == [("denied", ALICE)]
 
 
+async def test_cancel_on_a_run_the_ledger_no_longer_holds_is_answered(
+    make_bot: Make, slack: SlackWithAuth, nautobot: FakeNautobot
+):
+    bot = await make_bot(SOUND_RESTRICT)
+    click = {
+        "actions": [{"value": "V0SWEPT:1"}],
+        "user": {"id": ALICE, "team_id": TEAM},
+        "team": {"id": TEAM},
+        "container": {"channel_id": NETOPS},
+    }
+    await bot.cancel(FakeAck(), click, slack)  # type: ignore[arg-type]
+
+    [told] = slack.calls_to("chat_postEphemeral")
+    assert told["user"] == ALICE and "no longer knows this run" in told["text"]
+    assert nautobot.count("POST", RUN_PATH) == 0
+
+
 # -- Slack workspaces ----------------------------------------------------------------------------
 
 

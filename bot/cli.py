@@ -11,9 +11,9 @@ from importlib.metadata import version
 from typing import Any
 
 from bot import logs
-from bot.follow import poll_delays
 from bot.models import JobForm, LogEntry, ModalContext, RunStatus
 from bot.nautobot import JobFieldErrors, NautobotClient, NautobotError
+from bot.run_pace import poll_delays
 from bot.settings import NautobotSettings, Settings, SettingsError, load_settings
 from bot.slack import modal
 

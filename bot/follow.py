@@ -19,35 +19,16 @@ from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.nautobot import NautobotClient, NautobotError, ResultReader
-from bot.nautobot.events import APPROVAL_DENIED, APPROVAL_TOPICS, CANCEL_ASKED, JOB_STARTED, EventSource, Wakeups
+from bot.nautobot.events import APPROVAL_DENIED, APPROVAL_TOPICS, JOB_STARTED, EventSource
+from bot.nautobot.wakeups import CANCEL_ASKED, Wakeups
 from bot.run_pace import (
-    APPROVAL_POLL_CAP,
     ENDING_POLLS,
-    EVENT_SAFETY_POLL,
-    FIRST_POLL,
     LATE_POLL,
-    LONG_RUN,
-    LONG_RUN_POLL,
-    POLL_CAP,
     STARTED_SETTLE,
     RunPace,
     approval_delays,
-    poll_delays,
 )
 from bot.slack.thread import SlackThreads, Thread
-
-__all__ = [  # the pace is bot.run_pace's; these names are kept here for the modules that import them from here
-    "APPROVAL_POLL_CAP",
-    "EVENT_SAFETY_POLL",
-    "FIRST_POLL",
-    "LATE_POLL",
-    "LONG_RUN",
-    "LONG_RUN_POLL",
-    "POLL_CAP",
-    "Follower",
-    "approval_delays",
-    "poll_delays",
-]
 
 log = logging.getLogger("bot.follow")
 T = TypeVar("T")

@@ -29,23 +29,7 @@ from redis.exceptions import RedisError
 from bot.logs import scrub
 from bot.metrics import Metrics
 from bot.nautobot.event_payload import APPROVAL_TOPICS, MAX_EVENT_BYTES, UnusableEvent, about
-from bot.nautobot.wakeups import CANCEL_ASKED, JOB_COMPLETED, JOB_STARTED, RECENT_EVENTS, RECENT_SECONDS, Wakeups
-
-__all__ = [
-    "APPROVAL_DENIED",
-    "APPROVAL_TOPICS",
-    "CANCEL_ASKED",
-    "JOB_COMPLETED",
-    "JOB_STARTED",
-    "MAX_EVENT_BYTES",
-    "RECENT_EVENTS",
-    "RECENT_SECONDS",
-    "RESUBSCRIBED",
-    "TOPICS",
-    "EventSource",
-    "Wakeups",
-    "subject",
-]
+from bot.nautobot.wakeups import JOB_COMPLETED, JOB_STARTED, Wakeups
 
 log = logging.getLogger("bot.nautobot.events")
 

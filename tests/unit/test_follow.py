@@ -14,21 +14,12 @@ import httpx
 import pytest
 
 import bot.follow as follow_module
-from bot.follow import (
-    APPROVAL_POLL_CAP,
-    FIRST_POLL,
-    LATE_POLL,
-    LATE_WINDOW,
-    LONG_RUN,
-    LONG_RUN_POLL,
-    POLL_CAP,
-    SCHEDULER_POLL,
-    Follower,
-    poll_delays,
-)
+from bot.follow import LATE_WINDOW, SCHEDULER_POLL, Follower
 from bot.models import JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import Capabilities, NautobotError
-from bot.nautobot.events import APPROVAL_DENIED, Wakeups
+from bot.nautobot.events import APPROVAL_DENIED
+from bot.nautobot.wakeups import Wakeups
+from bot.run_pace import APPROVAL_POLL_CAP, FIRST_POLL, LATE_POLL, LONG_RUN, LONG_RUN_POLL, POLL_CAP, poll_delays
 from bot.slack.log_messages import LONG_LOG_ENTRIES
 from bot.slack.messages import STATUS_TEXT
 from bot.slack.pacing import ChannelPacer, WorkspacePacer

@@ -16,6 +16,7 @@ from bot import listeners
 from bot.access import Access, ChatOpsGrants, SlackGroups, Workspace
 from bot.access.rate import RateLimit
 from bot.audit import Audit
+from bot.command_bindings import CommandBinding
 from bot.follow import Follower
 from bot.ledger import Ledger
 from bot.listeners import Listeners
@@ -24,7 +25,7 @@ from bot.metrics import Metrics
 from bot.nautobot import ChatOpsApp, FormCache, FormCaches, NautobotClient, ResultReader
 from bot.nautobot.events import EventSource
 from bot.runs import Runs
-from bot.settings import CommandBinding, Settings
+from bot.settings import Settings
 from bot.slack.client import slack_client
 from bot.slack.pacing import ChannelPacer
 from bot.slack.thread import SlackThreads

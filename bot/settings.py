@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import json
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AnyHttpUrl,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -23,6 +19,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.access import AccessPolicy
+from bot.access.policy_source import policy_file, policy_text
+from bot.command_bindings import DEFAULT_COMMANDS, REPLACED, SLASH_COMMAND, CommandBinding, commands_text
 
 HINTS = {
     "slack_bot_token": "the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page",
@@ -47,108 +45,7 @@ def _present(value: SecretStr) -> SecretStr:
     return value
 
 
-def _policy_text(value: Any) -> Any:
-    """ACCESS_POLICY arrives as JSON text; say where it is broken rather than pydantic-settings' generic error."""
-    if not isinstance(value, str):
-        return value
-    if not value.strip():
-        return None
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-
-
-def _policy_file(value: Any) -> Any:
-    """ACCESS_POLICY_FILE names a YAML (.yaml, .yml) or JSON file; its content becomes the policy."""
-    if not isinstance(value, str | Path):
-        return value
-    if not str(value).strip():
-        return None
-    path = Path(value)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if path.suffix.lower() in (".yaml", ".yml"):
-        return _yaml(path, text)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-
-
-def _yaml(path: Path, text: str) -> Any:
-    try:
-        import yaml
-    except ImportError:  # pragma: no cover - PyYAML comes with the bot
-        raise ValueError(
-            f"{path} is YAML, but PyYAML is not installed: install it, or write the policy as JSON"
-        ) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ValueError(f"{path} is not valid YAML{where}") from None
-
-
 EVENT_URL_SCHEMES = ("redis://", "rediss://", "unix://")
-_SLASH_COMMAND = re.compile(r"^/[^\s/]{1,31}$")
-_SUBCOMMAND = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
-
-
-class CommandBinding(BaseModel):
-    """What one slash command runs, and how: a Job by name, its name in nautobot-chatops' grants and log."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    job: str = Field(min_length=1, max_length=255)
-    """The Job's name in Nautobot (its ``name``, e.g. ``Create Meraki User``)."""
-    subcommand: str = Field(default="", max_length=64)
-    """The subcommand nautobot-chatops' Access Grants and command log know it by; empty: the command's name."""
-    confirm: bool = False
-    """A submitted form becomes a summary first; only its Confirm runs the Job (for what cannot be undone)."""
-    run_from_text: bool = False
-    """The command runs without a form when its text fills every required field (for read-only Jobs)."""
-
-    @field_validator("subcommand")
-    @classmethod
-    def _subcommand(cls, value: str) -> str:
-        if value and not _SUBCOMMAND.match(value):
-            raise ValueError("must be a command name: letters, digits, - and _, no spaces (a grant's * matches it)")
-        return value
-
-    @model_validator(mode="after")
-    def _confirmed_runs_need_the_form(self) -> CommandBinding:
-        if self.confirm and self.run_from_text:
-            raise ValueError("confirm and run_from_text exclude each other: a confirmed run always shows its form")
-        return self
-
-
-DEFAULT_COMMANDS: dict[str, CommandBinding] = {
-    "/meraki-add-user": CommandBinding(job="Create Meraki User", subcommand="add-user"),
-    "/meraki-find-user": CommandBinding(job="Find Meraki User", subcommand="find-user", run_from_text=True),
-    "/meraki-remove-user": CommandBinding(job="Remove Meraki User", subcommand="remove-user", confirm=True),
-}
-"""The commands ``manifest.yml`` declares. The first is the one a policy rule without ``commands`` covers."""
-
-REPLACED = {
-    "slash_command": "COMMANDS (its first command)",
-    "nautobot_job_name": "COMMANDS (the job of its first command)",
-    "nautobot_chatops_subcommand": "COMMANDS (the subcommand of its first command)",
-}
-"""Settings of the single command the bot once had: set, they stop the start and say what replaces them."""
-
-
-def _commands_text(value: Any) -> Any:
-    """COMMANDS arrives as JSON text: ``{"/meraki-add-user": {"job": "Create Meraki User"}, ...}``."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
 
 
 class NautobotSettings(BaseSettings):
@@ -161,7 +58,7 @@ class NautobotSettings(BaseSettings):
     nautobot_verify_tls: bool = True
     nautobot_ca_bundle: Path | None = None
     # Slash command → the Job it runs; the first is the main one (see DEFAULT_COMMANDS).
-    commands: Annotated[dict[str, CommandBinding], NoDecode, BeforeValidator(_commands_text)] = Field(
+    commands: Annotated[dict[str, CommandBinding], NoDecode, BeforeValidator(commands_text)] = Field(
         default_factory=lambda: dict(DEFAULT_COMMANDS)
     )
     slash_command: str | None = None
@@ -183,7 +80,7 @@ class NautobotSettings(BaseSettings):
         jobs: dict[str, str] = {}
         subcommands: dict[str, str] = {}
         for slash, binding in value.items():
-            if not _SLASH_COMMAND.match(slash):
+            if not SLASH_COMMAND.match(slash):
                 raise ValueError(
                     f"{slash!r} is not a slash command: it must look like /meraki-add-user (a slash, no spaces, at "
                     "most 32 characters)"
@@ -281,8 +178,8 @@ class Settings(NautobotSettings):
     probe_port: int | None = Field(default=None, ge=1, le=65535, validate_default=True)
     readiness_cache_seconds: float = Field(default=5, ge=0, le=60)
     # Who may use the command. Unset: nobody (the refusal names these settings).
-    access_policy: Annotated[AccessPolicy | None, NoDecode, BeforeValidator(_policy_text)] = None
-    access_policy_file: Annotated[AccessPolicy | None, NoDecode, BeforeValidator(_policy_file)] = None
+    access_policy: Annotated[AccessPolicy | None, NoDecode, BeforeValidator(policy_text)] = None
+    access_policy_file: Annotated[AccessPolicy | None, NoDecode, BeforeValidator(policy_file)] = None
     slack_group_cache_seconds: float = Field(default=300, ge=0)
     # Nautobot's ChatOps app (nautobot-chatops): its Access Grants decide who may run the command,
     # and every request goes into its command log.

@@ -14,12 +14,12 @@ from bot import access as policy
 from bot.access import Access, Actor, Decision
 from bot.access.rate import RateLimit
 from bot.audit import Audit
+from bot.command_bindings import CommandBinding
 from bot.ledger import AuditAction, AuditEntry, AuditOutcome, Ledger
 from bot.metrics import Metrics
 from bot.models import FILLED_BY_BOT, JobForm, ModalContext
 from bot.nautobot import FormCache, NautobotError, ObjectSearch
 from bot.runs import Runs, Sent
-from bot.settings import CommandBinding
 from bot.slack import messages, modal
 from bot.slack.text import escape
 

@@ -18,19 +18,14 @@ from dataclasses import dataclass, field
 import meraki
 from meraki.exceptions import APIError, APIResponseError
 
+from .admin_report import Organization, Skipped, admin_row, counted, describe_admin, plain
 from .meraki_admins import (
     SUCCESS,
     MerakiAdmins,
     MerakiProblem,
-    Organization,
     OrganizationRefused,
-    Skipped,
-    admin_row,
-    counted,
-    describe_admin,
     explain,
     meraki_errors,
-    plain,
 )
 
 Renew = Callable[[], None]

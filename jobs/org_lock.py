@@ -15,7 +15,7 @@ from django.core.cache import cache
 from redis.exceptions import LockError, RedisError
 
 from .admin_removal import OrganizationBusy, Renew
-from .meraki_admins import Organization
+from .admin_report import Organization
 
 HOLD_FOR = 300
 """Seconds the lock lives unless released: far longer than listing and deleting take, even with Meraki's waits."""

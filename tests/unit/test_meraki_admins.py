@@ -1,13 +1,15 @@
 """The Job's Meraki steps against the Meraki stand-in, without Nautobot (edge cases, fast).
 
-``jobs/__init__.py`` needs a configured Nautobot, so the Nautobot-free module is loaded by path.
+``jobs/__init__.py`` needs a configured Nautobot, so the Nautobot-free modules are loaded as a package of their
+own that never runs it.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import logging
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,10 @@ import pytest
 from tests.support.meraki_standin import MerakiStandIn
 from tests.support.seed import ACME, BRANCH, GLOBEX, seed
 
-SOURCE = Path(__file__).resolve().parents[2] / "jobs" / "meraki_admins.py"
-spec = importlib.util.spec_from_file_location("meraki_admins_under_test", SOURCE)
-meraki_admins = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(meraki_admins)
+PACKAGE = "jobs_without_nautobot"
+package = sys.modules.setdefault(PACKAGE, types.ModuleType(PACKAGE))
+package.__path__ = [str(Path(__file__).resolve().parents[2] / "jobs")]
+meraki_admins = importlib.import_module(f"{PACKAGE}.meraki_admins")
 
 
 @pytest.fixture(scope="module")

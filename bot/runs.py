@@ -11,21 +11,19 @@ out, and stops working on any that another one took over. Slack is reached only 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
-from collections.abc import Coroutine
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
 from bot.follow import Follower
 from bot.ledger import IllegalTransition, Ledger, LedgerError, LostLease, Record, RequestState
-from bot.logs import correlation
+from bot.logs import correlation, set_correlation
 from bot.metrics import Metrics
 from bot.models import REQUEST_ID, JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import FormCaches, JobFieldErrors, NautobotClient, NautobotError, NautobotUnreachable, Submission
+from bot.run_outcome import METRIC, Answer, Ask, Sent, SubmitOutcome, request_key
 from bot.slack.thread import SlackThreads, Thread
 
 log = logging.getLogger("bot.runs")
@@ -38,44 +36,6 @@ TELL_AFTER_RESUMES = 5
 """A request taken up this many times without getting anywhere: its requester is told (once) that it waits."""
 RETRY_CAP = 600.0
 """The longest wait before a request that could not be taken up is tried again."""
-
-
-def request_key(view_id: str, values: dict[str, Any], attempt: int = 0) -> str:
-    """The idempotency key: the same submission delivered twice maps to one key, a changed one does not."""
-    digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return f"{view_id}:{digest}" + (f":{attempt}" if attempt else "")
-
-
-class Sent(StrEnum):
-    """What became of sending a request to Nautobot."""
-
-    SUBMITTED = "submitted"
-    """Nautobot took it: a run to follow, or a scheduled job awaiting approval."""
-    DUPLICATE = "duplicate"
-    """Another delivery of the same request is already sending it; this one does nothing."""
-    FIELD_ERRORS = "field_errors"
-    """Nautobot refused the input; the person can correct the form and send it again."""
-    NOT_RUN = "not_run"
-    """Nautobot refused it for good (permissions, a disabled Job), or may have it after all; nothing is kept."""
-    UNSENT = "unsent"
-    """Nautobot could not be reached; the request is kept and a Retry sends it again."""
-    UNRECORDED = "unrecorded"
-    """The ledger failed while the request was being sent; once it answers, the request is taken up again."""
-
-
-@dataclass(frozen=True)
-class SubmitOutcome:
-    """One sending's outcome, the same whether it came from the modal, a late answer or the Retry button."""
-
-    sent: Sent
-    submission: Submission | None = None
-    error: NautobotError | LedgerError | None = None
-
-    @classmethod
-    def refused(cls, error: NautobotError) -> SubmitOutcome:
-        if isinstance(error, JobFieldErrors):
-            return cls(Sent.FIELD_ERRORS, error=error)
-        return cls(Sent.UNSENT if error.retryable else Sent.NOT_RUN, error=error)
 
 
 class Runs:
@@ -100,21 +60,62 @@ class Runs:
         self._following: dict[str, asyncio.Task[Any]] = {}
         self._sending: set[str] = set()
 
-    # -- recording and sending -------------------------------------------------------------------
+    # -- a request's way in: every entry point's one call ---------------------------------------
 
-    async def claim(
-        self, view_id: str, requester_id: str, channel_id: str, form: JobForm, values: dict[str, Any]
-    ) -> RunRequest | None:
+    async def ask(self, ask: Ask, answer: Answer) -> SubmitOutcome:
+        """Record the request once, send it to Nautobot once, tell the person through ``answer``, announce it, and
+        follow it in the background. ``answer`` hears every outcome: a duplicate delivery's and an unrecorded
+        request's too."""
+        try:
+            request = await self._claim(ask)
+        except LedgerError as exc:
+            log.error("cannot record a request: %s", exc)
+            return await self._answered(SubmitOutcome(Sent.NOT_RECORDED, error=exc), answer)
+        if request is None:  # Slack delivered it twice, a second click, or another replica has it: it runs once
+            return await self._answered(SubmitOutcome(Sent.DUPLICATE), answer)
+        set_correlation(request.request_id)  # follows the request into every log line
+        return await self._carry(request, ask.form, answer)
+
+    async def retry(self, request: RunRequest, form: JobForm, answer: Answer) -> SubmitOutcome:
+        """A kept request (Nautobot could not be reached) sent again, on from where :meth:`ask` left it."""
+        return await self._carry(request, form, answer)
+
+    async def _carry(self, request: RunRequest, form: JobForm, answer: Answer) -> SubmitOutcome:
+        outcome = replace(await self._send(request.request_id, form), request=request)
+        submission = outcome.submission
+        if submission is None:
+            return await self._answered(outcome, answer)
+        self.metrics.request(METRIC[outcome.sent])
+        await answer.tell(outcome)
+        if submission.awaiting_approval:
+            log.info("run awaits approval request=%s scheduled=%s", request.request_id, submission.scheduled_job_id)
+        await self._announce(request, form, submission.run, submission.scheduled_url)
+        await answer.record(outcome)
+        return outcome
+
+    async def _answered(self, outcome: SubmitOutcome, answer: Answer) -> SubmitOutcome:
+        """An outcome with nothing to announce: counted, logged, told and recorded."""
+        self.metrics.request(METRIC[outcome.sent])
+        if isinstance(outcome.error, NautobotError) and not isinstance(outcome.error, JobFieldErrors):
+            self.metrics.nautobot_error(outcome.error)
+            log.warning("run refused request=%s: %s", outcome.request and outcome.request.request_id, outcome.error)
+        elif isinstance(outcome.error, LedgerError) and outcome.request is not None:
+            log.error("request=%s not recorded: %s", outcome.request.request_id, outcome.error)
+        await answer.tell(outcome)
+        await answer.record(outcome)
+        return outcome
+
+    async def _claim(self, ask: Ask) -> RunRequest | None:
         """Record the request before anything is sent; None when this submission is already under way."""
         for attempt in range(MAX_ATTEMPTS):
-            request_id = request_key(view_id, values, attempt)
+            request_id = request_key(ask.key, ask.values, attempt)
             request = RunRequest(
                 request_id=request_id,
-                requester_id=requester_id,
-                channel_id=channel_id,
-                job_name=form.job_name,
-                inputs={**values, REQUEST_ID: request_id} if form.variable(REQUEST_ID) else values,
-                dryrun=bool(values.get("dryrun", False)),
+                requester_id=ask.requester_id,
+                channel_id=ask.channel_id,
+                job_name=ask.form.job_name,
+                inputs={**ask.values, REQUEST_ID: request_id} if ask.form.variable(REQUEST_ID) else ask.values,
+                dryrun=bool(ask.values.get("dryrun", False)),
             )
             record, created = await self.ledger.record(request)
             if created or record.state is RequestState.UNSENT:
@@ -123,7 +124,7 @@ class Runs:
                 return None
         raise LedgerError(f"{MAX_ATTEMPTS} refused attempts from one form; open a new one")
 
-    async def send(self, request_id: str, form: JobForm) -> SubmitOutcome:
+    async def _send(self, request_id: str, form: JobForm) -> SubmitOutcome:
         """:meth:`submit`, with every way it can end as one outcome."""
         self._sending.add(request_id)  # its lease is renewed while Nautobot takes its time
         try:
@@ -174,7 +175,9 @@ class Runs:
 
     # -- announcing and following ----------------------------------------------------------------
 
-    async def start(self, request: RunRequest, form: JobForm | None, run: JobRun | None, scheduled_url: str | None):
+    async def _announce(
+        self, request: RunRequest, form: JobForm | None, run: JobRun | None, scheduled_url: str | None
+    ) -> None:
         """Post the parent message, then follow the run in the background."""
         status = run.status if run else RunStatus.AWAITING_APPROVAL
         if status.is_final:  # a resumed run may have ended; the final status goes up after its log
@@ -301,36 +304,58 @@ class Runs:
             log.exception("could not tell requester=%s that request=%s waits", record.requester_id, record.request_id)
 
     async def _resume(self, record: Record) -> int:
-        state = record.state
-        if state is RequestState.UNSENT:
+        """Take ``record`` up from the state it was left in: each state has one handler (1: taken up)."""
+        if record.state is RequestState.UNSENT:
             return 0  # the requester was told to retry
-        log.info("resuming request=%s state=%s", record.request_id, state)
-        request = record.to_request()
-        form: JobForm | None
-        if state in (RequestState.RECEIVED, RequestState.SUBMITTING):
-            # Neither found in Nautobot nor sent without the Job's form: Nautobot's error postpones it.
-            form = await self.forms.of(record.job_name).get()
-            if state is RequestState.SUBMITTING:
-                record = await self._adopt_or_reset(record, form)
-            if record.state is not RequestState.SUBMITTED:
-                submission = await self.submit(record.request_id, form, waiting=False)
-                await self.start(request, form, submission.run, submission.scheduled_url)
-                return 1
-        else:
-            form = await self._form(record.job_name)  # only shown: the request goes on without it
-        run = await self.nautobot.job_result(record.result_id) if record.result_id else None
-        if record.state is RequestState.SUBMITTED:
-            scheduled_url = self.nautobot.scheduled_url(record.scheduled_job_id) if record.scheduled_job_id else None
-            await self.start(request, form, run, scheduled_url)
-            return 1
-        thread = _thread_of(record)
-        if run is None and record.scheduled_job_id:  # announced, waiting for an approval in Nautobot
-            self._await_approval(request, form, record.scheduled_job_id, thread)
-            return 1
-        if run is None:
-            raise LedgerError(f"request {record.request_id} is {state.value} but has neither a run nor an approval")
-        self._follow(request, form, run, thread, logged=state is RequestState.LOGGED)
+        log.info("resuming request=%s state=%s", record.request_id, record.state)
+        take_up: dict[RequestState, Callable[[Record], Awaitable[None]]] = {
+            RequestState.RECEIVED: self._send_again,
+            RequestState.SUBMITTING: self._adopt_or_send,
+            RequestState.SUBMITTED: self._announce_again,
+            RequestState.ANNOUNCED: self._follow_again,
+            RequestState.LOGGED: self._follow_again,
+        }
+        if record.state not in take_up:
+            raise LedgerError(f"request {record.request_id} is {record.state.value}: nothing to take up")
+        await take_up[record.state](record)
         return 1
+
+    async def _send_again(self, record: Record) -> None:
+        """Recorded, never sent: send it now (without the Job's form it is not sent: Nautobot's error postpones
+        it), and announce it."""
+        form = await self.forms.of(record.job_name).get()
+        submission = await self.submit(record.request_id, form, waiting=False)
+        await self._announce(record.to_request(), form, submission.run, submission.scheduled_url)
+
+    async def _adopt_or_send(self, record: Record) -> None:
+        """The bot died while sending the run: if Nautobot has it, that run is followed; else it is sent again."""
+        form = await self.forms.of(record.job_name).get()
+        record = await self._adopt_or_reset(record, form)
+        if record.state is RequestState.SUBMITTED:
+            await self._announce_again(record)
+        else:
+            await self._send_again(record)
+
+    async def _announce_again(self, record: Record) -> None:
+        """Sent, not announced yet: the parent message, then the follow."""
+        form = await self._form(record.job_name)  # only shown: the request goes on without it
+        run = await self.nautobot.job_result(record.result_id) if record.result_id else None
+        scheduled_url = self.nautobot.scheduled_url(record.scheduled_job_id) if record.scheduled_job_id else None
+        await self._announce(record.to_request(), form, run, scheduled_url)
+
+    async def _follow_again(self, record: Record) -> None:
+        """Announced (its log perhaps posted already): followed on in its thread."""
+        form = await self._form(record.job_name)
+        run = await self.nautobot.job_result(record.result_id) if record.result_id else None
+        thread = _thread_of(record)
+        if run is not None:
+            self._follow(record.to_request(), form, run, thread, logged=record.state is RequestState.LOGGED)
+        elif record.scheduled_job_id:  # waiting for an approval in Nautobot
+            self._await_approval(record.to_request(), form, record.scheduled_job_id, thread)
+        else:
+            raise LedgerError(
+                f"request {record.request_id} is {record.state.value} but has neither a run nor an approval"
+            )
 
     async def _form(self, job_name: str) -> JobForm | None:
         try:

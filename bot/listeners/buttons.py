@@ -13,12 +13,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import access as policy
 from bot.access import Actor, Decision
 from bot.ledger import AuditAction, AuditOutcome, Record, RequestState
-from bot.listeners.outcome import Answer, Asked, finish, send_unattended
+from bot.listeners.outcome import Asked, ModalAnswer, PrivateAnswer, Reply
 from bot.listeners.parts import RETRY_LATER, Parts, denied_view
 from bot.logs import set_correlation
 from bot.models import REQUEST_ID, JobForm, ModalContext, RunStatus
 from bot.nautobot import NautobotError
-from bot.runs import Sent
+from bot.run_outcome import Ask
 from bot.slack import messages, modal
 
 log = logging.getLogger("bot.listeners")
@@ -52,8 +52,8 @@ async def retry(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: A
         await parts.record(AuditAction.RETRY, AuditOutcome.DENIED, actor, decision=decision, request_id=request_id)
         return
     context = ModalContext(channel_id=record.channel_id, user_id=record.requester_id, job_id="", command=parts.command)
-    asked = Asked(record.to_request(), form, context, actor, decision, AuditAction.RETRY)
-    await finish(parts, await parts.runs.send(request_id, form), asked, Answer(client, view_id))
+    answer = ModalAnswer(parts, Asked(form, context, actor, decision, AuditAction.RETRY), Reply(client, view_id))
+    await parts.runs.retry(record.to_request(), form, answer)
 
 
 async def _button_decision(
@@ -115,7 +115,7 @@ async def cancel(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: 
         gone = messages.error_message(
             "The bot no longer knows this run, so it cannot cancel it.", NOTHING_CANCELLED, "Cancel it in Nautobot."
         )
-        await parts.runs.threads.tell_privately(channel, user_id, gone)
+        await parts.tell(channel, user_id, gone)
         return
     actor = Actor.from_interaction(body, record.channel_id)
     decision, _ = await _button_decision(parts, actor, record, NOTHING_CANCELLED)
@@ -138,7 +138,7 @@ async def cancel(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: 
                 f"Nautobot did not cancel the run: {exc}", "The Job goes on.", "Cancel it in Nautobot."
             )
             outcome, reason = AuditOutcome.FAILED, f"Nautobot did not cancel the run: {exc}"
-    await parts.runs.threads.tell_privately(channel, user_id, (text, blocks))
+    await parts.tell(channel, user_id, (text, blocks))
     await parts.record(
         AuditAction.CANCEL,
         outcome,
@@ -164,9 +164,7 @@ async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client
         return
     problem = await _not_a_succeeded_dry_run(parts, record)
     if problem is not None or record is None:
-        await parts.runs.threads.tell_privately(
-            channel, user_id, messages.error_message(problem or "", NOTHING_RUN, f"Use {parts.command}.")
-        )
+        await parts.tell(channel, user_id, messages.error_message(problem or "", NOTHING_RUN, f"Use {parts.command}."))
         return
     actor = Actor.from_interaction(body, record.channel_id)
     decision, form = await _button_decision(parts, actor, record, NOTHING_RUN)
@@ -174,32 +172,21 @@ async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client
     if decision.allowed and dry is None:  # the Job lost its dry run since: "for real" would mean nothing new
         decision = Decision(False, f"{record.job_name} no longer has a dry run.", NOTHING_RUN, decision.source)
     if not decision.allowed or form is None or dry is None:
-        await parts.runs.threads.tell_privately(
-            channel, user_id, messages.error_message(decision.reason, NOTHING_RUN, decision.remedy)
-        )
+        await parts.tell(channel, user_id, messages.error_message(decision.reason, NOTHING_RUN, decision.remedy))
         await parts.record(AuditAction.FOR_REAL, AuditOutcome.DENIED, actor, decision=decision, request_id=request_id)
         return
     values = {name: value for name, value in record.inputs.items() if name != REQUEST_ID} | {dry: False}
-    # One key per dry run: two clicks (or two replicas receiving one) run it for real once.
-    request = await parts.runs.claim(f"{request_id}/for-real", user_id, record.channel_id, form, values)
-    if request is None:
-        ran = messages.error_message("This dry run was already run for real.", "It runs once.", "Follow it above.")
-        await parts.runs.threads.tell_privately(channel, user_id, ran)
-        return
-    set_correlation(request.request_id)
     context = ModalContext(channel_id=record.channel_id, user_id=user_id, job_id=form.job_id, command=parts.command)
-    asked = Asked(request, form, context, actor, decision, AuditAction.FOR_REAL)
-    outcome, reason = await send_unattended(parts, asked, form, note=f"for real after the dry run {request_id}")
-    if outcome.submission is None and outcome.sent is not Sent.DUPLICATE:
-        refused = messages.error_message(f"Nautobot did not run it: {reason}", NOTHING_RUN, RETRY_LATER)
-        await parts.runs.threads.tell_privately(channel, user_id, refused)
+    asked = Asked(form, context, actor, decision, AuditAction.FOR_REAL, note=f"for real after the dry run {request_id}")
+    ran = messages.error_message("This dry run was already run for real.", "It runs once.", "Follow it above.")
+    answer = PrivateAnswer(parts, asked, not_run=(NOTHING_RUN, RETRY_LATER), duplicate=ran)
+    # One key per dry run: two clicks (or two replicas receiving one) run it for real once.
+    await parts.runs.ask(Ask(f"{request_id}/for-real", user_id, record.channel_id, form, values), answer)
 
 
 async def _refuse_stranger(parts: Parts, channel: str, user_id: str, record: Record, body: dict[str, Any]) -> None:
     """Only the requester may run a dry run for real: anyone else is told so, and nothing about the run."""
-    await parts.runs.threads.tell_privately(
-        channel, user_id, messages.only_requester_may_run_for_real(record.requester_id)
-    )
+    await parts.tell(channel, user_id, messages.only_requester_may_run_for_real(record.requester_id))
     actor = Actor.from_interaction(body, record.channel_id)
     reason = f"only {record.requester_id}, who asked for the dry run, may run it for real"
     await parts.record(AuditAction.FOR_REAL, AuditOutcome.DENIED, actor, reason=reason, request_id=record.request_id)

@@ -13,13 +13,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import access as policy
 from bot.access import Actor, Decision
-from bot.ledger import AuditAction, AuditOutcome, LedgerError
-from bot.listeners.outcome import Asked, send_unattended
+from bot.ledger import AuditAction, AuditOutcome
+from bot.listeners.outcome import Asked, PrivateAnswer
 from bot.listeners.parts import RETRY_LATER, Parts, denied_view, form_view, requested_by
-from bot.logs import set_correlation
 from bot.models import REQUESTED_BY, JobForm, ModalContext
 from bot.nautobot import NautobotError
-from bot.runs import Sent
+from bot.run_outcome import Ask
 from bot.slack import messages, modal
 from bot.slack.text import channel_link
 
@@ -48,7 +47,7 @@ async def command(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Asy
             if decision.allowed:
                 await _run_from_text(parts, body, form, values, actor, decision)
             else:
-                await parts.runs.threads.tell_privately(actor.channel_id, actor.user_id, _refused(decision))
+                await parts.tell(actor.channel_id, actor.user_id, _refused(decision))
             return
         view = form_view(parts, form, context, decision) if decision.allowed else denied_view(decision)
         await client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -107,7 +106,7 @@ async def _replace_loading(
                 "Nothing ran.",
                 f"Type {parts.command} again.",
             )
-            await parts.runs.threads.tell_privately(actor.channel_id, actor.user_id, gone)
+            await parts.tell(actor.channel_id, actor.user_id, gone)
 
 
 async def _still_allowed(parts: Parts, actor: Actor, form: JobForm, values: dict[str, Any]) -> Decision:
@@ -162,35 +161,19 @@ async def _run_from_text(
     actor: Actor,
     decision: Decision,
 ) -> None:
-    """Record once (the trigger is the key: a command Slack delivers twice runs once), send, announce; a refusal
-    is told to the person alone."""
+    """Handed to the core under the command's trigger (a command Slack delivers twice runs once); a refusal is told
+    to the person alone."""
     if form.variable(REQUESTED_BY) is not None:
         values = {**values, REQUESTED_BY: requested_by(actor)}
-    try:
-        request = await parts.runs.claim(f"command-{body['trigger_id']}", actor.user_id, actor.channel_id, form, values)
-    except LedgerError as exc:
-        log.error("cannot record a request: %s", exc)
-        await parts.runs.threads.tell_privately(
-            actor.channel_id, actor.user_id, _not_run(f"The bot cannot record requests: {exc}")
-        )
-        return
-    if request is None:  # a second delivery of this command: the first one runs it
-        return
-    set_correlation(request.request_id)
     context = ModalContext(
         channel_id=actor.channel_id, user_id=actor.user_id, job_id=form.job_id, command=parts.command
     )
-    outcome, reason = await send_unattended(parts, Asked(request, form, context, actor, decision), form)
-    if outcome.submission is None and outcome.sent is not Sent.DUPLICATE:
-        await parts.runs.threads.tell_privately(
-            actor.channel_id, actor.user_id, _not_run(f"Nautobot did not run it: {reason}")
-        )
+    answer = PrivateAnswer(parts, Asked(form, context, actor, decision), not_run=NOT_RUN)
+    await parts.runs.ask(Ask(f"command-{body['trigger_id']}", actor.user_id, actor.channel_id, form, values), answer)
 
 
 def _refused(decision: Decision) -> tuple[str, list[Block]]:
     return messages.error_message(decision.reason, "Nothing ran.", decision.remedy or RETRY_LATER)
 
 
-def _not_run(what_happened: str) -> tuple[str, list[Block]]:
-    remedy = f"Type the command without text to open its form, or try again in a minute. {RETRY_LATER}"
-    return messages.error_message(what_happened, "Nothing ran.", remedy)
+NOT_RUN = ("Nothing ran.", f"Type the command without text to open its form, or try again in a minute. {RETRY_LATER}")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot import access as policy
@@ -19,7 +20,8 @@ from bot.ledger import AuditAction, AuditEntry, AuditOutcome, Ledger
 from bot.metrics import Metrics
 from bot.models import FILLED_BY_BOT, JobForm, ModalContext
 from bot.nautobot import FormCache, NautobotError, ObjectSearch
-from bot.runs import Runs, Sent
+from bot.run_outcome import Sent
+from bot.runs import Runs
 from bot.slack import messages, modal
 from bot.slack.text import escape
 
@@ -30,14 +32,6 @@ RETRY_KEPT = (
     "Press Retry once Nautobot is back; what you entered is kept. "
     "If it keeps failing, tell your Nautobot administrator."
 )
-METRIC = {
-    Sent.SUBMITTED: "submitted",
-    Sent.DUPLICATE: "duplicate",
-    Sent.FIELD_ERRORS: "refused",
-    Sent.NOT_RUN: "refused",
-    Sent.UNSENT: "unsent",
-    Sent.UNRECORDED: "unrecorded",
-}
 AUDITED = {
     Sent.SUBMITTED: AuditOutcome.SUBMITTED,
     Sent.FIELD_ERRORS: AuditOutcome.REFUSED,
@@ -117,6 +111,10 @@ class Parts:
             inputs = {"command_text": typed} if typed else None
             await self.record(AuditAction.COMMAND, AuditOutcome.LIMITED, actor, reason=reason, inputs=inputs)
         return True
+
+    async def tell(self, channel_id: str, user_id: str, message: tuple[str, list[Block]]) -> None:
+        """A message only ``user_id`` sees, in ``channel_id`` (or a direct message where the bot may not post)."""
+        await self.runs.threads.tell_privately(channel_id, user_id, message)
 
     async def record(
         self,

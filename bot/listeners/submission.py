@@ -1,4 +1,4 @@
-"""The modal's submission: check it, record it once, send it to Nautobot, and answer within Slack's 3 s."""
+"""The modal's submission: check it, hand it to the core, and answer within Slack's 3 s."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import access as policy
 from bot.access import Actor, Decision
-from bot.ledger import AuditAction, AuditOutcome, LedgerError
-from bot.listeners.outcome import Answer, Asked, field_label, finish
+from bot.ledger import AuditAction, AuditOutcome
+from bot.listeners.outcome import Asked, ModalAnswer, Reply, field_label
 from bot.listeners.parts import ACCESS_WAIT, RETRY_LATER, Parts, denied_view, form_view, requested_by
 from bot.logs import set_correlation
 from bot.models import REQUESTED_BY, JobForm, ModalContext
 from bot.nautobot import NautobotError
-from bot.runs import Sent, SubmitOutcome
+from bot.run_outcome import Ask
 from bot.slack import modal
 
 log = logging.getLogger("bot.listeners")
@@ -28,7 +28,6 @@ log = logging.getLogger("bot.listeners")
 # submission acknowledged within 3 s.
 SUBMIT_WAIT = 2.0
 ACCESS_TIMEOUT = "The bot could not check your access in time. Nothing was sent; press Run again."
-SUBMITTING = modal.message_modal("Submitting", "⏳ Sending the request to Nautobot…")
 
 Checked = tuple[JobForm, dict[str, Any], Decision]
 
@@ -48,36 +47,15 @@ async def submission(
         return
     if form.variable(REQUESTED_BY) is not None:  # the Job learns who asked (older versions of it cannot)
         values = {**values, REQUESTED_BY: requested_by(actor)}
-    answer = Answer(client, view["id"], ack)
-    claiming = asyncio.create_task(parts.runs.claim(view["id"], actor.user_id, context.channel_id, form, values))
-    if not await _in_time(claiming, arrived):  # a busy ledger must not cost the person Slack's 3 s
-        await _submitting(answer)
-    try:
-        request = await claiming
-    except LedgerError as exc:
-        log.error("cannot record a request: %s", exc)
-        unrecorded = f"The bot cannot record requests: {exc}"
-        await answer.replace(modal.unavailable_modal(unrecorded, RETRY_LATER, title="Not run"))
-        return
-    set_correlation(request.request_id if request else view["id"])  # follows the request into every log line
-    if request is None:
-        await finish(parts, SubmitOutcome(Sent.DUPLICATE), None, answer)
-        return
-    await _send(parts, Asked(request, form, context, actor, decision), form, answer, arrived)
-
-
-async def _send(parts: Parts, asked: Asked, form: JobForm, answer: Answer, arrived: float) -> None:
-    """Nautobot's answer through the ack when it comes in time, else through ``views.update`` once it comes."""
-    posting = asyncio.create_task(parts.runs.send(asked.request.request_id, form))
-    if answer.ack is not None and not await _in_time(posting, arrived):
-        await _submitting(answer)
-    await finish(parts, await posting, asked, answer)
-
-
-async def _submitting(answer: Answer) -> None:
-    """Acknowledge with a "Submitting…" view; the outcome replaces it later."""
-    await answer.replace(SUBMITTING)
-    answer.ack = None
+    reply = Reply(client, view["id"], ack)
+    set_correlation(view["id"])  # until the request has its id
+    answer = ModalAnswer(parts, Asked(form, context, actor, decision), reply)
+    asking = asyncio.create_task(
+        parts.runs.ask(Ask(view["id"], actor.user_id, context.channel_id, form, values), answer)
+    )
+    if not await _in_time(asking, reply, arrived):  # a busy ledger or a slow Nautobot must not cost Slack's 3 s
+        await reply.hold()
+    await asking
 
 
 async def _checked(
@@ -179,8 +157,15 @@ async def _refused(parts: Parts, back: _FormBack, actor: Actor, decision: Decisi
     return True
 
 
-async def _in_time(task: asyncio.Task[Any], arrived: float) -> bool:
-    """Whether ``task`` ends within the submission's budget, counted from its arrival."""
+async def _in_time(asking: asyncio.Task[Any], reply: Reply, arrived: float) -> bool:
+    """Whether the outcome is answered (or ``asking`` ended) within the submission's budget, counted from its
+    arrival."""
     waited = asyncio.get_running_loop().time() - arrived
-    done, _ = await asyncio.wait({task}, timeout=max(SUBMIT_WAIT - waited, SUBMIT_WAIT / 4))
-    return bool(done)
+    given = asyncio.ensure_future(reply.given.wait())
+    try:
+        await asyncio.wait(
+            {asking, given}, timeout=max(SUBMIT_WAIT - waited, SUBMIT_WAIT / 4), return_when="FIRST_COMPLETED"
+        )
+    finally:
+        given.cancel()
+    return reply.given.is_set() or asking.done()

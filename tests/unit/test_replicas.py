@@ -18,7 +18,8 @@ from bot.listeners import Listeners
 from bot.listeners.parts import Command
 from bot.models import JobForm
 from bot.nautobot import FormCache
-from bot.runs import TELL_AFTER_RESUMES, Sent
+from bot.run_outcome import Ask, Sent, SubmitOutcome
+from bot.runs import TELL_AFTER_RESUMES
 from bot.slack.pacing import ChannelPacer
 from tests.support.fake_nautobot import (
     JOB,
@@ -103,13 +104,26 @@ async def replicas(nautobot: FakeNautobot, tmp_path: Path) -> AsyncIterator[tupl
     await client.aclose()
 
 
+class Heard:
+    """An entry point's answer that keeps what it was told and recorded."""
+
+    def __init__(self) -> None:
+        self.told: list[SubmitOutcome] = []
+        self.recorded: list[SubmitOutcome] = []
+
+    async def tell(self, outcome: SubmitOutcome) -> None:
+        self.told.append(outcome)
+
+    async def record(self, outcome: SubmitOutcome) -> None:
+        self.recorded.append(outcome)
+
+
 async def submitted_and_followed(replica: Listeners) -> str:
-    request = await replica.runs.claim("V0VIEW", "U0ALICE", "C0NETOPS", FORM, VALUES)
-    assert request is not None
-    outcome = await replica.runs.send(request.request_id, FORM)
-    assert outcome.sent is Sent.SUBMITTED and outcome.submission is not None
-    await replica.runs.start(request, FORM, outcome.submission.run, None)
-    return request.request_id
+    heard = Heard()
+    outcome = await replica.runs.ask(Ask("V0VIEW", "U0ALICE", "C0NETOPS", FORM, VALUES), heard)
+    assert outcome.sent is Sent.SUBMITTED and outcome.submission is not None and outcome.request is not None
+    assert heard.told == heard.recorded == [outcome]  # told, then recorded once announced
+    return outcome.request.request_id
 
 
 async def finished(replica: Listeners) -> None:

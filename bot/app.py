@@ -147,7 +147,7 @@ def wire(
                 access=command.access,
                 audit=command.audit or Audit(ledger),
                 metrics=metrics,
-                command=command.slash,
+                slash=command.slash,
                 binding=command.binding or CommandBinding(job=command.forms.job_name),
                 email_regex=email_regex,
                 rate=rate,

@@ -12,22 +12,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.nautobot import NautobotClient, NautobotError, ResultReader
-from bot.nautobot.events import APPROVAL_DENIED, APPROVAL_TOPICS, JOB_STARTED, EventSource
-from bot.nautobot.wakeups import CANCEL_ASKED, Wakeups
-from bot.run_pace import (
-    ENDING_POLLS,
-    LATE_POLL,
-    STARTED_SETTLE,
-    RunPace,
-    approval_delays,
-)
+from bot.nautobot.event_payload import APPROVAL_DENIED
+from bot.nautobot.events import EventSource
+from bot.nautobot.wakeups import CANCEL_ASKED, JOB_STARTED, Wakeups
+from bot.run_pace import STARTED_SETTLE, ApprovalPace, RunPace
 from bot.slack.thread import SlackThreads, Thread
 
 log = logging.getLogger("bot.follow")
@@ -35,7 +30,6 @@ T = TypeVar("T")
 
 LOG_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0)
 LATE_WINDOW = 24 * 3600.0
-SCHEDULER_POLL = 1.0
 
 # A scheduled job's ``state`` in Nautobot 3.x (2.4 has none: see _scheduled_state): these end a request
 # with nothing run.
@@ -99,7 +93,7 @@ class Follower:
         self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, started: float, *, log_posted
     ) -> JobRun:
         shown = run.status
-        pace = RunPace(lambda: time.monotonic() - started, self._flowing)
+        pace = RunPace(lambda: time.monotonic() - started, self._flowing, self.timeout)
         for delay in pace:
             if run.status.is_final:
                 break  # the final status goes up after the log is in the thread
@@ -108,8 +102,7 @@ class Follower:
                 return run
             shown = await self._show_passing(request, form, run, thread, shown, elapsed)
             flowing = self._flowing()
-            # Still running in Nautobot past the timeout: look now and then, so a late end still reaches the thread.
-            woken_by = await self._pause(run.result_id, LATE_POLL if elapsed > self.timeout else delay)
+            woken_by = await self._pause(run.result_id, delay)
             if woken_by == JOB_STARTED:
                 woken_by = await self._pause(run.result_id, STARTED_SETTLE) or woken_by
             log.debug("reading result=%s (%s)", run.result_id, woken_by or "on the polling pace")
@@ -157,62 +150,79 @@ class Follower:
         self, request: RunRequest, form: JobForm | None, scheduled_id: str, thread: Thread
     ) -> JobRun | None:
         started = time.monotonic()
-        url = self.nautobot.scheduled_url(scheduled_id)
-        denial_heard = False
-        settling: Iterator[float] = iter(())  # after an approval event, quick looks until the record says so
-        for delay in approval_delays(lambda: time.monotonic() - started, self.timeout, self._flowing):
+        pace = ApprovalPace(lambda: time.monotonic() - started, self.timeout, self._flowing)
+        while True:
             try:
                 state = await self._scheduled_state(scheduled_id)
                 run = await self._scheduled_run(scheduled_id) if state in APPROVED_STATES else None
             except NautobotError as exc:  # the scheduled job was deleted, or the token lost its view on it
-                if exc.status == 404:
-                    # The denial's event may have come before this follow first looked.
-                    heard = denial_heard or await self._pause(scheduled_id, 0) == APPROVAL_DENIED
-                    if heard or await self._denial_deletes():
-                        await self._close_denied(request, form, thread, url, heard=heard)
-                        return None
-                self.metrics.nautobot_error(exc)
-                log.error("stopped waiting for approval request=%s: %s", request.request_id, exc)
-                await self._tell(
-                    request,
-                    thread,
-                    f"The bot could not follow this approval any more: {exc}",
-                    "Nothing was run by the bot; whatever is decided in Nautobot still applies there.",
-                    "Look at the scheduled job in Nautobot.",
-                    url=url,
-                )
-                await self._close_unrun(request, form, thread, RunStatus.CANCELLED, url)
+                await self._approval_gone(request, form, thread, scheduled_id, exc, denial_heard=pace.denial_heard)
                 return None
             if run is not None:
-                log.info("approved request=%s scheduled=%s result=%s", request.request_id, scheduled_id, run.result_id)
-                if self.ledger is not None:
-                    await self.ledger.approved(request.request_id, run.result_id)
-                if not run.status.is_final:  # a finished run shows its final status after its log
-                    await self.show(request, form, run, thread, run.status, unless_waiting=True)
-                return await self.follow(request, form, run, thread)
+                return await self._approved(request, form, scheduled_id, run, thread)
             if state in UNRUN_STATES:
-                log.info("not run request=%s scheduled=%s state=%s", request.request_id, scheduled_id, state)
-                if state == "errored":
-                    await self._tell(
-                        request,
-                        thread,
-                        "Nautobot's scheduler could not start the approved run.",
-                        "Nothing was run.",
-                        "Look at the scheduled job in Nautobot, or ask again.",
-                        url=url,
-                    )
-                await self._close_unrun(request, form, thread, UNRUN_STATES[state], url)
+                await self._not_run(request, form, thread, scheduled_id, state)
                 return None
             if time.monotonic() - started > self.timeout + LATE_WINDOW:
                 return None  # still pending a day later: a restarted bot looks again
-            # Approved but not started yet: Nautobot's scheduler picks it up within seconds.
-            woken_by = await self._pause(
-                scheduled_id, SCHEDULER_POLL if state in APPROVED_STATES else next(settling, delay)
+            pace.woken(await self._pause(scheduled_id, pace.next(approved=state in APPROVED_STATES)))
+
+    async def _approved(
+        self, request: RunRequest, form: JobForm | None, scheduled_id: str, run: JobRun, thread: Thread
+    ) -> JobRun:
+        log.info("approved request=%s scheduled=%s result=%s", request.request_id, scheduled_id, run.result_id)
+        if self.ledger is not None:
+            await self.ledger.approved(request.request_id, run.result_id)
+        if not run.status.is_final:  # a finished run shows its final status after its log
+            await self.show(request, form, run, thread, run.status, unless_waiting=True)
+        return await self.follow(request, form, run, thread)
+
+    async def _not_run(
+        self, request: RunRequest, form: JobForm | None, thread: Thread, scheduled_id: str, state: str
+    ) -> None:
+        """Denied, withdrawn, or the scheduler could not start it: nothing was run."""
+        log.info("not run request=%s scheduled=%s state=%s", request.request_id, scheduled_id, state)
+        url = self.nautobot.scheduled_url(scheduled_id)
+        if state == "errored":
+            await self._tell(
+                request,
+                thread,
+                "Nautobot's scheduler could not start the approved run.",
+                "Nothing was run.",
+                "Look at the scheduled job in Nautobot, or ask again.",
+                url=url,
             )
-            if woken_by in APPROVAL_TOPICS:  # Nautobot publishes the decision a moment before it is saved
-                denial_heard = denial_heard or woken_by == APPROVAL_DENIED
-                settling = iter(ENDING_POLLS)
-        return None
+        await self._close_unrun(request, form, thread, UNRUN_STATES[state], url)
+
+    async def _approval_gone(
+        self,
+        request: RunRequest,
+        form: JobForm | None,
+        thread: Thread,
+        scheduled_id: str,
+        exc: NautobotError,
+        *,
+        denial_heard: bool,
+    ) -> None:
+        """Nautobot no longer shows the scheduled job: denied (2.x deletes a denied one), or out of the bot's view."""
+        url = self.nautobot.scheduled_url(scheduled_id)
+        if exc.status == 404:
+            # The denial's event may have come before this follow first looked.
+            heard = denial_heard or await self._pause(scheduled_id, 0) == APPROVAL_DENIED
+            if heard or await self._denial_deletes():
+                await self._close_denied(request, form, thread, url, heard=heard)
+                return
+        self.metrics.nautobot_error(exc)
+        log.error("stopped waiting for approval request=%s: %s", request.request_id, exc)
+        await self._tell(
+            request,
+            thread,
+            f"The bot could not follow this approval any more: {exc}",
+            "Nothing was run by the bot; whatever is decided in Nautobot still applies there.",
+            "Look at the scheduled job in Nautobot.",
+            url=url,
+        )
+        await self._close_unrun(request, form, thread, RunStatus.CANCELLED, url)
 
     async def _close_denied(
         self, request: RunRequest, form: JobForm | None, thread: Thread, url: str, *, heard: bool

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from bot.models import JobRun
+from bot.nautobot.event_payload import APPROVAL_DENIED, APPROVAL_TOPICS
 from bot.nautobot.wakeups import CANCEL_ASKED, JOB_COMPLETED
 
 FIRST_POLL = 0.5
@@ -35,6 +36,8 @@ STARTED_SETTLE = 1.0
 ENDING_POLLS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 """After an end event, quick looks until the JobResult says so: Nautobot publishes the end a moment
 before its worker records the final status (and an approval decision before it is saved)."""
+SCHEDULER_POLL = 1.0
+"""An approved run not started yet: Nautobot's scheduler picks it up within seconds."""
 CANCEL_FIRST_POLL, CANCEL_POLL_CAP, CANCEL_WATCH = 1.0, 5.0, 120.0
 """After the bot asked Nautobot to cancel a run: a look at once, then looks from 1 s apart growing to 5 s, for
 up to two minutes (a revoked run reads REVOKED within a second; a terminated one once its worker confirms)."""
@@ -81,9 +84,12 @@ def cancel_delays() -> Iterator[float]:
 
 
 class RunPace:
-    """One follow's pace: the usual delays, cut short by quick looks after an end event or a Cancel."""
+    """One follow's pace: the usual delays, cut short by quick looks after an end event or a Cancel; past the
+    follow's ``timeout``, a look now and then, so a late end still reaches the thread."""
 
-    def __init__(self, elapsed: Callable[[], float], flowing: Callable[[], bool]) -> None:
+    def __init__(self, elapsed: Callable[[], float], flowing: Callable[[], bool], timeout: float) -> None:
+        self._elapsed = elapsed
+        self._timeout = timeout
         self._usual = poll_delays(elapsed, flowing)
         self._quick: Iterator[float] = iter(())
         self.ending_soon = False
@@ -93,7 +99,7 @@ class RunPace:
 
     def __iter__(self) -> Iterator[float]:
         for usual in self._usual:
-            yield next(self._quick, usual)
+            yield LATE_POLL if self._elapsed() > self._timeout else next(self._quick, usual)
 
     def with_log(self, woken_by: str | None) -> bool:
         """Whether the next read should bring the log along: the run likely ended."""
@@ -107,3 +113,24 @@ class RunPace:
             self.ending_soon, self._quick = True, iter(ENDING_POLLS)
         unannounced = woken_by is None and not (self.ending_soon or self.cancelling)
         return unannounced and flowing and run.status.is_final
+
+
+class ApprovalPace:
+    """One approval's pace: the usual approval delays; quick looks after a decision's event (Nautobot publishes it
+    a moment before it is saved); once approved, quick looks until the scheduler has started the run."""
+
+    def __init__(self, elapsed: Callable[[], float], timeout: float, flowing: Callable[[], bool]) -> None:
+        self._usual = approval_delays(elapsed, timeout, flowing)
+        self._settling: Iterator[float] = iter(())
+        self.denial_heard = False
+        """A denial's event came: a scheduled job gone from Nautobot was denied, not deleted by hand."""
+
+    def next(self, *, approved: bool) -> float:
+        usual = next(self._usual)
+        return SCHEDULER_POLL if approved else next(self._settling, usual)
+
+    def woken(self, woken_by: str | None) -> None:
+        """What ended the last pause: a decision's event brings quick looks."""
+        if woken_by in APPROVAL_TOPICS:
+            self.denial_heard = self.denial_heard or woken_by == APPROVAL_DENIED
+            self._settling = iter(ENDING_POLLS)

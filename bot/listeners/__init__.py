@@ -14,7 +14,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ledger import Ledger, Record
-from bot.listeners import buttons, command, options, submission
+from bot.listeners import buttons, options, slash_command, submission
 from bot.listeners.parts import Parts
 from bot.metrics import Metrics
 from bot.models import ModalContext
@@ -28,7 +28,7 @@ class Listeners:
     def __init__(self, commands: Sequence[Parts]):
         if not commands:
             raise ValueError("no command to listen for")
-        self.commands: dict[str, Parts] = {parts.command: parts for parts in commands}
+        self.commands: dict[str, Parts] = {parts.slash: parts for parts in commands}
         self.main = commands[0]
         """The first command: a form opened before the bot knew several (its metadata names none) is its."""
         self.runs: Runs = self.main.runs
@@ -47,12 +47,12 @@ class Listeners:
             return None
         return self.commands.get(named) if named else self.main
 
-    async def command(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        parts = self.commands.get(str(body.get("command") or self.main.command))
+    async def slash_command(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        parts = self.commands.get(str(body.get("command") or self.main.slash))
         if parts is None:  # only registered commands arrive; one the bot does not know is refused
             await ack(text="The bot does not offer this command. Nothing was run.")
             return
-        await command.command(parts, ack, body, client)
+        await slash_command.typed(parts, ack, body, client)
 
     async def submission(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, view: dict[str, Any]
@@ -96,7 +96,7 @@ NOT_OFFERED = modal.unavailable_modal(
 
 def register(app: AsyncApp, listeners: Listeners) -> None:
     for slash in listeners.commands:
-        app.command(slash)(listeners.command)
+        app.command(slash)(listeners.slash_command)
     app.view(modal.CALLBACK_ID)(listeners.submission)
     app.options(modal.ACTION_ID)(listeners.options)
     app.action(modal.RETRY_ACTION_ID)(listeners.retry)

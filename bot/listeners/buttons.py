@@ -51,7 +51,7 @@ async def retry(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: A
         await client.views_update(view_id=view_id, view=kept if decision.unavailable else denied_view(decision))
         await parts.record(AuditAction.RETRY, AuditOutcome.DENIED, actor, decision=decision, request_id=request_id)
         return
-    context = ModalContext(channel_id=record.channel_id, user_id=record.requester_id, job_id="", command=parts.command)
+    context = ModalContext(channel_id=record.channel_id, user_id=record.requester_id, job_id="", command=parts.slash)
     answer = ModalAnswer(parts, Asked(form, context, actor, decision, AuditAction.RETRY), Reply(client, view_id))
     await parts.runs.retry(record.to_request(), form, answer)
 
@@ -93,7 +93,7 @@ async def _button_decision(
     kept_back = Decision(
         allowed=False,
         reason=" ".join(refused.values()),
-        remedy=f"{nothing_done} Open a new form with {parts.command} and pick a choice you may use.",
+        remedy=f"{nothing_done} Open a new form with {parts.slash} and pick a choice you may use.",
         source=decision.source,
     )
     return kept_back, form
@@ -164,7 +164,7 @@ async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client
         return
     problem = await _not_a_succeeded_dry_run(parts, record)
     if problem is not None or record is None:
-        await parts.tell(channel, user_id, messages.error_message(problem or "", NOTHING_RUN, f"Use {parts.command}."))
+        await parts.tell(channel, user_id, messages.error_message(problem or "", NOTHING_RUN, f"Use {parts.slash}."))
         return
     actor = Actor.from_interaction(body, record.channel_id)
     decision, form = await _button_decision(parts, actor, record, NOTHING_RUN)
@@ -176,7 +176,7 @@ async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client
         await parts.record(AuditAction.FOR_REAL, AuditOutcome.DENIED, actor, decision=decision, request_id=request_id)
         return
     values = {name: value for name, value in record.inputs.items() if name != REQUEST_ID} | {dry: False}
-    context = ModalContext(channel_id=record.channel_id, user_id=user_id, job_id=form.job_id, command=parts.command)
+    context = ModalContext(channel_id=record.channel_id, user_id=user_id, job_id=form.job_id, command=parts.slash)
     asked = Asked(form, context, actor, decision, AuditAction.FOR_REAL, note=f"for real after the dry run {request_id}")
     ran = messages.error_message("This dry run was already run for real.", "It runs once.", "Follow it above.")
     answer = PrivateAnswer(parts, asked, not_run=(NOTHING_RUN, RETRY_LATER), duplicate=ran)

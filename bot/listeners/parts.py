@@ -68,7 +68,7 @@ class Parts:
     access: Access
     audit: Audit
     metrics: Metrics
-    command: str
+    slash: str
     """The slash command these parts answer."""
     binding: CommandBinding
     """How it runs its Job: confirmed first, or from the command's text."""
@@ -95,17 +95,17 @@ class Parts:
         """Whether this command comes past the person's rate limit; if so it is answered here, before anything
         costly: nothing runs, the person learns when to try again, and the first refusal of a window is recorded
         (the others only counted), so a script's flood neither runs Jobs nor fills the ledger."""
-        limited = self.rate.check(str(body.get("user_id") or ""), self.command) if self.rate else None
+        limited = self.rate.check(str(body.get("user_id") or ""), self.slash) if self.rate else None
         if limited is None or self.rate is None:
             return False
-        what = f"You used {self.command} more often than the bot takes from one person ({self.rate.describe})."
+        what = f"You used {self.slash} more often than the bot takes from one person ({self.rate.describe})."
         text, blocks = messages.error_message(
             what, "Nothing was run, and no form was opened.", f"Try again in {limited.wait_text}."
         )
         await ack(text=text, blocks=blocks)
         if limited.first:
             actor = Actor.from_command(body)
-            log.warning("command refused user=%s command=%s: rate limit (%s)", actor.user_id, self.command, what)
+            log.warning("command refused user=%s command=%s: rate limit (%s)", actor.user_id, self.slash, what)
             typed = str(body.get("text") or "")
             reason = f"{what} Further commands in this window are refused without an entry of their own."
             inputs = {"command_text": typed} if typed else None

@@ -143,7 +143,7 @@ async def _summary(
         await parts.record(AuditAction.SUBMIT, AuditOutcome.INVALID, actor, decision=decision, reason=problem)
         return
     await ack(response_action="update", view=summary)
-    log.info("summary shown user=%s command=%s", actor.user_id, parts.command)
+    log.info("summary shown user=%s command=%s", actor.user_id, parts.slash)
 
 
 async def _refused(parts: Parts, back: _FormBack, actor: Actor, decision: Decision, refused: dict[str, str]) -> bool:

@@ -15,9 +15,10 @@ MAX_EVENT_BYTES = 64 * 1024
 one batched read of every followed run costs less: every follow looks instead (coalesced, see wakeups)."""
 MAX_DEPTH = 64
 """Nautobot's payloads nest a few levels (a Job's output in its event); deeper is no event of Nautobot's."""
+APPROVAL_DENIED = "nautobot.jobs.approval.denied"
 APPROVAL_TOPICS = (
     "nautobot.jobs.approval.approved",
-    "nautobot.jobs.approval.denied",
+    APPROVAL_DENIED,
     "nautobot.jobs.approval.canceled",  # 3.x only: an approval workflow withdrawn
 )
 _OPENERS = frozenset(b"[{")

@@ -33,7 +33,6 @@ from bot.nautobot.wakeups import JOB_COMPLETED, JOB_STARTED, Wakeups
 
 log = logging.getLogger("bot.nautobot.events")
 
-APPROVAL_DENIED = "nautobot.jobs.approval.denied"
 TOPICS = (JOB_STARTED, JOB_COMPLETED, *APPROVAL_TOPICS)
 RESUBSCRIBED = "resubscribed"
 """What wakes every follow when the subscription (re)starts: events may have been missed while it was down."""

@@ -171,7 +171,7 @@ class Harness:
                 "trigger_id": self.standin.new_trigger(user),
             }
         )
-        outcome = await self._observe(lambda ack: self.listeners.command(ack, body, self.client))
+        outcome = await self._observe(lambda ack: self.listeners.slash_command(ack, body, self.client))
         view = self.standin.current_view(user)
         return outcome, view if view and view.get("callback_id") == forms.CALLBACK_ID else None
 

@@ -487,7 +487,7 @@ def submission(user: str, values: dict[str, Any], channel: str = NETOPS) -> tupl
 
 
 async def opened_view(bot: Listeners, slack: FakeSlack, ack: FakeAck, body: dict) -> dict:
-    await bot.command(ack, body, slack)  # type: ignore[arg-type]
+    await bot.slash_command(ack, body, slack)  # type: ignore[arg-type]
     calls = slack.calls_to("views_update") or slack.calls_to("views_open")
     return view_dict(calls[-1]["view"])
 

@@ -438,8 +438,8 @@ async def test_text_that_fills_every_required_field_runs_at_once_and_once(
     from_text: Listeners, nautobot: FakeNautobot, slack: FakeSlack
 ) -> None:
     ack = FakeAck()
-    await from_text.command(ack, typed(FILLING), slack)  # type: ignore[arg-type]
-    await from_text.command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type] # Slack delivered it twice
+    await from_text.slash_command(ack, typed(FILLING), slack)  # type: ignore[arg-type]
+    await from_text.slash_command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type] # Slack delivered it twice
     await settle(from_text)
 
     assert ack.calls == [{}]
@@ -458,7 +458,7 @@ async def test_text_that_fills_every_required_field_runs_at_once_and_once(
 async def test_anything_less_opens_the_form_prefilled_instead(
     from_text: Listeners, nautobot: FakeNautobot, slack: FakeSlack, text: str
 ) -> None:
-    await from_text.command(FakeAck(), typed(text), slack)  # type: ignore[arg-type]
+    await from_text.slash_command(FakeAck(), typed(text), slack)  # type: ignore[arg-type]
 
     assert nautobot.count("POST", RUN_PATH) == 0
     [opened] = slack.calls_to("views_open")
@@ -468,7 +468,7 @@ async def test_anything_less_opens_the_form_prefilled_instead(
 async def test_a_person_without_access_gets_the_refusal_not_a_run(
     from_text: Listeners, nautobot: FakeNautobot, slack: FakeSlack
 ) -> None:
-    await from_text.command(FakeAck(), {**typed(FILLING), "user_id": "U0STRANGER"}, slack)  # type: ignore[arg-type]
+    await from_text.slash_command(FakeAck(), {**typed(FILLING), "user_id": "U0STRANGER"}, slack)  # type: ignore[arg-type]
 
     assert nautobot.count("POST", RUN_PATH) == 0
     assert "Not allowed" in json.dumps(view_dict(slack.calls_to("views_open")[0]["view"]))
@@ -479,7 +479,7 @@ async def test_nautobot_refusing_a_run_from_text_is_told_to_the_person_alone(
 ) -> None:
     nautobot.on("POST", RUN_PATH, ok({"detail": "You do not have permission to run this job."}, 403))
 
-    await from_text.command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type]
+    await from_text.slash_command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type]
 
     [told] = slack.calls_to("chat_postEphemeral")
     assert told["user"] == USER and "Nautobot did not run it" in told["text"]
@@ -514,7 +514,7 @@ async def test_with_the_form_not_yet_read_the_loading_view_says_the_run_goes_ahe
 ) -> None:
     from_text.main.forms.form = None  # the bot just started: the command must not wait for Nautobot
 
-    await from_text.command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type]
+    await from_text.slash_command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type]
     await settle(from_text)
 
     [opened] = slack.calls_to("views_open")
@@ -530,7 +530,7 @@ async def test_a_loading_view_closed_before_the_form_was_read_still_runs_the_tex
     from_text.main.forms.form = None
     slack.closed_views.add(OPENED_VIEW_ID)  # closed, or replaced by the form of a second command
 
-    await from_text.command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type]
+    await from_text.slash_command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type]
     await settle(from_text)
 
     assert len(nautobot.run_bodies()) == 1  # the run goes ahead, and shows in the channel
@@ -543,7 +543,7 @@ async def test_a_loading_view_closed_before_its_form_could_be_shown_is_told(
     from_text.main.forms.form = None
     slack.closed_views.add(OPENED_VIEW_ID)
 
-    await from_text.command(FakeAck(), typed("bob@example.com"), slack)  # type: ignore[arg-type]
+    await from_text.slash_command(FakeAck(), typed("bob@example.com"), slack)  # type: ignore[arg-type]
 
     assert nautobot.count("POST", RUN_PATH) == 0
     [told] = slack.calls_to("chat_postEphemeral")
@@ -556,7 +556,7 @@ async def test_a_refusal_in_a_channel_the_bot_is_not_in_goes_to_a_direct_message
     nautobot.on("POST", RUN_PATH, ok({"detail": "You do not have permission to run this job."}, 403))
     slack.not_in = frozenset({CHANNEL})
 
-    await from_text.command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type]
+    await from_text.slash_command(FakeAck(), typed(FILLING), slack)  # type: ignore[arg-type]
 
     assert [call["channel"] for call in slack.calls_to("chat_postEphemeral")] == [CHANNEL]  # refused there
     [direct] = slack.calls_to("chat_postMessage")

@@ -14,12 +14,21 @@ import httpx
 import pytest
 
 import bot.follow as follow_module
-from bot.follow import LATE_WINDOW, SCHEDULER_POLL, Follower
+from bot.follow import LATE_WINDOW, Follower
 from bot.models import JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import Capabilities, NautobotError
-from bot.nautobot.events import APPROVAL_DENIED
+from bot.nautobot.event_payload import APPROVAL_DENIED
 from bot.nautobot.wakeups import Wakeups
-from bot.run_pace import APPROVAL_POLL_CAP, FIRST_POLL, LATE_POLL, LONG_RUN, LONG_RUN_POLL, POLL_CAP, poll_delays
+from bot.run_pace import (
+    APPROVAL_POLL_CAP,
+    FIRST_POLL,
+    LATE_POLL,
+    LONG_RUN,
+    LONG_RUN_POLL,
+    POLL_CAP,
+    SCHEDULER_POLL,
+    poll_delays,
+)
 from bot.slack.log_messages import LONG_LOG_ENTRIES
 from bot.slack.messages import STATUS_TEXT
 from bot.slack.pacing import ChannelPacer, WorkspacePacer

@@ -225,7 +225,7 @@ async def warm(listeners: Listeners, events: Events) -> Listeners:
 async def test_warm_cache_opens_the_form_right_after_the_ack(
     warm: Listeners, ack: FakeAck, slack: FakeSlack, events: Events, text: str, access: str
 ) -> None:
-    await warm.command(ack, command_body(text), slack)  # type: ignore[arg-type]
+    await warm.slash_command(ack, command_body(text), slack)  # type: ignore[arg-type]
 
     assert events.labels() == ["ack", "slack views_open"]
     assert ack.calls == [{}]
@@ -248,7 +248,7 @@ async def test_a_stale_cache_is_refreshed_only_after_the_form_is_open(
 ) -> None:
     warm.main.forms.fetched_at -= 3600
 
-    await warm.command(ack, command_body(), slack)  # type: ignore[arg-type]
+    await warm.slash_command(ack, command_body(), slack)  # type: ignore[arg-type]
     await wait_for(lambda: len(events.of("nautobot")) == 2 and not warm.main.forms.stale)
 
     assert events.labels() == ["ack", "slack views_open", f"nautobot GET {JOBS_PATH}", f"nautobot GET {VARIABLES_PATH}"]
@@ -257,7 +257,7 @@ async def test_a_stale_cache_is_refreshed_only_after_the_form_is_open(
 async def test_cold_cache_opens_a_loading_view_then_replaces_it_with_the_form(
     listeners: Listeners, ack: FakeAck, slack: FakeSlack, events: Events
 ) -> None:
-    await listeners.command(ack, command_body("bob@example.com"), slack)  # type: ignore[arg-type]
+    await listeners.slash_command(ack, command_body("bob@example.com"), slack)  # type: ignore[arg-type]
 
     assert events.labels() == [
         "ack",
@@ -284,7 +284,7 @@ async def test_cold_cache_and_nautobot_unreachable_says_nothing_was_submitted(
 ) -> None:
     nautobot.on("GET", JOBS_PATH, httpx.ConnectError("[Errno 111] Connection refused"))
 
-    await listeners.command(ack, command_body(), slack)  # type: ignore[arg-type]
+    await listeners.slash_command(ack, command_body(), slack)  # type: ignore[arg-type]
 
     assert ack.calls == [{}]
     assert slack.methods() == ["views_open", "views_update"]
@@ -520,7 +520,7 @@ async def test_without_access_to_the_channel_the_run_goes_to_a_direct_message(
 async def test_the_parent_message_is_in_the_commands_channel_and_escapes_what_people_typed(
     warm: Listeners, ack: FakeAck, slack: FakeSlack
 ) -> None:
-    await warm.command(ack, command_body("bob@example.com read-only"), slack)  # type: ignore[arg-type]
+    await warm.slash_command(ack, command_body("bob@example.com read-only"), slack)  # type: ignore[arg-type]
     metadata = view_dict(slack.calls_to("views_open")[0]["view"])["private_metadata"]
     typed = "<!channel> <@U0999OTHER> Bob"
 

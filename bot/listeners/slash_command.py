@@ -25,7 +25,7 @@ from bot.slack.text import channel_link
 log = logging.getLogger("bot.listeners")
 
 
-async def command(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+async def typed(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     if await parts.too_often(ack, body):  # the rate limit, before anything costly: answered there, nothing ran
         return
     await ack()
@@ -35,7 +35,7 @@ async def command(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Asy
         user_id=body["user_id"],
         job_id="",
         command_text=body.get("text", ""),
-        command=parts.command,
+        command=parts.slash,
     )
     decision = parts.access.decide_now(actor)  # no network call may delay views.open (3 s trigger)
     form = parts.forms.current()
@@ -102,9 +102,9 @@ async def _replace_loading(
         log.warning("the loading view is gone user=%s: %s", actor.user_id, exc.response.get("error"))
         if not runs:
             gone = messages.error_message(
-                f"The window of {parts.command} was closed before its form could be shown.",
+                f"The window of {parts.slash} was closed before its form could be shown.",
                 "Nothing ran.",
-                f"Type {parts.command} again.",
+                f"Type {parts.slash} again.",
             )
             await parts.tell(actor.channel_id, actor.user_id, gone)
 
@@ -120,7 +120,7 @@ async def _still_allowed(parts: Parts, actor: Actor, form: JobForm, values: dict
     return Decision(
         allowed=False,
         reason=" ".join(refused.values()),
-        remedy=f"Type {parts.command} without text to open its form, and pick a choice you may use.",
+        remedy=f"Type {parts.slash} without text to open its form, and pick a choice you may use.",
         source=decision.source,
     )
 
@@ -165,9 +165,7 @@ async def _run_from_text(
     to the person alone."""
     if form.variable(REQUESTED_BY) is not None:
         values = {**values, REQUESTED_BY: requested_by(actor)}
-    context = ModalContext(
-        channel_id=actor.channel_id, user_id=actor.user_id, job_id=form.job_id, command=parts.command
-    )
+    context = ModalContext(channel_id=actor.channel_id, user_id=actor.user_id, job_id=form.job_id, command=parts.slash)
     answer = PrivateAnswer(parts, Asked(form, context, actor, decision), not_run=NOT_RUN)
     await parts.runs.ask(Ask(f"command-{body['trigger_id']}", actor.user_id, actor.channel_id, form, values), answer)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.ledger import LedgerError
+from bot.ledger import AuditOutcome, LedgerError
 from bot.models import JobForm, RunRequest
 from bot.nautobot import JobFieldErrors, NautobotError, Submission
 
@@ -61,6 +61,11 @@ class SubmitOutcome:
     request: RunRequest | None = None
     """The request as recorded; None when none was (a duplicate delivery, or the ledger failed)."""
 
+    @property
+    def accepted(self) -> bool:
+        """The core has the request: what becomes of it is told in its channel from now on."""
+        return self.sent is Sent.SUBMITTED
+
     @classmethod
     def refused(cls, error: NautobotError) -> SubmitOutcome:
         if isinstance(error, JobFieldErrors):
@@ -88,3 +93,13 @@ METRIC = {
     Sent.NOT_RECORDED: "unrecorded",
 }
 """Each outcome as the requests metric counts it."""
+
+AUDITED = {
+    Sent.SUBMITTED: AuditOutcome.SUBMITTED,
+    Sent.FIELD_ERRORS: AuditOutcome.REFUSED,
+    Sent.NOT_RUN: AuditOutcome.REFUSED,
+    Sent.UNSENT: AuditOutcome.UNSENT,
+    Sent.UNRECORDED: AuditOutcome.FAILED,
+}
+"""Each outcome as the audit records it. A duplicate has no entry of its own (the delivery that sends the request
+records it), nor has a request the ledger could not record."""

@@ -20,10 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Actor, Decision
 from bot.ledger import AuditAction, LedgerError
-from bot.listeners.parts import AUDITED, RETRY_LATER, Parts, form_view, not_run_view, unrecorded_view
+from bot.listeners.parts import RETRY_LATER, Parts, form_view, not_run_view, unrecorded_view
 from bot.models import JobForm, ModalContext
 from bot.nautobot import JobFieldErrors, NautobotError, Submission
-from bot.run_outcome import Sent, SubmitOutcome
+from bot.run_outcome import AUDITED, Sent, SubmitOutcome
 from bot.slack import messages, modal
 from bot.slack.text import channel_link, truncate
 
@@ -148,7 +148,7 @@ class ModalAnswer(Audited):
         reply, asked = self.reply, self.asked
         if outcome.sent is Sent.DUPLICATE:
             await reply.close(late=ALREADY_SENT)
-        elif outcome.submission is not None:
+        elif outcome.accepted:
             where = channel_link(asked.context.channel_id)
             await reply.close(late=modal.message_modal("Submitted", f"✅ Submitted. Follow it in {where}."))
         elif isinstance(outcome.error, JobFieldErrors) and asked.form is not None:
@@ -182,7 +182,7 @@ class PrivateAnswer(Audited):
         """What a second delivery tells; None: nothing (the first delivery's outcome shows)."""
 
     async def tell(self, outcome: SubmitOutcome) -> None:
-        if outcome.sent is Sent.SUBMITTED:
+        if outcome.accepted:
             return
         if outcome.sent is Sent.DUPLICATE:
             message = self.duplicate

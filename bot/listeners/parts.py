@@ -20,7 +20,6 @@ from bot.ledger import AuditAction, AuditEntry, AuditOutcome, Ledger
 from bot.metrics import Metrics
 from bot.models import FILLED_BY_BOT, JobForm, ModalContext
 from bot.nautobot import FormCache, NautobotError, ObjectSearch
-from bot.run_outcome import Sent
 from bot.runs import Runs
 from bot.slack import messages, modal
 from bot.slack.text import escape
@@ -32,14 +31,6 @@ RETRY_KEPT = (
     "Press Retry once Nautobot is back; what you entered is kept. "
     "If it keeps failing, tell your Nautobot administrator."
 )
-AUDITED = {
-    Sent.SUBMITTED: AuditOutcome.SUBMITTED,
-    Sent.FIELD_ERRORS: AuditOutcome.REFUSED,
-    Sent.NOT_RUN: AuditOutcome.REFUSED,
-    Sent.UNSENT: AuditOutcome.UNSENT,
-    Sent.UNRECORDED: AuditOutcome.FAILED,
-}
-"""A duplicate has no entry of its own: the delivery that sends the request records it."""
 
 ACCESS_WAIT = 1.0
 """Seconds a listener that must answer Slack at once gives the access check (grants may be re-read)."""

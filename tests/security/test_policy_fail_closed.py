@@ -208,7 +208,7 @@ def submission(user: str, values: dict[str, Any], team: str = TEAM, view_id: str
 
 
 async def opened_view(bot: Listeners, slack: FakeSlack, body: dict) -> dict:
-    await bot.command(FakeAck(), body, slack)  # type: ignore[arg-type]
+    await bot.slash_command(FakeAck(), body, slack)  # type: ignore[arg-type]
     calls = slack.calls_to("views_update") or slack.calls_to("views_open")
     return view_dict(calls[-1]["view"])
 

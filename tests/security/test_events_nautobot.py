@@ -105,7 +105,9 @@ def test_a_cancel_is_looked_at_at_once_not_at_the_safety_net(stack, slack, chato
     # The order the follow looked in: after the cancel, at once for it, and no look on the polling pace (the
     # safety net) before the final status was shown. The bot logs the status once Slack has answered the edit,
     # which can be after the stand-in recorded it.
-    output = slack.wait_for(lambda: (out := chatops.output()) if "status=cancelled" in out else None, timeout=10)
+    output = slack.wait_for(
+        lambda: next((out for out in [chatops.output()] if "status=cancelled" in out), None), timeout=10
+    )
     cancelled_at = output.index("cancel requested request=")
     looked = output.index(f"reading result={run['id']} (cancel-asked)", cancelled_at)
     shown = output.index("status=cancelled", looked)

@@ -127,8 +127,8 @@ class Record(RunRequest):
         return self.state.final
 
     def to_request(self) -> RunRequest:
-        """The request as it was asked, for resuming it after a restart: a plain :class:`RunRequest` (pydantic
-        would take a record as one as it is, with its state)."""
+        """The request as it was asked, for resuming it after a restart: a plain :class:`RunRequest`, without the
+        record's state (pydantic's own validation would hand the record back as it is, since it is one)."""
         return RunRequest.model_validate(self.model_dump(include=ASKED))
 
 

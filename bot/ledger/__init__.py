@@ -1,5 +1,7 @@
 """Durable records of every run request and of every decision: the ledger (SQLite or PostgreSQL)."""
 
+from bot.ledger.database import DEFAULT_URL, async_url
+from bot.ledger.migrations import MIGRATIONS
 from bot.ledger.records import (
     FINAL_STATES,
     STATUS_STATES,
@@ -17,8 +19,9 @@ from bot.ledger.records import (
     SchemaTooNew,
     UnknownRequest,
 )
-from bot.ledger.schema import DEFAULT_URL, KEY_MAX, MIGRATIONS, async_url
-from bot.ledger.store import LEASE_SECONDS, Ledger
+from bot.ledger.replica import LEASE_SECONDS
+from bot.ledger.schema import KEY_MAX
+from bot.ledger.store import Ledger
 
 __all__ = [
     "DEFAULT_URL",

@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ConfigDict
+
 from bot.models import InputValue, RunRequest, RunStatus
 
 
@@ -93,16 +95,13 @@ WORKING_STATES: frozenset[RequestState] = frozenset(
 """States in which a replica works on a request, under a lease; the others wait for a person, or are final."""
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One request as the ledger holds it; a detached snapshot, safe to pass anywhere."""
+class Record(RunRequest):
+    """One request as the ledger holds it: what was asked (the fields of :class:`RunRequest`, declared there once)
+    and where it stands; a detached snapshot, safe to pass anywhere. Built from a row of the ``requests`` table,
+    whose columns carry the fields' names."""
 
-    request_id: str
-    requester_id: str
-    channel_id: str
-    job_name: str
-    inputs: dict[str, InputValue]
-    dryrun: bool
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
     state: RequestState
     created_at: datetime
     updated_at: datetime
@@ -128,15 +127,13 @@ class Record:
         return self.state.final
 
     def to_request(self) -> RunRequest:
-        """The request as it was asked, for resuming it after a restart."""
-        return RunRequest(
-            request_id=self.request_id,
-            requester_id=self.requester_id,
-            channel_id=self.channel_id,
-            job_name=self.job_name,
-            inputs=self.inputs,
-            dryrun=self.dryrun,
-        )
+        """The request as it was asked, for resuming it after a restart: a plain :class:`RunRequest`, without the
+        record's state (pydantic's own validation would hand the record back as it is, since it is one)."""
+        return RunRequest.model_validate(self.model_dump(include=ASKED))
+
+
+ASKED: set[str] = set(RunRequest.model_fields)
+"""The fields of a :class:`RunRequest`: what was asked, by whom, where; the ledger keeps each in a column."""
 
 
 class AuditAction(StrEnum):

@@ -40,6 +40,7 @@ from bot.nautobot import AccessGrant, ChatOpsApp, FormCache, NautobotClient
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer
+from tests.support.audit_trail import audit_trail
 from tests.support.fake_nautobot import (
     ACME_ORG,
     JOB_ID,
@@ -498,7 +499,7 @@ async def test_default_deny_at_the_command_names_the_setting(bot: Listeners, sla
     text = view_text(view)
     assert view["title"]["text"] == "Not allowed"
     assert "ACCESS_POLICY" in text and "Nothing was submitted" in text
-    [entry] = await bot.ledger.audit_trail()
+    [entry] = await audit_trail(bot.ledger)
     assert (entry.action, entry.outcome, entry.user_id, entry.channel_id) == ("command", "denied", ALICE, NETOPS)
 
 
@@ -528,7 +529,7 @@ async def test_someone_in_no_rule_is_refused_at_the_command_and_at_a_forged_subm
     assert ack.calls[-1]["response_action"] == "update"
     assert "Not allowed" in json.dumps(view_dict(ack.calls[-1]["view"]))
     assert nautobot.count("POST", RUN_PATH) == 0
-    assert [(e.action, e.outcome) for e in await bot.ledger.audit_trail()] == [
+    assert [(e.action, e.outcome) for e in await audit_trail(bot.ledger)] == [
         ("command", "denied"),
         ("submit", "denied"),
     ]
@@ -553,7 +554,7 @@ async def test_a_restricted_choice_is_refused_at_submission(bot: Listeners, slac
     assert ack.calls[-1]["response_action"] == "errors"
     assert "You may not choose Full" in ack.calls[-1]["errors"]["meraki_access_level"]
     assert nautobot.count("POST", RUN_PATH) == 0
-    [entry] = await bot.ledger.audit_trail()
+    [entry] = await audit_trail(bot.ledger)
     assert (entry.action, entry.outcome, entry.user_id) == ("submit", "denied", BOB)
 
 
@@ -564,7 +565,7 @@ async def test_an_allowed_submission_tells_the_job_who_asked(bot: Listeners, sla
     assert ack.calls[-1] == {}
     [sent] = nautobot.run_bodies()
     assert sent["data"]["requested_by"] == f"Slack user {BOB} (u0bob) via meraki-chatops"
-    [entry] = await bot.ledger.audit_trail()
+    [entry] = await audit_trail(bot.ledger)
     assert (entry.action, entry.outcome, entry.source) == ("submit", "submitted", "ACCESS_POLICY")
     assert entry.inputs["user_email"] == "jane@example.com" and entry.request_id
 
@@ -572,7 +573,7 @@ async def test_an_allowed_submission_tells_the_job_who_asked(bot: Listeners, sla
 async def test_cancel_checks_the_policy_before_the_requester_rule(bot: Listeners, slack, ack, nautobot):
     body, submitted = submission(BOB, GOOD)
     await bot.submission(ack, body, slack, submitted)  # type: ignore[arg-type]
-    [record] = [r for r in await bot.ledger.audit_trail() if r.outcome == "submitted"]
+    [record] = [r for r in await audit_trail(bot.ledger) if r.outcome == "submitted"]
 
     async def click(user: str) -> str:
         await bot.cancel(
@@ -584,7 +585,7 @@ async def test_cancel_checks_the_policy_before_the_requester_rule(bot: Listeners
 
     assert "no rule of the bot" in await click(MALLORY)  # not in the policy: refused by it
     assert "Only <@U0BOB>" in await click(ALICE)  # in the policy, but not the requester
-    outcomes = [(e.action, e.user_id, e.outcome) for e in await bot.ledger.audit_trail() if e.action == "cancel"]
+    outcomes = [(e.action, e.user_id, e.outcome) for e in await audit_trail(bot.ledger) if e.action == "cancel"]
     assert outcomes == [("cancel", MALLORY, "denied"), ("cancel", ALICE, "denied")]
 
 

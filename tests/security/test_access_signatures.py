@@ -21,6 +21,7 @@ from bot.app import Bot, build
 from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.settings import Settings, load_settings
+from tests.support.audit_trail import audit_trail
 from tests.support.slack_standin import TEAM_ID, SlackStandIn
 
 pytestmark = pytest.mark.security
@@ -95,7 +96,7 @@ async def test_unsigned_or_stale_requests_are_refused_before_any_listener(bot: B
     answer = await bot.app.async_dispatch(signed(command(slack), secret=secret, age=age))
     assert answer.status == 401
     assert slack.calls_to("views.open") == []
-    assert await bot.listeners.ledger.audit_trail() == []  # nothing reached the listeners
+    assert await audit_trail(bot.listeners.ledger) == []  # nothing reached the listeners
 
 
 async def test_a_signed_request_reaches_the_policy_which_refuses_by_default(bot: Bot, slack):
@@ -103,11 +104,11 @@ async def test_a_signed_request_reaches_the_policy_which_refuses_by_default(bot:
     assert answer.status == 200
 
     for _ in range(200):  # the listener goes on after the ack, on this event loop
-        entries = await bot.listeners.ledger.audit_trail()
+        entries = await audit_trail(bot.listeners.ledger)
         if entries:
             break
         await asyncio.sleep(0.05)
     view = slack.current_view(USER)
     assert "Not allowed" in str(view["title"]) and "ACCESS_POLICY" in str(view["blocks"])
-    [entry] = await bot.listeners.ledger.audit_trail()
+    [entry] = await audit_trail(bot.listeners.ledger)
     assert (entry.action, entry.outcome, entry.user_id) == ("command", "denied", USER)

@@ -12,6 +12,7 @@ import pytest
 from bot.ledger import AuditAction, AuditOutcome
 from bot.slack.messages import FOR_REAL_ACTION_ID
 from tests.security.listener_harness import CHANNEL, USER, Ack, as_slack_sends_it, harness
+from tests.support.audit_trail import audit_trail
 from tests.support.fake_nautobot import FAILED, RESULT_PATH, SUCCEEDED, ok
 from tests.support.manifest import bot_scopes
 from tests.support.slack_standin import SlackStandIn
@@ -47,7 +48,7 @@ async def test_a_stranger_hears_the_same_refusal_whatever_the_dry_run_did(standi
         view = await found.open_form()
         dry = await found.submit(view, {"dryrun": {"selected_options": [view_option(view)]}})
         assert dry.ran is not None and dry.ran["dryrun"] is True, dry.problems
-        trail = await found.listeners.ledger.audit_trail()
+        trail = await audit_trail(found.listeners.ledger)
         request_id = next(e.request_id for e in reversed(trail) if e.outcome is AuditOutcome.SUBMITTED and e.request_id)
 
         runs = len(found.nautobot.run_bodies())
@@ -72,7 +73,7 @@ async def test_a_stranger_hears_the_same_refusal_whatever_the_dry_run_did(standi
         await found.listeners.for_real(Ack(), click(request_id, USER), found.client)
         await found.settle()
         assert found.nautobot.run_bodies()[-1]["data"]["dryrun"] is False, standin.ephemerals[-1]["text"]
-        denied = [e for e in await found.listeners.ledger.audit_trail() if e.action is AuditAction.FOR_REAL]
+        denied = [e for e in await audit_trail(found.listeners.ledger) if e.action is AuditAction.FOR_REAL]
         assert [e.outcome for e in denied][:2] == [AuditOutcome.DENIED, AuditOutcome.DENIED]
 
 

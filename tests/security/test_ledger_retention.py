@@ -22,7 +22,9 @@ from bot.ledger import retention as retention_module
 from bot.ledger.retention import Retention, ledger_size, sweep
 from bot.ledger.schema import REQUESTS, now
 from bot.models import RunRequest
+from tests.support.audit_trail import audit_trail
 from tests.support.fixtures import service_missing
+from tests.support.ledger_reads import unfinished
 from tests.support.postgres import psql
 
 pytestmark = pytest.mark.security
@@ -87,7 +89,7 @@ async def audit(ledger: Ledger, days_ago: float, text: str = "") -> None:
 
 
 async def request_ids(ledger: Ledger) -> set[str]:
-    return {record.request_id for record in await ledger.unfinished()} | {
+    return {record.request_id for record in await unfinished(ledger)} | {
         key
         for key in ("old-done", "recent-done", "old-unsent", "old-working", "edge-done")
         if await ledger.get(key) is not None
@@ -108,7 +110,7 @@ async def test_old_finished_requests_and_audit_entries_go_and_unfinished_request
     assert (swept.requests, swept.audit) == (1, 2)
     assert await request_ids(ledger) == {"recent-done", "old-working", "old-unsent"}
     assert (await ledger.get("old-unsent")).state is RequestState.UNSENT
-    assert len(await ledger.audit_trail()) == 2
+    assert len(await audit_trail(ledger)) == 2
     assert await sweep(ledger, KEEP) == retention_module.Swept(0, 0)  # nothing more: a second sweep is a no-op
 
 
@@ -117,7 +119,7 @@ async def test_zero_days_keeps_everything(ledger: Ledger):
     await audit(ledger, 5000)
 
     assert await sweep(ledger, Retention(requests_days=0, audit_days=0)) == retention_module.Swept(0, 0)
-    assert await ledger.get("old-done") is not None and len(await ledger.audit_trail()) == 1
+    assert await ledger.get("old-done") is not None and len(await audit_trail(ledger)) == 1
 
 
 async def test_a_backlog_goes_in_bounded_batches(ledger: Ledger, monkeypatch: pytest.MonkeyPatch):
@@ -137,7 +139,7 @@ async def test_a_backlog_goes_in_bounded_batches(ledger: Ledger, monkeypatch: py
 
     swept = await sweep(ledger, KEEP)
 
-    assert swept.audit == 30 and len(await ledger.audit_trail()) == 1
+    assert swept.audit == 30 and len(await audit_trail(ledger)) == 1
     assert max(batches) <= 7 and sum(batches) == 30
 
 
@@ -155,13 +157,13 @@ async def test_several_replicas_sweep_at_once(url: str, ledger: Ledger):
 
     assert sum(result.audit for result in results) == 40
     assert sum(result.requests for result in results) == 40
-    assert await ledger.audit_trail() == [] and [r.request_id for r in await ledger.unfinished()] == ["old-working"]
+    assert await audit_trail(ledger) == [] and [r.request_id for r in await unfinished(ledger)] == ["old-working"]
 
 
 async def test_echoed_text_in_an_audit_entry_is_capped(ledger: Ledger):
     await audit(ledger, 0, text="<!channel> " * 400)
 
-    [entry] = await ledger.audit_trail()
+    [entry] = await audit_trail(ledger)
 
     kept = entry.inputs["command_text"]
     assert len(kept) <= 500 and kept.startswith("<!channel> ") and kept.endswith("… [cut: 4400 characters]")

@@ -28,6 +28,7 @@ from bot.nautobot import FormCache
 from bot.settings import Settings
 from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer
+from tests.support.audit_trail import audit_trail
 from tests.support.fake_nautobot import (
     ACME_ORG,
     BASE,
@@ -43,6 +44,7 @@ from tests.support.fake_nautobot import (
     ok,
 )
 from tests.support.fake_slack import Events, FakeAck, FakeSlack, view_dict, view_text
+from tests.support.ledger_reads import unfinished
 from tests.support.manifest import bot_scopes
 from tests.support.slack_standin import SlackStandIn
 
@@ -243,7 +245,7 @@ async def test_each_restrict_mistake_refuses_every_request_at_run_time(
     assert ack.calls[-1]["response_action"] == "update"
     assert "Not allowed" in json.dumps(view_dict(ack.calls[-1]["view"]))
     assert nautobot.count("POST", RUN_PATH) == 0
-    assert [(e.action, e.outcome) for e in await bot.ledger.audit_trail()] == [
+    assert [(e.action, e.outcome) for e in await audit_trail(bot.ledger)] == [
         ("command", "denied"),
         ("submit", "denied"),
     ]
@@ -296,7 +298,7 @@ async def kept_request(bot: Listeners, slack: FakeSlack, nautobot: FakeNautobot,
     nautobot.on("POST", RUN_PATH, httpx.ConnectError("[Errno 111] Connection refused"))
     body, submitted = submission(user, values)
     await bot.submission(FakeAck(), body, slack, submitted)  # type: ignore[arg-type]
-    [kept] = await bot.ledger.unfinished()
+    [kept] = await unfinished(bot.ledger)
     assert kept.state.value == "unsent" and kept.inputs["meraki_access_level"] == values["meraki_access_level"]
     nautobot.with_quick_run()
     return kept.request_id
@@ -317,7 +319,7 @@ async def test_retry_with_an_empty_form_cache_refuses_a_restricted_choice_held_i
     shown = view_text(view_dict(slack.calls_to("views_update")[-1]["view"]))
     assert "You may not choose Full" in shown
     assert (await bot.ledger.get(request_id)).state.value == "unsent"
-    retry = [e for e in await bot.ledger.audit_trail() if e.action == "retry"]
+    retry = [e for e in await audit_trail(bot.ledger) if e.action == "retry"]
     assert [(e.outcome, e.user_id) for e in retry] == [("denied", ALICE)]
 
 
@@ -342,7 +344,7 @@ async def test_cancel_rechecks_the_choices_the_run_holds(make_bot: Make, slack: 
     bot = await make_bot(SOUND_RESTRICT)
     body, submitted = submission(ALICE, {**GOOD, "meraki_access_level": "full"})
     await bot.submission(FakeAck(), body, slack, submitted)  # type: ignore[arg-type]
-    [entry] = [e for e in await bot.ledger.audit_trail() if e.outcome == "submitted"]
+    [entry] = [e for e in await audit_trail(bot.ledger) if e.outcome == "submitted"]
     slack.usergroups[ADMINS] = []
     bot.main.access.groups = SlackGroups(slack)  # type: ignore[arg-type]
     bot.main.forms.form = None
@@ -357,7 +359,7 @@ async def test_cancel_rechecks_the_choices_the_run_holds(make_bot: Make, slack: 
 
     said = json.dumps(slack.calls_to("chat_postEphemeral")[-1]["blocks"], default=lambda b: b.to_dict())
     assert "You may not choose Full" in said and "Nothing was cancelled" in said
-    cancels = [(e.outcome, e.user_id) for e in await bot.ledger.audit_trail() if e.action == "cancel"]
+    cancels = [(e.outcome, e.user_id) for e in await audit_trail(bot.ledger) if e.action == "cancel"]
     assert cancels == [("denied", ALICE)]
 
 
@@ -398,7 +400,7 @@ async def test_a_person_from_another_workspace_is_refused_and_audited(
     assert ack.calls[-1]["response_action"] == "update"
     assert nautobot.count("POST", RUN_PATH) == 0
 
-    trail = [(e.action, e.outcome, e.team_id) for e in await bot.ledger.audit_trail()]
+    trail = [(e.action, e.outcome, e.team_id) for e in await audit_trail(bot.ledger)]
     assert trail == [("command", "denied", OTHER_TEAM), ("submit", "denied", OTHER_TEAM)]
     assert (await bot.main.access.decide(Actor(BOB, channel_id=NETOPS, team_id=TEAM))).allowed
 

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from bot.access.rate import RateLimit
 from tests.security.listener_harness import USER, Harness, harness, workspace
+from tests.support.audit_trail import audit_trail
 from tests.support.manifest import bot_scopes
 from tests.support.slack_standin import SlackStandIn
 from tests.support.virtual_time import VirtualClock
@@ -49,7 +50,7 @@ async def bot(
 
 
 async def limited_entries(bot: Harness) -> list:
-    return [entry for entry in await bot.listeners.ledger.audit_trail(user_id=USER) if entry.outcome == "limited"]
+    return [entry for entry in await audit_trail(bot.listeners.ledger, user_id=USER) if entry.outcome == "limited"]
 
 
 def told(outcome) -> str:

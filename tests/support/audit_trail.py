@@ -1,12 +1,30 @@
-"""The bot's audit table, read from the SQLite ledger in its working directory."""
+"""The bot's audit table: read from a ledger the test holds, or from the SQLite ledger in a bot process's working
+directory."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
+from sqlalchemy import select
+
+from bot.ledger import AuditEntry, Ledger
+from bot.ledger.schema import AUDIT, to_audit
 from tests.support.bot_process import BotProcess
+from tests.support.ledger_reads import rows
 from tests.support.polling import wait_until
+
+
+async def audit_trail(
+    ledger: Ledger, *, user_id: str | None = None, request_id: str | None = None, limit: int = 1000
+) -> list[AuditEntry]:
+    """Audit entries, oldest first; optionally only one person's or one request's."""
+    query = select(AUDIT).order_by(AUDIT.c.at, AUDIT.c.id).limit(limit)
+    if user_id is not None:
+        query = query.where(AUDIT.c.user_id == user_id)
+    if request_id is not None:
+        query = query.where(AUDIT.c.request_id == request_id)
+    return [to_audit(row) for row in await rows(ledger, query)]
 
 
 def audit_rows(process: BotProcess) -> list[dict]:

@@ -25,6 +25,7 @@ from bot.slack import messages
 from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer, WorkspacePacer
 from tests.security.listener_harness import UNPACED_BURST
+from tests.support.audit_trail import audit_trail
 from tests.support.fake_nautobot import JOB_ID, JOB_NAME, RUN_PATH, RUN_QUEUED, FakeNautobot, ok
 from tests.support.fake_slack import DM_CHANNEL, OPENED_VIEW_ID, FakeAck, FakeSlack, view_dict, view_text
 from tests.unit.test_listeners import CHANNEL, GOOD, USER, VIEW_ID, settle, submit, submitted_view
@@ -353,7 +354,7 @@ def buttons_of(call: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def submitted_id(listeners: Listeners) -> str:
     """The request id of the last submission Nautobot took, from the audit trail."""
-    trail = await listeners.ledger.audit_trail()
+    trail = await audit_trail(listeners.ledger)
     return next(
         entry.request_id for entry in reversed(trail) if entry.outcome is AuditOutcome.SUBMITTED and entry.request_id
     )

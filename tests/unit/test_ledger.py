@@ -22,6 +22,7 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.ledger import (
+    DEFAULT_URL,
     AuditAction,
     AuditEntry,
     AuditOutcome,
@@ -35,14 +36,16 @@ from bot.ledger import (
     SchemaTooNew,
     UnknownRequest,
     async_url,
+    migrations,
 )
-from bot.ledger import schema as ledger_module
 from bot.ledger.schema import AuditRow, RequestRow
 from bot.models import RunRequest, RunStatus
+from tests.support.audit_trail import audit_trail
 from tests.support.fixtures import service_missing
+from tests.support.ledger_reads import unfinished
 from tests.support.postgres import psql
 
-LATEST = len(ledger_module.MIGRATIONS)
+LATEST = len(migrations.MIGRATIONS)
 
 
 # -- backends ------------------------------------------------------------------------------------
@@ -296,7 +299,7 @@ async def test_approval_path_and_timed_out_follow(ledger: Ledger) -> None:
         RunStatus.TIMED_OUT,
         False,
     )
-    assert [record.request_id for record in await ledger.unfinished()] == ["V0001"]
+    assert [record.request_id for record in await unfinished(ledger)] == ["V0001"]
 
 
 async def test_every_illegal_transition_raises_and_changes_nothing(ledger: Ledger) -> None:
@@ -407,7 +410,7 @@ async def test_refused_is_final(ledger: Ledger) -> None:
         "email: does not match the pattern",
     )
     assert refused.finished_at is not None
-    assert await ledger.unfinished() == []
+    assert await unfinished(ledger) == []
 
 
 async def test_unfinished_lists_every_open_request_oldest_first(ledger: Ledger) -> None:
@@ -425,9 +428,9 @@ async def test_unfinished_lists_every_open_request_oldest_first(ledger: Ledger) 
         await _bring(ledger, f"V{number:04d}-{state.value}", state)
     await ledger.set_run_status("V0000-announced", RunStatus.RUNNING)  # newer update, still the oldest request
 
-    unfinished = await ledger.unfinished()
+    open_requests = await unfinished(ledger)
 
-    assert [record.request_id for record in unfinished] == [
+    assert [record.request_id for record in open_requests] == [
         "V0000-announced",
         "V0002-received",
         "V0004-unsent",
@@ -435,7 +438,7 @@ async def test_unfinished_lists_every_open_request_oldest_first(ledger: Ledger) 
         "V0006-logged",
         "V0007-submitted",
     ]
-    assert not any(record.final for record in unfinished)
+    assert not any(record.final for record in open_requests)
 
 
 # -- timestamps ----------------------------------------------------------------------------------
@@ -480,7 +483,7 @@ async def test_reopening_keeps_the_data(backend: Backend) -> None:
 
     async with await Ledger.open(backend.url) as second:
         assert await second.get("V0001") == recorded
-        assert await second.unfinished() == [recorded]
+        assert await unfinished(second) == [recorded]
         assert (await second.record(_request()))[1] is False
     assert await _sql(backend.url, "SELECT count(*) FROM schema_version") == [(LATEST,)]
 
@@ -502,7 +505,7 @@ async def test_an_old_schema_is_upgraded_once(
     def add_notes(conn: Connection) -> None:
         conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY)"))
 
-    monkeypatch.setattr(ledger_module, "MIGRATIONS", (*ledger_module.MIGRATIONS, add_notes))
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, add_notes))
     caplog.set_level(logging.INFO, logger="bot.ledger")
     for _ in range(2):
         await (await Ledger.open(backend.url)).close()
@@ -523,7 +526,7 @@ async def test_a_failing_upgrade_step_leaves_the_old_schema(backend: Backend, mo
         conn.execute(text("CREATE TABLE half_done (id INTEGER PRIMARY KEY)"))
         raise RuntimeError("step failed")
 
-    monkeypatch.setattr(ledger_module, "MIGRATIONS", (*ledger_module.MIGRATIONS, half_done))
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, half_done))
     with pytest.raises(RuntimeError, match="step failed"):
         await Ledger.open(backend.url)
 
@@ -550,7 +553,7 @@ async def test_a_version_1_ledger_gains_the_audit_table_and_keeps_its_requests(
     backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as patched:
-        patched.setattr(ledger_module, "MIGRATIONS", ledger_module.MIGRATIONS[:1])
+        patched.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
         async with await Ledger.open(backend.url):
             pass
         await _sql(backend.url, V1_ROW)  # as a bot of version 1 wrote it
@@ -560,7 +563,7 @@ async def test_a_version_1_ledger_gains_the_audit_table_and_keeps_its_requests(
     async with await Ledger.open(backend.url) as upgraded:
         assert (await upgraded.get("V0001")).state is RequestState.RECEIVED
         await upgraded.audit(AuditEntry(AuditAction.COMMAND, AuditOutcome.DENIED, "U0ALICE", reason="no rule"))
-        [entry] = await upgraded.audit_trail()
+        [entry] = await audit_trail(upgraded)
     assert entry.reason == "no rule"
     assert await _sql(backend.url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
     columns = await _inspect(backend.url, lambda conn: {c["name"] for c in inspect(conn).get_columns("audit")})
@@ -595,13 +598,13 @@ async def test_the_audit_trail_keeps_who_when_what_and_the_outcome(ledger: Ledge
         )
     )
 
-    trail = await ledger.audit_trail()
+    trail = await audit_trail(ledger)
     assert trail == [denied, submitted]
     assert all(entry.at is not None and before <= entry.at <= datetime.now(UTC) for entry in trail)
     assert trail[0].reason == "no rule names U0BOB" and trail[0].team_id == "T0ACME"
     assert trail[1].inputs == {"user_email": "jane@example.com", "dryrun": False}
-    assert await ledger.audit_trail(user_id="U0ALICE") == [submitted]
-    assert await ledger.audit_trail(request_id="V0001:abc") == [submitted]
+    assert await audit_trail(ledger, user_id="U0ALICE") == [submitted]
+    assert await audit_trail(ledger, request_id="V0001:abc") == [submitted]
 
 
 # -- opening, probing, closing -------------------------------------------------------------------
@@ -663,7 +666,7 @@ def test_unsupported_urls_are_refused(given: str) -> None:
 
 
 def test_default_url_is_a_sqlite_file_in_the_working_directory() -> None:
-    assert ledger_module.DEFAULT_URL == "sqlite+aiosqlite:///meraki-chatops.sqlite3"
+    assert DEFAULT_URL == "sqlite+aiosqlite:///meraki-chatops.sqlite3"
 
 
 async def test_an_unreachable_database_is_a_ledger_error_without_the_password(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import Connection, func, insert, select, text
 
 from bot.ledger import Ledger, RequestState
-from bot.ledger.schema import AUDIT, async_url, now, sqlite_engine
+from bot.ledger.database import async_url, sqlite_engine
+from bot.ledger.schema import AUDIT, now
 from bot.ledger.steps import SqliteThread, Step
 from bot.logs import correlation, current_correlation
 from bot.models import RunRequest

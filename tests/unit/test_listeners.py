@@ -49,6 +49,7 @@ from tests.support.fake_slack import (
     view_dict,
     view_text,
 )
+from tests.support.ledger_reads import unfinished
 
 USER = "U0456ABC"
 CHANNEL = "C0123CHAN"
@@ -553,7 +554,7 @@ async def test_a_submission_with_no_cached_form_and_nautobot_down_says_nothing_r
     assert "Nothing was submitted." in view_text(view)
     assert nautobot.count("POST", RUN_PATH) == 0
     assert slack.calls == []
-    assert await listeners.ledger.unfinished() == []  # nothing was recorded: nothing was asked of Nautobot
+    assert await unfinished(listeners.ledger) == []  # nothing was recorded: nothing was asked of Nautobot
 
 
 async def test_every_request_is_in_the_ledger_until_its_result_is_posted(
@@ -677,7 +678,7 @@ async def test_nautobot_down_at_submit_keeps_the_request_and_retry_sends_it(
     shown = view_dict(call["view"])
     [button] = [e for b in shown["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert button["action_id"] == forms.RETRY_ACTION_ID
-    [kept] = await warm.ledger.unfinished()
+    [kept] = await unfinished(warm.ledger)
     assert kept.state.value == "unsent" and button["value"] == kept.request_id
 
     nautobot.with_quick_run()
@@ -697,7 +698,7 @@ async def test_nautobot_down_at_submit_keeps_the_request_and_retry_sends_it(
 async def test_only_the_requester_can_retry(warm: Listeners, nautobot: FakeNautobot, ack: FakeAck, slack: FakeSlack):
     nautobot.on("POST", RUN_PATH, httpx.ConnectError("[Errno 111] Connection refused"))
     await submit(warm, ack, slack, submitted_view(GOOD))
-    [kept] = await warm.ledger.unfinished()
+    [kept] = await unfinished(warm.ledger)
 
     async def noop(**_: Any) -> None:
         pass

@@ -1,4 +1,5 @@
-"""A request's life: record it once, send it to Nautobot once, announce it, follow it, resume it after a restart.
+"""A request's life: record it once, send it to Nautobot once, announce it, follow it, take it up after a restart
+(:mod:`bot.take_up`).
 
 Every step is written to the ledger before the next one starts, so a bot killed at any point picks
 each request up where it stood: nothing is lost and the Job never runs twice. With several replicas
@@ -12,30 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 from bot.follow import Follower
-from bot.ledger import IllegalTransition, Ledger, LedgerError, LostLease, Record, RequestState
-from bot.logs import correlation, set_correlation
+from bot.ledger import IllegalTransition, Ledger, LedgerError, LostLease, RequestState
+from bot.logs import set_correlation
 from bot.metrics import Metrics
 from bot.models import REQUEST_ID, JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import FormCaches, JobFieldErrors, NautobotClient, NautobotError, NautobotUnreachable, Submission
 from bot.run_outcome import METRIC, Answer, Ask, Sent, SubmitOutcome, request_key
 from bot.slack.thread import SlackThreads, Thread
+from bot.take_up import TakeUp
 
 log = logging.getLogger("bot.runs")
 
-# How far before the ledger's timestamp a run found in Nautobot may have been created (clock skew).
-ADOPT_SKEW = timedelta(minutes=2)
 # A refused request may be corrected and sent again from the same modal; each attempt gets its own key.
 MAX_ATTEMPTS = 20
-TELL_AFTER_RESUMES = 5
-"""A request taken up this many times without getting anywhere: its requester is told (once) that it waits."""
-RETRY_CAP = 600.0
-"""The longest wait before a request that could not be taken up is tried again."""
 
 
 class Runs:
@@ -59,6 +54,7 @@ class Runs:
         self.tasks: set[asyncio.Task[Any]] = set()
         self._following: dict[str, asyncio.Task[Any]] = {}
         self._sending: set[str] = set()
+        self._take_up = TakeUp(self)
 
     # -- a request's way in: every entry point's one call ---------------------------------------
 
@@ -89,7 +85,7 @@ class Runs:
         await answer.tell(outcome)
         if submission.awaiting_approval:
             log.info("run awaits approval request=%s scheduled=%s", request.request_id, submission.scheduled_job_id)
-        await self._announce(request, form, submission.run, submission.scheduled_url)
+        await self.announce(request, form, submission.run, submission.scheduled_url)
         await answer.record(outcome)
         return outcome
 
@@ -175,7 +171,7 @@ class Runs:
 
     # -- announcing and following ----------------------------------------------------------------
 
-    async def _announce(
+    async def announce(
         self, request: RunRequest, form: JobForm | None, run: JobRun | None, scheduled_url: str | None
     ) -> None:
         """Post the parent message, then follow the run in the background."""
@@ -186,19 +182,19 @@ class Runs:
         await self.ledger.announced(request.request_id, channel=thread.channel_id, ts=thread.ts, run_status=status)
         log.info("announced request=%s result=%s", request.request_id, run.result_id if run else None)
         if run is not None:
-            self._follow(request, form, run, thread)
+            self.follow(request, form, run, thread)
         else:
             record = await self.ledger.get(request.request_id)
             if record is None or not record.scheduled_job_id:
                 raise LedgerError(f"request {request.request_id} awaits approval, but the ledger has no scheduled job")
-            self._await_approval(request, form, record.scheduled_job_id, thread)
+            self.await_approval(request, form, record.scheduled_job_id, thread)
 
-    def _follow(
+    def follow(
         self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, logged: bool = False
     ) -> None:
         self._background(request.request_id, self.follower.follow(request, form, run, thread, log_posted=logged))
 
-    def _await_approval(self, request: RunRequest, form: JobForm | None, scheduled_id: str, thread: Thread) -> None:
+    def await_approval(self, request: RunRequest, form: JobForm | None, scheduled_id: str, thread: Thread) -> None:
         self._background(request.request_id, self.follower.follow_approval(request, form, scheduled_id, thread))
 
     def _background(self, request_id: str, following: Coroutine[Any, Any, Any]) -> None:
@@ -258,136 +254,10 @@ class Runs:
             if task is not None:  # another replica holds it now: two followers would post twice
                 log.warning("lease of request=%s lost; this replica stops following it", request_id)
                 task.cancel()
-        return await self._resume_all(taken)
+        return await self._take_up.all(taken)
 
     # -- after a restart -------------------------------------------------------------------------
 
     async def resume(self) -> int:
         """At start: take up every request nobody works on (and this replica's own, after a restart)."""
-        return await self._resume_all(await self.ledger.take_over(mine_too=True))
-
-    async def _resume_all(self, records: list[Record]) -> int:
-        self.metrics.taken_over(len(records))
-        resumed = 0
-        for record in records:
-            try:
-                with correlation(record.request_id):
-                    resumed += await self._resume(record)
-            except Exception as exc:  # one broken request must not keep the others from resuming
-                log.exception("could not resume request=%s state=%s", record.request_id, record.state)
-                await self._later(record, exc)
-        return resumed
-
-    async def _later(self, record: Record, exc: Exception) -> None:
-        """Try again after a wait that doubles with each failure (a lease's length at first)."""
-        wait = min(self.ledger.lease.total_seconds() * 2 ** max(record.resumes - 1, 0), RETRY_CAP)
-        try:
-            await self.ledger.postpone(record.request_id, wait)
-        except LedgerError as failed:
-            log.warning("request=%s is tried again when its lease runs out: %s", record.request_id, failed)
-        else:
-            log.info("request=%s is tried again in %g s", record.request_id, wait)
-        if record.resumes == TELL_AFTER_RESUMES:
-            await self._tell_waiting(record, exc)
-
-    async def _tell_waiting(self, record: Record, exc: Exception) -> None:
-        """The requester hears that the request waits (once), rather than nothing at all."""
-        try:
-            await self.threads.tell_requester(
-                record.requester_id,
-                f"Your request for {record.job_name} is waiting: the bot could not take it up ({exc}).",
-                "Nothing ran twice; the bot keeps trying on its own.",
-                "If Nautobot is down, it goes on once Nautobot is back; if this keeps happening, tell your "
-                "Nautobot administrator.",
-            )
-        except Exception:
-            log.exception("could not tell requester=%s that request=%s waits", record.requester_id, record.request_id)
-
-    async def _resume(self, record: Record) -> int:
-        """Take ``record`` up from the state it was left in: each state has one handler (1: taken up)."""
-        if record.state is RequestState.UNSENT:
-            return 0  # the requester was told to retry
-        log.info("resuming request=%s state=%s", record.request_id, record.state)
-        take_up: dict[RequestState, Callable[[Record], Awaitable[None]]] = {
-            RequestState.RECEIVED: self._send_again,
-            RequestState.SUBMITTING: self._adopt_or_send,
-            RequestState.SUBMITTED: self._announce_again,
-            RequestState.ANNOUNCED: self._follow_again,
-            RequestState.LOGGED: self._follow_again,
-        }
-        if record.state not in take_up:
-            raise LedgerError(f"request {record.request_id} is {record.state.value}: nothing to take up")
-        await take_up[record.state](record)
-        return 1
-
-    async def _send_again(self, record: Record) -> None:
-        """Recorded, never sent: send it now (without the Job's form it is not sent: Nautobot's error postpones
-        it), and announce it."""
-        form = await self.forms.of(record.job_name).get()
-        submission = await self.submit(record.request_id, form, waiting=False)
-        await self._announce(record.to_request(), form, submission.run, submission.scheduled_url)
-
-    async def _adopt_or_send(self, record: Record) -> None:
-        """The bot died while sending the run: if Nautobot has it, that run is followed; else it is sent again."""
-        form = await self.forms.of(record.job_name).get()
-        record = await self._adopt_or_reset(record, form)
-        if record.state is RequestState.SUBMITTED:
-            await self._announce_again(record)
-        else:
-            await self._send_again(record)
-
-    async def _announce_again(self, record: Record) -> None:
-        """Sent, not announced yet: the parent message, then the follow."""
-        form = await self._form(record.job_name)  # only shown: the request goes on without it
-        run = await self.nautobot.job_result(record.result_id) if record.result_id else None
-        scheduled_url = self.nautobot.scheduled_url(record.scheduled_job_id) if record.scheduled_job_id else None
-        await self._announce(record.to_request(), form, run, scheduled_url)
-
-    async def _follow_again(self, record: Record) -> None:
-        """Announced (its log perhaps posted already): followed on in its thread."""
-        form = await self._form(record.job_name)
-        run = await self.nautobot.job_result(record.result_id) if record.result_id else None
-        thread = _thread_of(record)
-        if run is not None:
-            self._follow(record.to_request(), form, run, thread, logged=record.state is RequestState.LOGGED)
-        elif record.scheduled_job_id:  # waiting for an approval in Nautobot
-            self._await_approval(record.to_request(), form, record.scheduled_job_id, thread)
-        else:
-            raise LedgerError(
-                f"request {record.request_id} is {record.state.value} but has neither a run nor an approval"
-            )
-
-    async def _form(self, job_name: str) -> JobForm | None:
-        try:
-            return await self.forms.of(job_name).get()
-        except NautobotError:
-            return None
-
-    async def _adopt_or_reset(self, record: Record, form: JobForm) -> Record:
-        """The bot died while sending the run: if Nautobot has it, follow that run; else send it again."""
-        since = record.updated_at - ADOPT_SKEW
-        for candidate in await self.nautobot.results_since(form.job_id, since):
-            if _is_run_of(record, candidate.get("task_kwargs")):
-                log.info("adopting result=%s for request=%s", candidate["id"], record.request_id)
-                return await self.ledger.submitted(record.request_id, result_id=candidate["id"], scheduled_job_id=None)
-        for scheduled in await self.nautobot.scheduled_since(form.job_id, since):  # awaiting approval
-            if _is_run_of(record, scheduled.get("kwargs")):
-                log.info("adopting scheduled job=%s for request=%s", scheduled["id"], record.request_id)
-                return await self.ledger.submitted(record.request_id, result_id=None, scheduled_job_id=scheduled["id"])
-        return await self.ledger.unsent(record.request_id, "the bot restarted before Nautobot answered")
-
-
-def _is_run_of(record: Record, kwargs: Any) -> bool:
-    """Whether a run's inputs are this request's: by the request id the bot gave the Job, or, for a request
-    recorded before the Job had one, by all its inputs."""
-    if not isinstance(kwargs, dict):
-        return False
-    if REQUEST_ID in record.inputs:
-        return kwargs.get(REQUEST_ID) == record.request_id
-    return all(kwargs.get(name) == value for name, value in record.inputs.items())
-
-
-def _thread_of(record: Record) -> Thread:
-    if not record.message_channel or not record.message_ts:
-        raise LedgerError(f"request {record.request_id} is {record.state.value} but has no parent message")
-    return Thread(record.message_channel, record.message_ts)
+        return await self._take_up.all(await self.ledger.take_over(mine_too=True))

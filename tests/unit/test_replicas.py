@@ -19,8 +19,8 @@ from bot.listeners.parts import Command
 from bot.models import JobForm
 from bot.nautobot import FormCache
 from bot.run_outcome import Ask, Sent, SubmitOutcome
-from bot.runs import TELL_AFTER_RESUMES
 from bot.slack.pacing import ChannelPacer
+from bot.take_up import TELL_AFTER_RESUMES
 from tests.support.fake_nautobot import (
     JOB,
     LOGS,

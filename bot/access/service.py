@@ -26,7 +26,7 @@ from bot.models import JobForm
 from bot.nautobot import AccessGrant
 from bot.policy import AccessPolicy, CommandPolicy, policy_problems
 
-log = logging.getLogger("bot.access")
+log = logging.getLogger("bot.access")  # the package's name: what log filters and alerts select on
 
 
 class Access:

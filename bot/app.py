@@ -16,6 +16,7 @@ from bot import listeners
 from bot.access import Access, ChatOpsGrants, SlackGroups, Workspace
 from bot.access.rate import RateLimit
 from bot.audit import Audit
+from bot.clients import nautobot_client
 from bot.command_bindings import CommandBinding
 from bot.follow import Follower
 from bot.ledger import Ledger
@@ -163,7 +164,7 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
     client = slack_client(
         settings.slack_bot_token.get_secret_value(), str(settings.slack_api_url), metrics, session=session
     )
-    nautobot = NautobotClient.from_settings(settings, on_retry=metrics.nautobot_retry)
+    nautobot = nautobot_client(settings, on_retry=metrics.nautobot_retry)
     bound = commands(settings, client, nautobot, ledger)
     events = None
     if settings.nautobot_events_url is not None:

@@ -11,6 +11,7 @@ from importlib.metadata import version
 from typing import Any
 
 from bot import logs
+from bot.clients import nautobot_client
 from bot.models import JobForm, LogEntry, ModalContext, RunStatus
 from bot.nautobot import JobFieldErrors, NautobotClient, NautobotError
 from bot.run_pace import poll_delays
@@ -99,7 +100,7 @@ async def serve(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def preview(settings: NautobotSettings, _args: argparse.Namespace) -> int:
-    async with NautobotClient.from_settings(settings) as client:
+    async with nautobot_client(settings) as client:
         try:
             form = await client.job_form(settings.main_job)
         except NautobotError as exc:
@@ -145,7 +146,7 @@ def _choice(choices: list[tuple[str, str]], given: str | None) -> str | None:
 
 
 async def run_job(settings: NautobotSettings, args: argparse.Namespace) -> int:
-    async with NautobotClient.from_settings(settings) as client:
+    async with nautobot_client(settings) as client:
         try:
             form = await client.job_form(settings.main_job)
             values = run_values(args, form)

@@ -18,9 +18,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.access import AccessPolicy
-from bot.access.policy_source import policy_file, policy_text
 from bot.command_bindings import DEFAULT_COMMANDS, REPLACED, SLASH_COMMAND, CommandBinding, commands_text
+from bot.policy import AccessPolicy, policy_file, policy_text
 
 HINTS = {
     "slack_bot_token": "the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page",

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.access.policy import CommandPolicy
 from bot.models import JobForm, JobVariable
 from bot.nautobot import AccessGrant, GrantType
+from bot.policy import CommandPolicy
 
 GRANTS_SETTING = "NAUTOBOT_CHATOPS"
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import httpx
 
+from bot.clients import nautobot_client
 from bot.doctor.report import Context, Status, Verdict, last_four
 from bot.nautobot import (
     Capabilities,
     JobInfo,
     JobNotFound,
     NautobotAuthError,
-    NautobotClient,
     NautobotError,
     reported_version,
 )
@@ -43,7 +43,7 @@ def _error_detail(exc: NautobotError) -> str:
 async def check_reachable(context: Context) -> Verdict:
     base = context.s.nautobot_base
     try:
-        context.nautobot = NautobotClient.from_settings(context.s, transport=context.nautobot_transport(context.s))
+        context.nautobot = nautobot_client(context.s, transport=context.nautobot_transport(context.s))
         context.status = await context.nautobot.status()
     except NautobotAuthError as exc:
         return Verdict(Status.OK, f"Nautobot at {base} answers, but refused the token ({_error_detail(exc)})")

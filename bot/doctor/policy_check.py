@@ -8,10 +8,10 @@ but the same access to a network is open to everyone.
 
 from __future__ import annotations
 
-from bot.access import CommandPolicy, policy_problems
 from bot.doctor.report import Context, Status, Verdict
 from bot.models import JobForm
 from bot.nautobot import NautobotError
+from bot.policy import CommandPolicy, policy_problems
 from bot.settings import Settings
 
 ORG_ACCESS = "meraki_access_level"

@@ -1,43 +1,25 @@
-"""The Nautobot REST client: find a Job, read its variables, run it, follow its JobResult and log.
+"""The Jobs and their results through Nautobot's REST API: find a Job, read its variables, run it, follow its
+JobResult and log.
 
 Every failure becomes a :class:`~bot.nautobot.errors.NautobotError` whose ``str()`` tells a person
 what happened and what to do next (:mod:`bot.nautobot.responses` reads the answers). The API token
-lives in a ``SecretStr`` and is never part of a message, a log line or a ``repr``.
+lives in a ``SecretStr`` and is never part of a message, a log line or a ``repr``. Sending a request,
+lists, single objects and Nautobot's status are :mod:`bot.nautobot.rest`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from bot.models import JobForm, JobRun, LogEntry
-from bot.nautobot.capabilities import Capabilities
 from bot.nautobot.errors import JobDisabled, NautobotAuthError, NautobotError, job_not_found
-from bot.nautobot.responses import Answers, is_tls_failure
-from bot.nautobot.transport import http_client, log_request, normalise_base
+from bot.nautobot.rest import NautobotRest, segment
 
-if TYPE_CHECKING:
-    from bot.settings import NautobotSettings
-
-logger = logging.getLogger("bot.nautobot")
-
-RETRY_DELAY = 0.5
-"""Seconds before the single retry of a GET that failed in transport."""
-MAX_PAGES = 20
-"""Pages :meth:`NautobotClient.list_objects` reads before it gives up on a list that keeps going."""
-TIMEOUT = 15.0
 RESULTS_WITH_LOGS = """
 query ResultsWithLogs($ids: [String]) {
   job_results(id: $ids) {
@@ -86,63 +68,12 @@ class Submission:
         return self.run is None and self.scheduled_job_id is not None
 
 
-class NautobotClient:
-    """Async client for the parts of Nautobot's REST API the bot uses (Nautobot 2.x and 3.x)."""
+class NautobotClient(NautobotRest):
+    """Async client for the parts of Nautobot's REST API the bot uses (Nautobot 2.x and 3.x).
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str | SecretStr,
-        *,
-        verify: bool | str | os.PathLike[str] = True,
-        timeout: float = TIMEOUT,
-        transport: httpx.AsyncBaseTransport | None = None,
-        on_retry: Callable[[], None] | None = None,
-    ) -> None:
-        """``on_retry`` is called each time a GET is sent again after a transport error (a metric counts it)."""
-        self.base_url = normalise_base(base_url)
-        self._on_retry = on_retry
-        self._token = token if isinstance(token, SecretStr) else SecretStr(token)
-        self._answers = Answers(self.base_url, self._token, timeout)
-        self._http = http_client(self.base_url, self._token, verify=verify, timeout=timeout, transport=transport)
-        self.capabilities = Capabilities()
-        """What this Nautobot can do, by the version its latest status answer named (unknown until one came)."""
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: NautobotSettings,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        on_retry: Callable[[], None] | None = None,
-    ) -> NautobotClient:
-        """The client the settings describe: the one place NAUTOBOT_URL, the token and TLS are put together."""
-        verify: bool | Path = settings.nautobot_ca_bundle or settings.nautobot_verify_tls
-        return cls(
-            settings.nautobot_base, settings.nautobot_token, verify=verify, transport=transport, on_retry=on_retry
-        )
-
-    def __repr__(self) -> str:
-        return f"NautobotClient(base_url={self.base_url!r})"
-
-    async def __aenter__(self) -> NautobotClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    def result_url(self, result_id: str) -> str:
-        """The JobResult's web page (not its API URL): the link people follow."""
-        return self._answers.result_url(result_id)
-
-    def scheduled_url(self, scheduled_id: str) -> str:
-        """The scheduled job's web page, where an approval can be looked at."""
-        return f"{self.base_url}/extras/scheduled-jobs/{scheduled_id}/"
+    Built from plain values (see :class:`~bot.nautobot.rest.NautobotRest`); ``bot.clients`` builds it from the
+    settings.
+    """
 
     # Jobs
 
@@ -165,7 +96,7 @@ class NautobotClient:
         """The Job and its variables in field order, ready for the Slack modal."""
         job = await self.find_job(name)
         what = f"read the variables of the Job {name!r}"
-        response = await self._request("GET", f"/api/extras/jobs/{_segment(job.id)}/variables/", what=what)
+        response = await self._request("GET", f"/api/extras/jobs/{segment(job.id)}/variables/", what=what)
         if response.status_code == 404:
             raise job_not_found(name, status=404, detail=self._answers.detail(response))
         self._answers.expect(response, what, 200)
@@ -177,7 +108,7 @@ class NautobotClient:
     async def run_job(self, job_id: str, data: dict[str, Any]) -> Submission:
         """Run the Job once; a POST is never retried, since a retry could run the Job twice."""
         what = f"run the Job {job_id}"
-        path = f"/api/extras/jobs/{_segment(job_id)}/run/"
+        path = f"/api/extras/jobs/{segment(job_id)}/run/"
         response = await self._request("POST", path, what=what, json={"data": data})
         if response.status_code == 201:
             return self._submission(response, what)
@@ -188,7 +119,7 @@ class NautobotClient:
     async def job_result(self, result_id: str) -> JobRun:
         """A snapshot of the JobResult, its ``url`` being the web page."""
         what = f"read the JobResult {result_id}"
-        response = await self._request("GET", f"/api/extras/job-results/{_segment(result_id)}/", what=what)
+        response = await self._request("GET", f"/api/extras/job-results/{segment(result_id)}/", what=what)
         if response.status_code == 404:
             raise self._answers.result_not_found(response, result_id)
         self._answers.expect(response, what, 200)
@@ -249,7 +180,7 @@ class NautobotClient:
     async def job_logs(self, result_id: str) -> list[LogEntry]:
         """Every log line of the run, oldest first (the first is Nautobot's ``initialization`` line)."""
         what = f"read the log of the JobResult {result_id}"
-        response = await self._request("GET", f"/api/extras/job-results/{_segment(result_id)}/logs/", what=what)
+        response = await self._request("GET", f"/api/extras/job-results/{segment(result_id)}/logs/", what=what)
         if response.status_code == 404:
             raise self._answers.result_not_found(response, result_id)
         self._answers.expect(response, what, 200)
@@ -262,7 +193,7 @@ class NautobotClient:
     async def scheduled_job(self, scheduled_id: str) -> dict[str, Any]:
         """The scheduled job record (its ``state`` tells whether an approval is pending)."""
         what = f"read the scheduled job {scheduled_id}"
-        response = await self._request("GET", f"/api/extras/scheduled-jobs/{_segment(scheduled_id)}/", what=what)
+        response = await self._request("GET", f"/api/extras/scheduled-jobs/{segment(scheduled_id)}/", what=what)
         if response.status_code == 404:
             raise NautobotError(
                 f"Nautobot has no scheduled job {scheduled_id} that the bot's user can see; it may have been "
@@ -287,7 +218,7 @@ class NautobotClient:
     async def cancel(self, result_id: str) -> JobRun:
         """Cancel a queued or running Job (Nautobot 3.2+); an already finished run is returned as is."""
         what = f"cancel the JobResult {result_id}"
-        response = await self._request("POST", f"/api/extras/job-results/{_segment(result_id)}/cancel/", what=what)
+        response = await self._request("POST", f"/api/extras/job-results/{segment(result_id)}/cancel/", what=what)
         if response.status_code == 200:
             return self._job_run(response, what)
         if response.status_code == 409:
@@ -295,102 +226,6 @@ class NautobotClient:
         if response.status_code == 404:
             raise self._answers.cancel_not_found(response, result_id)
         raise self._answers.error(response, what)
-
-    async def status(self) -> dict[str, Any]:
-        """``GET /api/status/``, plus ``"api-version"`` from the response header when Nautobot sends it.
-
-        Each answer also updates :attr:`capabilities` (a Nautobot upgraded under the bot is noticed).
-        """
-        what = "read Nautobot's status"
-        response = await self._request("GET", "/api/status/", what=what)
-        self._answers.expect(response, what, 200)
-        body = self._answers.mapping(response, what)
-        api_version = response.headers.get("API-Version")
-        if api_version and "api-version" not in body:
-            body["api-version"] = api_version
-        self.capabilities = Capabilities.from_status(body)
-        return body
-
-    # Any other list or object (e.g. an app's API under /api/plugins/)
-
-    async def list_objects(
-        self, path: str, *, what: str, params: Sequence[tuple[str, str]] = (), page_size: int = 500
-    ) -> list[dict[str, Any]]:
-        """Every object of a paginated list endpoint, following ``next`` for at most :data:`MAX_PAGES` pages.
-
-        ``params`` is a sequence of pairs, so a filter may be given several values (``command=a&command=b``).
-        """
-        found: list[dict[str, Any]] = []
-        for _ in range(MAX_PAGES):
-            query = httpx.QueryParams([*params, ("limit", str(page_size)), ("offset", str(len(found)))])
-            response = await self._request("GET", path, what=what, params=query)
-            self._answers.expect(response, what, 200)
-            body = self._answers.mapping(response, what)
-            results = body.get("results")
-            if not isinstance(results, list):
-                raise self._answers.unexpected(response, what)
-            found += [item for item in results if isinstance(item, dict)]
-            if not body.get("next") or not results:
-                return found
-        raise NautobotError(
-            f"Nautobot listed more than {MAX_PAGES * page_size} objects when asked to {what}; the bot read none "
-            "of them. Remove the objects that are no longer needed.",
-        )
-
-    async def get_object(self, path: str, *, what: str, params: Mapping[str, str] | None = None) -> dict | None:
-        """One object, or None when Nautobot has none the bot's user can see (404)."""
-        response = await self._request("GET", path, what=what, params=dict(params or {}))
-        if response.status_code == 404:
-            return None
-        self._answers.expect(response, what, 200)
-        return self._answers.mapping(response, what)
-
-    async def create_object(self, path: str, data: Mapping[str, Any], *, what: str) -> dict[str, Any]:
-        """``POST`` one object (201); a POST is never retried."""
-        response = await self._request("POST", path, what=what, json=dict(data))
-        if response.status_code == 400:
-            raise self._answers.refused(response, what)
-        self._answers.expect(response, what, 201)
-        return self._answers.mapping(response, what)
-
-    async def probe(self, path: str) -> int | str:
-        """The status of ``GET path?limit=1``, or the name of the transport error: may the token read there?"""
-        try:
-            response = await self._http.get(path, params={"limit": "1"})
-        except httpx.HTTPError as exc:
-            return type(exc).__name__
-        return response.status_code
-
-    # Transport
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        params: httpx.QueryParams | Mapping[str, str | int] | None = None,
-        json: Any = None,
-        read_only: bool = False,
-    ) -> httpx.Response:
-        """Send once; a GET (or a ``read_only`` query) is sent a second time after a transport error (but not
-        after a TLS failure)."""
-        attempts = 2 if method == "GET" or read_only else 1
-        for attempt in range(1, attempts + 1):
-            started = time.perf_counter()
-            try:
-                response = await self._http.request(method, path, params=params, json=json)
-            except httpx.TransportError as exc:
-                log_request(method, path, type(exc).__name__, started)
-                if attempt < attempts and not is_tls_failure(exc):
-                    if self._on_retry is not None:
-                        self._on_retry()
-                    await asyncio.sleep(RETRY_DELAY)
-                    continue
-                raise self._answers.unreachable(exc, method, what) from exc
-            log_request(method, path, response.status_code, started)
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _run_error(self, response: httpx.Response, job_id: str, what: str) -> NautobotError:
         status = response.status_code
@@ -421,7 +256,7 @@ class NautobotClient:
     async def _run_not_found(self, job_id: str, detail: str) -> NautobotError:
         """A 404 on ``/run/`` while the Job is visible means no ``run`` action: Nautobot restricts by it."""
         what = f"look up the Job {job_id}"
-        probe = await self._request("GET", f"/api/extras/jobs/{_segment(job_id)}/", what=what)
+        probe = await self._request("GET", f"/api/extras/jobs/{segment(job_id)}/", what=what)
         if probe.status_code == 404:
             return job_not_found(job_id, status=404, detail=detail)
         if probe.status_code != 200:
@@ -452,7 +287,3 @@ class NautobotClient:
     def _job_run(self, response: httpx.Response, what: str) -> JobRun:
         body = self._answers.mapping(response, what)
         return self._answers.parse(response, what, lambda: JobRun.from_api(body, self.base_url))
-
-
-def _segment(value: str) -> str:
-    return quote(str(value), safe="")

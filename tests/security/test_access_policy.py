@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-import bot.nautobot.client as nautobot_module
+import bot.nautobot.rest as nautobot_rest
 from bot.access import (
     Access,
     AccessPolicy,
@@ -358,7 +358,7 @@ async def test_grants_are_read_page_by_page_with_both_command_filters_and_cached
 
 
 async def test_grants_that_cannot_be_read_refuse_with_a_retry_hint(monkeypatch):
-    monkeypatch.setattr(nautobot_module, "RETRY_DELAY", 0)
+    monkeypatch.setattr(nautobot_rest, "RETRY_DELAY", 0)
 
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("[Errno 111] Connection refused")

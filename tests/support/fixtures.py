@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import pytest
 
-import bot.nautobot.client
+import bot.nautobot.rest
 from tests.support.fake_slack import Events, FakeAck
 
 
@@ -31,7 +31,7 @@ def ack(events: Events) -> FakeAck:
 @pytest.fixture
 def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     """A GET that failed in transport is sent again at once, not after the client's pause."""
-    monkeypatch.setattr(bot.nautobot.client, "RETRY_DELAY", 0)
+    monkeypatch.setattr(bot.nautobot.rest, "RETRY_DELAY", 0)
 
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-import bot.nautobot.client
+import bot.nautobot.rest
 from bot import doctor
 from bot.doctor import REQUIRED_SCOPES, Check, Status, exit_code, render, run_checks
 from bot.settings import Settings
@@ -99,7 +99,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any, slack: SlackStandIn) -> 
     monkeypatch.chdir(tmp_path)
     for name in [*Settings.model_fields]:
         monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.setattr(bot.nautobot.client, "RETRY_DELAY", 0)
+    monkeypatch.setattr(bot.nautobot.rest, "RETRY_DELAY", 0)
     values = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_APP_TOKEN": APP_TOKEN,

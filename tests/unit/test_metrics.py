@@ -21,7 +21,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
-import bot.nautobot.client as nautobot_client
+import bot.nautobot.rest as nautobot_rest
 from bot.metrics import CONTENT_TYPE, REQUEST_OUTCOMES, RUN_STATUSES, Metrics, counting, slack_method
 from bot.models import RunStatus
 from bot.nautobot import NautobotClient
@@ -319,7 +319,7 @@ async def test_a_call_slack_refuses_is_counted_by_method_and_error() -> None:
 
 
 async def test_a_nautobot_read_sent_again_after_a_dropped_connection_is_counted(monkeypatch) -> None:
-    monkeypatch.setattr(nautobot_client, "RETRY_DELAY", 0)
+    monkeypatch.setattr(nautobot_rest, "RETRY_DELAY", 0)
     metrics = Metrics()
     attempts: list[httpx.Request] = []
 

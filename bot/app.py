@@ -21,7 +21,7 @@ from bot.command_bindings import CommandBinding
 from bot.follow import Follower
 from bot.ledger import Ledger
 from bot.listeners import Listeners
-from bot.listeners.parts import Command, Parts
+from bot.listeners.parts import Parts, SlashCommand
 from bot.metrics import Metrics
 from bot.nautobot import ChatOpsApp, FormCache, FormCaches, NautobotClient, ResultReader
 from bot.nautobot.events import EventSource
@@ -43,7 +43,9 @@ class _SameToken(logging.Filter):
 _SAME_TOKEN = _SameToken()
 
 
-def commands(settings: Settings, client: AsyncWebClient, nautobot: NautobotClient, ledger: Ledger) -> list[Command]:
+def commands(
+    settings: Settings, client: AsyncWebClient, nautobot: NautobotClient, ledger: Ledger
+) -> list[SlashCommand]:
     """Every slash command of ``COMMANDS`` with its own form cache, access rules and audit trail."""
     chatops = ChatOpsApp(nautobot) if settings.nautobot_chatops else None
     groups = SlackGroups(client, ttl=settings.slack_group_cache_seconds)  # one cache: the same groups for all
@@ -72,7 +74,7 @@ def commands(settings: Settings, client: AsyncWebClient, nautobot: NautobotClien
             workspace=workspace,
         )
         audit = Audit(ledger, chatops, command=settings.nautobot_chatops_command, subcommand=binding.subcommand)
-        built.append(Command(slash, FormCache(nautobot, binding.job), access, audit, binding))
+        built.append(SlashCommand(slash, FormCache(nautobot, binding.job), access, audit, binding))
     return built
 
 
@@ -82,7 +84,7 @@ class Bot:
     nautobot: NautobotClient
     runs: Runs
     listeners: Listeners
-    commands: list[Command]
+    commands: list[SlashCommand]
     reader: ResultReader
     events: EventSource | None = None
     slack_session: aiohttp.ClientSession | None = None
@@ -110,7 +112,7 @@ def wire(
     slack: AsyncWebClient,
     nautobot: NautobotClient,
     ledger: Ledger,
-    commands: Sequence[Command],
+    commands: Sequence[SlashCommand],
     follow_timeout: float,
     metrics: Metrics | None = None,
     email_regex: str | None = None,

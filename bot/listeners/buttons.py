@@ -10,8 +10,7 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import access as policy
-from bot.access import Actor, Decision
+from bot.access import Actor, Decision, refused_choices
 from bot.ledger import AuditAction, AuditOutcome, Record, RequestState
 from bot.listeners.outcome import Asked, ModalAnswer, PrivateAnswer, Reply
 from bot.listeners.parts import RETRY_LATER, Parts, denied_view
@@ -87,7 +86,7 @@ async def _button_decision(
     decision = await parts.access.decide(actor, fresh=True)
     if not decision.allowed:
         return decision, form
-    refused = policy.refused_choices(dict(record.inputs), form, decision, setting=decision.source)
+    refused = refused_choices(dict(record.inputs), form, decision, setting=decision.source)
     if not refused:
         return decision, form
     kept_back = Decision(

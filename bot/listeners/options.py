@@ -8,8 +8,7 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot import access as policy
-from bot.access import Actor, Decision
+from bot.access import Actor, Decision, restricted_form
 from bot.listeners.parts import Parts
 from bot.models import JobForm, JobVariable, ModalContext
 from bot.nautobot import NautobotError
@@ -46,7 +45,7 @@ async def _decision(parts: Parts, body: dict[str, Any]) -> Decision | None:
 
 
 def _offered(var: JobVariable, decision: Decision) -> JobVariable:
-    return policy.restricted_form(JobForm(job_id="", job_name="", variables=[var]), decision).variables[0]
+    return restricted_form(JobForm(job_id="", job_name="", variables=[var]), decision).variables[0]
 
 
 async def _objects(parts: Parts, var: JobVariable, query: str) -> list[Any]:

@@ -11,8 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot import access as policy
-from bot.access import Access, Actor, Decision
+from bot.access import Access, Actor, Decision, choice_notice, restricted_form
 from bot.access.rate import RateLimit
 from bot.audit import Audit
 from bot.command_bindings import CommandBinding
@@ -37,7 +36,7 @@ ACCESS_WAIT = 1.0
 
 
 @dataclass(frozen=True)
-class Command:
+class SlashCommand:
     """One slash command as configured: the Job it runs (through its form cache), who may use it, its audit."""
 
     slash: str
@@ -150,11 +149,11 @@ def form_view(
 
     ``notice`` (e.g. why Nautobot refused the last submission) replaces what the command text would say.
     """
-    shown = policy.restricted_form(form, decision)
+    shown = restricted_form(form, decision)
     context = context.model_copy(update={"job_id": form.job_id, "values": None})  # a form, not a summary
     if values is None:
         prefill = modal.parse_command_text(context.command_text or "", shown, parts.hidden)
-        notes = (prefill.notice(), policy.choice_notice(form, decision))
+        notes = (prefill.notice(), choice_notice(form, decision))
         notice = " ".join(text for text in notes if text) or None
         values = prefill.values
     return modal.build_modal(shown, context=context, prefill=values, hidden=parts.hidden, notice=notice)

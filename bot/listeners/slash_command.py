@@ -11,8 +11,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import access as policy
-from bot.access import Actor, Decision
+from bot.access import Actor, Decision, refused_choices, restricted_form
 from bot.ledger import AuditAction, AuditOutcome
 from bot.listeners.outcome import Asked, PrivateAnswer
 from bot.listeners.parts import RETRY_LATER, Parts, denied_view, form_view, requested_by
@@ -114,7 +113,7 @@ async def _still_allowed(parts: Parts, actor: Actor, form: JobForm, values: dict
     was first checked with may come from a cache (a grant revoked up to its lifetime ago), and no form comes in
     between to check it again."""
     decision = await parts.access.decide(actor, fresh=True)
-    refused = policy.refused_choices(values, form, decision, setting=decision.source) if decision.allowed else {}
+    refused = refused_choices(values, form, decision, setting=decision.source) if decision.allowed else {}
     if not refused:
         return decision
     return Decision(
@@ -140,13 +139,13 @@ def _filled_by_text(parts: Parts, form: JobForm, context: ModalContext, decision
     text = (context.command_text or "").strip()
     if not parts.binding.run_from_text or not decision.allowed or not text:
         return None
-    shown = policy.restricted_form(form, decision)
+    shown = restricted_form(form, decision)
     prefill = modal.parse_command_text(text, shown, parts.hidden)
     if prefill.unused:
         return None
     defaults = {var.name: var.default for var in modal.input_variables(shown, parts.hidden) if var.default is not None}
     values = {**defaults, **prefill.values}
-    if policy.refused_choices(values, form, decision, setting=decision.source):
+    if refused_choices(values, form, decision, setting=decision.source):
         return None
     if modal.validate(values, form, email_regex=parts.email_regex, hidden=parts.hidden):
         return None

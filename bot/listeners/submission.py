@@ -10,8 +10,7 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import access as policy
-from bot.access import Actor, Decision
+from bot.access import Actor, Decision, refused_choices
 from bot.ledger import AuditAction, AuditOutcome
 from bot.listeners.outcome import Asked, ModalAnswer, Reply, field_label
 from bot.listeners.parts import ACCESS_WAIT, RETRY_LATER, Parts, denied_view, form_view, requested_by
@@ -88,9 +87,7 @@ async def _checked(
     else:
         values = modal.read_submission(view["state"]["values"], form, parts.hidden)
     back = _FormBack(parts, ack, form, values, context, decision)
-    if await _refused(
-        parts, back, actor, decision, policy.refused_choices(values, form, decision, setting=decision.source)
-    ):
+    if await _refused(parts, back, actor, decision, refused_choices(values, form, decision, setting=decision.source)):
         return None
     errors = modal.validate(values, form, email_regex=parts.email_regex, hidden=parts.hidden)
     if errors:

@@ -23,7 +23,7 @@ from bot.access import Access, AccessPolicy, SlackGroups
 from bot.app import wire
 from bot.ledger import Ledger
 from bot.listeners import Listeners
-from bot.listeners.parts import Command
+from bot.listeners.parts import SlashCommand
 from bot.nautobot import FormCache
 from bot.settings import CommandBinding
 from bot.slack import modal as forms
@@ -327,7 +327,7 @@ async def harness(
     nautobot_client = nautobot.client()
     ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
     rules = AccessPolicy.model_validate(policy)
-    bound: list[Command] = []
+    bound: list[SlashCommand] = []
     for slash, binding in (commands or {"/meraki-add-user": None}).items():
         cache = FormCache(nautobot_client, binding.job if binding else JOB_NAME)
         access = Access(
@@ -337,7 +337,7 @@ async def harness(
             main=not bound,
             installed_team="T0STANDIN",
         )
-        bound.append(Command(slash, cache, access, binding=binding))
+        bound.append(SlashCommand(slash, cache, access, binding=binding))
     listeners = wire(
         slack=client,
         nautobot=nautobot_client,

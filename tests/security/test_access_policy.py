@@ -34,7 +34,7 @@ from bot.access import (
 from bot.app import wire
 from bot.ledger import Ledger
 from bot.listeners import Listeners
-from bot.listeners.parts import Command
+from bot.listeners.parts import SlashCommand
 from bot.models import JobForm, ModalContext
 from bot.nautobot import AccessGrant, ChatOpsApp, FormCache, NautobotClient
 from bot.settings import Settings, SettingsError, load_settings
@@ -447,7 +447,7 @@ async def bot(nautobot: FakeNautobot, slack: FakeSlack, tmp_path: Path) -> Async
         slack=slack,  # type: ignore[arg-type]
         nautobot=client,
         ledger=ledger,
-        commands=[Command("/meraki-add-user", cache, access)],
+        commands=[SlashCommand("/meraki-add-user", cache, access)],
         follow_timeout=60.0,
         pacer=ChannelPacer(0),
         sleep=no_sleep,

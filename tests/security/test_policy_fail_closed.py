@@ -22,7 +22,7 @@ from bot.app import wire
 from bot.doctor import Status, run_checks
 from bot.ledger import Ledger
 from bot.listeners import Listeners
-from bot.listeners.parts import Command
+from bot.listeners.parts import SlashCommand
 from bot.models import JobForm, ModalContext
 from bot.nautobot import FormCache
 from bot.settings import Settings
@@ -161,7 +161,7 @@ async def make_bot(nautobot: FakeNautobot, slack: SlackWithAuth, tmp_path: Path)
             slack=slack,  # type: ignore[arg-type]
             nautobot=client,
             ledger=ledger,
-            commands=[Command("/meraki-add-user", cache, access)],
+            commands=[SlashCommand("/meraki-add-user", cache, access)],
             follow_timeout=60.0,
             pacer=ChannelPacer(0),
             sleep=no_sleep,

@@ -16,7 +16,7 @@ from bot.access import Access, AccessPolicy, Actor, SlackGroups
 from bot.app import build, wire
 from bot.ledger import AuditOutcome, Ledger
 from bot.listeners import Listeners
-from bot.listeners.parts import Command
+from bot.listeners.parts import SlashCommand
 from bot.metrics import Metrics
 from bot.models import ModalContext
 from bot.nautobot import FormCache
@@ -185,7 +185,7 @@ async def listening(
         slack=slack,  # type: ignore[arg-type]
         nautobot=client,
         ledger=ledger,
-        commands=[Command(slash, cache, guard, binding=CommandBinding(job=JOB_NAME, **how))],
+        commands=[SlashCommand(slash, cache, guard, binding=CommandBinding(job=JOB_NAME, **how))],
         follow_timeout=60.0,
         pacer=ChannelPacer(0),
     )

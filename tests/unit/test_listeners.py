@@ -16,7 +16,7 @@ from bot.access import Access, AccessPolicy, SlackGroups
 from bot.app import wire
 from bot.ledger import Ledger
 from bot.listeners import Listeners
-from bot.listeners.parts import Command
+from bot.listeners.parts import SlashCommand
 from bot.models import ModalContext
 from bot.nautobot import FormCache
 from bot.slack import modal as forms
@@ -199,7 +199,7 @@ async def listeners(
         slack=slack,  # type: ignore[arg-type]
         nautobot=client,
         ledger=ledger,
-        commands=[Command("/meraki-add-user", cache, allowing(slack))],
+        commands=[SlashCommand("/meraki-add-user", cache, allowing(slack))],
         follow_timeout=60.0,
         pacer=ChannelPacer(0),
         sleep=fast_sleep,

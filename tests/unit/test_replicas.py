@@ -15,7 +15,7 @@ from bot.access import Access, SlackGroups
 from bot.app import wire
 from bot.ledger import Ledger, RequestState
 from bot.listeners import Listeners
-from bot.listeners.parts import Command
+from bot.listeners.parts import SlashCommand
 from bot.models import JobForm
 from bot.nautobot import FormCache
 from bot.run_outcome import Ask, Sent, SubmitOutcome
@@ -89,7 +89,7 @@ async def replicas(nautobot: FakeNautobot, tmp_path: Path) -> AsyncIterator[tupl
                 slack=slack,  # type: ignore[arg-type]
                 nautobot=client,
                 ledger=ledger,
-                commands=[Command("/meraki-add-user", forms, Access(None, groups=SlackGroups(slack)))],  # type: ignore[arg-type]
+                commands=[SlashCommand("/meraki-add-user", forms, Access(None, groups=SlackGroups(slack)))],  # type: ignore[arg-type]
                 follow_timeout=60.0,
                 pacer=ChannelPacer(0),
                 sleep=pause,

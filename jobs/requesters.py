@@ -9,12 +9,36 @@ from __future__ import annotations
 import logging
 import os
 
+from nautobot.apps.jobs import StringVar
+
 BOT_USERS_ENV = "NAUTOBOT_JOB_MERAKI_BOT_USERS"
 
 
 def bot_users() -> frozenset[str]:
     """The Nautobot usernames of the Slack bot, from the worker's environment (none: nobody's claim is trusted)."""
     return frozenset(name.strip() for name in os.environ.get(BOT_USERS_ENV, "").split(",") if name.strip())
+
+
+def requested_by_var() -> StringVar:
+    """The ``requested_by`` variable, the same in every Job (declare it after the Job's own variables)."""
+    return StringVar(
+        label="Requested by",
+        description="Who asked for this run. The Slack bot fills it in; leave it empty in Nautobot, which records "
+        "you as the user who ran the Job.",
+        required=False,
+        max_length=255,
+    )
+
+
+def request_id_var() -> StringVar:
+    """The ``request_id`` variable, the same in every Job (declare it last)."""
+    return StringVar(
+        label="Request ID",
+        description="The Slack bot's key for this request, so that it finds the run again after a restart; "
+        "leave it empty in Nautobot.",
+        required=False,
+        max_length=255,
+    )
 
 
 class RequesterMixin:

@@ -19,25 +19,25 @@ def bot_users() -> frozenset[str]:
     return frozenset(name.strip() for name in os.environ.get(BOT_USERS_ENV, "").split(",") if name.strip())
 
 
+def _filled_in_by_the_bot(label: str, description: str) -> StringVar:
+    return StringVar(label=label, description=description, required=False, max_length=255)
+
+
 def requested_by_var() -> StringVar:
     """The ``requested_by`` variable, the same in every Job (declare it after the Job's own variables)."""
-    return StringVar(
-        label="Requested by",
-        description="Who asked for this run. The Slack bot fills it in; leave it empty in Nautobot, which records "
+    return _filled_in_by_the_bot(
+        "Requested by",
+        "Who asked for this run. The Slack bot fills it in; leave it empty in Nautobot, which records "
         "you as the user who ran the Job.",
-        required=False,
-        max_length=255,
     )
 
 
 def request_id_var() -> StringVar:
     """The ``request_id`` variable, the same in every Job (declare it last)."""
-    return StringVar(
-        label="Request ID",
-        description="The Slack bot's key for this request, so that it finds the run again after a restart; "
+    return _filled_in_by_the_bot(
+        "Request ID",
+        "The Slack bot's key for this request, so that it finds the run again after a restart; "
         "leave it empty in Nautobot.",
-        required=False,
-        max_length=255,
     )
 
 

@@ -157,20 +157,18 @@ def test_run_finds_the_commands_job_in_commands() -> None:
 
 def run_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NAUTOBOT_"))}
-    env.update(NAUTOBOT_URL="http://127.0.0.1:9", NAUTOBOT_TOKEN="t" * 40)
+    env.update(NAUTOBOT_URL="http://127.0.0.1:9", NAUTOBOT_TOKEN="t" * 40)  # never reached
     return env
 
 
-def test_run_with_an_unknown_command_exits_2_and_lists_the_commands(tmp_path):
-    done = subprocess.run(
-        [MERAKI_CHATOPS, "run", "/meraki-nope", "--query", "bob"],
-        cwd=tmp_path,
-        env=run_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+def meraki_chatops(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [MERAKI_CHATOPS, *arguments], cwd=tmp_path, env=run_env(), capture_output=True, text=True, timeout=60
     )
+
+
+def test_run_with_an_unknown_command_exits_2_and_lists_the_commands(tmp_path):
+    done = meraki_chatops(tmp_path, "run", "/meraki-nope", "--query", "bob")
     assert done.returncode == 2, done.stderr
     assert "No command /meraki-nope in COMMANDS. The commands: /meraki-add-user (Create Meraki User)" in done.stderr
     assert "Traceback" not in done.stderr
@@ -215,13 +213,5 @@ def test_run_with_an_unknown_variable_exits_2_and_lists_the_variables(monkeypatc
 
 
 def test_other_commands_still_refuse_unknown_arguments(tmp_path):
-    done = subprocess.run(
-        [MERAKI_CHATOPS, "preview", "--query", "bob"],
-        cwd=tmp_path,
-        env=run_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = meraki_chatops(tmp_path, "preview", "--query", "bob")
     assert done.returncode == 2 and "unrecognized arguments: --query bob" in done.stderr

@@ -201,6 +201,7 @@ class FormOnly:
 def test_run_with_an_unknown_variable_exits_2_and_lists_the_variables(monkeypatch, capsys) -> None:
     nautobot = FormOnly(FIND)
     monkeypatch.setattr(cli, "NautobotClient", nautobot)
+    monkeypatch.setattr(cli.logs, "configure", lambda *_: None)  # the process's logging stays the tests'
     for name, value in run_env().items():
         monkeypatch.setenv(name, value)
 

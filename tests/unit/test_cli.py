@@ -181,9 +181,6 @@ class FormOnly:
         self.form = form
         self.asked: list[str] = []
 
-    def from_settings(self, _settings: object) -> FormOnly:
-        return self
-
     async def __aenter__(self) -> FormOnly:
         return self
 
@@ -200,7 +197,7 @@ class FormOnly:
 
 def test_run_with_an_unknown_variable_exits_2_and_lists_the_variables(monkeypatch, capsys) -> None:
     nautobot = FormOnly(FIND)
-    monkeypatch.setattr(cli, "NautobotClient", nautobot)
+    monkeypatch.setattr(cli, "nautobot_client", lambda _settings: nautobot)
     monkeypatch.setattr(cli.logs, "configure", lambda *_: None)  # the process's logging stays the tests'
     for name, value in run_env().items():
         monkeypatch.setenv(name, value)

@@ -1,4 +1,4 @@
-"""The ``meraki-chatops`` command: ``serve`` the bot, ``preview`` its modal, ``run`` the Job from a terminal."""
+"""The ``meraki-chatops`` command: ``serve`` the bot, ``preview`` its modal, ``run`` a command's Job from a terminal."""
 
 from __future__ import annotations
 
@@ -8,27 +8,16 @@ import json
 import sys
 import time
 from importlib.metadata import version
-from typing import Any
 
-from bot import logs
+from bot import logs, run_inputs
 from bot.clients import nautobot_client
-from bot.models import JobForm, LogEntry, ModalContext, RunStatus
+from bot.models import LogEntry, ModalContext, RunStatus
 from bot.nautobot import JobFieldErrors, NautobotClient, NautobotError
 from bot.run_pace import poll_delays
 from bot.settings import NautobotSettings, Settings, SettingsError, load_settings
 from bot.slack import modal
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
-
-# ``run``'s flags for the Create Meraki User Job; ``--set NAME=VALUE`` reaches any other variable.
-RUN_FLAGS = {
-    "user_email": "user_email",
-    "user_name": "user_name",
-    "org": "meraki_org_id",
-    "access_level": "meraki_access_level",
-    "network": "meraki_network",
-    "network_access": "meraki_network_access",
-}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -46,20 +35,28 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("preview", help="print the modal built from the live Job, as Block Kit JSON")
     check = sub.add_parser("doctor", help="check every setting and connection; non-zero exit when one fails")
     check.add_argument("--json", action="store_true", help="print the checks as JSON")
-    run = sub.add_parser("run", help="run the Job from this terminal and print its log as it arrives")
-    run.add_argument("--user-email", required=True)
-    run.add_argument("--user-name", help="defaults to the part of the email before the @")
-    run.add_argument("--org", help="organization ID or name (default: the only one, if there is one)")
-    run.add_argument("--access-level", default=None, help="full, read-only, enterprise or none")
-    run.add_argument("--network", help="a network name or ID to grant access to")
-    run.add_argument("--network-access", help="full, read-only, guest-ambassador or monitor-only")
-    run.add_argument("--dry-run", action="store_true", help="check and log the plan without creating anything")
-    run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="any other Job variable")
+    run = sub.add_parser(
+        "run",
+        help="run a command's Job from this terminal and print its log as it arrives",
+        usage="%(prog)s [COMMAND] [--VARIABLE VALUE ...] [--var NAME=VALUE ...] [--dry-run]",
+        description="Run the Job a slash command of COMMANDS runs (default: the first, e.g. /meraki-add-user), "
+        "with the same form checks as in Slack. Each of the Job's variables is a flag named after it "
+        "(--user-email for user_email; the end or a part of the name will do when it names only one: --org, "
+        "--access-level); a choice is given by its value or label. A required <x>_name left out is the part "
+        "of <x>_email before the @.",
+        allow_abbrev=False,
+    )
+    run.add_argument("--var", "--set", dest="assignments", action="append", default=[], metavar="NAME=VALUE")
+    run.add_argument("--dry-run", action="store_true", help="run the Job's dry run (its DryRunVar)")
     return command
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    command_line = parser()
+    args, unplaced = command_line.parse_known_args(argv)
+    if unplaced and args.command != "run":  # only run's flags come from the Job's form
+        command_line.error(f"unrecognized arguments: {' '.join(unplaced)}")
+    args.arguments = unplaced
     if args.command == "doctor":  # it loads and reports the settings itself
         from bot.doctor import doctor
 
@@ -111,49 +108,22 @@ async def preview(settings: NautobotSettings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def run_values(args: argparse.Namespace, form: JobForm) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for flag, name in RUN_FLAGS.items():
-        given = getattr(args, flag)
-        if given is not None and form.variable(name) is not None:
-            values[name] = given
-    if "user_name" not in values and form.variable("user_name"):
-        values["user_name"] = args.user_email.split("@")[0]
-    org = form.variable("meraki_org_id")
-    if org is not None:
-        values["meraki_org_id"] = _choice(org.choices, values.get("meraki_org_id"))
-    for item in args.set:
-        name, _, value = item.partition("=")
-        values[name.strip()] = value
-    if args.dry_run:
-        values["dryrun"] = True
-    defaults = {var.name: var.default for var in form.variables if var.default is not None}
-    return {name: value for name, value in {**defaults, **values}.items() if value is not None}
-
-
-def _choice(choices: list[tuple[str, str]], given: str | None) -> str | None:
-    """A choice by value or by (case-insensitive) label; with one choice and nothing given, that one."""
-    if given is None:
-        return choices[0][0] if len(choices) == 1 else None
-    for value, label in choices:
-        if (
-            given in (value, label)
-            or given.casefold() == label.casefold()
-            or label.casefold().startswith(given.casefold() + " (")
-        ):
-            return value
-    return given
-
-
 async def run_job(settings: NautobotSettings, args: argparse.Namespace) -> int:
+    try:
+        command, given = run_inputs.split_arguments(args.arguments)
+        job = run_inputs.job_of(settings.commands, command or settings.main_command)
+    except run_inputs.UsageError as exc:
+        return _usage(exc)
     async with nautobot_client(settings) as client:
         try:
-            form = await client.job_form(settings.main_job)
-            values = run_values(args, form)
+            form = await client.job_form(job)
+            values = run_inputs.run_values(form, given, args.assignments, dry_run=args.dry_run)
             errors = modal.validate(values, form, email_regex=settings.email_regex)
             if errors:
                 return _refused(errors)
             submission = await client.run_job(form.job_id, values)
+        except run_inputs.UsageError as exc:
+            return _usage(exc)
         except JobFieldErrors as exc:
             on_fields, general = modal.field_errors(exc.errors, form)
             return _refused({**on_fields, **{f"#{n}": text for n, text in enumerate(general)}})
@@ -165,6 +135,11 @@ async def run_job(settings: NautobotSettings, args: argparse.Namespace) -> int:
             return 0
         print(f"Running {form.job_name}: {submission.run.url}")
         return await _follow(client, submission.run.result_id, settings.follow_timeout_seconds)
+
+
+def _usage(problem: Exception) -> int:
+    print(f"meraki-chatops run: {problem}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _refused(errors: dict[str, str]) -> int:

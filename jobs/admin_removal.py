@@ -18,7 +18,17 @@ from dataclasses import dataclass, field
 import meraki
 from meraki.exceptions import APIError, APIResponseError
 
-from .admin_report import Organization, Skipped, admin_row, counted, describe_admin, plain
+from .admin_report import (
+    REMOVAL_COLUMNS,
+    Organization,
+    Skipped,
+    admin_row,
+    counted,
+    describe_admin,
+    left_out_note,
+    plain,
+    table_row,
+)
 from .meraki_admins import (
     SUCCESS,
     MerakiAdmins,
@@ -27,6 +37,7 @@ from .meraki_admins import (
     explain,
     meraki_errors,
 )
+from .result_table import result_table
 
 Renew = Callable[[], None]
 """Called right before a delete: makes sure the lock is still held (and for its full time), else raises."""
@@ -180,6 +191,9 @@ class AdminRemoval(MerakiAdmins):
             "admins": entries,
             "not_checked": [ruled_out.as_dict() for ruled_out in skipped],
             "summary": summary,
+            "table": result_table(
+                REMOVAL_COLUMNS, map(table_row, entries), title=summary, notes=left_out_note("Not checked", skipped)
+            ),
         }
 
 

@@ -101,3 +101,44 @@ def describe_admin(row: dict) -> str:
 
 def counted(number: int, noun: str, plural: str = "") -> str:
     return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
+# -- the table the Jobs return for Slack (see result_table.py) -----------------------------------
+
+FOUND_COLUMNS = (
+    ("organization", "Organization"),
+    ("name", "Name"),
+    ("email", "Email"),
+    ("access", "Access"),
+    ("two_factor", "2FA"),
+    ("last_active", "Last seen"),
+)
+REMOVAL_COLUMNS = (
+    ("organization", "Organization"),
+    ("name", "Name"),
+    ("email", "Email"),
+    ("access", "Access"),
+    ("action", "Action"),
+    ("reason", "Why"),
+)
+
+
+def table_row(row: dict) -> dict:
+    """An administrator's row as one line of a table: the details (each network's access, the time) are in the log."""
+    access = row["org_access"]
+    if row["networks"]:
+        access = f"{access or 'none'} +{len(row['networks'])} net"
+    return {
+        **row,
+        "organization": row["organization_name"],
+        "access": access,
+        "two_factor": row["two_factor"],
+        "last_active": row["last_active"][:10],  # the day is enough here
+    }
+
+
+def left_out_note(verb: str, skipped: list[Skipped]) -> list[str]:
+    """The organizations left out, as one note under a table (none when there are none)."""
+    if not skipped:
+        return []
+    return [f"{verb}: " + "; ".join(f"{left.organization.name} ({left.reason})" for left in skipped)]

@@ -1,6 +1,8 @@
-"""Meraki dashboard administrators: add and find them, with every Meraki failure turned into a plain sentence.
+"""Talking to Meraki about its administrators, with every Meraki failure turned into a plain sentence.
 
-Kept free of Nautobot imports: each Job is a thin form around :class:`MerakiAdmins` (removal: admin_removal.py).
+Only the requests and their errors: what the Jobs do with the answers is in admin_creation.py (add),
+admin_search.py (find) and admin_removal.py (remove), each a subclass of :class:`MerakiAdmins`. Kept free of
+Nautobot imports, so each Job is a thin form around one of them.
 """
 
 from __future__ import annotations
@@ -14,16 +16,7 @@ from typing import Self
 import meraki
 from meraki.exceptions import APIError, APIKeyError, APIResponseError
 
-from .admin_report import (
-    API_ACCESS_OFF,
-    Organization,
-    Skipped,
-    admin_matches,
-    admin_row,
-    counted,
-    describe_admin,
-    plain,
-)
+from .admin_report import API_ACCESS_OFF, Organization, Skipped, plain
 
 API_KEY_ENV = "MERAKI_DASHBOARD_API_KEY"
 BASE_URL_ENV = "MERAKI_BASE_URL"
@@ -156,7 +149,7 @@ class Network:
 
 
 class MerakiAdmins:
-    """The steps of adding an admin: check the org, resolve the network, never duplicate, create."""
+    """Requests about administrators: an organization, its networks and administrators; create one."""
 
     def __init__(self, api: meraki.DashboardAPI, base_url: str, logger: logging.Logger | logging.LoggerAdapter):
         self.api = api
@@ -236,70 +229,9 @@ class MerakiAdmins:
         wanted = email.casefold()
         return next((a for a in admins if str(a.get("email", "")).casefold() == wanted), None)
 
-    def add(
-        self,
-        *,
-        email: str,
-        name: str,
-        org_id: str,
-        org_access: str,
-        network: str = "",
-        network_access: str = "read-only",
-        dryrun: bool = False,
-    ) -> dict:
-        if org_access == "none" and not network:
-            raise MerakiProblem(
-                "input",
-                "Organization access 'None' grants nothing without a network: give a network, "
-                "or choose another organization access.",
-            )
-        org = self.organization(org_id)
-        org_name = org.get("name", org_id)
-        target = self.network(org_id, network) if network else None
-        networks = [{"id": target.id, "access": network_access}] if target else []
-        result = {
-            "email": email,
-            "name": name,
-            "organization_id": org_id,
-            "organization_name": org_name,
-            "org_access": org_access,
-            "networks": networks,
-        }
-        grant = f"organization access '{org_access}'" + (
-            f" and '{network_access}' on network {target.name} ({target.id})" if target else ""
-        )
-
-        existing = self.existing_admin(org_id, email)
-        if existing:
-            held = f"organization access '{existing.get('orgAccess')}'"
-            if existing.get("networks"):
-                held += " and networks " + ", ".join(f"{n.get('id')}:{n.get('access')}" for n in existing["networks"])
-            self._log(
-                logging.WARNING,
-                "lookup",
-                "%s is already an administrator of %s (admin id %s) with %s; nothing was changed. "
-                "Change existing access in the Meraki dashboard.",
-                name,
-                org_name,
-                existing.get("id"),
-                held,
-            )
-            return {**result, "outcome": "exists", "admin_id": existing.get("id"), "existing_access": held}
-
-        if dryrun:
-            self._log(
-                logging.INFO,
-                "dryrun",
-                "Dry run: would create administrator '%s' <%s> in %s (%s) with %s. Nothing was created.",
-                name,
-                email,
-                org_name,
-                org_id,
-                grant,
-            )
-            return {**result, "outcome": "dry-run", "admin_id": None}
-
-        admin = self._call(
+    def create_admin(self, org_id: str, *, email: str, name: str, org_access: str, networks: list[dict]) -> dict:
+        """Create the administrator in Meraki (Meraki emails the invitation); Meraki's answer."""
+        return self._call(
             "create",
             "create the administrator",
             org_id,
@@ -310,26 +242,8 @@ class MerakiAdmins:
             orgAccess=org_access,
             **({"networks": networks} if networks else {}),
         )
-        self.logger.log(
-            SUCCESS,
-            "Created administrator '%s' in %s (%s): admin id %s, %s, account status '%s' "
-            "(Meraki emails the invitation to the new administrator).",
-            name,
-            org_name,
-            org_id,
-            admin.get("id"),
-            grant,
-            admin.get("accountStatus"),
-            extra={"grouping": "create"},
-        )
-        return {
-            **result,
-            "outcome": "created",
-            "admin_id": admin.get("id"),
-            "account_status": admin.get("accountStatus"),
-        }
 
-    # -- finding and removing administrators across organizations ------------------------------
+    # -- across organizations: finding and removing ------------------------------------------------
 
     def organizations_in_scope(self, choice: str) -> tuple[list[Organization], list[Skipped]]:
         """The organizations to work on (every one the key sees, or the one chosen) and those ruled out already."""
@@ -381,40 +295,3 @@ class MerakiAdmins:
 
     def _not_searched(self, skipped: Skipped, verb: str) -> None:
         self._log(logging.WARNING, "organization", "%s %s: %s", verb, skipped.organization, skipped.reason)
-
-    def find(self, query: str, choice: str) -> dict:
-        """Every administrator whose email is ``query`` (when it has an @) or whose name or email contains it."""
-        wanted = query.strip().casefold()
-        organizations, skipped = self.organizations_in_scope(choice)
-        for ruled_out in skipped:
-            self._not_searched(ruled_out, "Not searched")
-        matches: list[dict] = []
-        searched = 0
-        for organization in organizations:
-            try:
-                admins = self._admins_of(organization)
-            except OrganizationRefused as refused:
-                skipped.append(Skipped(organization, str(refused)))
-                self._not_searched(skipped[-1], "Not searched")
-                continue
-            searched += 1
-            found = [admin for admin in admins if admin_matches(admin, wanted)]
-            names = self._network_names(organization, found)
-            for admin in found:
-                row = admin_row(organization, admin, names)
-                matches.append(row)
-                self._log(logging.INFO, "match", "%s", describe_admin(row))
-        in_organizations = len({row["organization_id"] for row in matches})
-        summary = (
-            f"{counted(len(matches), 'match', 'matches')} for {plain(query)} in "
-            f"{counted(in_organizations, 'organization')} ({searched} searched); {len(skipped)} not searched."
-        )
-        self._log(SUCCESS if matches else logging.INFO, "summary", "%s", summary)
-        return {
-            "outcome": "found" if matches else "none",
-            "query": query,
-            "matches": matches,
-            "organizations_searched": searched,
-            "not_searched": [ruled_out.as_dict() for ruled_out in skipped],
-            "summary": summary,
-        }

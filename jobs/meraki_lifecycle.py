@@ -1,8 +1,9 @@
 """Nautobot Jobs for the rest of an administrator's life: find where they have access, and take it away.
 
-Both reach Meraki through :class:`MerakiAdmins` with the same settings as Create Meraki User (the
-worker's ``MERAKI_DASHBOARD_API_KEY`` and ``MERAKI_BASE_URL``). Many organizations mean many requests:
-the SDK paces them per organization and waits out a 429 for as long as Meraki's Retry-After says.
+Both reach Meraki through :class:`MerakiAdmins` (admin_search.py, admin_removal.py) with the same settings
+as Create Meraki User (the worker's ``MERAKI_DASHBOARD_API_KEY`` and ``MERAKI_BASE_URL``).
+Many organizations mean many requests: the SDK paces them per organization and waits out a 429 for as long
+as Meraki's Retry-After says.
 An organization that refuses (API access off, forbidden) is reported and the others are still done.
 """
 
@@ -11,10 +12,12 @@ from __future__ import annotations
 from nautobot.apps.jobs import ChoiceVar, DryRunVar, Job, StringVar
 
 from .admin_removal import AdminRemoval
-from .meraki_admins import ALL_ORGANIZATIONS, MerakiAdmins, MerakiProblem, dashboard_settings
+from .admin_search import AdminSearch
+from .meraki_admins import ALL_ORGANIZATIONS, dashboard_settings
+from .meraki_runs import MerakiRunMixin
 from .org_lock import organization_lock
 from .organizations import organization_choices, with_all_organizations
-from .requesters import RequesterMixin
+from .requesters import request_id_var, requested_by_var
 
 name = "Meraki"
 
@@ -35,26 +38,6 @@ def organization_var() -> ChoiceVar:
     )
 
 
-def requested_by_var() -> StringVar:
-    return StringVar(
-        label="Requested by",
-        description="Who asked for this run. The Slack bot fills it in; leave it empty in Nautobot, which records "
-        "you as the user who ran the Job.",
-        required=False,
-        max_length=255,
-    )
-
-
-def request_id_var() -> StringVar:
-    return StringVar(
-        label="Request ID",
-        description="The Slack bot's key for this request, so that it finds the run again after a restart; "
-        "leave it empty in Nautobot.",
-        required=False,
-        max_length=255,
-    )
-
-
 def on_by_default(dryrun: DryRunVar) -> DryRunVar:
     """A DryRunVar that Nautobot's variables API reports as on (DryRunVar forces its default off).
 
@@ -64,7 +47,7 @@ def on_by_default(dryrun: DryRunVar) -> DryRunVar:
     return dryrun
 
 
-class FindMerakiUser(RequesterMixin, Job):
+class FindMerakiUser(MerakiRunMixin, Job):
     """List every Meraki organization where an administrator has access, and what access."""
 
     query = StringVar(
@@ -98,18 +81,18 @@ class FindMerakiUser(RequesterMixin, Job):
         request_id: str = "",
     ) -> dict:
         requester = self.log_request(requested_by, request_id)
-        try:
-            result = MerakiAdmins.connect(dashboard_settings(), self.logger).find(query, meraki_org_id)
-        except MerakiProblem as problem:
-            self.fail(str(problem), extra={"grouping": problem.step})
-            return {"outcome": "failed", "error": str(problem), "query": query, "requested_by": requester}
-        if result["not_searched"] and not result["organizations_searched"]:
+        result = self.meraki_result(
+            lambda: AdminSearch.connect(dashboard_settings(), self.logger).find(query, meraki_org_id),
+            requester,
+            query=query,
+        )
+        if result.get("not_searched") and not result.get("organizations_searched"):
             self.fail("No organization could be searched; the reasons are listed above.", extra={"grouping": "summary"})
             result["outcome"] = "failed"
-        return {**result, "requested_by": requester}
+        return result
 
 
-class RemoveMerakiUser(RequesterMixin, Job):
+class RemoveMerakiUser(MerakiRunMixin, Job):
     """Take an administrator's access away in one Meraki organization or all of them."""
 
     user_email = StringVar(
@@ -165,18 +148,14 @@ class RemoveMerakiUser(RequesterMixin, Job):
         # same rule: only False removes.
         dryrun = dryrun is not False
         requester = self.log_request(requested_by, request_id)
-        try:
-            removal = AdminRemoval.connect(dashboard_settings(), self.logger, lock=organization_lock)
-            result = removal.remove(user_email, meraki_org_id, dryrun=dryrun)
-        except MerakiProblem as problem:
-            self.fail(str(problem), extra={"grouping": problem.step})
-            return {
-                "outcome": "failed",
-                "error": str(problem),
-                "email": user_email,
-                "dryrun": dryrun,
-                "requested_by": requester,
-            }
+        result = self.meraki_result(
+            lambda: AdminRemoval.connect(dashboard_settings(), self.logger, lock=organization_lock).remove(
+                user_email, meraki_org_id, dryrun=dryrun
+            ),
+            requester,
+            email=user_email,
+            dryrun=dryrun,
+        )
         if result["outcome"] == "incomplete":
             self.fail("%s", result["summary"], extra={"grouping": "summary"})
-        return {**result, "requested_by": requester}
+        return result

@@ -18,15 +18,11 @@ import re
 
 from nautobot.apps.jobs import ChoiceVar, DryRunVar, Job, StringVar
 
-from .meraki_admins import (
-    NETWORK_ACCESS_CHOICES,
-    ORG_ACCESS_CHOICES,
-    MerakiAdmins,
-    MerakiProblem,
-    dashboard_settings,
-)
+from .admin_creation import AdminCreation
+from .meraki_admins import NETWORK_ACCESS_CHOICES, ORG_ACCESS_CHOICES, dashboard_settings
+from .meraki_runs import MerakiRunMixin
 from .organizations import organization_choices
-from .requesters import RequesterMixin
+from .requesters import request_id_var, requested_by_var
 
 name = "Meraki"
 
@@ -64,7 +60,7 @@ EMAIL_PATTERN, EMAIL_LABEL = email_regex()
 ORGANIZATIONS = organization_choices(dashboard_settings())
 
 
-class CreateMerakiUser(RequesterMixin, Job):
+class CreateMerakiUser(MerakiRunMixin, Job):
     """Add an administrator to a Meraki organization, optionally with access to one network."""
 
     user_email = StringVar(
@@ -103,20 +99,8 @@ class CreateMerakiUser(RequesterMixin, Job):
         required=False,
     )
     dryrun = DryRunVar(description="Check everything and log what would be created, without creating it.")
-    requested_by = StringVar(
-        label="Requested by",
-        description="Who asked for this run. The Slack bot fills it in; leave it empty in Nautobot, which records "
-        "you as the user who ran the Job.",
-        required=False,
-        max_length=255,
-    )
-    request_id = StringVar(
-        label="Request ID",
-        description="The Slack bot's key for this request, so that it finds the run again after a restart; "
-        "leave it empty in Nautobot.",
-        required=False,
-        max_length=255,
-    )
+    requested_by = requested_by_var()
+    request_id = request_id_var()
 
     class Meta:
         name = "Create Meraki User"
@@ -153,9 +137,8 @@ class CreateMerakiUser(RequesterMixin, Job):
         request_id: str = "",
     ) -> dict:
         requester = self.log_request(requested_by, request_id)
-        try:
-            admins = MerakiAdmins.connect(dashboard_settings(), self.logger)
-            result = admins.add(
+        return self.meraki_result(
+            lambda: AdminCreation.connect(dashboard_settings(), self.logger).add(
                 email=user_email,
                 name=user_name,
                 org_id=meraki_org_id,
@@ -163,14 +146,8 @@ class CreateMerakiUser(RequesterMixin, Job):
                 network=meraki_network or "",
                 network_access=meraki_network_access or "read-only",
                 dryrun=dryrun,
-            )
-        except MerakiProblem as problem:
-            self.fail(str(problem), extra={"grouping": problem.step})
-            return {
-                "outcome": "failed",
-                "error": str(problem),
-                "email": user_email,
-                "organization_id": meraki_org_id,
-                "requested_by": requester,
-            }
-        return {**result, "requested_by": requester}
+            ),
+            requester,
+            email=user_email,
+            organization_id=meraki_org_id,
+        )

@@ -9,12 +9,36 @@ from __future__ import annotations
 import logging
 import os
 
+from nautobot.apps.jobs import StringVar
+
 BOT_USERS_ENV = "NAUTOBOT_JOB_MERAKI_BOT_USERS"
 
 
 def bot_users() -> frozenset[str]:
     """The Nautobot usernames of the Slack bot, from the worker's environment (none: nobody's claim is trusted)."""
     return frozenset(name.strip() for name in os.environ.get(BOT_USERS_ENV, "").split(",") if name.strip())
+
+
+def _filled_in_by_the_bot(label: str, description: str) -> StringVar:
+    return StringVar(label=label, description=description, required=False, max_length=255)
+
+
+def requested_by_var() -> StringVar:
+    """The ``requested_by`` variable, the same in every Job (declare it after the Job's own variables)."""
+    return _filled_in_by_the_bot(
+        "Requested by",
+        "Who asked for this run. The Slack bot fills it in; leave it empty in Nautobot, which records "
+        "you as the user who ran the Job.",
+    )
+
+
+def request_id_var() -> StringVar:
+    """The ``request_id`` variable, the same in every Job (declare it last)."""
+    return _filled_in_by_the_bot(
+        "Request ID",
+        "The Slack bot's key for this request, so that it finds the run again after a restart; "
+        "leave it empty in Nautobot.",
+    )
 
 
 class RequesterMixin:

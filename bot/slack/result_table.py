@@ -1,8 +1,19 @@
-"""A Job's result rows as a compact table in the thread: what Find Meraki User found, at a glance.
+"""A table a Job returns in its result, shown in the run's thread: the Job declares it, the bot knows no Job.
 
-A Job opts in by returning ``matches``, a list of rows (dicts), in its result; the log still follows
-(as a file when long). Only the columns below are shown, each cut to a width, so that a row stays one
-line; everything else is in the log and in Nautobot.
+The contract (documented for Job authors in jobs/result_table.py)::
+
+    result["table"] = {
+        "title": "one line above the table",             # optional
+        "columns": [{"key": "email", "label": "Email"}, ...],
+        "rows": [{"email": "bob@example.com", ...}, ...],  # a row's cell for a column is row[key]
+        "notes": ["a line shown with the table", ...],    # optional
+    }
+
+It is shown with Slack's table block, which takes at most 100 rows (the headings are one) of at most 20
+cells, and one table a message. Rows and columns beyond that, or beyond what a message should carry, are
+counted in a note; the whole result stays in Nautobot. Cells are ``raw_text``, which Slack shows as it is and
+never reads as ``mrkdwn``, so a cell cannot mention anyone; the title and notes are ``mrkdwn``, escaped like
+every other text the bot writes.
 """
 
 from __future__ import annotations
@@ -10,58 +21,91 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import Block, RawTextObject, TableBlock
 
-from bot.slack.text import SECTION_MAX, context, escape, fallback, section, truncate
+from bot.slack.text import clean, context, escape, fallback, section, truncate
 
-ROWS_SHOWN = 25
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("organization_name", "Organization", 20),
-    ("name", "Name", 18),
-    ("email", "Email", 28),
-    ("org_access", "Access", 16),
-    ("two_factor", "2FA", 3),
-    ("last_active", "Last seen", 10),
-)
-"""(row key, heading, width): the keys Find Meraki User returns for each match."""
+MAX_ROWS = 100
+"""Slack's limit for a table block, the row of headings included."""
+MAX_CELLS = 20
+"""Slack's limit of cells in a row of a table block."""
+CELL_MAX = 300
+"""Characters of one cell; a longer value is cut (the Job's log and result have it whole)."""
+CELLS_BUDGET = 12_000
+"""Characters in all cells of a table: rows beyond it are counted, not shown, so that a message stays readable."""
+NOTES_SHOWN = 5
+EMPTY_CELL = "-"
+"""Slack refuses an empty ``raw_text``."""
+
+Column = tuple[str, str]
 
 
-def _cell(row: Mapping[str, Any], key: str) -> str:
-    value = row.get(key)
-    if key == "org_access" and row.get("networks"):
-        value = f"{value or 'none'} +{len(row['networks'])} net"  # each network's access is in the log
+def _columns(declared: Any) -> list[Column]:
+    """(key, heading) of each well-formed column the Job declared."""
+    if not isinstance(declared, list):
+        return []
+    return [
+        (str(column["key"]), str(column.get("label") or column["key"]))
+        for column in declared
+        if isinstance(column, Mapping) and column.get("key") not in (None, "")
+    ]
+
+
+def cell_text(value: Any) -> str:
+    """What a cell shows: one line of plain text (``yes``/``no`` for a boolean), cut to :data:`CELL_MAX`."""
     if isinstance(value, bool):
-        return "yes" if value else "no"
-    text = " ".join(str(value if value is not None else "").split())
-    return text[:10] if key == "last_active" else text  # the day is enough here; the log has the time
+        text = "yes" if value else "no"
+    else:
+        text = " ".join(clean(str(value if value is not None else "")).split())
+    return truncate(text, CELL_MAX) or EMPTY_CELL
 
 
-def _line(cells: Sequence[str]) -> str:
-    padded = [truncate(text, width).ljust(width) for text, (_, _, width) in zip(cells, COLUMNS, strict=True)]
-    return "  ".join(padded).rstrip()
+def _rows_that_fit(rows: list[Mapping[str, Any]], columns: list[Column]) -> list[list[str]]:
+    """The rows' cells, as many rows as Slack takes and the budget allows."""
+    shown: list[list[str]] = []
+    spent = 0
+    for row in rows[: MAX_ROWS - 1]:
+        cells = [cell_text(row.get(key)) for key, _ in columns]
+        spent += sum(map(len, cells))
+        if shown and spent > CELLS_BUDGET:
+            break
+        shown.append(cells)
+    return shown
+
+
+def _left_out(rows: int, shown: int, columns: int) -> list[str]:
+    notes = []
+    if rows > shown:
+        notes.append(f"…and {rows - shown} more rows, not shown here: the run's result in Nautobot has all {rows}.")
+    if columns > MAX_CELLS:
+        notes.append(f"{columns - MAX_CELLS} more columns are not shown here: the run's result in Nautobot has them.")
+    return notes
+
+
+def table_block(headings: Sequence[str], rows: list[list[str]]) -> TableBlock:
+    """Slack's table block: the headings, then the rows; long cells wrap rather than widen the table."""
+    return TableBlock(
+        rows=[[RawTextObject(text=text) for text in cells] for cells in [[cell_text(h) for h in headings], *rows]],
+        column_settings=[{"is_wrapped": True} for _ in headings],
+    )
 
 
 def result_table(result: Mapping[str, Any] | None) -> tuple[str, list[Block]] | None:
-    """The thread reply for a result with ``matches``; None for any other result."""
-    rows = result.get("matches") if isinstance(result, Mapping) else None
-    if not isinstance(rows, list) or not result:
+    """The thread reply for a result with a ``table``; None for any other result."""
+    table = result.get("table") if isinstance(result, Mapping) else None
+    columns = _columns(table.get("columns")) if isinstance(table, Mapping) else []
+    if not isinstance(table, Mapping) or not columns:
         return None
-    rows = [row for row in rows if isinstance(row, Mapping)]
-    summary = str(result.get("summary") or f"{len(rows)} found.")
-    blocks: list[Block] = [section(f"🔎 {escape(summary, limit=1000)}")]
-    if rows:
-        lines = [_line([heading for _, heading, _ in COLUMNS])]
-        lines += [_line([_cell(row, key) for key, _, _ in COLUMNS]) for row in rows[:ROWS_SHOWN]]
-        table = escape("\n".join(lines), limit=SECTION_MAX - 8)
-        blocks.append(section(f"```{table}```"))
-        if len(rows) > ROWS_SHOWN:
-            blocks.append(context(f"…and {len(rows) - ROWS_SHOWN} more: every match is in the log."))
-    skipped = result.get("not_searched")
-    if isinstance(skipped, list) and skipped:
-        named = [
-            f"{item.get('organization_name') or item.get('organization_id')} ({item.get('reason', 'no reason given')})"
-            for item in skipped
-            if isinstance(item, Mapping)
-        ]
-        blocks.append(context(escape(f"Not searched: {'; '.join(named)}", limit=1900)))
-    return fallback(summary), blocks
+    declared_rows = table.get("rows")
+    rows = [row for row in declared_rows if isinstance(row, Mapping)] if isinstance(declared_rows, list) else []
+    title = str(table.get("title") or f"{len(rows)} rows.")
+    shown_columns = columns[:MAX_CELLS]
+    shown = _rows_that_fit(rows, shown_columns)
+    declared_notes = table.get("notes")
+    notes = [str(note) for note in declared_notes if note] if isinstance(declared_notes, list) else []
+    notes = notes[:NOTES_SHOWN] + _left_out(len(rows), len(shown), len(columns))
+    blocks: list[Block] = [section(escape(title, limit=1000))]
+    blocks += [context(escape(note, limit=1900)) for note in notes]
+    if shown:  # last: Slack shows a message's table below its other blocks anyway
+        blocks.append(table_block([heading for _, heading in shown_columns], shown))
+    return fallback(title), blocks

@@ -147,7 +147,7 @@ class SlackThreads:
     ) -> Thread:
         """The Job's log under the parent message (a file when long); ``None``: Nautobot would not give it.
 
-        A result with rows (``matches``) comes first, as a compact table.
+        A table the Job returns in its result (``table``, see bot/slack/result_table.py) comes first.
         """
         table = result_table(run.result)
         if table is not None:

@@ -57,6 +57,15 @@ def test_run_prints_the_log_as_it_arrives(stack, meraki, tmp_path):
     assert admin["orgAccess"] == "full"
 
 
+def test_run_takes_any_commands_job_and_its_variables_from_its_form(stack, meraki, tmp_path):
+    meraki.add_admin(ACME, "cli.found@example.com", "Found Person")
+    done = cli(stack, "run", "/meraki-find-user", "--query", "cli.found@example.com", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 match for cli.found@example.com in 1 organization" in done.stdout.replace("(redacted)", "cli.found")
+    unknown = cli(stack, "run", "/meraki-find-user", "--user-email", "x@example.com", tmp_path=tmp_path)
+    assert unknown.returncode == 2 and "Its variables: --query, --meraki-org-id" in unknown.stderr
+
+
 def test_run_refuses_bad_input_with_the_field(stack, meraki, tmp_path):
     done = cli(stack, "run", "--user-email", "x@elsewhere.test", "--org", ACME, tmp_path=tmp_path)
     assert done.returncode == 2

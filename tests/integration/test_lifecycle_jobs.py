@@ -99,6 +99,13 @@ def test_find_across_three_organizations_with_one_forbidden(stack, meraki, run):
     [initech] = found.data["not_searched"]
     assert initech["organization_id"] == INITECH and initech["organization_name"] == "Initech"
     assert f"(403: {FORBIDDEN})" in initech["reason"]
+    table = found.data["table"]  # what the Slack bot shows, in the Job's own columns
+    assert [(row["organization"], row["email"], row["access"]) for row in table["rows"]] == [
+        ("Acme Corp", JANE, "none +2 net"),
+        ("Globex", "Jane.Doe@Example.com", "read-only"),
+    ]
+    assert table["title"] == found.data["summary"]
+    assert table["notes"] == [f"Not searched: Initech ({initech['reason']})"]
 
     [not_searched] = found.lines("warning")
     assert not_searched.startswith(f"Not searched Initech ({INITECH}): The API key may not list")
@@ -174,6 +181,10 @@ def test_remove_dry_run_then_for_real(stack, meraki, run):
     assert [(a["organization_id"], a["admin_id"], a["action"]) for a in planned.data["admins"]] == [
         (ACME, jane_acme["id"], "would-remove"),
         (GLOBEX, jane_globex["id"], "would-remove"),
+    ]
+    assert [(row["organization"], row["action"]) for row in planned.data["table"]["rows"]] == [
+        ("Acme Corp", "would-remove"),
+        ("Globex", "would-remove"),
     ]
     plans = [line for line in planned.lines("info") if line.startswith("Dry run: would remove")]
     assert len(plans) == 2

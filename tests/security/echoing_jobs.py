@@ -92,6 +92,12 @@ def echoed_result(status: str, nautobot: FakeNautobot) -> Handler:
             "summary": f"0 matches for {said}",  # what Find Meraki User says, with the query in it
             "matches": [{"organization_name": said, "name": said, "email": said, "org_access": said}],
             "not_searched": [{"organization_name": said, "reason": said}],
+            "table": {  # what the Jobs show in Slack: every part of it echoing the input
+                "title": f"0 matches for {said}",
+                "columns": [{"key": "name", "label": said}, {"key": "email", "label": "Email"}],
+                "rows": [{"name": said, "email": said}],
+                "notes": [f"Not searched: {said}"],
+            },
         }
         changes: dict[str, Any] = {"result": result}
         if status == "FAILURE":

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from tests.support.table_block import check_table
+
 MAX_VIEW_BYTES = 250_000
 """Bytes of a view as JSON above which Slack answers ``view_too_large``."""
 
@@ -198,10 +200,6 @@ def _check_header(c: _Checker, block: dict, p: str) -> None:
     c.text(block.get("text"), f"{p}/text", max_len=150, plain=True)
 
 
-def _check_divider(c: _Checker, block: dict, p: str) -> None:
-    return None
-
-
 def _check_context(c: _Checker, block: dict, p: str) -> None:
     for index, item in enumerate(c.items(block.get("elements"), f"{p}/elements", max_items=10)):
         at = f"{p}/elements/{index}"
@@ -249,12 +247,13 @@ def _check_rich_text(c: _Checker, block: dict, p: str) -> None:
 _BLOCK_CHECKS: dict[str, Callable[[_Checker, dict, str], None]] = {
     "section": _check_section,
     "header": _check_header,
-    "divider": _check_divider,
+    "divider": lambda c, block, p: None,
     "context": _check_context,
     "actions": _check_actions,
     "input": _check_input,
     "image": _check_image_block,
     "rich_text": _check_rich_text,
+    "table": check_table,
 }
 
 

@@ -93,6 +93,28 @@ def test_a_failed_removal_is_reported_and_the_rest_goes_on(removal, standin):
     assert "Admin is managed by SAML" in result["admins"][0]["reason"]
 
 
+def test_the_removal_returns_a_table_for_slack(removal, standin, locks):
+    standin.add_admin(ACME, "ann@example.com", "Ann")
+    standin.add_admin(GLOBEX, "ann@example.com", "Ann")
+    locks.busy.add(GLOBEX)
+    result = removal.remove("ann@example.com", meraki_admins.ALL_ORGANIZATIONS, dryrun=False)
+    table = result["table"]
+    assert [column["label"] for column in table["columns"]] == [
+        "Organization",
+        "Name",
+        "Email",
+        "Access",
+        "Action",
+        "Why",
+    ]
+    assert table["rows"] == [
+        {"organization": "Acme Corp", "name": "Ann", "email": "ann@example.com", "access": "read-only",
+         "action": "removed", "reason": ""}
+    ]  # fmt: skip
+    assert table["title"] == result["summary"]
+    assert table["notes"] == ["Not checked: Globex (another removal in this organization was still under way)"]
+
+
 def test_a_removal_locks_each_organization_and_a_dry_run_none(removal, standin, locks):
     standin.add_admin(ACME, "ann@example.com", "Ann")
     removal.remove("ann@example.com", meraki_admins.ALL_ORGANIZATIONS, dryrun=True)

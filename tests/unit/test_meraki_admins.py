@@ -21,6 +21,8 @@ PACKAGE = "jobs_without_nautobot"
 package = sys.modules.setdefault(PACKAGE, types.ModuleType(PACKAGE))
 package.__path__ = [str(Path(__file__).resolve().parents[2] / "jobs")]
 meraki_admins = importlib.import_module(f"{PACKAGE}.meraki_admins")
+admin_creation = importlib.import_module(f"{PACKAGE}.admin_creation")
+admin_search = importlib.import_module(f"{PACKAGE}.admin_search")
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +36,13 @@ def admins(standin):
     seed(standin)
     settings = meraki_admins.DashboardSettings(api_key=standin.api_key, base_url=standin.base_url)
     client = meraki_admins.dashboard(settings, timeout=5, retries=2)
-    yield meraki_admins.MerakiAdmins(client, standin.base_url, logging.getLogger("job"))
+    yield admin_creation.AdminCreation(client, standin.base_url, logging.getLogger("job"))
     standin.clear_faults()
+
+
+@pytest.fixture
+def search(admins, standin):
+    return admin_search.AdminSearch(admins.api, standin.base_url, logging.getLogger("job"))
 
 
 def add(admins, **kwargs):
@@ -85,7 +92,7 @@ def test_api_access_disabled(admins, standin):
 def test_meraki_unreachable(standin):
     settings = meraki_admins.DashboardSettings(api_key="k", base_url="http://127.0.0.1:9/api/v1")
     client = meraki_admins.dashboard(settings, timeout=1, retries=1)
-    admins = meraki_admins.MerakiAdmins(client, settings.base_url, logging.getLogger("job"))
+    admins = admin_creation.AdminCreation(client, settings.base_url, logging.getLogger("job"))
     message = problem(admins)
     assert message.startswith("Could not reach the Meraki Dashboard API at http://127.0.0.1:9/api/v1")
     assert "MERAKI_BASE_URL" in message
@@ -113,28 +120,48 @@ def test_settings_default_to_the_global_cloud(monkeypatch):
 # finding and removing across organizations
 
 
-def test_find_matches_an_email_exactly_and_anything_else_as_part(admins, standin):
+def test_find_matches_an_email_exactly_and_anything_else_as_part(search, standin):
     standin.add_admin(ACME, "ann@example.com", "Ann Lee")
     standin.add_admin(ACME, "joann@example.com", "Jo Ann")
-    assert [m["email"] for m in admins.find("ANN@example.com", ACME)["matches"]] == ["ann@example.com"]
-    assert [m["email"] for m in admins.find("ann", ACME)["matches"]] == ["ann@example.com", "joann@example.com"]
+    assert [m["email"] for m in search.find("ANN@example.com", ACME)["matches"]] == ["ann@example.com"]
+    assert [m["email"] for m in search.find("ann", ACME)["matches"]] == ["ann@example.com", "joann@example.com"]
 
 
-def test_find_reports_a_rate_limit_that_never_lifts_and_goes_on(admins, standin):
+def test_find_reports_a_rate_limit_that_never_lifts_and_goes_on(search, standin):
     standin.add_admin(ACME, "ann@example.com", "Ann")
     standin.add_admin(GLOBEX, "ann@example.com", "Ann")
     standin.rate_limit(GLOBEX, times=5, retry_after=0)  # more than the client's two attempts
-    result = admins.find("ann@example.com", meraki_admins.ALL_ORGANIZATIONS)
+    result = search.find("ann@example.com", meraki_admins.ALL_ORGANIZATIONS)
     assert [m["organization_id"] for m in result["matches"]] == [ACME]
     [globex] = result["not_searched"]
     assert globex["organization_id"] == GLOBEX and "(429: API rate limit exceeded" in globex["reason"]
 
 
-def test_a_rejected_key_stops_the_search(admins, standin):
+def test_find_returns_its_matches_as_a_table_for_slack(search, standin):
+    standin.add_admin(ACME, "ann@example.com", "Ann", networks=[{"id": BRANCH, "access": "full"}], two_factor=True)
+    standin.add_admin(ACME, "ann.b@example.com", "Ann B", last_active="2026-11-20T10:00:00Z")
+    standin.rate_limit(GLOBEX, times=5, retry_after=0)
+    result = search.find("ann", meraki_admins.ALL_ORGANIZATIONS)
+    table = result["table"]
+    assert [column["label"] for column in table["columns"]] == [
+        "Organization", "Name", "Email", "Access", "2FA", "Last seen"
+    ]  # fmt: skip
+    assert table["rows"] == [
+        {"organization": "Acme Corp", "name": "Ann", "email": "ann@example.com", "access": "read-only +1 net",
+         "two_factor": True, "last_active": ""},
+        {"organization": "Acme Corp", "name": "Ann B", "email": "ann.b@example.com", "access": "read-only",
+         "two_factor": False, "last_active": "2026-11-20"},
+    ]  # fmt: skip
+    assert table["title"] == result["summary"]
+    [note] = table["notes"]
+    assert note.startswith("Not searched: Globex (Meraki kept rate-limiting")
+
+
+def test_a_rejected_key_stops_the_search(search, standin):
     standin.api_key = "another"
     try:
         with pytest.raises(meraki_admins.MerakiProblem, match=r"Meraki rejected the API key \(401"):
-            admins.find("ann", ACME)
+            search.find("ann", ACME)
     finally:
         standin.api_key = "standin-api-key"
 

@@ -1,4 +1,4 @@
-"""What Find Meraki User found, as a compact table in the thread."""
+"""A table a Job returns in its result, shown in the thread with Slack's table block: any Job, any columns."""
 
 from __future__ import annotations
 
@@ -6,67 +6,119 @@ from typing import Any
 
 from bot.models import JobForm, JobVariable
 from bot.slack.modal import Kind, kind_of, parse_command_text
-from bot.slack.result_table import ROWS_SHOWN, result_table
+from bot.slack.result_table import CELL_MAX, CELLS_BUDGET, MAX_CELLS, MAX_ROWS, result_table
+from tests.security.slack_payloads import injection_problems, rendered_texts
+from tests.support.block_kit import validate_message_blocks
+
+COLUMNS = [
+    {"key": "organization", "label": "Organization"},
+    {"key": "name", "label": "Name"},
+    {"key": "email", "label": "Email"},
+    {"key": "two_factor", "label": "2FA"},
+]
 
 
 def row(n: int, **more: Any) -> dict[str, Any]:
-    return {
-        "organization_id": "111111",
-        "organization_name": "Acme Corp",
-        "admin_id": f"a{n}",
-        "name": f"Bob {n}",
-        "email": f"bob{n}@example.com",
-        "org_access": "read-only",
-        "networks": [],
-        "tags": [],
-        "account_status": "ok",
-        "two_factor": True,
-        "last_active": "2026-11-20 10:00:00",
-        **more,
-    }
+    return {"organization": "Acme Corp", "name": f"Bob {n}", "email": f"bob{n}@example.com", "two_factor": True, **more}
 
 
-def text_of(blocks: list[Any]) -> str:
-    return "\n".join(str(block.to_dict()) for block in blocks)
+def with_table(rows: list[dict[str, Any]], **table: Any) -> dict[str, Any]:
+    return {"outcome": "found", "table": {"columns": COLUMNS, "rows": rows, **table}}
 
 
-def test_matches_become_one_line_each_under_the_summary() -> None:
-    result = {
-        "summary": "2 matches for bob in 1 organization (3 searched); 1 not searched.",
-        "matches": [row(1), row(2, networks=[{"id": "N1"}])],
-    }
-    result["not_searched"] = [{"organization_id": "3", "organization_name": "Initech", "reason": "API access is off"}]
-
+def shown(result: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The reply's notification text and blocks, as Slack gets them; Slack would accept them."""
     fallback, blocks = result_table(result)  # type: ignore[misc]
+    payload = [block.to_dict() for block in blocks]
+    assert validate_message_blocks(payload) == []
+    return fallback, payload
+
+
+def table_rows(blocks: list[dict[str, Any]]) -> list[list[str]]:
+    [table] = [block for block in blocks if block["type"] == "table"]
+    return [[cell["text"] for cell in cells] for cells in table["rows"]]
+
+
+def texts(blocks: list[dict[str, Any]]) -> str:
+    return "\n".join(str(block) for block in blocks if block["type"] != "table")
+
+
+def test_the_rows_are_a_table_under_the_title_with_the_notes() -> None:
+    result = with_table(
+        [row(1), row(2, two_factor=False, email=None)],
+        title="2 matches for bob in 1 organization (3 searched); 1 not searched.",
+        notes=["Not searched: Initech (API access is off)"],
+    )
+
+    fallback, blocks = shown(result)
 
     assert fallback.startswith("2 matches for bob")
-    table = blocks[1].to_dict()["text"]["text"]
-    lines = table.strip("`").splitlines()
-    assert lines[0].split() == ["Organization", "Name", "Email", "Access", "2FA", "Last", "seen"]
-    assert "bob1@example.com" in lines[1] and lines[1].endswith("yes  2026-11-20")
-    assert "read-only +1 net" in lines[2]  # network access is in the log
-    assert "Not searched: Initech (API access is off)" in text_of(blocks)
+    assert blocks[0]["text"]["text"].startswith("2 matches for bob")
+    assert "Not searched: Initech (API access is off)" in texts(blocks)
+    assert table_rows(blocks) == [
+        ["Organization", "Name", "Email", "2FA"],
+        ["Acme Corp", "Bob 1", "bob1@example.com", "yes"],
+        ["Acme Corp", "Bob 2", "-", "no"],  # Slack refuses an empty cell
+    ]
+    assert blocks[-1]["type"] == "table"  # Slack shows a table below the rest of the message anyway
 
 
-def test_what_an_administrator_is_called_is_escaped() -> None:
-    _, blocks = result_table({"matches": [row(1, name="<!channel> & co")]})  # type: ignore[misc]
+def test_any_job_declares_its_own_columns_and_cells_are_one_line() -> None:
+    columns = [{"key": "host"}, {"key": "uptime", "label": "Up (days)"}]
+    result = {"table": {"columns": columns, "rows": [{"host": "core-1\nrack 2", "uptime": 12.5, "ignored": "x"}]}}
 
-    shown = text_of(blocks)
-    assert "&lt;!channel&gt; &amp; co" in shown and "<!channel>" not in shown
+    fallback, blocks = shown(result)
 
-
-def test_many_matches_are_cut_and_say_where_the_rest_is() -> None:
-    _, blocks = result_table({"matches": [row(n) for n in range(ROWS_SHOWN + 5)]})  # type: ignore[misc]
-
-    assert len(blocks[1].to_dict()["text"]["text"].splitlines()) == ROWS_SHOWN + 1
-    assert "…and 5 more: every match is in the log." in text_of(blocks)
+    assert fallback == "1 rows."
+    assert table_rows(blocks) == [["host", "Up (days)"], ["core-1 rack 2", "12.5"]]
 
 
-def test_no_match_is_the_summary_alone_and_other_results_get_no_table() -> None:
-    _, blocks = result_table({"matches": [], "summary": "No match for bob."})  # type: ignore[misc]
+def test_what_a_job_returns_never_becomes_a_mention_or_markup() -> None:
+    hostile = "<!channel> & <https://evil.example|click> *bold*"
+    result = with_table([row(1, name=hostile)], title=f"1 match for {hostile}", notes=[f"Not searched: {hostile}"])
 
-    assert len(blocks) == 1 and "No match for bob." in text_of(blocks)
-    assert result_table({"admins": []}) is None
+    _, blocks = shown(result)
+
+    assert injection_problems(rendered_texts("x", {"blocks": blocks}), set()) == []
+    assert "&lt;!channel&gt; &amp;" in texts(blocks) and "<!channel>" not in texts(blocks)
+    assert table_rows(blocks)[1][1] == hostile  # raw_text: Slack shows it as it is, and never reads it as mrkdwn
+    assert all(cell["type"] == "raw_text" for cells in blocks[-1]["rows"] for cell in cells)
+
+
+def test_many_rows_are_cut_to_slacks_limit_and_say_where_the_rest_is() -> None:
+    _, blocks = shown(with_table([row(n) for n in range(MAX_ROWS + 5)]))
+
+    assert len(table_rows(blocks)) == MAX_ROWS  # the headings and 99 rows
+    assert f"…and 6 more rows, not shown here: the run's result in Nautobot has all {MAX_ROWS + 5}." in texts(blocks)
+
+
+def test_a_table_too_large_for_a_message_shows_what_fits_and_long_cells_are_cut() -> None:
+    rows = [row(n, name="x" * 1000) for n in range(60)]
+
+    _, blocks = shown(with_table(rows))
+
+    cells = table_rows(blocks)
+    assert len(cells[1][1]) == CELL_MAX and cells[1][1].endswith("…")
+    assert sum(len(text) for line in cells[1:] for text in line) <= CELLS_BUDGET
+    assert f"…and {60 - (len(cells) - 1)} more rows" in texts(blocks)
+
+
+def test_columns_beyond_slacks_limit_are_counted() -> None:
+    columns = [{"key": f"c{n}", "label": f"C{n}"} for n in range(MAX_CELLS + 3)]
+
+    _, blocks = shown({"table": {"columns": columns, "rows": [{f"c{n}": n for n in range(MAX_CELLS + 3)}]}})
+
+    assert [len(line) for line in table_rows(blocks)] == [MAX_CELLS, MAX_CELLS]
+    assert "3 more columns are not shown here" in texts(blocks)
+
+
+def test_no_row_is_the_title_alone_and_other_results_get_no_table() -> None:
+    _, blocks = shown(with_table([], title="No match for bob."))
+
+    assert len(blocks) == 1 and "No match for bob." in texts(blocks)
+    assert result_table({"matches": [row(1)], "admins": []}) is None  # rows without a declared table
+    assert result_table({"table": {"rows": [row(1)]}}) is None  # no columns
+    assert result_table({"table": "a table"}) is None
     assert result_table(None) is None
 
 

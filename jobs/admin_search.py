@@ -1,0 +1,70 @@
+"""Finding administrators across Meraki organizations: every match, with its access, and the organizations that
+could not be searched; as the Find Meraki User Job logs and returns them.
+
+Kept free of Nautobot imports like meraki_admins.py.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .admin_report import (
+    FOUND_COLUMNS,
+    Skipped,
+    admin_matches,
+    admin_row,
+    counted,
+    describe_admin,
+    left_out_note,
+    plain,
+    table_row,
+)
+from .meraki_admins import SUCCESS, MerakiAdmins, OrganizationRefused
+from .result_table import result_table
+
+
+class AdminSearch(MerakiAdmins):
+    """Search every organization in scope; an organization that refuses is reported, the others still searched."""
+
+    def find(self, query: str, choice: str) -> dict:
+        """Every administrator whose email is ``query`` (when it has an @) or whose name or email contains it."""
+        wanted = query.strip().casefold()
+        organizations, skipped = self.organizations_in_scope(choice)
+        for ruled_out in skipped:
+            self._not_searched(ruled_out, "Not searched")
+        matches: list[dict] = []
+        searched = 0
+        for organization in organizations:
+            try:
+                admins = self._admins_of(organization)
+            except OrganizationRefused as refused:
+                skipped.append(Skipped(organization, str(refused)))
+                self._not_searched(skipped[-1], "Not searched")
+                continue
+            searched += 1
+            found = [admin for admin in admins if admin_matches(admin, wanted)]
+            names = self._network_names(organization, found)
+            for admin in found:
+                row = admin_row(organization, admin, names)
+                matches.append(row)
+                self._log(logging.INFO, "match", "%s", describe_admin(row))
+        in_organizations = len({row["organization_id"] for row in matches})
+        summary = (
+            f"{counted(len(matches), 'match', 'matches')} for {plain(query)} in "
+            f"{counted(in_organizations, 'organization')} ({searched} searched); {len(skipped)} not searched."
+        )
+        self._log(SUCCESS if matches else logging.INFO, "summary", "%s", summary)
+        return {
+            "outcome": "found" if matches else "none",
+            "query": query,
+            "matches": matches,
+            "organizations_searched": searched,
+            "not_searched": [ruled_out.as_dict() for ruled_out in skipped],
+            "summary": summary,
+            "table": result_table(
+                FOUND_COLUMNS,
+                map(table_row, matches),
+                title=summary,
+                notes=left_out_note("Not searched", skipped),
+            ),
+        }

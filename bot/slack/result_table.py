@@ -11,14 +11,18 @@ The contract (documented for Job authors in jobs/result_table.py)::
 
 It is shown with Slack's table block, which takes at most 100 rows (the headings are one) of at most 20
 cells, and one table a message. Rows and columns beyond that, or beyond what a message should carry, are
-counted in a note; the whole result stays in Nautobot. Cells are ``raw_text``, which Slack shows as it is and
-never reads as ``mrkdwn``, so a cell cannot mention anyone; the title and notes are ``mrkdwn``, escaped like
-every other text the bot writes.
+counted in a note, and the whole table follows as a CSV file. Cells are ``raw_text``, which Slack shows as it
+is and never reads as ``mrkdwn``, so a cell cannot mention anyone; the title and notes are ``mrkdwn``, escaped
+like every other text the bot writes. In the file, a cell that a spreadsheet would read as a formula is
+written as text.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.models.blocks import Block, RawTextObject, TableBlock
@@ -36,6 +40,9 @@ CELLS_BUDGET = 12_000
 NOTES_SHOWN = 5
 EMPTY_CELL = "-"
 """Slack refuses an empty ``raw_text``."""
+TABLE_FILENAME = "table.csv"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula (OWASP's CSV injection): such a cell is written as text."""
 
 Column = tuple[str, str]
 
@@ -76,10 +83,38 @@ def _rows_that_fit(rows: list[Mapping[str, Any]], columns: list[Column]) -> list
 def _left_out(rows: int, shown: int, columns: int) -> list[str]:
     notes = []
     if rows > shown:
-        notes.append(f"…and {rows - shown} more rows, not shown here: the run's result in Nautobot has all {rows}.")
+        notes.append(f"…and {rows - shown} more rows, not shown here: the file {TABLE_FILENAME} has all {rows}.")
     if columns > MAX_CELLS:
-        notes.append(f"{columns - MAX_CELLS} more columns are not shown here: the run's result in Nautobot has them.")
+        notes.append(f"{columns - MAX_CELLS} more columns are not shown here: the file {TABLE_FILENAME} has them.")
     return notes
+
+
+def _file_cell(value: Any) -> str:
+    text = (
+        cell_text(value)
+        if isinstance(value, bool)
+        else " ".join(clean(str(value if value is not None else "")).split())
+    )
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def table_file(columns: list[Column], rows: list[Mapping[str, Any]]) -> str:
+    """The whole table as CSV: every column and row, each cell whole."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([_file_cell(heading) for _, heading in columns])
+    writer.writerows([_file_cell(row.get(key)) for key, _ in columns] for row in rows)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class ShownTable:
+    """A Job's table as the thread gets it: one message, and the whole table as a file when the message shows
+    only part of it."""
+
+    message: tuple[str, list[Block]]
+    whole: str | None = None
+    """The CSV of :func:`table_file`; None when the message shows every row and column."""
 
 
 def table_block(headings: Sequence[str], rows: list[list[str]]) -> TableBlock:
@@ -90,7 +125,7 @@ def table_block(headings: Sequence[str], rows: list[list[str]]) -> TableBlock:
     )
 
 
-def result_table(result: Mapping[str, Any] | None) -> tuple[str, list[Block]] | None:
+def result_table(result: Mapping[str, Any] | None) -> ShownTable | None:
     """The thread reply for a result with a ``table``; None for any other result."""
     table = result.get("table") if isinstance(result, Mapping) else None
     columns = _columns(table.get("columns")) if isinstance(table, Mapping) else []
@@ -103,9 +138,10 @@ def result_table(result: Mapping[str, Any] | None) -> tuple[str, list[Block]] | 
     shown = _rows_that_fit(rows, shown_columns)
     declared_notes = table.get("notes")
     notes = [str(note) for note in declared_notes if note] if isinstance(declared_notes, list) else []
-    notes = notes[:NOTES_SHOWN] + _left_out(len(rows), len(shown), len(columns))
+    left_out = _left_out(len(rows), len(shown), len(columns))
+    notes = notes[:NOTES_SHOWN] + left_out
     blocks: list[Block] = [section(escape(title, limit=1000))]
     blocks += [context(escape(note, limit=1900)) for note in notes]
     if shown:  # last: Slack shows a message's table below its other blocks anyway
         blocks.append(table_block([heading for _, heading in shown_columns], shown))
-    return fallback(title), blocks
+    return ShownTable((fallback(title), blocks), table_file(columns, rows) if left_out else None)

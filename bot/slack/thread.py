@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -29,7 +30,7 @@ from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.slack import log_messages, messages
 from bot.slack.edits import LatestEdits
 from bot.slack.pacing import DEFAULT_WORKSPACE, ChannelPacer, WorkspacePacer
-from bot.slack.result_table import result_table
+from bot.slack.result_table import TABLE_FILENAME, result_table
 from bot.slack.text import outgoing
 
 log = logging.getLogger("bot.slack.thread")
@@ -147,11 +148,15 @@ class SlackThreads:
     ) -> Thread:
         """The Job's log under the parent message (a file when long); ``None``: Nautobot would not give it.
 
-        A table the Job returns in its result (``table``, see bot/slack/result_table.py) comes first.
+        A table the Job returns in its result (``table``, see bot/slack/result_table.py) comes first, and the whole
+        of it as a file when the message could show only part of it.
         """
         table = result_table(run.result)
         if table is not None:
-            thread = await self._reply(thread, request, table)
+            thread = await self._reply(thread, request, table.message)
+        if table is not None and table.whole is not None:
+            upload = partial(self._upload, thread, TABLE_FILENAME, f"{request.job_name} table", table.whole)
+            thread = await self._surviving(thread, request, upload)
         if entries is None:
             thread = await self.tell(
                 thread,
@@ -163,7 +168,10 @@ class SlackThreads:
             )
             entries = []
         elif log_messages.is_long_log(entries):
-            thread = await self._surviving(thread, request, lambda: self._upload(thread, request, entries))
+            upload = partial(
+                self._upload, thread, LOG_FILENAME, f"{request.job_name} log", log_messages.log_file(entries)
+            )
+            thread = await self._surviving(thread, request, upload)
             thread = await self._reply(thread, request, log_messages.long_log_message(entries, filename=LOG_FILENAME))
         else:
             for message in log_messages.log_messages(entries):
@@ -296,14 +304,10 @@ class SlackThreads:
         dm = await self.client.conversations_open(users=user_id)
         return Thread(dm["channel"]["id"], "")
 
-    async def _upload(self, thread: Thread, request: RunRequest, entries: list[LogEntry]) -> Thread:
+    async def _upload(self, thread: Thread, filename: str, title: str, content: str) -> Thread:
         await self.pacer.turn(thread.channel_id)
         await self.client.files_upload_v2(
-            channel=thread.channel_id,
-            thread_ts=thread.ts,
-            filename=LOG_FILENAME,
-            title=outgoing(f"{request.job_name} log"),
-            content=log_messages.log_file(entries),
+            channel=thread.channel_id, thread_ts=thread.ts, filename=filename, title=outgoing(title), content=content
         )
         return thread
 

@@ -641,3 +641,23 @@ async def test_a_running_status_skipped_for_want_of_a_turn_is_shown_at_a_later_l
 
     running, done = updates(slack)
     assert says(running, RunStatus.RUNNING) and says(done, RunStatus.SUCCEEDED)
+
+
+async def test_a_table_cut_for_slack_follows_whole_as_a_file_in_the_thread(
+    follower: Follower, nautobot: FakeNautobot, slack: FakeSlack
+) -> None:
+    columns = [{"key": "email", "label": "Email"}]
+    rows = [{"email": f"bob{n}@example.com"} for n in range(150)]
+    table = {"title": "150 matches.", "columns": columns, "rows": rows}
+    nautobot.on("GET", RESULT_PATH, ok({**SUCCEEDED, "result": {"table": table}}))
+    nautobot.on("GET", LOGS_PATH, ok(LOGS))
+
+    await follower.follow(REQUEST, FORM, queued_run(), THREAD)
+
+    (upload,) = slack.calls_to("files_upload_v2")
+    assert_in_thread(upload)
+    assert upload["filename"] == "table.csv" and upload["title"] == f"{JOB_NAME} table"
+    lines = upload["content"].splitlines()
+    assert lines[0] == "Email" and lines[-1] == "bob149@example.com" and len(lines) == 151
+    shown = replies(slack)[0]
+    assert "the file table.csv has all 150" in str(shown["blocks"])

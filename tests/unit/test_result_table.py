@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from bot.models import JobForm, JobVariable
 from bot.slack.modal import Kind, kind_of, parse_command_text
-from bot.slack.result_table import CELL_MAX, CELLS_BUDGET, MAX_CELLS, MAX_ROWS, result_table
+from bot.slack.result_table import CELL_MAX, CELLS_BUDGET, MAX_CELLS, MAX_ROWS, ShownTable, result_table
 from tests.security.slack_payloads import injection_problems, rendered_texts
 from tests.support.block_kit import validate_message_blocks
 
@@ -28,7 +30,9 @@ def with_table(rows: list[dict[str, Any]], **table: Any) -> dict[str, Any]:
 
 def shown(result: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """The reply's notification text and blocks, as Slack gets them; Slack would accept them."""
-    fallback, blocks = result_table(result)  # type: ignore[misc]
+    table = result_table(result)
+    assert table is not None
+    fallback, blocks = table.message
     payload = [block.to_dict() for block in blocks]
     assert validate_message_blocks(payload) == []
     return fallback, payload
@@ -89,7 +93,7 @@ def test_many_rows_are_cut_to_slacks_limit_and_say_where_the_rest_is() -> None:
     _, blocks = shown(with_table([row(n) for n in range(MAX_ROWS + 5)]))
 
     assert len(table_rows(blocks)) == MAX_ROWS  # the headings and 99 rows
-    assert f"…and 6 more rows, not shown here: the run's result in Nautobot has all {MAX_ROWS + 5}." in texts(blocks)
+    assert f"…and 6 more rows, not shown here: the file table.csv has all {MAX_ROWS + 5}." in texts(blocks)
 
 
 def test_a_table_too_large_for_a_message_shows_what_fits_and_long_cells_are_cut() -> None:
@@ -130,3 +134,30 @@ def test_a_field_that_takes_an_email_or_a_name_is_text_and_takes_an_email_from_t
     assert parse_command_text("bob@example.com", form).values == {"query": "bob@example.com"}
     assert parse_command_text('"bob smith"', form).values == {"query": "bob smith"}
     assert kind_of(JobVariable(name="user_email", label="User Email")) is Kind.EMAIL
+
+
+def whole_file(result: dict[str, Any]) -> list[list[str]] | None:
+    table = result_table(result)
+    assert isinstance(table, ShownTable)
+    return list(csv.reader(io.StringIO(table.whole))) if table.whole is not None else None
+
+
+def test_a_table_cut_for_slack_follows_whole_as_a_csv_file() -> None:
+    rows = [row(n) for n in range(MAX_ROWS + 5)]
+
+    lines = whole_file(with_table(rows))
+
+    assert lines is not None and len(lines) == MAX_ROWS + 6  # the headings and every row
+    assert lines[0] == ["Organization", "Name", "Email", "2FA"]
+    assert lines[-1] == ["Acme Corp", f"Bob {MAX_ROWS + 4}", f"bob{MAX_ROWS + 4}@example.com", "yes"]
+    assert whole_file(with_table(rows[:3])) is None  # all shown: no file
+
+
+def test_in_the_file_a_cell_a_spreadsheet_would_run_as_a_formula_is_text() -> None:
+    hostile = '=HYPERLINK("https://evil.example","click")'
+    rows = [row(n, name=hostile if n == 0 else f"Bob {n}", email="@bob" if n == 1 else "-1") for n in range(MAX_ROWS)]
+
+    lines = whole_file(with_table(rows))
+
+    assert lines is not None
+    assert lines[1][1] == "'" + hostile and lines[2][2] == "'@bob" and lines[3][2] == "'-1"

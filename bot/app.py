@@ -18,14 +18,14 @@ from bot.access.rate import RateLimit
 from bot.audit import Audit
 from bot.clients import nautobot_client
 from bot.command_bindings import CommandBinding
-from bot.follow import Follower
 from bot.ledger import Ledger
 from bot.listeners import Listeners
 from bot.listeners.parts import Parts, SlashCommand
 from bot.metrics import Metrics
 from bot.nautobot import ChatOpsApp, FormCache, FormCaches, NautobotClient, ResultReader
 from bot.nautobot.events import EventSource
-from bot.runs import Runs
+from bot.runs.core import Runs
+from bot.runs.follow import Follower
 from bot.settings import Settings
 from bot.slack.client import slack_client
 from bot.slack.pacing import ChannelPacer

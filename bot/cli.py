@@ -13,7 +13,7 @@ from bot import logs, run_inputs
 from bot.clients import nautobot_client
 from bot.models import LogEntry, ModalContext, RunStatus
 from bot.nautobot import JobFieldErrors, NautobotClient, NautobotError
-from bot.run_pace import poll_delays
+from bot.runs.pace import poll_delays
 from bot.settings import NautobotSettings, Settings, SettingsError, load_settings
 from bot.slack import modal
 

@@ -1,6 +1,6 @@
 """The bot's Slack surfaces, one module each: the command, the modal's submission, the buttons, long option lists.
 
-Each asks :class:`bot.access.Access` first, hands the request to the core (:mod:`bot.runs`), and
+Each asks :class:`bot.access.Access` first, hands the request to the core (:mod:`bot.runs.core`), and
 turns what comes back into Slack's answer (:mod:`bot.listeners.outcome`), recording it in the audit trail.
 """
 
@@ -18,7 +18,7 @@ from bot.listeners import buttons, options, slash_command, submission
 from bot.listeners.parts import Parts
 from bot.metrics import Metrics
 from bot.models import ModalContext
-from bot.runs import Runs
+from bot.runs.core import Runs
 from bot.slack import messages, modal
 
 

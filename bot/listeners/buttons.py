@@ -17,7 +17,7 @@ from bot.listeners.parts import RETRY_LATER, Parts, denied_view
 from bot.logs import set_correlation
 from bot.models import REQUEST_ID, JobForm, ModalContext, RunStatus
 from bot.nautobot import NautobotError
-from bot.run_outcome import Ask
+from bot.runs.outcome import Ask
 from bot.slack import messages, modal
 
 log = logging.getLogger("bot.listeners")

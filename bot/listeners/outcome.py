@@ -1,4 +1,4 @@
-"""The one place a :class:`~bot.run_outcome.SubmitOutcome` becomes what the person sees and an audit entry.
+"""The one place a :class:`~bot.runs.outcome.SubmitOutcome` becomes what the person sees and an audit entry.
 
 Every entry point hands the core an :class:`Answer` of its own: the modal answers through its ``ack`` or
 ``views.update`` (:class:`ModalAnswer`), a command's text and a button by a message only the person sees
@@ -23,7 +23,7 @@ from bot.ledger import AuditAction, LedgerError
 from bot.listeners.parts import RETRY_LATER, Parts, form_view, not_run_view, unrecorded_view
 from bot.models import JobForm, ModalContext
 from bot.nautobot import JobFieldErrors, NautobotError, Submission
-from bot.run_outcome import AUDITED, Sent, SubmitOutcome
+from bot.runs.outcome import AUDITED, Sent, SubmitOutcome
 from bot.slack import messages, modal
 from bot.slack.text import channel_link, truncate
 

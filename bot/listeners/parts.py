@@ -19,7 +19,7 @@ from bot.ledger import AuditAction, AuditEntry, AuditOutcome, Ledger
 from bot.metrics import Metrics
 from bot.models import FILLED_BY_BOT, JobForm, ModalContext
 from bot.nautobot import FormCache, NautobotError, ObjectSearch
-from bot.runs import Runs
+from bot.runs.core import Runs
 from bot.slack import messages, modal
 from bot.slack.text import escape
 

@@ -17,7 +17,7 @@ from bot.listeners.outcome import Asked, PrivateAnswer
 from bot.listeners.parts import RETRY_LATER, Parts, denied_view, form_view, requested_by
 from bot.models import REQUESTED_BY, JobForm, ModalContext
 from bot.nautobot import NautobotError
-from bot.run_outcome import Ask
+from bot.runs.outcome import Ask
 from bot.slack import messages, modal
 from bot.slack.text import channel_link
 

@@ -17,7 +17,7 @@ from bot.listeners.parts import ACCESS_WAIT, RETRY_LATER, Parts, denied_view, fo
 from bot.logs import set_correlation
 from bot.models import REQUESTED_BY, JobForm, ModalContext
 from bot.nautobot import NautobotError
-from bot.run_outcome import Ask
+from bot.runs.outcome import Ask
 from bot.slack import modal
 
 log = logging.getLogger("bot.listeners")

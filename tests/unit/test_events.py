@@ -14,13 +14,13 @@ import redis.asyncio as redis
 
 import bot.nautobot.events as events_module
 import bot.nautobot.wakeups as wakeups_module
-import bot.run_pace as run_pace
-from bot.follow import Follower
+import bot.runs.pace as run_pace
 from bot.metrics import Metrics
 from bot.models import JobRun, RunStatus
 from bot.nautobot.events import RESUBSCRIBED, TOPICS, EventSource, subject
 from bot.nautobot.wakeups import JOB_COMPLETED, JOB_STARTED, RECENT_SECONDS, Wakeups
-from bot.run_pace import EVENT_SAFETY_POLL, FIRST_POLL, approval_delays, poll_delays
+from bot.runs.follow import Follower
+from bot.runs.pace import EVENT_SAFETY_POLL, FIRST_POLL, approval_delays, poll_delays
 from bot.slack.messages import STATUS_TEXT
 from bot.slack.pacing import ChannelPacer
 from bot.slack.thread import SlackThreads

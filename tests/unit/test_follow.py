@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
-import bot.follow as follow_module
-from bot.follow import LATE_WINDOW, Follower
+import bot.runs.follow as follow_module
 from bot.models import JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import Capabilities, NautobotError
 from bot.nautobot.event_payload import APPROVAL_DENIED
 from bot.nautobot.wakeups import Wakeups
-from bot.run_pace import (
+from bot.runs.follow import LATE_WINDOW, Follower
+from bot.runs.pace import (
     APPROVAL_POLL_CAP,
     FIRST_POLL,
     LATE_POLL,
@@ -80,7 +80,7 @@ pytestmark = pytest.mark.usefixtures("no_retry_delay")
 
 
 class Clock:
-    """``time.monotonic`` for ``bot.follow``; the fake sleep moves it on by the delay it was asked for."""
+    """``time.monotonic`` for ``bot.runs.follow``; the fake sleep moves it on by the delay it was asked for."""
 
     def __init__(self) -> None:
         self.now = 1000.0

@@ -18,9 +18,9 @@ from bot.listeners import Listeners
 from bot.listeners.parts import SlashCommand
 from bot.models import JobForm
 from bot.nautobot import FormCache
-from bot.run_outcome import Ask, Sent, SubmitOutcome
+from bot.runs.outcome import Ask, Sent, SubmitOutcome
+from bot.runs.take_up import TELL_AFTER_RESUMES
 from bot.slack.pacing import ChannelPacer
-from bot.take_up import TELL_AFTER_RESUMES
 from tests.support.fake_nautobot import (
     JOB,
     LOGS,

@@ -17,7 +17,7 @@ from bot.listeners import Listeners
 from bot.listeners.parts import SlashCommand
 from bot.models import JobForm
 from bot.nautobot import FormCache
-from bot.run_outcome import Ask, Sent, SubmitOutcome
+from bot.runs.outcome import Ask, Sent, SubmitOutcome
 from bot.slack.pacing import ChannelPacer
 from tests.support.fake_nautobot import (
     JOB,

@@ -1,5 +1,5 @@
 """A request's life: record it once, send it to Nautobot once, announce it, follow it, take it up after a restart
-(:mod:`bot.take_up`).
+(:mod:`bot.runs.take_up`).
 
 Every step is written to the ledger before the next one starts, so a bot killed at any point picks
 each request up where it stood: nothing is lost and the Job never runs twice. With several replicas
@@ -17,15 +17,15 @@ from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any
 
-from bot.follow import Follower
 from bot.ledger import IllegalTransition, Ledger, LedgerError, LostLease, RequestState
 from bot.logs import set_correlation
 from bot.metrics import Metrics
 from bot.models import REQUEST_ID, JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import FormCaches, JobFieldErrors, NautobotClient, NautobotError, NautobotUnreachable, Submission
-from bot.run_outcome import METRIC, Answer, Ask, Sent, SubmitOutcome, request_key
+from bot.runs.follow import Follower
+from bot.runs.outcome import METRIC, Answer, Ask, Sent, SubmitOutcome, request_key
+from bot.runs.take_up import TakeUp
 from bot.slack.thread import SlackThreads, Thread
-from bot.take_up import TakeUp
 
 log = logging.getLogger("bot.runs")
 

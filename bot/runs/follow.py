@@ -22,7 +22,7 @@ from bot.nautobot import NautobotClient, NautobotError, ResultReader
 from bot.nautobot.event_payload import APPROVAL_DENIED
 from bot.nautobot.events import EventSource
 from bot.nautobot.wakeups import CANCEL_ASKED, JOB_STARTED, Wakeups
-from bot.run_pace import STARTED_SETTLE, ApprovalPace, RunPace
+from bot.runs.pace import STARTED_SETTLE, ApprovalPace, RunPace
 from bot.slack.thread import SlackThreads, Thread
 
 log = logging.getLogger("bot.follow")

@@ -127,6 +127,31 @@ def _timing(status: RunStatus, run: JobRun | None, elapsed: timedelta | None) ->
     return f"Waiting for {format_duration(elapsed)}" if elapsed is not None else None
 
 
+def _details(status: RunStatus, run: JobRun | None, nautobot_url: str | None, elapsed: timedelta | None) -> list[str]:
+    """The parent message's small print: the link to Nautobot, how long, and the log's counts once it ended."""
+    details: list[str] = []
+    target = run.url if run else nautobot_url
+    if target:
+        details.append(link(target, "Open the JobResult in Nautobot" if run else "Open in Nautobot"))
+    timing = _timing(status, run, elapsed)
+    if timing:
+        details.append(timing)
+    if status.is_final and run is not None and run.log_counts is not None:
+        details.append(f"Log: {format_counts(run.log_counts)}")
+    return details
+
+
+def _actions(
+    request: RunRequest, run: JobRun | None, status: RunStatus, form: JobForm | None, *, cancellable: bool
+) -> list[Block]:
+    """Cancel while the run goes on; "… for real" under a dry run that succeeded and whose Job has a dry run."""
+    if cancellable and run is not None and not status.is_final:
+        return [cancel_actions(request.request_id)]
+    if status is RunStatus.SUCCEEDED and request.dryrun and form is not None and form.dry_run_variable:
+        return [for_real_actions(request)]
+    return []
+
+
 def parent_message(
     request: RunRequest,
     run: JobRun | None = None,
@@ -151,21 +176,10 @@ def parent_message(
         section(f"{icon} *{job}*{dry}: {state}\nRequested by {mention(request.requester_id)}"),
         *input_sections(input_rows(request.inputs, form)),
     ]
-    details: list[str] = []
-    target = run.url if run else nautobot_url
-    if target:
-        details.append(link(target, "Open the JobResult in Nautobot" if run else "Open in Nautobot"))
-    timing = _timing(status, run, elapsed)
-    if timing:
-        details.append(timing)
-    if status.is_final and run is not None and run.log_counts is not None:
-        details.append(f"Log: {format_counts(run.log_counts)}")
+    details = _details(status, run, nautobot_url, elapsed)
     if details:
         blocks.append(context(" · ".join(details)))
-    if cancellable and run is not None and not status.is_final:
-        blocks.append(cancel_actions(request.request_id))
-    if status is RunStatus.SUCCEEDED and request.dryrun and form is not None and form.dry_run_variable:
-        blocks.append(for_real_actions(request))
+    blocks += _actions(request, run, status, form, cancellable=cancellable)
     return fallback(f"{icon} {request.job_name}{dry}: {state}"), blocks
 
 

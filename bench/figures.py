@@ -21,7 +21,7 @@ from bench.stats import distribution
 from bot.models import RunStatus
 from bot.slack.messages import STATUS_ICONS
 from bot.slack.pacing import POST_BURST, POST_INTERVAL
-from tests.support.slack_standin import DEFAULT_POST_MESSAGE_LIMIT, Call, Envelope, RateLimit
+from testbed.slack_standin import DEFAULT_POST_MESSAGE_LIMIT, Call, Envelope, RateLimit
 
 LONG_RUN = 30.0
 """A run at least this long (seconds, from the request to its end) counts as long for the polling-rate figure."""

@@ -33,7 +33,7 @@ from aiohttp import web
 
 from bench import nautobot_events
 from bench.durations import Durations
-from tests.support.fake_nautobot import JOB, LOGS, VARIABLES, job_result
+from testbed.fake_nautobot import JOB, LOGS, VARIABLES, job_result
 
 TOKEN = "b3nchb3nchb3nchb3nchb3nchb3nchb3nchb3nc"
 JOB_ID = JOB["id"]

@@ -32,7 +32,7 @@ def _monotonic(iso: str | None) -> float | None:
 
 
 def run_real(runs: int, workdir: Path, timeout: float = 240.0) -> dict[str, Any]:
-    from tests.support.nautobot_stack import StackError, services_reachable
+    from testbed.nautobot_stack import StackError, services_reachable
 
     missing = services_reachable()
     if missing:
@@ -48,9 +48,9 @@ REAL_DESIGNS = ("ours", "ours-polling")
 
 
 def _run_real(runs: int, workdir: Path, timeout: float) -> dict[str, Any]:
-    from tests.support.meraki_standin import MerakiStandIn
-    from tests.support.nautobot_stack import EMAIL_REGEX, NautobotStack, machine_lock
-    from tests.support.seed import seed
+    from testbed.meraki_standin import MerakiStandIn
+    from testbed.nautobot_stack import EMAIL_REGEX, NautobotStack, machine_lock
+    from testbed.seed import seed
 
     with MerakiStandIn() as meraki, machine_lock():
         started = time.monotonic()  # once the lock is ours: waiting for a test run is not start-up
@@ -78,7 +78,7 @@ def _run_real(runs: int, workdir: Path, timeout: float) -> dict[str, Any]:
 
 def _measure(stack: Any, design: str, runs: int, workdir: Path, timeout: float, *, prefix: str) -> dict[str, Any]:
     """``runs`` people, one a second, each in a channel of their own, against one bot of ``design``."""
-    from tests.support.nautobot_stack import BOT_TOKEN, EVENTS_URL
+    from testbed.nautobot_stack import BOT_TOKEN, EVENTS_URL
 
     crowd = people(runs, 1, prefix=prefix)
     emails = {person.email for person in crowd}

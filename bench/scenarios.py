@@ -32,7 +32,7 @@ from bench.machine import Machine, ScenarioWatch
 from bench.nautobot_standin import TOKEN, NautobotStandIn
 from bench.processes import BOT_DESIGNS, BotProcess
 from bench.users import Crowd, FormWatcher, Person, people, workspace
-from tests.support.slack_standin import SlackStandIn
+from testbed.slack_standin import SlackStandIn
 
 DESIGNS = ("ours", "ours-polling", "baseline")
 EVENTS_DESIGN = "ours"

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tests.support.manifest import bot_scopes
-from tests.support.seed import ACME
-from tests.support.slack_flow import FORM, entered
-from tests.support.slack_standin import SlackStandIn
+from testbed.manifest import bot_scopes
+from testbed.seed import ACME
+from testbed.slack_flow import FORM, entered
+from testbed.slack_standin import SlackStandIn
 
 MODAL_PATIENCE = 4.0
 """Seconds a person waits for the modal before giving up (a trigger_id dies after 3 s)."""

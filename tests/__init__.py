@@ -1,1 +1,1 @@
-"""The test suite; its helpers are importable as ``tests.support``."""
+"""The test suite; its own helpers are importable as ``tests.support``, what it shares with bench/ as ``testbed``."""

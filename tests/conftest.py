@@ -9,12 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import job_runs
-from tests.support.fixtures import ack, events, no_retry_delay, redis_url, service_missing  # noqa: F401 - shared fixtures
-from tests.support.job_runs import Run
-from tests.support.meraki_standin import MerakiStandIn
-from tests.support.nautobot_releases import RELEASES, SELECTOR, NautobotRelease, ReleaseError, release
-from tests.support.nautobot_stack import (
+from testbed.meraki_standin import MerakiStandIn
+from testbed.nautobot_releases import RELEASES, SELECTOR, NautobotRelease, ReleaseError, release
+from testbed.nautobot_stack import (
     BOT_USERNAME,
     EMAIL_REGEX,
     NautobotStack,
@@ -22,7 +19,10 @@ from tests.support.nautobot_stack import (
     machine_lock,
     services_reachable,
 )
-from tests.support.seed import ACME, seed
+from testbed.seed import ACME, seed
+from tests.support import job_runs
+from tests.support.fixtures import ack, events, no_retry_delay, redis_url, service_missing  # noqa: F401 - shared fixtures
+from tests.support.job_runs import Run
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 

@@ -26,8 +26,8 @@ from bench.report import DISTRIBUTIONS, RATIOS, SCALARS, STATS, ratio_name, targ
 from bench.scenarios import DESIGNS
 from bot.models import RunStatus
 from bot.nautobot import NautobotClient
+from testbed.slack_standin import Call, RateLimit
 from tests.support.fixtures import service_missing
-from tests.support.slack_standin import Call, RateLimit
 
 # A tiny run has no run lasting 30 s, so no long-run polling rate.
 MAY_BE_EMPTY = {"nautobot_requests_per_5s_long_runs"}

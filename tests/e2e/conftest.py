@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.slack_flow import workspace
-from tests.support.slack_standin import SlackStandIn
+from testbed.slack_flow import workspace
+from testbed.slack_standin import SlackStandIn
 
 
 @pytest.fixture(scope="module")

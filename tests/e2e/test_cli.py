@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.nautobot_stack import BOT_TOKEN
-from tests.support.seed import ACME
+from testbed.nautobot_stack import BOT_TOKEN
+from testbed.seed import ACME
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nautobot]
 
@@ -74,7 +74,7 @@ def test_run_refuses_bad_input_with_the_field(stack, meraki, tmp_path):
 
 
 def test_doctor_passes_on_a_good_setup_and_names_the_fix_when_the_job_is_disabled(stack, tmp_path):
-    from tests.support.slack_flow import bot_env, workspace
+    from testbed.slack_flow import bot_env, workspace
 
     with workspace() as slack:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NAUTOBOT_"))}

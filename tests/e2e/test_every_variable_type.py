@@ -1,6 +1,6 @@
 """Every Job variable type a Job author uses, from Slack to the Job: rendered, searched, checked, run.
 
-The Job (tests/support/nautobot_test_jobs, synced by the harness as a Git repository of its own) logs
+The Job (testbed/nautobot_test_jobs, synced by the harness as a Git repository of its own) logs
 each value it received with its Python type, so what was picked in Slack is seen arriving as what the
 variable stands for: an object for an ObjectVar, a dict for a JSONVar, an IP address for an IPAddressVar.
 """
@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.bot_process import BotProcess
-from tests.support.nautobot_stack import EVERY_VARIABLE_JOB, NautobotStack
-from tests.support.slack_flow import (
+from testbed.bot_process import BotProcess
+from testbed.nautobot_stack import EVERY_VARIABLE_JOB, NautobotStack
+from testbed.slack_flow import (
     CHANNEL,
     USER,
     bot_env,
@@ -26,7 +26,7 @@ from tests.support.slack_flow import (
     thread_text,
     workspace,
 )
-from tests.support.slack_standin import SlackStandIn
+from testbed.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nautobot]
 

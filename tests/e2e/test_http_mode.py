@@ -11,11 +11,11 @@ import httpx
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from tests.support.bot_process import BotProcess
-from tests.support.nautobot_stack import NautobotStack
-from tests.support.seed import ACME
-from tests.support.slack_flow import CHANNEL, FORM, USER, bot_env, entered, parent_message, thread_text
-from tests.support.slack_standin import APP_ID, TEAM_ID, SlackStandIn, build_state_values
+from testbed.bot_process import BotProcess
+from testbed.nautobot_stack import NautobotStack
+from testbed.seed import ACME
+from testbed.slack_flow import CHANNEL, FORM, USER, bot_env, entered, parent_message, thread_text
+from testbed.slack_standin import APP_ID, TEAM_ID, SlackStandIn, build_state_values
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nautobot]
 

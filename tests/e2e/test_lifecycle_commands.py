@@ -10,12 +10,12 @@ from collections.abc import Iterator
 import pytest
 
 from bot.slack.messages import FOR_REAL_ACTION_ID
-from tests.support.bot_process import BotProcess
-from tests.support.meraki_standin import MerakiStandIn
-from tests.support.nautobot_stack import NautobotStack
-from tests.support.seed import ACME, GLOBEX
-from tests.support.slack_flow import CHANNEL, OTHER_USER, USER, bot_env, option, start_connected
-from tests.support.slack_standin import SlackStandIn
+from testbed.bot_process import BotProcess
+from testbed.meraki_standin import MerakiStandIn
+from testbed.nautobot_stack import NautobotStack
+from testbed.seed import ACME, GLOBEX
+from testbed.slack_flow import CHANNEL, OTHER_USER, USER, bot_env, option, start_connected
+from testbed.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nautobot]
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.bot_process import BotProcess
-from tests.support.nautobot_stack import EMAIL_REGEX, NautobotStack
-from tests.support.seed import ACME, BRANCH, FIELD_ORDER
-from tests.support.slack_flow import (
+from testbed.bot_process import BotProcess
+from testbed.nautobot_stack import EMAIL_REGEX, NautobotStack
+from testbed.seed import ACME, BRANCH, FIELD_ORDER
+from testbed.slack_flow import (
     CHANNEL,
     USER,
     bot_env,
@@ -23,7 +23,7 @@ from tests.support.slack_flow import (
     submit,
     thread_text,
 )
-from tests.support.slack_standin import SlackStandIn
+from testbed.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nautobot]
 

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.bot_process import BotProcess
-from tests.support.nautobot_stack import NautobotStack
-from tests.support.slack_flow import bot_env, workspace
-from tests.support.slack_standin import SlackStandIn
+from testbed.bot_process import BotProcess
+from testbed.nautobot_stack import NautobotStack
+from testbed.slack_flow import bot_env, workspace
+from testbed.slack_standin import SlackStandIn
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from testbed.nautobot_stack import NautobotStack
+from testbed.seed import ACME
+from testbed.slack_flow import CHANNEL, entered, open_form, parent_message, start_connected, submit
+from testbed.slack_standin import SlackStandIn
 from tests.support.approvals import approval_required, decide
-from tests.support.nautobot_stack import NautobotStack
 from tests.support.restarts import ADMIN_POSTS, assert_once, kill
-from tests.support.seed import ACME
-from tests.support.slack_flow import CHANNEL, entered, open_form, parent_message, start_connected, submit
-from tests.support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
 

@@ -1,6 +1,6 @@
 """Nautobot's events from the real worker: they wake the follow; lost, forged or foreign ones change no outcome.
 
-The test Nautobot registers a RedisEventBroker (tests/support/nautobot_config.py); the bot subscribes through
+The test Nautobot registers a RedisEventBroker (testbed/nautobot_config.py); the bot subscribes through
 a proxy the tests can cut, so the subscription can be lost while a Job ends.
 """
 
@@ -12,10 +12,10 @@ import time
 import pytest
 import redis
 
-from tests.support.nautobot_stack import EVENTS_URL, REDIS_HOST, REDIS_PORT
+from testbed.nautobot_stack import EVENTS_URL, REDIS_HOST, REDIS_PORT
+from testbed.slack_flow import CHANNEL, entered, open_form, start_connected, submit
 from tests.support.probes import events_detail, metric
 from tests.support.restarts import ADMIN_POSTS, assert_once, assert_reported_once, job_runs
-from tests.support.slack_flow import CHANNEL, entered, open_form, start_connected, submit
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.faults, pytest.mark.nautobot]

@@ -13,12 +13,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.support.approvals import approval_required, decide
-from tests.support.bot_process import BotProcess
-from tests.support.nautobot_stack import NautobotStack, free_port
-from tests.support.postgres import psql, query
-from tests.support.restarts import ADMIN_POSTS, assert_reported_once, kill
-from tests.support.slack_flow import (
+from testbed.bot_process import BotProcess
+from testbed.nautobot_stack import NautobotStack, free_port
+from testbed.slack_flow import (
     CHANNEL,
     USER,
     bot_env,
@@ -27,7 +24,10 @@ from tests.support.slack_flow import (
     start_connected,
     submit,
 )
-from tests.support.slack_standin import SlackStandIn
+from testbed.slack_standin import SlackStandIn
+from tests.support.approvals import approval_required, decide
+from tests.support.postgres import psql, query
+from tests.support.restarts import ADMIN_POSTS, assert_reported_once, kill
 
 pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
 

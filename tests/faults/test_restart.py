@@ -8,9 +8,8 @@ import time
 
 import pytest
 
-from tests.support.restarts import ADMIN_POSTS, assert_once, job_runs, kill, record_only, replies
-from tests.support.seed import ACME
-from tests.support.slack_flow import (
+from testbed.seed import ACME
+from testbed.slack_flow import (
     CHANNEL,
     OTHER_USER,
     entered,
@@ -19,6 +18,7 @@ from tests.support.slack_flow import (
     start_connected,
     submit,
 )
+from tests.support.restarts import ADMIN_POSTS, assert_once, job_runs, kill, record_only, replies
 
 pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
 

@@ -10,9 +10,9 @@ import signal
 import httpx
 import pytest
 
-from tests.support.nautobot_stack import free_port
+from testbed.nautobot_stack import free_port
+from testbed.slack_flow import CHANNEL, entered, open_form, start_connected, submit
 from tests.support.restarts import ADMIN_POSTS, assert_once, assert_reported_once, record_only
-from tests.support.slack_flow import CHANNEL, entered, open_form, start_connected, submit
 
 pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
 

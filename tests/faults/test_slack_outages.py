@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from testbed.slack_flow import entered, open_form, start_connected, submit
 from tests.support.restarts import assert_once
-from tests.support.slack_flow import entered, open_form, start_connected, submit
 
 pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
 

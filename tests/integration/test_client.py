@@ -7,7 +7,7 @@ from pydantic import SecretStr
 
 from bot.models import RunStatus
 from bot.nautobot import NautobotClient
-from tests.support.nautobot_stack import BOT_TOKEN
+from testbed.nautobot_stack import BOT_TOKEN
 
 pytestmark = pytest.mark.nautobot
 

@@ -7,9 +7,9 @@ import time
 import httpx
 import pytest
 
-from tests.support.nautobot_stack import EMAIL_REGEX, JOB_NAME
+from testbed.nautobot_stack import EMAIL_REGEX, JOB_NAME
+from testbed.seed import ACME, BRANCH, FIELD_ORDER, GLOBEX, WAREHOUSE
 from tests.support.polling import wait_until
-from tests.support.seed import ACME, BRANCH, FIELD_ORDER, GLOBEX, WAREHOUSE
 
 pytestmark = pytest.mark.nautobot
 

@@ -8,10 +8,10 @@ import re
 import httpx
 import pytest
 
+from testbed.meraki_standin import FORBIDDEN, MerakiStandIn
+from testbed.nautobot_stack import NautobotStack
+from testbed.seed import ACME, BRANCH, GLOBEX, WAREHOUSE
 from tests.support.job_runs import Run, run_job
-from tests.support.meraki_standin import FORBIDDEN, MerakiStandIn
-from tests.support.nautobot_stack import NautobotStack
-from tests.support.seed import ACME, BRANCH, GLOBEX, WAREHOUSE
 
 pytestmark = pytest.mark.nautobot
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.fake_nautobot import (
+from testbed.fake_nautobot import (
     ACME_ORG,
     JOB,
     JOBS_PATH,

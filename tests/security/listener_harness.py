@@ -28,8 +28,7 @@ from bot.nautobot import FormCache
 from bot.settings import CommandBinding
 from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer, WorkspacePacer
-from tests.security.slack_payloads import control_sequences, injection_problems, rendered_texts, unverbatim
-from tests.support.fake_nautobot import (
+from testbed.fake_nautobot import (
     ACME_ORG,
     JOB_NAME,
     LOGS_PATH,
@@ -39,7 +38,8 @@ from tests.support.fake_nautobot import (
     log_entry,
     ok,
 )
-from tests.support.slack_standin import Call, SlackStandIn, validate_view
+from testbed.slack_standin import Call, SlackStandIn, validate_view
+from tests.security.slack_payloads import control_sequences, injection_problems, rendered_texts, unverbatim
 
 USER, CHANNEL = "U0SEC0001", "C0SEC0001"
 POLICY = {"allow": [{"users": [USER], "channels": [CHANNEL]}]}

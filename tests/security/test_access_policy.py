@@ -40,8 +40,7 @@ from bot.nautobot import AccessGrant, ChatOpsApp, FormCache, NautobotClient
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer
-from tests.support.audit_trail import audit_trail
-from tests.support.fake_nautobot import (
+from testbed.fake_nautobot import (
     ACME_ORG,
     JOB_ID,
     JOB_LIST,
@@ -54,7 +53,8 @@ from tests.support.fake_nautobot import (
     FakeNautobot,
     ok,
 )
-from tests.support.fake_slack import Events, FakeAck, FakeSlack, view_dict, view_text
+from testbed.fake_slack import Events, FakeAck, FakeSlack, view_dict, view_text
+from tests.support.audit_trail import audit_trail
 
 pytestmark = [pytest.mark.security, pytest.mark.usefixtures("no_retry_delay")]
 

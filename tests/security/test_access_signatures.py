@@ -21,8 +21,8 @@ from bot.app import Bot, build
 from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.settings import Settings, load_settings
+from testbed.slack_standin import TEAM_ID, SlackStandIn
 from tests.support.audit_trail import audit_trail
-from tests.support.slack_standin import TEAM_ID, SlackStandIn
 
 pytestmark = pytest.mark.security
 

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from testbed.bot_process import BotProcess
+from testbed.nautobot_stack import NautobotStack
+from testbed.seed import ACME
+from testbed.slack_flow import CHANNEL, FORM, bot_env, entered, parent_message, start_connected, thread_text
+from testbed.slack_standin import SlackStandIn
 from tests.support.audit_trail import audit_rows, audited
-from tests.support.bot_process import BotProcess
-from tests.support.nautobot_stack import NautobotStack
-from tests.support.seed import ACME
-from tests.support.slack_flow import CHANNEL, FORM, bot_env, entered, parent_message, start_connected, thread_text
-from tests.support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.security, pytest.mark.e2e, pytest.mark.nautobot]
 
@@ -28,7 +28,7 @@ POLICY = {
 
 @pytest.fixture(scope="module")
 def slack() -> Iterator[SlackStandIn]:
-    from tests.support.manifest import bot_scopes
+    from testbed.manifest import bot_scopes
 
     with SlackStandIn(scopes=bot_scopes()) as standin:
         standin.add_user(ADMIN, name="alice", real_name="Alice Admin")

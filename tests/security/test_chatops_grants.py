@@ -17,11 +17,10 @@ import pytest
 
 from bot.access import Actor, grants_decision
 from bot.nautobot import ChatOpsApp, CommandLogEntry, CommandStatus, NautobotClient
-from tests.support.audit_trail import audit_rows, audited
-from tests.support.bot_process import BotProcess
-from tests.support.nautobot_stack import BOT_TOKEN, NautobotStack
-from tests.support.seed import ACME
-from tests.support.slack_flow import (
+from testbed.bot_process import BotProcess
+from testbed.nautobot_stack import BOT_TOKEN, NautobotStack
+from testbed.seed import ACME
+from testbed.slack_flow import (
     CHANNEL,
     DM_ONLY_CHANNEL,
     OTHER_USER,
@@ -34,7 +33,8 @@ from tests.support.slack_flow import (
     submit,
     workspace,
 )
-from tests.support.slack_standin import TEAM_ID, SlackStandIn
+from testbed.slack_standin import TEAM_ID, SlackStandIn
+from tests.support.audit_trail import audit_rows, audited
 
 pytestmark = [pytest.mark.security, pytest.mark.nautobot]
 

@@ -20,11 +20,11 @@ from bot.models import JobForm, JobRun, LogEntry, ModalContext, RunRequest, RunS
 from bot.slack import log_messages, messages
 from bot.slack import modal as forms
 from bot.slack import text as slack_text
+from testbed.fake_nautobot import EMAIL_REGEX, JOB, VARIABLES
+from testbed.slack_standin import validate_message_blocks, validate_view
+from testbed.slack_standin import view_size as slack_view_size
 from tests.security.hostile_corpus import ALL
 from tests.security.slack_payloads import BARE_AMPERSAND, injection_problems, rendered_texts
-from tests.support.fake_nautobot import EMAIL_REGEX, JOB, VARIABLES
-from tests.support.slack_standin import validate_message_blocks, validate_view
-from tests.support.slack_standin import view_size as slack_view_size
 
 pytestmark = pytest.mark.security
 

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.support.bot_process import BotProcess
-from tests.support.nautobot_stack import EVENTS_URL, NautobotStack
+from testbed.bot_process import BotProcess
+from testbed.nautobot_stack import EVENTS_URL, NautobotStack
+from testbed.slack_flow import CHANNEL, bot_env, entered, open_form, parent_message, start_connected, submit
+from testbed.slack_flow import workspace as slack_workspace
+from testbed.slack_standin import SlackStandIn
 from tests.support.probes import events_detail, metric
 from tests.support.restarts import ADMIN_POSTS, assert_once, assert_reported_once, job_runs
-from tests.support.slack_flow import CHANNEL, bot_env, entered, open_form, parent_message, start_connected, submit
-from tests.support.slack_flow import workspace as slack_workspace
-from tests.support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.security, pytest.mark.nautobot]
 

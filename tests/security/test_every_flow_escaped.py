@@ -21,6 +21,16 @@ import pytest_asyncio
 
 from bot.settings import DEFAULT_COMMANDS
 from bot.slack.modal import validate
+from testbed.fake_nautobot import (
+    LOGS_PATH,
+    RESULT_ID,
+    RESULT_PATH,
+    RUN_PATH,
+    RUN_QUEUED,
+    ok,
+)
+from testbed.manifest import bot_scopes
+from testbed.slack_standin import Call, SlackStandIn
 from tests.security.echoing_jobs import (
     HOSTILE_NOW,
     echoed_logs,
@@ -47,16 +57,6 @@ from tests.security.listener_harness import (
     workspace,
 )
 from tests.security.slack_payloads import injection_problems, sent_texts
-from tests.support.fake_nautobot import (
-    LOGS_PATH,
-    RESULT_ID,
-    RESULT_PATH,
-    RUN_PATH,
-    RUN_QUEUED,
-    ok,
-)
-from tests.support.manifest import bot_scopes
-from tests.support.slack_standin import Call, SlackStandIn
 
 pytestmark = [pytest.mark.security, pytest.mark.asyncio(loop_scope="module")]
 

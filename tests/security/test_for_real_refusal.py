@@ -11,11 +11,11 @@ import pytest
 
 from bot.ledger import AuditAction, AuditOutcome
 from bot.slack.messages import FOR_REAL_ACTION_ID
+from testbed.fake_nautobot import FAILED, RESULT_PATH, SUCCEEDED, ok
+from testbed.manifest import bot_scopes
+from testbed.slack_standin import SlackStandIn
 from tests.security.listener_harness import CHANNEL, USER, Ack, as_slack_sends_it, harness
 from tests.support.audit_trail import audit_trail
-from tests.support.fake_nautobot import FAILED, RESULT_PATH, SUCCEEDED, ok
-from tests.support.manifest import bot_scopes
-from tests.support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.security, pytest.mark.asyncio]
 

@@ -19,6 +19,9 @@ import pytest_asyncio
 
 from bot.slack import modal as forms
 from bot.slack import text as slack_text
+from testbed.fake_nautobot import EMAIL_REGEX
+from testbed.manifest import bot_scopes
+from testbed.slack_standin import SlackStandIn
 from tests.security.hostile_corpus import ALL, CORPUS
 from tests.security.listener_harness import (
     CHOICE_FIELDS,
@@ -35,9 +38,6 @@ from tests.security.listener_harness import (
     workspace,
 )
 from tests.security.slack_payloads import mrkdwn_objects
-from tests.support.fake_nautobot import EMAIL_REGEX
-from tests.support.manifest import bot_scopes
-from tests.support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.security, pytest.mark.asyncio(loop_scope="module")]
 

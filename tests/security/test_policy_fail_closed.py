@@ -28,8 +28,7 @@ from bot.nautobot import FormCache
 from bot.settings import Settings
 from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer
-from tests.support.audit_trail import audit_trail
-from tests.support.fake_nautobot import (
+from testbed.fake_nautobot import (
     ACME_ORG,
     BASE,
     JOB_ID,
@@ -43,10 +42,11 @@ from tests.support.fake_nautobot import (
     FakeNautobot,
     ok,
 )
-from tests.support.fake_slack import Events, FakeAck, FakeSlack, view_dict, view_text
+from testbed.fake_slack import Events, FakeAck, FakeSlack, view_dict, view_text
+from testbed.manifest import bot_scopes
+from testbed.slack_standin import SlackStandIn
+from tests.support.audit_trail import audit_trail
 from tests.support.ledger_reads import unfinished
-from tests.support.manifest import bot_scopes
-from tests.support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.security, pytest.mark.usefixtures("no_retry_delay")]
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from testbed.bot_process import BotProcess
+from testbed.nautobot_stack import NautobotStack
+from testbed.slack_flow import CHANNEL, USER, bot_env, start_connected
+from testbed.slack_standin import SlackStandIn
 from tests.support.audit_trail import audit_rows, audited
-from tests.support.bot_process import BotProcess
-from tests.support.nautobot_stack import NautobotStack
-from tests.support.slack_flow import CHANNEL, USER, bot_env, start_connected
-from tests.support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.security, pytest.mark.e2e, pytest.mark.nautobot]
 
@@ -27,7 +27,7 @@ WINDOW = "3600"
 
 @pytest.fixture(scope="module")
 def slack() -> Iterator[SlackStandIn]:
-    from tests.support.slack_flow import workspace
+    from testbed.slack_flow import workspace
 
     with workspace() as standin:
         standin.add_user(STRANGER, name="mallory", real_name="Mallory Flood")

@@ -13,10 +13,10 @@ import pytest_asyncio
 from prometheus_client import CollectorRegistry
 
 from bot.access.rate import RateLimit
+from testbed.manifest import bot_scopes
+from testbed.slack_standin import SlackStandIn
 from tests.security.listener_harness import USER, Harness, harness, workspace
 from tests.support.audit_trail import audit_trail
-from tests.support.manifest import bot_scopes
-from tests.support.slack_standin import SlackStandIn
 from tests.support.virtual_time import VirtualClock
 
 pytestmark = pytest.mark.security

@@ -16,7 +16,7 @@ import pytest
 from bot.models import JobForm
 from bot.settings import NautobotSettings, SettingsError, load_settings
 from bot.slack.modal import parse_command_text, validate
-from tests.support.fake_nautobot import JOB, VARIABLES
+from testbed.fake_nautobot import JOB, VARIABLES
 
 pytestmark = pytest.mark.security
 

@@ -11,11 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis
 
+from testbed.meraki_standin import MerakiStandIn
+from testbed.nautobot_stack import BOT_USERNAME, REDIS_CACHE_DB, REDIS_HOST, REDIS_PORT, NautobotStack
+from testbed.seed import ACME, GLOBEX
 from tests.support.job_runs import Run, run_job
-from tests.support.meraki_standin import MerakiStandIn
-from tests.support.nautobot_stack import BOT_USERNAME, REDIS_CACHE_DB, REDIS_HOST, REDIS_PORT, NautobotStack
 from tests.support.nautobot_ui import logged_in, submit_job_form
-from tests.support.seed import ACME, GLOBEX
 
 pytestmark = [pytest.mark.security, pytest.mark.nautobot]
 

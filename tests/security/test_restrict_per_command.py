@@ -23,17 +23,17 @@ from bot.doctor import Status, run_checks
 from bot.models import JobForm
 from bot.nautobot import NautobotClient
 from bot.settings import Settings, SettingsError, load_settings
+from testbed.bot_process import BotProcess
+from testbed.fake_nautobot import ACME_ORG, JOB_ID, VARIABLES
+from testbed.fake_slack import FakeSlack
+from testbed.meraki_standin import MerakiStandIn
+from testbed.nautobot_stack import NautobotStack
+from testbed.seed import ACME, GLOBEX
+from testbed.slack_flow import CHANNEL, bot_env, option, start_connected
+from testbed.slack_standin import SlackStandIn
 from tests.security.everyone_granted import EveryoneGranted
 from tests.support.audit_trail import audit_rows
-from tests.support.bot_process import BotProcess
-from tests.support.fake_nautobot import ACME_ORG, JOB_ID, VARIABLES
-from tests.support.fake_slack import FakeSlack
-from tests.support.meraki_standin import MerakiStandIn
-from tests.support.nautobot_stack import NautobotStack
 from tests.support.polling import wait_until
-from tests.support.seed import ACME, GLOBEX
-from tests.support.slack_flow import CHANNEL, bot_env, option, start_connected
-from tests.support.slack_standin import SlackStandIn
 
 pytestmark = pytest.mark.security
 
@@ -175,7 +175,7 @@ async def test_a_misfit_restrict_refuses_its_own_command_only() -> None:
 
 @pytest.fixture(scope="module")
 def slack() -> Iterator[SlackStandIn]:
-    from tests.support.manifest import bot_scopes
+    from testbed.manifest import bot_scopes
 
     with SlackStandIn(scopes=bot_scopes()) as standin:
         standin.add_user(ALICE, name="alice", real_name="Alice Operator")

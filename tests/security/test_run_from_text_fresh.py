@@ -15,11 +15,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from testbed.bot_process import BotProcess
+from testbed.nautobot_stack import NautobotStack
+from testbed.slack_flow import CHANNEL, USER, bot_env, start_connected, workspace
+from testbed.slack_standin import SlackStandIn
 from tests.support.audit_trail import audited
-from tests.support.bot_process import BotProcess
-from tests.support.nautobot_stack import NautobotStack
-from tests.support.slack_flow import CHANNEL, USER, bot_env, start_connected, workspace
-from tests.support.slack_standin import SlackStandIn
 
 pytestmark = [pytest.mark.security, pytest.mark.e2e, pytest.mark.nautobot]
 

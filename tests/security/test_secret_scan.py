@@ -15,12 +15,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.security.secret_scan import Secret, random_secrets, scan
-from tests.support.bot_process import BotProcess
-from tests.support.manifest import bot_scopes
-from tests.support.meraki_standin import MerakiStandIn
-from tests.support.nautobot_stack import NautobotStack
-from tests.support.slack_flow import (
+from testbed.bot_process import BotProcess
+from testbed.manifest import bot_scopes
+from testbed.meraki_standin import MerakiStandIn
+from testbed.nautobot_stack import NautobotStack
+from testbed.slack_flow import (
     CHANNEL,
     OTHER_USER,
     USER,
@@ -31,7 +30,8 @@ from tests.support.slack_flow import (
     start_connected,
     submit,
 )
-from tests.support.slack_standin import SlackStandIn
+from testbed.slack_standin import SlackStandIn
+from tests.security.secret_scan import Secret, random_secrets, scan
 
 pytestmark = [pytest.mark.security, pytest.mark.e2e, pytest.mark.nautobot]
 

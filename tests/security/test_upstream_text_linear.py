@@ -18,8 +18,8 @@ from pydantic import SecretStr
 from bot.models import JobForm, JobVariable
 from bot.nautobot import responses
 from bot.slack.modal import parse_command_text, validate
+from testbed.fake_nautobot import JOB, VARIABLES
 from tests.security.steps import Steps, regex_calls, steps_of
-from tests.support.fake_nautobot import JOB, VARIABLES
 
 pytestmark = pytest.mark.security
 

@@ -16,8 +16,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.access import Access, AccessPolicy, Actor, SlackGroups
+from testbed.fake_slack import FakeSlack
 from tests.security.everyone_granted import EveryoneGranted
-from tests.support.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.security
 

@@ -1,1 +1,1 @@
-"""Stand-ins, fakes and the real-Nautobot harness shared by the tests and the benchmarks."""
+"""Helpers only the tests use; what the benchmarks share with them is in ``testbed``."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from tests.support.nautobot_stack import JOB_NAME, NautobotStack, StackError
+from testbed.nautobot_stack import JOB_NAME, NautobotStack, StackError
 
 APPROVERS = "meraki approvers"
 WORKFLOW = "Meraki admin changes"

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.ledger import AuditEntry, Ledger
 from bot.ledger.schema import AUDIT, to_audit
-from tests.support.bot_process import BotProcess
+from testbed.bot_process import BotProcess
 from tests.support.ledger_reads import rows
 from tests.support.polling import wait_until
 

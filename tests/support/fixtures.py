@@ -13,7 +13,7 @@ from typing import NoReturn
 import pytest
 
 import bot.nautobot.rest
-from tests.support.fake_slack import Events, FakeAck
+from testbed.fake_slack import Events, FakeAck
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.nautobot_stack import NautobotStack
+from testbed.nautobot_stack import NautobotStack
 
 
 @dataclass

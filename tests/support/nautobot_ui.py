@@ -10,9 +10,9 @@ from html.parser import HTMLParser
 
 import httpx
 
-from tests.support.nautobot_stack import NautobotStack
+from testbed.nautobot_stack import NautobotStack
 
-ADMIN_USER, ADMIN_PASSWORD = "admin", "admin"  # tests/support/provision_nautobot.py
+ADMIN_USER, ADMIN_PASSWORD = "admin", "admin"  # testbed/provision_nautobot.py
 RESULT_URL = re.compile(r"/extras/job-results/(?P<id>[0-9a-f-]{36})/")
 
 

@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from tests.support.bot_process import BotProcess
+from testbed.bot_process import BotProcess
 
 
 def probes(chatops: BotProcess) -> str:

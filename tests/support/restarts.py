@@ -6,11 +6,11 @@ import signal
 
 from bot.ledger import Ledger
 from bot.models import RunRequest
-from tests.support.bot_process import BotProcess
-from tests.support.nautobot_stack import JOB_NAME, NautobotStack
-from tests.support.seed import ACME
-from tests.support.slack_flow import CHANNEL, USER, parent_message, thread_text
-from tests.support.slack_standin import SlackStandIn
+from testbed.bot_process import BotProcess
+from testbed.nautobot_stack import JOB_NAME, NautobotStack
+from testbed.seed import ACME
+from testbed.slack_flow import CHANNEL, USER, parent_message, thread_text
+from testbed.slack_standin import SlackStandIn
 
 ADMIN_POSTS = r"/organizations/\d+/admins"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.meraki_standin import MerakiStandIn
-from tests.support.seed import ACME, GLOBEX, seed
+from testbed.meraki_standin import MerakiStandIn
+from testbed.seed import ACME, GLOBEX, seed
 
 PACKAGE = "jobs_without_nautobot"
 package = sys.modules.setdefault(PACKAGE, types.ModuleType(PACKAGE))

@@ -22,10 +22,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from tests.support import slack_standin
-from tests.support.block_kit import MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
-from tests.support.fake_slack import FakeAck, FakeSlack
-from tests.support.slack_standin import SlackStandIn
+from testbed import slack_standin
+from testbed.block_kit import MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
+from testbed.fake_slack import FakeAck, FakeSlack
+from testbed.slack_standin import SlackStandIn
 
 ALICE = "U123"
 NETOPS = "C123"

@@ -24,10 +24,10 @@ from bot.settings import DEFAULT_COMMANDS, CommandBinding, Settings, SettingsErr
 from bot.slack import messages
 from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer, WorkspacePacer
+from testbed.fake_nautobot import JOB_ID, JOB_NAME, RUN_PATH, RUN_QUEUED, FakeNautobot, ok
+from testbed.fake_slack import DM_CHANNEL, OPENED_VIEW_ID, FakeAck, FakeSlack, view_dict, view_text
 from tests.security.listener_harness import UNPACED_BURST
 from tests.support.audit_trail import audit_trail
-from tests.support.fake_nautobot import JOB_ID, JOB_NAME, RUN_PATH, RUN_QUEUED, FakeNautobot, ok
-from tests.support.fake_slack import DM_CHANNEL, OPENED_VIEW_ID, FakeAck, FakeSlack, view_dict, view_text
 from tests.unit.test_listeners import CHANNEL, GOOD, USER, VIEW_ID, settle, submit, submitted_view
 
 pytestmark = pytest.mark.usefixtures("no_retry_delay")

@@ -20,7 +20,7 @@ import bot.nautobot.rest
 from bot import doctor
 from bot.doctor import REQUIRED_SCOPES, Check, Status, exit_code, render, run_checks
 from bot.settings import Settings
-from tests.support.fake_nautobot import (
+from testbed.fake_nautobot import (
     BASE,
     JOB,
     JOB_NAME,
@@ -31,8 +31,8 @@ from tests.support.fake_nautobot import (
     FakeNautobot,
     ok,
 )
-from tests.support.manifest import bot_scopes
-from tests.support.slack_standin import SlackStandIn
+from testbed.manifest import bot_scopes
+from testbed.slack_standin import SlackStandIn
 
 BOT_TOKEN = "xoxb-1111-2222-doctorBotSecretValue"
 APP_TOKEN = "xapp-1-A0STANDIN-3333-doctorAppSecretValue"

@@ -14,7 +14,7 @@ from bot.slack.edits import LatestEdits
 from bot.slack.messages import STATUS_TEXT
 from bot.slack.pacing import ChannelPacer, WorkspacePacer
 from bot.slack.thread import SlackThreads, Thread
-from tests.support.fake_slack import DM_CHANNEL, FakeSlack
+from testbed.fake_slack import DM_CHANNEL, FakeSlack
 from tests.support.virtual_time import VirtualClock, settle
 
 

@@ -24,7 +24,7 @@ from bot.runs.pace import EVENT_SAFETY_POLL, FIRST_POLL, approval_delays, poll_d
 from bot.slack.messages import STATUS_TEXT
 from bot.slack.pacing import ChannelPacer
 from bot.slack.thread import SlackThreads
-from tests.support.fake_nautobot import (
+from testbed.fake_nautobot import (
     BASE,
     LOGS,
     LOGS_PATH,
@@ -35,7 +35,7 @@ from tests.support.fake_nautobot import (
     job_result,
     ok,
 )
-from tests.support.fake_slack import Events, FakeSlack
+from testbed.fake_slack import Events, FakeSlack
 from tests.unit.test_follow import FORM, REQUEST, THREAD
 
 OTHER_ID = str(uuid.uuid4())

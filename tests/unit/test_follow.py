@@ -33,7 +33,7 @@ from bot.slack.log_messages import LONG_LOG_ENTRIES
 from bot.slack.messages import STATUS_TEXT
 from bot.slack.pacing import ChannelPacer, WorkspacePacer
 from bot.slack.thread import SlackThreads, Thread
-from tests.support.fake_nautobot import (
+from testbed.fake_nautobot import (
     ACME_ORG,
     BASE,
     FAILED,
@@ -53,7 +53,7 @@ from tests.support.fake_nautobot import (
     long_log,
     ok,
 )
-from tests.support.fake_slack import DM_CHANNEL, Events, FakeSlack, blocks_text
+from testbed.fake_slack import DM_CHANNEL, Events, FakeSlack, blocks_text
 from tests.support.virtual_time import VirtualClock
 
 USER = "U0456ABC"

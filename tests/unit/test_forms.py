@@ -42,8 +42,8 @@ from bot.slack.modal import (
     validate,
     view_size,
 )
-from tests.support.fake_nautobot import EMAIL_REGEX
-from tests.support.fake_nautobot import VARIABLES as JOB_VARIABLES
+from testbed.fake_nautobot import EMAIL_REGEX
+from testbed.fake_nautobot import VARIABLES as JOB_VARIABLES
 
 ORDER = [var["name"] for var in JOB_VARIABLES]
 CONTEXT = ModalContext(channel_id="C0123", user_id="U0456", job_id="job-1", command_text="")

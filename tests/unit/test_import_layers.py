@@ -1,9 +1,13 @@
-"""Which way the bot's modules depend on each other: settings are plain values, Nautobot's client knows no settings.
+"""Which way the modules depend on each other: settings are plain values, Nautobot's client knows no settings, and
+the benchmarks share the stand-ins with the tests without importing them.
 
 The settings are read first, by every command (``doctor`` and ``preview`` too), and must not pull in Slack or the
 services that use them; :mod:`bot.nautobot` is built from plain values by the wiring (:mod:`bot.clients`), so
 importing it never imports the settings, not even for a type. Either way round would close the import circle
 settings → access → nautobot → settings again.
+
+Outside ``bot``, the layers go one way: ``tests`` may import ``bench`` and ``testbed``, ``bench`` imports
+``testbed``, and ``testbed`` imports neither, so the stand-ins have one home and no two packages import each other.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import ast
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -87,3 +92,28 @@ def test_access_package_only_exports() -> None:
         and not (isinstance(node, ast.Assign) and [ast.unparse(target) for target in node.targets] == ["__all__"])
     ]
     assert kept == []
+
+
+def _sources(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize(
+    "path", _sources("bench") + _sources("testbed"), ids=lambda path: path.relative_to(ROOT).as_posix()
+)
+def test_bench_and_testbed_import_no_tests(path: Path) -> None:
+    """The benchmarks and the stand-ins run without the test suite; it imports them, never the other way."""
+    assert [name for name in _names_imported(path) if _within(name, "tests")] == []
+
+
+@pytest.mark.parametrize("path", _sources("testbed"), ids=lambda path: path.relative_to(ROOT).as_posix())
+def test_testbed_imports_no_bench(path: Path) -> None:
+    """The stand-ins are the benchmarks' ground, not their part: bench imports testbed, never the other way."""
+    assert [name for name in _names_imported(path) if _within(name, "bench")] == []
+
+
+def test_only_the_bot_is_installed() -> None:
+    """The stand-ins (with a test-only Nautobot config and tokens) and the benchmarks stay in the checkout."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    included = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert [pattern for pattern in included if not _within(pattern.removesuffix(".*"), "bot")] == []

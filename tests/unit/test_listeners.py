@@ -21,7 +21,7 @@ from bot.models import ModalContext
 from bot.nautobot import FormCache
 from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer
-from tests.support.fake_nautobot import (
+from testbed.fake_nautobot import (
     ACME_ORG,
     BASE,
     JOB_ID,
@@ -38,7 +38,7 @@ from tests.support.fake_nautobot import (
     FakeNautobot,
     ok,
 )
-from tests.support.fake_slack import (
+from testbed.fake_slack import (
     DM_CHANNEL,
     OPENED_VIEW_HASH,
     OPENED_VIEW_ID,

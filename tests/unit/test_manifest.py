@@ -1,8 +1,8 @@
 """The manifest grants exactly the scopes the bot's Web API calls need."""
 
 from bot.settings import DEFAULT_COMMANDS
-from tests.support.manifest import bot_scopes, manifest, web_api_methods
-from tests.support.slack_standin import METHOD_SCOPES
+from testbed.manifest import bot_scopes, manifest, web_api_methods
+from testbed.slack_standin import METHOD_SCOPES
 
 
 def test_every_method_the_bot_calls_is_covered_and_no_scope_is_unused():

@@ -11,7 +11,7 @@ import meraki
 import pytest
 from meraki.exceptions import APIError
 
-from tests.support.meraki_standin import (
+from testbed.meraki_standin import (
     ADMIN_NOT_FOUND,
     API_DISABLED,
     BAD_JSON,

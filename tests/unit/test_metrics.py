@@ -26,7 +26,7 @@ from bot.metrics import CONTENT_TYPE, REQUEST_OUTCOMES, RUN_STATUSES, Metrics, c
 from bot.models import RunStatus
 from bot.nautobot import NautobotClient
 from bot.slack.client import slack_client
-from tests.support.slack_standin import SlackStandIn
+from testbed.slack_standin import SlackStandIn
 
 P = "meraki_chatops_"
 POST_MESSAGE = HttpRequest(method="POST", url="https://slack.com/api/chat.postMessage", headers={})

@@ -38,7 +38,7 @@ from bot.nautobot import (
     ObjectSearch,
     Submission,
 )
-from tests.support.fake_nautobot import (
+from testbed.fake_nautobot import (
     BASE,
     JOB,
     JOB_ID,

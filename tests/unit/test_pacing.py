@@ -8,7 +8,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.pacing import DEFAULT_WORKSPACE, ChannelPacer, TokenBucket, WorkspacePacer
-from tests.support.slack_standin import SlackStandIn
+from testbed.slack_standin import SlackStandIn
 from tests.support.virtual_time import VirtualClock, settle
 
 

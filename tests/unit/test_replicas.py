@@ -21,7 +21,7 @@ from bot.nautobot import FormCache
 from bot.runs.outcome import Ask, Sent, SubmitOutcome
 from bot.runs.take_up import TELL_AFTER_RESUMES
 from bot.slack.pacing import ChannelPacer
-from tests.support.fake_nautobot import (
+from testbed.fake_nautobot import (
     JOB,
     LOGS,
     LOGS_PATH,
@@ -34,7 +34,7 @@ from tests.support.fake_nautobot import (
     job_result,
     ok,
 )
-from tests.support.fake_slack import DM_CHANNEL, FakeSlack, blocks_text
+from testbed.fake_slack import DM_CHANNEL, FakeSlack, blocks_text
 
 LEASE = 0.3
 FORM = JobForm.from_api(JOB, [*VARIABLES, REQUEST_ID])

@@ -19,7 +19,7 @@ from bot.models import JobForm
 from bot.nautobot import FormCache
 from bot.runs.outcome import Ask, Sent, SubmitOutcome
 from bot.slack.pacing import ChannelPacer
-from tests.support.fake_nautobot import (
+from testbed.fake_nautobot import (
     JOB,
     LOGS,
     LOGS_PATH,
@@ -32,7 +32,7 @@ from tests.support.fake_nautobot import (
     job_result,
     ok,
 )
-from tests.support.fake_slack import FakeSlack
+from testbed.fake_slack import FakeSlack
 
 FORM = JobForm.from_api(JOB, [*VARIABLES, REQUEST_ID])
 VALUES: dict[str, Any] = {"user_email": "bob@example.com", "meraki_org_id": "123456", "meraki_access_level": "none"}

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from bot.nautobot import NautobotError, ResultReader
-from tests.support.fake_nautobot import RESULT_ID, RESULT_PATH, FakeNautobot, job_result, ok
+from testbed.fake_nautobot import RESULT_ID, RESULT_PATH, FakeNautobot, job_result, ok
 
 LIST_PATH = "/api/extras/job-results/"
 OTHER_ID = "7b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"

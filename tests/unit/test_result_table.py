@@ -9,8 +9,8 @@ from typing import Any
 from bot.models import JobForm, JobVariable
 from bot.slack.modal import Kind, kind_of, parse_command_text
 from bot.slack.result_table import CELL_MAX, CELLS_BUDGET, MAX_CELLS, MAX_ROWS, ShownTable, result_table
+from testbed.block_kit import validate_message_blocks
 from tests.security.slack_payloads import injection_problems, rendered_texts
-from tests.support.block_kit import validate_message_blocks
 
 COLUMNS = [
     {"key": "organization", "label": "Organization"},

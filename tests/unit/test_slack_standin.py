@@ -37,7 +37,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.support.slack_standin import (
+from testbed.slack_standin import (
     BOT_USER_ID,
     DEFAULT_BOT_SCOPES,
     DEFAULT_CHAT_UPDATE_LIMIT,

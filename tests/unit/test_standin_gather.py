@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.support.meraki_standin import MerakiStandIn
+from testbed.meraki_standin import MerakiStandIn
 
 ORG = "100"
 ADMINS = f"/organizations/{ORG}/admins"

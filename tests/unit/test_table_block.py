@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.block_kit import validate_message_blocks, validate_view
+from testbed.block_kit import validate_message_blocks, validate_view
 
 
 def cell(text: str = "x") -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Nautobot 3.2 behind ``httpx.MockTransport``: the Create Meraki User Job, its runs, results and logs.
 
 The JSON shapes are those Nautobot 3.2.7 answers with (see ``tests/unit/test_nautobot_client.py``).
-Every request is recorded in the shared :class:`~tests.support.fake_slack.Events` before it is answered.
+Every request is recorded in the shared :class:`~testbed.fake_slack.Events` before it is answered.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from bot.nautobot import NautobotClient
-from tests.support.fake_slack import Events
+from testbed.fake_slack import Events
 
 BASE = "https://nautobot.example.com"
 TOKEN = "0123456789abcdef0123456789abcdef01234567"

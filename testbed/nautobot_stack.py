@@ -1,7 +1,7 @@
 """A real Nautobot for the integration tests: PostgreSQL, Redis, web server and Celery worker.
 
 Everything listens on loopback and is stopped when the tests end. The first run of each release
-(3.2, or the long-term 2.4: tests/support/nautobot_releases.py) migrates an empty database into a
+(3.2, or the long-term 2.4: testbed/nautobot_releases.py) migrates an empty database into a
 template of its own (about 7 minutes on two cores); every later run copies the template, which
 takes seconds. This checkout reaches Nautobot the way it reaches a user's Nautobot: as a Git
 repository, served over HTTP and synced by Nautobot's own worker.
@@ -29,9 +29,11 @@ from pathlib import Path
 import httpx
 import psycopg2
 
-from tests.support.nautobot_releases import NautobotRelease, ReleaseError, release
+from testbed.nautobot_releases import NautobotRelease, ReleaseError, release
 
-SUPPORT = Path(__file__).resolve().parent
+TESTBED = Path(__file__).resolve().parent
+CHECKOUT = TESTBED.parent
+"""The repository root: the checkout Nautobot syncs as a Git repository."""
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -45,10 +47,10 @@ LOCK_FILE = Path("/tmp/meraki-chatops-nautobot.lock")
 ADMIN_TOKEN = "0123456789abcdef0123456789abcdef01234567"
 BOT_TOKEN = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
 BOT_USERNAME = "chatops-bot"
-"""The bot's Nautobot user (tests/support/provision_nautobot.py creates it); the Job trusts its requested_by."""
+"""The bot's Nautobot user (testbed/provision_nautobot.py creates it); the Job trusts its requested_by."""
 JOB_NAME = "Create Meraki User"
 REPO_SLUG = "meraki_chatops"
-TEST_JOBS = SUPPORT / "nautobot_test_jobs"
+TEST_JOBS = TESTBED / "nautobot_test_jobs"
 """Jobs that exist only for the tests (e.g. one declaring every variable type), synced as a repository of their own."""
 TEST_JOBS_SLUG = "meraki_chatops_test_jobs"
 EVERY_VARIABLE_JOB = "Every Variable Type"
@@ -79,7 +81,7 @@ def services_reachable() -> list[str]:
 def template_name(nautobot: NautobotRelease) -> str:
     """Name of the migrated template: a new Nautobot or app version means a new migration."""
     versions = nautobot.versions()
-    config = (SUPPORT / "nautobot_config.py").read_bytes()
+    config = (TESTBED / "nautobot_config.py").read_bytes()
     digest = hashlib.sha256(versions.encode() + config).hexdigest()[:10]
     return f"meraki_chatops_nautobot_tpl_{digest}"
 
@@ -134,7 +136,7 @@ def _database_exists(name: str) -> bool:
 def base_env(root: Path, database: str, nautobot: NautobotRelease) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NAUTOBOT_", "MERAKI_"))}
     env.update(
-        NAUTOBOT_CONFIG=str(SUPPORT / "nautobot_config.py"),
+        NAUTOBOT_CONFIG=str(TESTBED / "nautobot_config.py"),
         NAUTOBOT_ROOT=str(root),
         NAUTOBOT_DB_NAME=database,
         NAUTOBOT_DB_USER=PG["user"],
@@ -299,7 +301,7 @@ class NautobotStack:
     """Every Job the repository provides, by name; all of them are enabled after a sync."""
     repository_id: str = ""
     test_job_ids: dict[str, str] = field(default_factory=dict)
-    """The test-only Jobs (tests/support/nautobot_test_jobs), by name, enabled."""
+    """The test-only Jobs (testbed/nautobot_test_jobs), by name, enabled."""
 
     def __post_init__(self) -> None:
         self.root = self.workdir / "nautobot-root"
@@ -340,7 +342,7 @@ class NautobotStack:
         self._manage(
             "shell",
             "--command",
-            (SUPPORT / "provision_nautobot.py").read_text(),
+            (TESTBED / "provision_nautobot.py").read_text(),
             env={"TEST_ADMIN_TOKEN": ADMIN_TOKEN, "TEST_BOT_TOKEN": BOT_TOKEN},
         )
         self.web = Process(
@@ -546,7 +548,7 @@ class NautobotStack:
 
 
 def main() -> None:
-    """``python -m tests.support.nautobot_stack [template|serve]``, from the repository root.
+    """``python -m testbed.nautobot_stack [template|serve]``, from the repository root.
 
     ``template`` builds the migrated template ahead of a test run; ``serve`` starts the whole
     stack with a seeded Meraki stand-in and keeps it up until interrupted, to explore by hand.
@@ -559,14 +561,14 @@ def main() -> None:
         if command == "template":
             print(ensure_template(workdir / "root", workdir / "migrate.log", release()))
             return
-        from tests.support.meraki_standin import MerakiStandIn
-        from tests.support.seed import seed
+        from testbed.meraki_standin import MerakiStandIn
+        from testbed.seed import seed
 
         with MerakiStandIn() as meraki:
             seed(meraki)
             stack = NautobotStack(
                 workdir=workdir,
-                checkout=SUPPORT.parents[1],
+                checkout=CHECKOUT,
                 meraki_env={
                     "MERAKI_BASE_URL": meraki.base_url,
                     "MERAKI_DASHBOARD_API_KEY": meraki.api_key,
@@ -588,8 +590,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    # Run as a file (``python tests/support/nautobot_stack.py``), only this folder is on sys.path;
-    # the helpers main() imports are reached as ``tests.support``, from the repository root.
-    if str(SUPPORT.parents[1]) not in sys.path:
-        sys.path.insert(0, str(SUPPORT.parents[1]))
+    # Run as a file (``python testbed/nautobot_stack.py``), only this folder is on sys.path;
+    # the modules main() imports are reached as ``testbed``, from the repository root.
+    if str(CHECKOUT) not in sys.path:
+        sys.path.insert(0, str(CHECKOUT))
     main()

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.bot_process import BotProcess
-from tests.support.manifest import bot_scopes
-from tests.support.nautobot_stack import BOT_TOKEN, EVENTS_URL, NautobotStack, free_port
-from tests.support.seed import ACME
-from tests.support.slack_standin import SlackStandIn
+from testbed.bot_process import BotProcess
+from testbed.manifest import bot_scopes
+from testbed.nautobot_stack import BOT_TOKEN, EVENTS_URL, NautobotStack, free_port
+from testbed.seed import ACME
+from testbed.slack_standin import SlackStandIn
 
 USER, CHANNEL = "U123", "C123"
 OTHER_USER = "U456"

@@ -1,4 +1,4 @@
-"""Slack's table block, checked the way Slack checks it (registered in :mod:`support.block_kit`).
+"""Slack's table block, checked the way Slack checks it (registered in :mod:`testbed.block_kit`).
 
 A message carries at most one table (else ``only_one_table_allowed``); a table has 1 to 100 rows of 1 to 20
 cells, each a ``raw_text`` (text of at least one character), ``raw_number`` or ``rich_text`` cell, and at most

@@ -1,7 +1,7 @@
 """Slack's Block Kit limits, checked the way Slack checks them.
 
-Shared by the over-the-wire Slack stand-in (:mod:`support.slack_standin`) and the in-process
-fake (:mod:`support.fake_slack`), so a view or message Slack would refuse is refused by both.
+Shared by the over-the-wire Slack stand-in (:mod:`testbed.slack_standin`) and the in-process
+fake (:mod:`testbed.fake_slack`), so a view or message Slack would refuse is refused by both.
 Problems read like the lines of Slack's ``response_metadata.messages``.
 """
 
@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tests.support.table_block import check_table
+from testbed.table_block import check_table
 
 MAX_VIEW_BYTES = 250_000
 """Bytes of a view as JSON above which Slack answers ``view_too_large``."""

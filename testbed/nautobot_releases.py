@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-SUPPORT = Path(__file__).resolve().parent
+TESTBED = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "meraki-chatops"
 SELECTOR = "TEST_NAUTOBOT"
 """The environment variable that picks the release when ``--nautobot`` is not given."""
@@ -95,7 +95,7 @@ class NautobotRelease:
 
 RELEASES = {
     "3.2": NautobotRelease("3.2", None),
-    "2.4": NautobotRelease("2.4", SUPPORT / "nautobot-2.4.txt"),
+    "2.4": NautobotRelease("2.4", TESTBED / "nautobot-2.4.txt"),
 }
 DEFAULT = "3.2"
 

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from tests.support.block_kit import MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
+from testbed.block_kit import MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
 
 DM_CHANNEL = "D0DM000001"
 OPENED_VIEW_ID = "V0OPENED01"
@@ -63,7 +63,7 @@ class FakeSlack:
     there fail with ``not_in_channel``, after being recorded. Channels added to ``archived`` (at any time) refuse posts
     and updates with ``is_archived``.
 
-    Views and message blocks go through Slack's Block Kit checks (:mod:`support.block_kit`), as in
+    Views and message blocks go through Slack's Block Kit checks (:mod:`testbed.block_kit`), as in
     the Slack stand-in: a view Slack would refuse fails with ``view_too_large`` or
     ``invalid_arguments``, message blocks with ``invalid_blocks_format`` or ``invalid_blocks``; the
     problems are listed in ``response_metadata.messages``. Refused calls are recorded too.

@@ -1,6 +1,6 @@
 """The Meraki organizations and networks every integration test starts from."""
 
-from tests.support.meraki_standin import MerakiStandIn
+from testbed.meraki_standin import MerakiStandIn
 
 ACME, GLOBEX = "111111", "222222"
 BRANCH, WAREHOUSE = "N_24329156", "L_64682949"

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from tests.support.block_kit import (
+from testbed.block_kit import (
     _EMAIL,
     MAX_VIEW_BYTES,
     validate_message_blocks,

@@ -122,8 +122,8 @@ def team_decision(
     """A refusal when the actor belongs to another Slack workspace than the policy allows, else None.
 
     The policy's ``teams``, else the workspace the app is installed in; while neither is known, everyone is
-    refused (nobody can be told apart). An actor whose workspace Slack did not name cannot be told apart here;
-    Slack names it on every command and interaction.
+    refused (nobody can be told apart), and so is an actor whose workspace Slack did not name: Slack names it on
+    every command and interaction, so a request without it did not come from Slack as Slack sends them.
     """
     teams = (policy.teams if policy is not None else ()) or ((installed_team,) if installed_team else ())
     if not teams:
@@ -137,6 +137,14 @@ def team_decision(
             unavailable=True,
         )
     named = {team for team in (actor.team_id, actor.home_team_id) if team}
+    if not named:  # Slack names it on every command and interaction: a request without one is not Slack's
+        return Decision(
+            allowed=False,
+            reason=f"Slack did not say which workspace you ({actor.label}) are from, so {command} cannot be allowed.",
+            remedy="Nothing was done. Use the command from Slack itself; if this keeps happening, tell the bot's "
+            "administrator.",
+            source=setting,
+        )
     outside = sorted(named - set(teams))
     if not outside:
         return None

@@ -408,7 +408,7 @@ async def test_a_group_slack_cannot_list_has_no_members_for_a_while():
 async def test_decide_now_needs_every_group_in_the_cache():
     slack = FakeSlack(usergroups={NETOPS_GROUP: [BOB], ADMINS_GROUP: []})
     access = Access(AccessPolicy.model_validate(POLICY), groups=SlackGroups(slack), installed_team=TEAM)  # type: ignore[arg-type]
-    actor = Actor(BOB, channel_id=NETOPS)
+    actor = Actor(BOB, channel_id=NETOPS, team_id=TEAM)
     assert access.decide_now(actor) is None
     assert (await access.decide(actor)).allowed
     assert access.decide_now(actor).allowed
@@ -578,7 +578,11 @@ async def test_cancel_checks_the_policy_before_the_requester_rule(bot: Listeners
     async def click(user: str) -> str:
         await bot.cancel(
             FakeAck(),
-            {"actions": [{"value": record.request_id}], "user": {"id": user}, "container": {"channel_id": NETOPS}},
+            {
+                "actions": [{"value": record.request_id}],
+                "user": {"id": user, "team_id": TEAM},
+                "container": {"channel_id": NETOPS},
+            },
             slack,  # type: ignore[arg-type]
         )
         return json.dumps(slack.calls_to("chat_postEphemeral")[-1]["blocks"], default=lambda b: b.to_dict())
@@ -597,7 +601,11 @@ async def test_a_searched_choice_list_offers_only_what_the_person_may_pick(bot: 
 
     for user in (ALICE, BOB, MALLORY):
         metadata = ModalContext(channel_id=NETOPS, user_id=user, job_id=JOB_ID).to_metadata()
-        body = {"user": {"id": user}, "view": {"private_metadata": metadata}, "block_id": "meraki_access_level"}
+        body = {
+            "user": {"id": user, "team_id": TEAM},
+            "view": {"private_metadata": metadata},
+            "block_id": "meraki_access_level",
+        }
         await bot.options(ack, {**body, "value": ""})
 
     offered = [[option["value"] for option in answer["options"]] for answer in answers]

@@ -126,3 +126,19 @@ async def test_in_grants_mode_without_teams_the_installed_workspace_decides() ->
 
     assert (await access.decide(member(ALICE, HOME))).allowed
     assert not (await access.decide(member(GUEST, OTHER))).allowed
+
+
+@pytest.mark.parametrize("grants", [False, True], ids=["policy", "grants"])
+async def test_a_request_that_names_no_workspace_is_refused_once_the_workspace_is_known(grants: bool) -> None:
+    # Slack names the workspace on every command and interaction; a body without one (forged, or mangled on its
+    # way) cannot be told apart from an outsider's, so it is refused, in both modes.
+    slack = FlakySlack()
+    slack.down = False
+    policy = None if grants else AccessPolicy.model_validate(EVERYONE)
+    access = Access(policy, groups=SlackGroups(slack), grants=EveryoneGranted() if grants else None)  # type: ignore[arg-type]
+    await access.warm()
+
+    refused = await access.decide(member(GUEST, ""))
+
+    assert not refused.allowed and "did not say which workspace you" in refused.reason
+    assert (await access.decide(member(ALICE, HOME))).allowed

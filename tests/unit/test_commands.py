@@ -34,6 +34,7 @@ pytestmark = pytest.mark.usefixtures("no_retry_delay")
 
 REMOVE = "/meraki-remove-user"
 OTHER = "U0OTHER01"
+TEAM = "T0TEAM0001"
 BASE_ENV = {
     "SLACK_BOT_TOKEN": "xoxb-1-test",
     "SLACK_APP_TOKEN": "xapp-1-test",
@@ -118,12 +119,12 @@ def test_a_rule_naming_a_command_nobody_bound_stops_the_start(monkeypatch: pytes
 
 def access(policy: dict[str, Any], slash: str, *, main: bool) -> Access:
     rules = AccessPolicy.model_validate(policy)
-    return Access(rules, groups=SlackGroups(FakeSlack()), slash_command=slash, main=main, installed_team="T0TEAM0001")  # type: ignore[arg-type]
+    return Access(rules, groups=SlackGroups(FakeSlack()), slash_command=slash, main=main, installed_team=TEAM)  # type: ignore[arg-type]
 
 
 async def test_a_rule_without_commands_covers_only_the_main_command() -> None:
     policy = {"allow": [{"users": [USER], "channels": [CHANNEL]}]}
-    actor = Actor(USER, channel_id=CHANNEL)
+    actor = Actor(USER, channel_id=CHANNEL, team_id=TEAM)
 
     assert (await access(policy, "/meraki-add-user", main=True).decide(actor)).allowed
     refused = await access(policy, REMOVE, main=False).decide(actor)
@@ -141,11 +142,15 @@ async def test_a_person_may_find_but_not_remove() -> None:
         ]
     }
 
-    assert (await access(policy, "/meraki-find-user", main=False).decide(Actor(USER, channel_id=CHANNEL))).allowed
-    assert not (await access(policy, REMOVE, main=False).decide(Actor(USER, channel_id=CHANNEL))).allowed
-    assert (await access(policy, REMOVE, main=False).decide(Actor("U0ADMIN", channel_id=CHANNEL))).allowed
+    assert (
+        await access(policy, "/meraki-find-user", main=False).decide(Actor(USER, channel_id=CHANNEL, team_id=TEAM))
+    ).allowed
+    assert not (await access(policy, REMOVE, main=False).decide(Actor(USER, channel_id=CHANNEL, team_id=TEAM))).allowed
+    assert (await access(policy, REMOVE, main=False).decide(Actor("U0ADMIN", channel_id=CHANNEL, team_id=TEAM))).allowed
     # the wildcard rule covers the main command too; the find-only rule does not
-    assert not (await access(policy, "/meraki-add-user", main=True).decide(Actor(USER, channel_id=CHANNEL))).allowed
+    assert not (
+        await access(policy, "/meraki-add-user", main=True).decide(Actor(USER, channel_id=CHANNEL, team_id=TEAM))
+    ).allowed
 
 
 async def test_restrict_applies_to_the_command_it_names_only() -> None:
@@ -153,7 +158,7 @@ async def test_restrict_applies_to_the_command_it_names_only() -> None:
         "allow": [{"users": [USER], "channels": [CHANNEL], "commands": ["*"]}],
         "restrict": {REMOVE: {"meraki_org_id": {"all": {"users": ["U0ADMIN"]}}}},
     }
-    actor = Actor(USER, channel_id=CHANNEL)
+    actor = Actor(USER, channel_id=CHANNEL, team_id=TEAM)
 
     main = await access(policy, "/meraki-add-user", main=True).decide(actor)
     named = await access(policy, REMOVE, main=False).decide(actor)

@@ -686,7 +686,8 @@ async def test_nautobot_down_at_submit_keeps_the_request_and_retry_sends_it(
     async def noop(**_: Any) -> None:
         pass
 
-    body = {"view": {"id": VIEW_ID}, "actions": [{"value": kept.request_id}], "user": {"id": kept.requester_id}}
+    user = {"id": kept.requester_id, "team_id": "T0TEAM0001"}
+    body = {"view": {"id": VIEW_ID}, "actions": [{"value": kept.request_id}], "user": user}
     await warm.retry(noop, body, slack)  # type: ignore[arg-type]
     await settle(warm)
 

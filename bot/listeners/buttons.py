@@ -126,10 +126,7 @@ async def cancel(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: 
         outcome, reason = AuditOutcome.DENIED, f"only {record.requester_id}, who asked for the run, may cancel it"
     else:
         try:
-            run = await parts.runs.cancel(record.result_id)
-            log.info("cancel requested request=%s result=%s", request_id, record.result_id)
-            # Nautobot announces no revoked run: its follow (if here) looks at once, and quickly until it ends.
-            parts.runs.follower.cancelled(record.result_id)
+            run = await parts.runs.cancel(request_id, record.result_id)
             text, blocks = messages.cancel_requested(run.url)
             outcome, reason = AuditOutcome.ALLOWED, f"cancel sent to Nautobot for JobResult {record.result_id}"
         except NautobotError as exc:

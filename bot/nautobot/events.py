@@ -17,6 +17,7 @@ elsewhere, or not at all) thus slows nothing.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -29,11 +30,14 @@ from redis.exceptions import RedisError
 from bot.logs import scrub
 from bot.metrics import Metrics
 from bot.nautobot.event_payload import APPROVAL_TOPICS, MAX_EVENT_BYTES, UnusableEvent, about
-from bot.nautobot.wakeups import JOB_COMPLETED, JOB_STARTED, Wakeups
+from bot.nautobot.wakeups import CANCEL_ASKED, JOB_COMPLETED, JOB_STARTED, Wakeups
 
 log = logging.getLogger("bot.nautobot.events")
 
-TOPICS = (JOB_STARTED, JOB_COMPLETED, *APPROVAL_TOPICS)
+CANCEL_RELAYED = "meraki-chatops.cancel.asked"
+"""The bot's own topic: a replica asked Nautobot to cancel a run, which Nautobot announces by no event; the replica
+following that run (perhaps another one) looks at once instead of at its next safety-net look."""
+TOPICS = (JOB_STARTED, JOB_COMPLETED, *APPROVAL_TOPICS, CANCEL_RELAYED)
 RESUBSCRIBED = "resubscribed"
 """What wakes every follow when the subscription (re)starts: events may have been missed while it was down."""
 
@@ -173,20 +177,35 @@ class EventSource:
             woken = self.wakeups.wake_all(RESUBSCRIBED)
             log.info("subscribed to Nautobot's events; %d follow(s) look once for what they may have missed", woken)
 
+    async def relay_cancel(self, result_id: str) -> None:
+        """Tell every replica that this one asked Nautobot to cancel ``result_id``; never raises (the follow's
+        safety-net look still sees the end)."""
+        try:
+            client = redis.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT)
+            async with client:
+                await client.publish(CANCEL_RELAYED, json.dumps({"job_result_id": result_id}))
+        except (RedisError, OSError, TimeoutError, ValueError) as exc:
+            log.warning(
+                "could not tell the other replicas of the cancel of result=%s (%s)", result_id, _why(exc, self.url)
+            )
+
     def _arrived(self, topic: str, data: Any) -> None:
         """One message: whatever it holds, it never stops the subscription (counted, logged without its data)."""
-        self.metrics.nautobot_event()
-        self.heard = True
+        relayed = topic == CANCEL_RELAYED
+        if not relayed:  # the bot's own relay says nothing of whether Nautobot publishes where the bot listens
+            self.metrics.nautobot_event()
+            self.heard = True
         try:
-            self._route(topic, data)
+            self._route(topic, data, CANCEL_ASKED if relayed else topic)
         except Exception as exc:
             self.metrics.nautobot_event_unusable("error")
             log.warning("an event on %s could not be handled (%s); it is ignored", topic, type(exc).__name__)
 
-    def _route(self, topic: str, data: Any) -> None:
+    def _route(self, topic: str, data: Any, hint: str) -> None:
         if isinstance(data, bytes | str) and len(data) > MAX_EVENT_BYTES:
             self.metrics.nautobot_event_unusable("too_large")
-            self.wakeups.wake_all(topic)
+            if hint == topic:  # an end too large to read: every follow looks (a relayed cancel names one run)
+                self.wakeups.wake_all(topic)
             return
         try:
             key = about(topic, data)
@@ -194,7 +213,7 @@ class EventSource:
             self.metrics.nautobot_event_unusable(unusable.reason)
             log.debug("ignored an event on %s: %s", topic, unusable.reason)
             return
-        self.wakeups.wake(key, topic)
+        self.wakeups.wake(key, hint)
 
 
 def subject(topic: str, data: Any) -> str | None:

@@ -161,9 +161,12 @@ class Runs:
         )
         return submission
 
-    async def cancel(self, result_id: str) -> JobRun:
-        """Ask Nautobot to stop the run; the follow sees it end and posts its log as usual."""
-        return await self.nautobot.cancel(result_id)
+    async def cancel(self, request_id: str, result_id: str) -> JobRun:
+        """Ask Nautobot to stop the run; its follow, on whichever replica, looks at once and posts its log as usual."""
+        run = await self.nautobot.cancel(result_id)
+        log.info("cancel requested request=%s result=%s", request_id, result_id)
+        await self.follower.cancelled(result_id)
+        return run
 
     async def status(self, result_id: str) -> RunStatus:
         """How the run stands in Nautobot now (the ledger does not keep a run's final status)."""

@@ -134,10 +134,12 @@ class Follower:
             return run.status
         return shown
 
-    def cancelled(self, result_id: str) -> None:
-        """The bot asked Nautobot to cancel ``result_id``: its follow (if on this replica) looks at once, then
-        quickly until the run ended (Nautobot announces no revoked run)."""
+    async def cancelled(self, result_id: str) -> None:
+        """The bot asked Nautobot to cancel ``result_id``: its follow looks at once, then quickly until the run ended
+        (Nautobot announces no revoked run); on another replica too, through Nautobot's Redis when events are on."""
         self.wakeups.wake(result_id, CANCEL_ASKED)
+        if self.events is not None:
+            await self.events.relay_cancel(result_id)
 
     async def follow_approval(
         self, request: RunRequest, form: JobForm | None, scheduled_id: str, thread: Thread

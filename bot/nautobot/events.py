@@ -37,7 +37,8 @@ log = logging.getLogger("bot.nautobot.events")
 CANCEL_RELAYED = "meraki-chatops.cancel.asked"
 """The bot's own topic: a replica asked Nautobot to cancel a run, which Nautobot announces by no event; the replica
 following that run (perhaps another one) looks at once instead of at its next safety-net look."""
-TOPICS = (JOB_STARTED, JOB_COMPLETED, *APPROVAL_TOPICS, CANCEL_RELAYED)
+NAUTOBOT_TOPICS = (JOB_STARTED, JOB_COMPLETED, *APPROVAL_TOPICS)
+TOPICS = (*NAUTOBOT_TOPICS, CANCEL_RELAYED)
 RESUBSCRIBED = "resubscribed"
 """What wakes every follow when the subscription (re)starts: events may have been missed while it was down."""
 
@@ -191,7 +192,7 @@ class EventSource:
 
     def _arrived(self, topic: str, data: Any) -> None:
         """One message: whatever it holds, it never stops the subscription (counted, logged without its data)."""
-        relayed = topic == CANCEL_RELAYED
+        relayed = topic not in NAUTOBOT_TOPICS
         if not relayed:  # the bot's own relay says nothing of whether Nautobot publishes where the bot listens
             self.metrics.nautobot_event()
             self.heard = True

@@ -17,7 +17,7 @@ import bot.nautobot.wakeups as wakeups_module
 import bot.runs.pace as run_pace
 from bot.metrics import Metrics
 from bot.models import JobRun, RunStatus
-from bot.nautobot.events import RESUBSCRIBED, TOPICS, EventSource, subject
+from bot.nautobot.events import CANCEL_RELAYED, NAUTOBOT_TOPICS, RESUBSCRIBED, TOPICS, EventSource, subject
 from bot.nautobot.wakeups import JOB_COMPLETED, JOB_STARTED, RECENT_SECONDS, Wakeups
 from bot.runs.follow import Follower
 from bot.runs.pace import EVENT_SAFETY_POLL, FIRST_POLL, approval_delays, poll_delays
@@ -418,8 +418,9 @@ async def test_an_approval_event_wakes_the_approval_follow(
     assert shown["text"].endswith(STATUS_TEXT[RunStatus.DENIED])
 
 
-def test_the_topics_are_nautobots() -> None:
-    assert set(TOPICS) == {
+def test_the_topics_are_nautobots_and_the_bots_own_cancel_relay() -> None:
+    assert set(TOPICS) == {*NAUTOBOT_TOPICS, CANCEL_RELAYED}
+    assert set(NAUTOBOT_TOPICS) == {
         "nautobot.jobs.job.started",
         "nautobot.jobs.job.completed",
         "nautobot.jobs.approval.approved",

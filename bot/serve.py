@@ -188,7 +188,7 @@ async def _start(bot: Bot, socket: AsyncSocketModeHandler | None, settings: Sett
     """Take up what nobody works on, then connect to Slack; a stop signal may cut either short."""
     resumed = await bot.runs.resume()
     if resumed:
-        log.info("resumed %d unfinished requests", resumed)
+        log.info("taking up %d unfinished requests", resumed)
     if socket is not None and settings.slack_app_token is not None:
         # Its own client, without Slack's built-in retries: the attempts below are the only ones, one line each.
         opener = AsyncWebClient(base_url=str(settings.slack_api_url), retry_handlers=[])

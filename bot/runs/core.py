@@ -12,12 +12,13 @@ out, and stops working on any that another one took over. Slack is reached only 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import replace
 from typing import Any
 
-from bot.ledger import IllegalTransition, Ledger, LedgerError, LostLease, RequestState
+from bot.ledger import IllegalTransition, Ledger, LedgerError, LostLease, Record, RequestState
 from bot.logs import set_correlation
 from bot.metrics import Metrics
 from bot.models import REQUEST_ID, JobForm, JobRun, RunRequest, RunStatus
@@ -53,7 +54,9 @@ class Runs:
         self.metrics = metrics or Metrics()
         self.tasks: set[asyncio.Task[Any]] = set()
         self._following: dict[str, asyncio.Task[Any]] = {}
-        self._sending: set[str] = set()
+        self._held: set[str] = set()
+        """Requests this replica works on outside a follow (sending, telling, announcing, taking up): their leases
+        are renewed like a follow's, so no other replica takes one over meanwhile."""
         self._take_up = TakeUp(self)
 
     # -- a request's way in: every entry point's one call ---------------------------------------
@@ -77,17 +80,27 @@ class Runs:
         return await self._carry(request, form, answer)
 
     async def _carry(self, request: RunRequest, form: JobForm, answer: Answer) -> SubmitOutcome:
-        outcome = replace(await self._send(request.request_id, form), request=request)
-        submission = outcome.submission
-        if submission is None:
-            return await self._answered(outcome, answer)
-        self.metrics.request(METRIC[outcome.sent])
-        await answer.tell(outcome)
-        if submission.awaiting_approval:
-            log.info("run awaits approval request=%s scheduled=%s", request.request_id, submission.scheduled_job_id)
-        await self.announce(request, form, submission.run, submission.scheduled_url)
+        with self.holding(request.request_id):  # until its follow holds it (announcing may wait its turn in Slack)
+            outcome = replace(await self._send(request.request_id, form), request=request)
+            submission = outcome.submission
+            if submission is None:
+                return await self._answered(outcome, answer)
+            self.metrics.request(METRIC[outcome.sent])
+            await answer.tell(outcome)
+            if submission.awaiting_approval:
+                log.info("run awaits approval request=%s scheduled=%s", request.request_id, submission.scheduled_job_id)
+            await self.announce(request, form, submission.run, submission.scheduled_url)
         await answer.record(outcome)
         return outcome
+
+    @contextlib.contextmanager
+    def holding(self, request_id: str) -> Iterator[None]:
+        """While the block works on ``request_id`` outside its follow, the heartbeat renews its lease."""
+        self._held.add(request_id)
+        try:
+            yield
+        finally:
+            self._held.discard(request_id)
 
     async def _answered(self, outcome: SubmitOutcome, answer: Answer) -> SubmitOutcome:
         """An outcome with nothing to announce: counted, logged, told and recorded."""
@@ -122,7 +135,6 @@ class Runs:
 
     async def _send(self, request_id: str, form: JobForm) -> SubmitOutcome:
         """:meth:`submit`, with every way it can end as one outcome."""
-        self._sending.add(request_id)  # its lease is renewed while Nautobot takes its time
         try:
             submission = await self.submit(request_id, form)
         except IllegalTransition:  # another delivery of this request, or another replica, is sending it
@@ -131,8 +143,6 @@ class Runs:
             return SubmitOutcome(Sent.UNRECORDED, error=exc)
         except NautobotError as exc:
             return SubmitOutcome.refused(exc)
-        finally:
-            self._sending.discard(request_id)
         return SubmitOutcome(Sent.SUBMITTED, submission=submission)
 
     async def submit(self, request_id: str, form: JobForm, *, waiting: bool = True) -> Submission:
@@ -244,8 +254,11 @@ class Runs:
             await self.sweep()
 
     async def sweep(self) -> int:
-        """One round of :meth:`keep_leases`; returns how many requests were taken up."""
-        working = set(self._following) | self._sending
+        """One round of :meth:`keep_leases`; returns how many requests were taken over (and are being taken up).
+
+        Taking them up goes on in the background: a slow Nautobot must not hold up the renewal of every lease
+        this replica has (another replica would take those over, and post their messages again)."""
+        working = set(self._following) | self._held
         try:
             held = await self.ledger.renew(working) if working else set()
             taken = await self.ledger.take_over()
@@ -257,10 +270,20 @@ class Runs:
             if task is not None:  # another replica holds it now: two followers would post twice
                 log.warning("lease of request=%s lost; this replica stops following it", request_id)
                 task.cancel()
-        return await self._take_up.all(taken)
+        return self._taking_up(taken)
 
     # -- after a restart -------------------------------------------------------------------------
 
     async def resume(self) -> int:
-        """At start: take up every request nobody works on (and this replica's own, after a restart)."""
-        return await self._take_up.all(await self.ledger.take_over(mine_too=True))
+        """At start: take over every request nobody works on (and this replica's own, after a restart); returns how
+        many, which are taken up in the background."""
+        return self._taking_up(await self.ledger.take_over(mine_too=True))
+
+    def _taking_up(self, records: list[Record]) -> int:
+        """Take ``records`` up in the background; each is held (its lease renewed) from now until it is handled."""
+        if records:
+            self._held.update(record.request_id for record in records)
+            task = asyncio.create_task(self._take_up.all(records))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return len(records)

@@ -6,6 +6,7 @@ taken up now is tried again later, and its requester hears (once) that it waits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -37,6 +38,8 @@ class Carrier(Protocol):
     forms: FormCaches
     metrics: Metrics
 
+    def holding(self, request_id: str) -> contextlib.AbstractContextManager[None]: ...
+
     async def submit(self, request_id: str, form: JobForm, *, waiting: bool = True) -> Submission: ...
 
     async def announce(
@@ -60,7 +63,7 @@ class TakeUp:
         resumed = 0
         for record in records:
             try:
-                with correlation(record.request_id):
+                with correlation(record.request_id), self.runs.holding(record.request_id):
                     resumed += await self.one(record)
             except Exception as exc:  # one broken request must not keep the others from resuming
                 log.exception("could not resume request=%s state=%s", record.request_id, record.state)

@@ -4,7 +4,6 @@ archived mid-follow and Nautobot down at start."""
 
 from __future__ import annotations
 
-import secrets
 import signal
 import sqlite3
 import time
@@ -13,60 +12,22 @@ from datetime import UTC, datetime
 
 import pytest
 
-from testbed.bot_process import BotProcess
-from testbed.nautobot_stack import NautobotStack, free_port
+from testbed.nautobot_stack import NautobotStack
 from testbed.slack_flow import (
     CHANNEL,
     USER,
-    bot_env,
     entered,
     open_form,
     start_connected,
     submit,
 )
 from testbed.slack_standin import SlackStandIn
+from tests.faults.conftest import HEARTBEAT, LEASE
 from tests.support.approvals import approval_required, decide
-from tests.support.postgres import psql, query
+from tests.support.postgres import query
 from tests.support.restarts import ADMIN_POSTS, assert_reported_once, kill
 
 pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
-
-LEASE = 4
-HEARTBEAT = 1
-
-
-@pytest.fixture
-def ledger_db() -> Iterator[str]:
-    name = f"meraki_chatops_replicas_{secrets.token_hex(6)}"
-    psql(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def replica(slack: SlackStandIn, nautobot: NautobotStack, ledger_db: str, tmp_path) -> Iterator:
-    """Makes bot processes sharing one ledger; each has its own id, port and working directory."""
-    made: list[BotProcess] = []
-
-    def make(replica_id: str) -> BotProcess:
-        workdir = tmp_path / replica_id
-        workdir.mkdir()
-        env = bot_env(slack, nautobot) | {
-            "REPLICA_ID": replica_id,
-            "WEB_PORT": str(free_port()),
-            "STORE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{ledger_db}",
-            "LEASE_SECONDS": str(LEASE),
-            "HEARTBEAT_SECONDS": str(HEARTBEAT),
-        }
-        process = BotProcess(workdir, env)
-        made.append(process)
-        return process
-
-    yield make
-    for process in made:
-        process.stop()
 
 
 def parents_of(slack: SlackStandIn, emails: tuple[str, ...]) -> list[dict]:

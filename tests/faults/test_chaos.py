@@ -31,8 +31,8 @@ from tests.support.restarts import ADMIN_POSTS, job_runs
 pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
 
 SEED = int(os.environ.get("CHAOS_SEED", "2612"))
-RUNS = 50
-ARRIVAL_GAP = (0.2, 0.6)
+RUNS = 60
+ARRIVAL_GAP = (0.5, 1.0)
 """Seconds between one submission and the next (a person's pace, drawn from the seed)."""
 KILL_EVERY = (6.0, 10.0)
 DOWN_FOR = (1.0, 3.0)
@@ -55,7 +55,7 @@ class Chaos:
 
     def run(self) -> None:
         started = time.monotonic()
-        outage_at = self.rng.uniform(12.0, 20.0)
+        outage_at = self.rng.uniform(30.0, 50.0)
         while not self.done.wait(self.rng.uniform(*KILL_EVERY)):
             if outage_at is not None and time.monotonic() - started > outage_at:
                 outage_at = None

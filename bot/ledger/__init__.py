@@ -1,5 +1,7 @@
 """Durable records of every run request and of every decision: the ledger (SQLite or PostgreSQL)."""
 
+from bot.ledger.approval import Approval, Ending, Notice, Vote
+from bot.ledger.approvals import Fired
 from bot.ledger.database import DEFAULT_URL, async_url
 from bot.ledger.migrations import MIGRATIONS
 from bot.ledger.records import (
@@ -32,17 +34,22 @@ __all__ = [
     "STATUS_STATES",
     "TRANSITIONS",
     "WORKING_STATES",
+    "Approval",
     "AuditAction",
     "AuditEntry",
     "AuditOutcome",
+    "Ending",
+    "Fired",
     "IllegalTransition",
     "Ledger",
     "LedgerError",
     "LedgerUnavailable",
     "LostLease",
+    "Notice",
     "Record",
     "RequestState",
     "SchemaTooNew",
     "UnknownRequest",
+    "Vote",
     "async_url",
 ]

@@ -116,7 +116,14 @@ def _v3_owners_and_leases(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_requests_lease ON requests (state, lease_until)"))
 
 
-MIGRATIONS: Sequence[Migration] = (_v1_create_requests, _v2_create_audit, _v3_owners_and_leases)
+def _v4_approvals(conn: Connection) -> None:
+    """Version 4: the approval a request needs and how it stands (JSON), and when its next timer fires."""
+    for name, kind in (("approval", JSON()), ("approval_due", UTCDateTime())):
+        conn.execute(text(f"ALTER TABLE requests ADD COLUMN {name} {kind.compile(dialect=conn.dialect)}"))
+    conn.execute(text("CREATE INDEX ix_requests_approval_due ON requests (state, approval_due)"))
+
+
+MIGRATIONS: Sequence[Migration] = (_v1_create_requests, _v2_create_audit, _v3_owners_and_leases, _v4_approvals)
 """Step ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``; only ever append."""
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ConfigDict
 
+from bot.ledger.approval import Approval
 from bot.models import InputValue, RunRequest, RunStatus
 
 
@@ -61,6 +62,14 @@ class RequestState(StrEnum):
     DONE = "done"
     REFUSED = "refused"
     UNSENT = "unsent"
+    ASKING_APPROVAL = "asking_approval"
+    """Needs approval: its messages (the requester's, the approvers') are being posted."""
+    AWAITING_APPROVAL = "awaiting_approval"
+    """Waits for its approvers: nobody works on it; the sweep fires its reminders, escalation and expiry."""
+    APPROVED = "approved"
+    """Approved by enough people: to be sent to Nautobot like any request."""
+    NOT_APPROVED = "not_approved"
+    """Denied, withdrawn or expired: its messages are being closed; nothing runs."""
 
     @property
     def final(self) -> bool:
@@ -70,13 +79,15 @@ class RequestState(StrEnum):
 FINAL_STATES: frozenset[RequestState] = frozenset({RequestState.DONE, RequestState.REFUSED})
 
 TRANSITIONS: Mapping[RequestState, frozenset[RequestState]] = {
-    RequestState.SUBMITTING: frozenset({RequestState.RECEIVED, RequestState.UNSENT}),
+    RequestState.SUBMITTING: frozenset({RequestState.RECEIVED, RequestState.UNSENT, RequestState.APPROVED}),
     RequestState.SUBMITTED: frozenset({RequestState.SUBMITTING}),
     RequestState.ANNOUNCED: frozenset({RequestState.SUBMITTED}),
     RequestState.LOGGED: frozenset({RequestState.ANNOUNCED}),
-    RequestState.DONE: frozenset({RequestState.LOGGED}),
+    RequestState.DONE: frozenset({RequestState.LOGGED, RequestState.NOT_APPROVED}),
     RequestState.REFUSED: frozenset({RequestState.RECEIVED, RequestState.SUBMITTING}),
     RequestState.UNSENT: frozenset({RequestState.RECEIVED, RequestState.SUBMITTING}),
+    RequestState.ASKING_APPROVAL: frozenset({RequestState.RECEIVED}),
+    RequestState.AWAITING_APPROVAL: frozenset({RequestState.ASKING_APPROVAL}),
 }
 """Target state → the states it may be reached from."""
 
@@ -90,6 +101,9 @@ WORKING_STATES: frozenset[RequestState] = frozenset(
         RequestState.SUBMITTED,
         RequestState.ANNOUNCED,
         RequestState.LOGGED,
+        RequestState.ASKING_APPROVAL,
+        RequestState.APPROVED,
+        RequestState.NOT_APPROVED,
     }
 )
 """States in which a replica works on a request, under a lease; the others wait for a person, or are final."""
@@ -120,6 +134,10 @@ class Record(RunRequest):
     """Until when the owner holds it; past this, another replica may take it over."""
     resumes: int = 0
     """How many times a replica picked it up after its owner stopped working on it."""
+    approval: Approval | None = None
+    """Who must approve it and what they decided; None for a request that needed no approval."""
+    approval_due: datetime | None = None
+    """When its next approval timer (remind, escalate, expire) fires, while it waits for approval."""
 
     @property
     def final(self) -> bool:
@@ -145,6 +163,11 @@ class AuditAction(StrEnum):
     CANCEL = "cancel"
     FOR_REAL = "for_real"
     """The "… for real" button of a dry run that succeeded: the same inputs, dry run off."""
+    APPROVE = "approve"
+    DENY = "deny"
+    WITHDRAW = "withdraw"
+    EXPIRE = "expire"
+    """Nobody decided in time: the bot ended the wait."""
 
 
 class AuditOutcome(StrEnum):
@@ -164,6 +187,10 @@ class AuditOutcome(StrEnum):
     """A second delivery of a request already under way."""
     FAILED = "failed"
     """The bot could not carry it out (e.g. Nautobot did not cancel the run)."""
+    AWAITING_APPROVAL = "awaiting_approval"
+    """Recorded, and waiting for its approvers; nothing was sent to Nautobot yet."""
+    COUNTED = "counted"
+    """An approval counted, and more are needed."""
     LIMITED = "limited"
     """Refused for coming too often (the rate limit); nothing ran. One entry per window, not per attempt."""
 

@@ -59,7 +59,11 @@ class RequestRow(Base):
     """The ``requests`` table as the current schema version defines it."""
 
     __tablename__ = "requests"
-    __table_args__ = (Index("ix_requests_state", "state"),)
+    __table_args__ = (
+        Index("ix_requests_state", "state"),
+        Index("ix_requests_lease", "state", "lease_until"),
+        Index("ix_requests_approval_due", "state", "approval_due"),
+    )
 
     request_id: Mapped[str] = mapped_column(String(KEY_MAX), primary_key=True)
     requester_id: Mapped[str] = mapped_column(String(255))
@@ -82,6 +86,8 @@ class RequestRow(Base):
     owner: Mapped[str | None] = mapped_column(String(255))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resumes: Mapped[int] = mapped_column(Integer, default=0)
+    approval: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    approval_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 REQUESTS: Table = Base.metadata.tables[RequestRow.__tablename__]

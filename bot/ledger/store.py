@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.ledger.approvals import ApprovalSteps
 from bot.ledger.database import DEFAULT_URL, async_url, create_engine, safe_url
 from bot.ledger.migrations import upgrade
 from bot.ledger.records import (
@@ -36,7 +37,7 @@ from bot.ledger.records import (
     Record,
     RequestState,
 )
-from bot.ledger.replica import LEASE_SECONDS, Replica, failure_reason
+from bot.ledger.replica import LEASE_SECONDS, failure_reason
 from bot.ledger.schema import KEY_MAX, now, to_audit, to_record
 from bot.ledger.statements import GET_REQUEST, INSERT_AUDIT, PROBE, execute, insert_absent
 from bot.models import RunRequest, RunStatus
@@ -48,11 +49,12 @@ class _Probed(Exception):
     """The probe's write went through; raised to roll it back."""
 
 
-class Ledger(Replica):
+class Ledger(ApprovalSteps):
     """The request ledger; open with :meth:`open`, share one instance per process.
 
     Each instance is one replica (``owner``); see :class:`~bot.ledger.replica.Replica` for how it holds the
-    requests it works on (:meth:`take_over`, :meth:`renew`, :meth:`hold`, :meth:`release`).
+    requests it works on (:meth:`take_over`, :meth:`renew`, :meth:`hold`, :meth:`release`), and
+    :class:`~bot.ledger.approvals.ApprovalSteps` for a request's wait for approval.
     """
 
     @classmethod

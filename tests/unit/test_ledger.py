@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -41,76 +38,10 @@ from bot.ledger import (
 from bot.ledger.schema import AuditRow, RequestRow
 from bot.models import RunRequest, RunStatus
 from tests.support.audit_trail import audit_trail
-from tests.support.fixtures import service_missing
+from tests.support.ledger_backends import Backend, sqlite_backend
 from tests.support.ledger_reads import unfinished
-from tests.support.postgres import psql
 
 LATEST = len(migrations.MIGRATIONS)
-
-
-# -- backends ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Backend:
-    name: str
-    url: str
-    read_only: Callable[[], str]
-    """Make the database read-only for new connections; returns the URL to open it with."""
-
-
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """One throwaway database for the session; each test starts from an empty one (see ``backend``)."""
-    try:
-        psql("SELECT 1")
-    except psycopg2.OperationalError as exc:
-        service_missing(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {' '.join(str(exc).split())}")
-    name = f"meraki_chatops_ledger_test_{secrets.token_hex(6)}"
-    psql(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _empty(database: str) -> None:
-    """As good as a new database, and much faster to get than ``CREATE DATABASE``."""
-    psql(f'ALTER DATABASE "{database}" RESET ALL')
-    psql(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        "DROP SCHEMA public CASCADE",
-        "CREATE SCHEMA public",
-        database=database,
-    )
-
-
-def _sqlite(tmp_path: Path) -> Backend:
-    path = tmp_path / "ledger.sqlite3"
-    return Backend("sqlite", f"sqlite+aiosqlite:///{path}", lambda: f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    if request.param == "sqlite":
-        return _sqlite(tmp_path)
-    database: str = request.getfixturevalue("postgres_database")
-    _empty(database)
-
-    def read_only() -> str:
-        psql(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
-        return url
-
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
-    return Backend("postgresql", url, read_only)
-
-
-@pytest.fixture
-async def ledger(backend: Backend) -> AsyncIterator[Ledger]:
-    opened = await Ledger.open(backend.url)
-    yield opened
-    await opened.close()
 
 
 async def _sql(url: str, statement: str) -> list[tuple[Any, ...]]:
@@ -565,7 +496,9 @@ async def test_a_version_1_ledger_gains_the_audit_table_and_keeps_its_requests(
         await upgraded.audit(AuditEntry(AuditAction.COMMAND, AuditOutcome.DENIED, "U0ALICE", reason="no rule"))
         [entry] = await audit_trail(upgraded)
     assert entry.reason == "no rule"
-    assert await _sql(backend.url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
+    assert await _sql(backend.url, "SELECT version FROM schema_version ORDER BY version") == [
+        (n,) for n in range(1, LATEST + 1)
+    ]
     columns = await _inspect(backend.url, lambda conn: {c["name"] for c in inspect(conn).get_columns("audit")})
     assert columns == set(AuditRow.__table__.columns.keys())
     columns = await _inspect(backend.url, lambda conn: {c["name"] for c in inspect(conn).get_columns("requests")})
@@ -678,7 +611,7 @@ async def test_an_unreachable_database_is_a_ledger_error_without_the_password(tm
 
 
 async def test_sqlite_uses_wal(tmp_path: Path) -> None:
-    async with await Ledger.open(_sqlite(tmp_path).url) as opened:
+    async with await Ledger.open(sqlite_backend(tmp_path).url) as opened:
         await opened.record(_request())
         conn = sqlite3.connect(tmp_path / "ledger.sqlite3")
         try:
@@ -688,7 +621,7 @@ async def test_sqlite_uses_wal(tmp_path: Path) -> None:
 
 
 async def test_sqlite_waits_for_another_process_to_finish_writing(tmp_path: Path) -> None:
-    async with await Ledger.open(_sqlite(tmp_path).url) as opened:
+    async with await Ledger.open(sqlite_backend(tmp_path).url) as opened:
         other = sqlite3.connect(tmp_path / "ledger.sqlite3", isolation_level=None)
         try:
             other.execute("BEGIN IMMEDIATE")

@@ -1,27 +1,22 @@
 """Every measured figure, read from what the stand-ins recorded (their clocks, not the bot's word).
 
-Both stand-ins stamp events with ``time.monotonic()`` in the benchmark process, so one clock times
-the command's delivery, Slack's receipt of ``views.open``, the Job's end in Nautobot and the post
-in the thread.
+The records themselves are in :mod:`bench.records`; the bot's memory and CPU in :mod:`bench.resources`.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
-import re
 from collections import Counter
 from collections.abc import Container, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from bench.nautobot_standin import Run
-from bench.processes import Sample
+from bench.records import Records
+from bench.resources import cpu_percent, cpu_seconds_per_run, rss_mb
 from bench.stats import distribution
 from bot.models import RunStatus
 from bot.slack.messages import STATUS_ICONS
 from bot.slack.pacing import POST_BURST, POST_INTERVAL
-from testbed.slack_standin import DEFAULT_POST_MESSAGE_LIMIT, Call, Envelope, RateLimit
+from testbed.slack_constants import DEFAULT_POST_MESSAGE_LIMIT, RateLimit
+from testbed.slack_replies import Call
 
 LONG_RUN = 30.0
 """A run at least this long (seconds, from the request to its end) counts as long for the polling-rate figure."""
@@ -29,57 +24,7 @@ POLL_BUDGET = 5.0
 """The target: at most one Nautobot request per run per this many seconds of run time."""
 SHORT_RUN = 60.0
 """A run that ends within this many seconds of its request counts for the requests-to-follow figure."""
-CPU_WINDOW = 1.0
-"""Seconds of bot CPU time each in-flight CPU value spans. The kernel counts CPU time in 10 ms ticks: over
-the sampler's 0.25 s a value moves in steps of 4 % of a core, over 1 s in steps of 1 %."""
 FINAL_ICONS = tuple(STATUS_ICONS[status] for status in RunStatus if status.is_final)
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-@dataclass
-class Records:
-    """What one scenario left in the stand-ins and the sampler."""
-
-    calls: list[Call]
-    envelopes: list[Envelope]
-    runs: list[Run]
-    shared_requests: Counter
-    samples: list[Sample]
-    people: int
-    plateau: tuple[float, float] | None = None
-    probes: tuple[float, float] | None = None  # when set, interaction latencies count only envelopes sent here
-    arrivals: tuple[float, float] | None = None  # when the N people arrived, at the wave's rate
-    bot_cpu_seconds: float | None = None  # CPU the bot used from ready until every log was in
-    events_published: int | None = None  # Nautobot events the stand-in published to Redis
-    parents: dict[str, str] = field(default_factory=dict)  # parent message ts → result id
-    final_statuses_awaited: bool = True  # False: the scenario ended with the logs, before the last edits
-
-    def __post_init__(self) -> None:
-        self.by_id = {run.result_id: run for run in self.runs}
-        for call in self.calls:
-            if call.method == "chat.postMessage" and call.ok and not call.args.get("thread_ts"):
-                result_id = self._result_named(call)
-                if result_id:
-                    self.parents[call.response["ts"]] = result_id
-
-    def _result_named(self, call: Call) -> str | None:
-        text = json.dumps(call.args, default=str)
-        return next((found for found in _UUID.findall(text) if found in self.by_id), None)
-
-    def interactions(self, kind: str, window: tuple[float, float] | None = None) -> list[Envelope]:
-        """Envelopes of ``kind`` sent within ``window`` (default: the probes' window, when there is one)."""
-        window = window or self.probes
-        chosen = [e for e in self.envelopes if e.type == kind]
-        if window is not None:
-            chosen = [e for e in chosen if window[0] <= e.sent_at <= window[1]]
-        return chosen
-
-    def run_of(self, call: Call) -> str | None:
-        """The run a chat call belongs to: by its thread or message ts, else by the link it carries."""
-        ts = call.args.get("thread_ts") or call.args.get("ts")
-        if ts and str(ts) in self.parents:
-            return self.parents[str(ts)]
-        return self._result_named(call)
 
 
 def command_to_modal(records: Records) -> dict:
@@ -295,66 +240,6 @@ def peak_per_minute(records: Records, method: str) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
-
-
-def _plateau_samples(records: Records) -> list[Sample]:
-    if records.plateau is None:
-        return records.samples
-    begin, end = records.plateau
-    return [sample for sample in records.samples if begin <= sample.at <= end]
-
-
-def rss_mb(records: Records) -> dict:
-    """Resident memory of the bot while the runs are in flight, in MB."""
-    return distribution([sample.rss / 1e6 for sample in _plateau_samples(records)])
-
-
-def _spanning_samples(records: Records) -> list[Sample]:
-    """The samples in the plateau and the one on each side of it: consecutive pairs then cover the whole
-    plateau, even one shorter than the sampling interval."""
-    if records.plateau is None:
-        return records.samples
-    begin, end = records.plateau
-    before = [sample for sample in records.samples if sample.at < begin][-1:]
-    after = [sample for sample in records.samples if sample.at > end][:1]
-    return [*before, *_plateau_samples(records), *after]
-
-
-def _cpu_windows(samples: list[Sample]) -> list[Sample]:
-    """The samples that cut the series into spans of at least :data:`CPU_WINDOW` s (the last one included)."""
-    if not samples:
-        return []
-    cuts = [samples[0]]
-    for sample in samples[1:]:
-        if sample.at - cuts[-1].at >= CPU_WINDOW:
-            cuts.append(sample)
-    if cuts[-1] is not samples[-1]:
-        cuts.append(samples[-1])  # a shorter tail span still counts, so the plateau is covered end to end
-    return cuts
-
-
-def cpu_percent(records: Records) -> dict:
-    """CPU use of the bot while the runs are in flight, in % of one core, over spans of about a second.
-
-    The mean is the plateau's CPU seconds over its length: the figure to compare between runs.
-    """
-    cuts = _cpu_windows(_spanning_samples(records))
-    values = [
-        100 * (later.cpu_seconds - earlier.cpu_seconds) / (later.at - earlier.at)
-        for earlier, later in itertools.pairwise(cuts)
-        if later.at > earlier.at
-    ]
-    summary = distribution(values)
-    if len(cuts) >= 2 and cuts[-1].at > cuts[0].at:
-        summary["mean"] = 100 * (cuts[-1].cpu_seconds - cuts[0].cpu_seconds) / (cuts[-1].at - cuts[0].at)
-    return summary
-
-
-def cpu_seconds_per_run(records: Records) -> float | None:
-    """The bot's CPU from the moment it was ready (start-up excluded) until every log was in, per run asked for."""
-    if records.bot_cpu_seconds is None or not records.people:
-        return None
-    return records.bot_cpu_seconds / records.people
 
 
 def summarize(records: Records) -> dict[str, Any]:

@@ -55,7 +55,7 @@ FULL = Plan(
     real_runs=5,
 )
 
-# The plateau is 3 s, not shorter: the in-flight CPU figure is taken over 1 s spans (see figures.CPU_WINDOW),
+# The plateau is 3 s, not shorter: the in-flight CPU figure is taken over 1 s spans (see resources.CPU_WINDOW),
 # and fewer than three of them made its percentiles the noise of a single second.
 QUICK = Plan(
     name="quick",

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import ROOT
-from bench.figures import Records, command_to_modal, completion_to_log, first_log_posts, rate_limited, submission_to_ack
+from bench.figures import command_to_modal, completion_to_log, first_log_posts, rate_limited, submission_to_ack
 from bench.nautobot_standin import Run
 from bench.processes import BotProcess
+from bench.records import Records
 from bench.scenarios import ACCESS_POLICY, reported_threads
 from bench.users import Crowd, FormWatcher, people, workspace
 

@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.durations import Durations
-from bench.figures import Records, final_statuses
+from bench.figures import final_statuses
 from bench.machine import Machine, ScenarioWatch
 from bench.nautobot_standin import TOKEN, NautobotStandIn
 from bench.processes import BOT_DESIGNS, BotProcess
+from bench.records import Records
 from bench.users import Crowd, FormWatcher, Person, people, workspace
 from testbed.slack_standin import SlackStandIn
 

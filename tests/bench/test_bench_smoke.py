@@ -18,10 +18,11 @@ from bench import nautobot_events
 from bench.__main__ import main, render, run
 from bench.compare import largest_of_few
 from bench.durations import Durations
-from bench.figures import Records, log_bounds, log_over_bound
+from bench.figures import log_bounds, log_over_bound
 from bench.machine import Machine, Reading, assess
 from bench.nautobot_standin import JOB_ID, SAVE_LAG, TOKEN, NautobotStandIn, Run
 from bench.plans import TINY
+from bench.records import Records
 from bench.report import DISTRIBUTIONS, RATIOS, SCALARS, STATS, ratio_name, targets_table
 from bench.scenarios import DESIGNS
 from bot.models import RunStatus

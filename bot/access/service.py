@@ -95,7 +95,8 @@ class Access:
             self.form_changed(form)
 
     def form_changed(self, form: JobForm) -> None:
-        """A form was read from Nautobot: check the policy's ``restrict`` against it, and say so once per change."""
+        """A form was read from Nautobot: check the policy's ``restrict`` and approval rules against it, and say so
+        once per change."""
         self._form = form
         problems = tuple(policy_problems(self.applying, form))
         if problems == self._problems:
@@ -118,12 +119,13 @@ class Access:
             )
 
     def _form_unchecked(self) -> bool:
-        """True while a policy that restricts choices has not been checked against any form it could be."""
+        """True while a policy that restricts choices or asks approval has not been checked against any form it
+        could be."""
         return (
             self._form is None
             and self._load_form is not None
             and self.applying is not None
-            and bool(self.applying.restrict)
+            and bool(self.applying.restrict or self.applying.approvals)
         )
 
     def _misfit(self) -> Decision | None:
@@ -132,11 +134,11 @@ class Access:
         return Decision(
             allowed=False,
             reason=f"{self.slash_command} is switched off: the bot's access policy ({self.setting}) does not fit the "
-            f"Job's form, and a restriction that names no real choice would keep nothing back: "
+            f"Job's form, and a restriction or an approval rule that names no real choice would keep nothing back: "
             f"{'; '.join(self._problems)}.",
-            remedy=f"Nothing was done. Tell the bot's administrator: correct restrict in {self.setting} (and restart "
-            "the bot) or the Job's variables; `meraki-chatops doctor` lists the problems. The bot takes up a "
-            "corrected Job by itself.",
+            remedy=f"Nothing was done. Tell the bot's administrator: correct restrict or approvals in {self.setting} "
+            "(and restart the bot) or the Job's variables; `meraki-chatops doctor` lists the problems. The bot takes "
+            "up a corrected Job by itself.",
             source=self.setting,
         )
 

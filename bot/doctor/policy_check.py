@@ -1,9 +1,12 @@
-"""``doctor``'s check of the access policy against the live forms: what each command's ``restrict`` names must be there.
+"""``doctor``'s check of the access policy against the live forms: what each command's ``restrict`` and approval
+rules name must be there.
 
 A ``restrict`` entry that names no real choice (a label instead of a value, a misspelt variable, a
-variable that is not a choice) would keep nothing back; the running bot refuses every request of that
-command while one exists, so doctor FAILs on it. It WARNs when organization access is kept to some people
-but the same access to a network is open to everyone.
+variable that is not a choice) would keep nothing back, and an approval rule's ``when`` that does would ask
+nobody's approval; the running bot refuses every request of that command while one exists, so doctor FAILs
+on it (so too on ``dry_runs`` for a Job without a dry run). It WARNs when organization access is kept to some
+people but the same access to a network is open to everyone. It ends with a line per approval rule: what
+waits for whose approval.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from bot.doctor.report import Context, Status, Verdict
 from bot.models import JobForm
 from bot.nautobot import NautobotError
-from bot.policy import CommandPolicy, policy_problems
+from bot.policy import AccessPolicy, ApprovalRule, Audience, CommandPolicy, describe_duration, policy_problems
 from bot.settings import Settings
 
 ORG_ACCESS = "meraki_access_level"
@@ -44,10 +47,39 @@ def uncovered_commands(settings: Settings) -> list[str]:
 
 
 async def check_policy(context: Context) -> Verdict:
-    """Each command's ``restrict`` against its Job's form first (a misfit refuses that command); then the commands
-    nobody may use."""
-    verdict = await _check_restrict(context)
-    settings, policy = context.s, context.s.policy
+    """Each command's ``restrict`` and approval rules against its Job's form first (a misfit refuses that command);
+    then the commands nobody may use; then what needs approval."""
+    verdict = _uncovered(context.s, await _check_forms(context))
+    policy = context.s.policy
+    if verdict.status is Status.FAIL or policy is None or not policy.approvals:
+        return verdict
+    lines = [f"approvals[{index}]: {describe_rule(rule)}" for index, rule in enumerate(policy.approvals)]
+    return verdict._replace(detail="\n".join([verdict.detail, *lines]))
+
+
+def describe_rule(rule: ApprovalRule) -> str:
+    """What waits for whose approval, e.g. ``/meraki-add-user when meraki_access_level is full or enterprise → 2 of
+    U…, S…; notify dm; expire 24 h``."""
+    commands = ", ".join("every command" if slash == "*" else slash for slash in rule.commands)
+    when = " or ".join(f"{name} is {' or '.join(values)}" for name, values in rule.when.items())
+    which = f" when {when}" if when else ", every request"
+    dry_runs = " (dry runs too)" if rule.dry_runs else ""
+    steps = [f"notify {rule.notify}"]
+    if rule.remind_after is not None:
+        steps.append(f"remind after {describe_duration(rule.remind_after)}")
+    if rule.escalate_after is not None and rule.escalate_to is not None:
+        steps.append(f"escalate after {describe_duration(rule.escalate_after)} to {_people(rule.escalate_to)}")
+    steps.append(f"expire {describe_duration(rule.expire_after)}")
+    return f"{commands}{which}{dry_runs} → {rule.count} of {_people(rule.approvers)}; {'; '.join(steps)}"
+
+
+def _people(audience: Audience) -> str:
+    return ", ".join([*audience.users, *audience.groups])
+
+
+def _uncovered(settings: Settings, verdict: Verdict) -> Verdict:
+    """A WARN naming the commands no ``allow`` rule covers, when the forms fit; else ``verdict``."""
+    policy = settings.policy
     if verdict.status is not Status.OK or policy is None or settings.nautobot_chatops:
         return verdict
     uncovered = uncovered_commands(settings)
@@ -62,25 +94,35 @@ async def check_policy(context: Context) -> Verdict:
     )
 
 
-async def _check_restrict(context: Context) -> Verdict:
+async def _check_forms(context: Context) -> Verdict:
     settings = context.s
     policy, setting = settings.policy, settings.policy_setting
     if policy is None:
         decides = "nautobot-chatops' Access Grants decide" if settings.nautobot_chatops else "nobody may use it"
         return Verdict(Status.OK, f"no access policy: {decides}, and no choice is restricted")
     teams = ", ".join(policy.teams) if policy.teams else "only the workspace the app is installed in"
-    if not policy.restrict:
+    checked = _commands_to_check(settings, policy)
+    if not checked:
         return Verdict(Status.OK, f"{setting} restricts no choice; workspaces: {teams}")
     if context.nautobot is None:
         return Verdict(Status.SKIP, "not checked: the Jobs' forms cannot be read without Nautobot")
-    worst = _worst([await _check_command(context, slash) for slash in policy.restrict])
+    worst = _worst([await _check_command(context, slash) for slash in checked])
     if worst is not None:
         return worst
+    return Verdict(Status.OK, f"{setting} {_what_fits(policy)}, all in their Jobs' forms; workspaces: {teams}")
+
+
+def _what_fits(policy: AccessPolicy) -> str:
     count = sum(len(choices) for part in policy.restrict.values() for choices in part.values())
-    where = ", ".join(policy.restrict)
-    return Verdict(
-        Status.OK, f"{setting} restricts {count} choice(s) of {where}, all in their Jobs' forms; workspaces: {teams}"
-    )
+    restricts = f"restricts {count} choice(s) of {', '.join(policy.restrict)}" if count else "restricts no choice"
+    return f"{restricts} and has {len(policy.approvals)} approval rule(s)" if policy.approvals else restricts
+
+
+def _commands_to_check(settings: Settings, policy: AccessPolicy) -> list[str]:
+    """The commands with a ``restrict`` of their own or an approval rule covering them: those whose Jobs' forms the
+    policy names choices of."""
+    approved = [slash for slash in settings.commands if any(rule.covers(slash) for rule in policy.approvals)]
+    return list(dict.fromkeys([*policy.restrict, *approved]))
 
 
 def _worst(verdicts: list[Verdict]) -> Verdict | None:
@@ -93,7 +135,7 @@ def _worst(verdicts: list[Verdict]) -> Verdict | None:
 
 
 async def _check_command(context: Context, slash: str) -> Verdict:
-    """One command's ``restrict`` against its own Job's live form."""
+    """One command's ``restrict`` and approval rules against its own Job's live form."""
     settings = context.s
     setting, job = settings.policy_setting, settings.commands[slash].job
     assert settings.policy is not None
@@ -110,9 +152,10 @@ async def _check_command(context: Context, slash: str) -> Verdict:
     if problems:
         return Verdict(
             Status.FAIL,
-            f"{setting} restrict for {slash} does not fit the Job {form.job_name!r}: {'; '.join(problems)}",
-            f"Correct restrict in {setting}: under each command, name its Job's variables and their choice values "
-            f"(not labels). Until then the bot refuses every request of {slash}.",
+            f"{setting} for {slash} does not fit the Job {form.job_name!r}: {'; '.join(problems)}",
+            f"Correct restrict and approvals in {setting}: name the Job's variables and their choice values (not "
+            "labels), and ask approval of dry runs only for a Job that has them. Until then the bot refuses every "
+            f"request of {slash}.",
         )
     left_open = open_network_access(policy, form)
     if left_open:

@@ -15,7 +15,8 @@ from bot.settings import Settings
 REQUIRED_SCOPES = frozenset({"commands", "chat:write", "im:write", "files:write", "usergroups:read"})
 """The bot scopes of manifest.yml; kept here because an installed wheel does not ship the manifest."""
 GROUP_SCOPE = "usergroups:read"
-"""Needed only when the access policy names Slack user groups; neither required nor extra otherwise."""
+"""Needed only when the access policy names Slack user groups (to decide access, or who may approve); neither
+required nor extra otherwise."""
 SLACK_TIMEOUT = 10
 
 BOT_TOKEN_FIX = (
@@ -88,7 +89,7 @@ def _slack_unreachable(context: Context, exc: BaseException) -> Verdict:
 
 def _needed_scopes(settings: Settings) -> frozenset[str]:
     policy = settings.policy
-    names_groups = policy is not None and bool(policy.groups())
+    names_groups = policy is not None and bool(policy.groups() | policy.approval_groups())
     return REQUIRED_SCOPES if names_groups else REQUIRED_SCOPES - {GROUP_SCOPE}
 
 

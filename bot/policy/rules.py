@@ -4,61 +4,29 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.models import JobForm
+from bot.policy.approvals import ApprovalRule
+from bot.policy.audience import CHANNEL_ID, TEAM_ID, WILDCARD, Audience, slack_ids, slash_commands
 
-WILDCARD = "*"
+__all__ = [
+    "CHOICE_TYPES",
+    "WILDCARD",
+    "AccessPolicy",
+    "Audience",
+    "Choices",
+    "CommandPolicy",
+    "Rule",
+    "old_shape",
+    "policy_problems",
+]
+
 CHOICE_TYPES = frozenset({"ChoiceVar", "MultiChoiceVar"})
 """Job variable types whose values are choices, and so can be restricted."""
-_TEAM_ID = re.compile(r"^[TE][A-Z0-9]{2,}$")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-
-
-def _ids(values: Iterable[str], pattern: re.Pattern[str], what: str, *, wildcard: bool) -> tuple[str, ...]:
-    checked = []
-    for value in values:
-        if not (pattern.match(value) or (wildcard and value == WILDCARD)):
-            star = " or *" if wildcard else ""
-            raise ValueError(f"{value!r} is not a Slack {what}{star}")
-        checked.append(value)
-    return tuple(dict.fromkeys(checked))
-
-
-class Audience(BaseModel):
-    """People: Slack user ids (``U…``/``W…``, or ``*`` for everyone) and user group ids (``S…``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    users: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
-
-    @field_validator("users")
-    @classmethod
-    def _users(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return _ids(value, _USER_ID, "user id (U… or W…)", wildcard=True)
-
-    @field_validator("groups")
-    @classmethod
-    def _groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return _ids(value, _GROUP_ID, "user group id (S…)", wildcard=False)
-
-    @model_validator(mode="after")
-    def _someone(self) -> Audience:
-        if not self.users and not self.groups:
-            raise ValueError("names nobody: give users, groups or both")
-        return self
-
-    def includes(self, user_id: str, members: Callable[[str], frozenset[str]]) -> bool:
-        if WILDCARD in self.users or user_id in self.users:
-            return True
-        return any(user_id in members(group) for group in self.groups)
 
 
 class Rule(Audience):
@@ -74,10 +42,7 @@ class Rule(Audience):
     @field_validator("commands")
     @classmethod
     def _commands(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for name in value:
-            if name != WILDCARD and not name.startswith("/"):
-                raise ValueError(f"{name!r} is not a slash command (like /meraki-find-user) or *")
-        return tuple(dict.fromkeys(value))
+        return slash_commands(value)
 
     def covers(self, command: str, *, main: bool) -> bool:
         if not self.commands:
@@ -87,7 +52,7 @@ class Rule(Audience):
     @field_validator("channels")
     @classmethod
     def _channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return _ids(value, _CHANNEL_ID, "channel id (C…, G… or D…)", wildcard=True)
+        return slack_ids(value, CHANNEL_ID, "channel id (C…, G… or D…)", wildcard=True)
 
     def in_channel(self, channel_id: str) -> bool:
         return WILDCARD in self.channels or channel_id in self.channels
@@ -99,19 +64,21 @@ Choices = dict[str, dict[str, Audience]]
 
 class AccessPolicy(BaseModel):
     """``allow``: a request is allowed when one rule matches it. ``restrict``: per slash command, variable → choice →
-    who may pick it (keyed by command, never by position: reordering ``COMMANDS`` moves nothing)."""
+    who may pick it (keyed by command, never by position: reordering ``COMMANDS`` moves nothing). ``approvals``:
+    which requests wait for whose approval, the first rule that applies deciding."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     allow: tuple[Rule, ...] = ()
     restrict: dict[str, Choices] = Field(default_factory=dict)
+    approvals: tuple[ApprovalRule, ...] = ()
     teams: tuple[str, ...] = ()
     """Slack workspace (team) ids whose people the policy may allow; empty: the workspace the app is installed in."""
 
     @field_validator("teams")
     @classmethod
     def _teams(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return _ids(value, _TEAM_ID, "workspace id (T…, or E… for an Enterprise Grid organization)", wildcard=False)
+        return slack_ids(value, TEAM_ID, "workspace id (T…, or E… for an Enterprise Grid organization)", wildcard=False)
 
     @field_validator("restrict", mode="before")
     @classmethod
@@ -138,11 +105,14 @@ class AccessPolicy(BaseModel):
         return value
 
     def for_command(self, command: str, *, main: bool) -> CommandPolicy:
-        """The policy as ``command`` sees it: the rules that cover it, and its own ``restrict``."""
+        """The policy as ``command`` sees it: the rules and approval rules that cover it, and its own ``restrict``."""
+        approvals = [(index, rule) for index, rule in enumerate(self.approvals) if rule.covers(command)]
         return CommandPolicy(
             command=command,
             allow=tuple(rule for rule in self.allow if rule.covers(command, main=main)),
             restrict=self.restrict.get(command, {}),
+            approvals=tuple(rule for _, rule in approvals),
+            approval_indexes=tuple(index for index, _ in approvals),
             teams=self.teams,
         )
 
@@ -151,14 +121,34 @@ class AccessPolicy(BaseModel):
         rules = [
             (f"allow[{index}].commands", slash) for index, rule in enumerate(self.allow) for slash in rule.commands
         ]
-        return [(where, slash) for where, slash in rules if slash != WILDCARD] + [
-            ("restrict", s) for s in self.restrict
+        approvals = [
+            (f"approvals[{index}].commands", slash)
+            for index, approval in enumerate(self.approvals)
+            for slash in approval.commands
+        ]
+        return [
+            *((where, slash) for where, slash in rules if slash != WILDCARD),
+            *(("restrict", slash) for slash in self.restrict),
+            *((where, slash) for where, slash in approvals if slash != WILDCARD),
         ]
 
     def groups(self) -> frozenset[str]:
         """Every user group the policy names, for any command."""
         restricted = [audience for choices in self.restrict.values() for audience in _audiences(choices)]
         return frozenset(group for audience in [*self.allow, *restricted] for group in audience.groups)
+
+    def approval_groups(self) -> frozenset[str]:
+        """Every user group that may approve (``approvers`` and ``escalate_to``): what the approvals look up."""
+        return frozenset(group for rule in self.approvals for group in rule.deciders(escalated=True).groups)
+
+    def approval_for(self, command: str, values: Mapping[str, Any], *, dryrun: bool) -> ApprovalRule | None:
+        """The first rule, in the policy's order, under which this request of ``command`` waits for approval; None
+        when it needs none."""
+        return _first_needing((rule for rule in self.approvals if rule.covers(command)), values, dryrun=dryrun)
+
+
+def _first_needing(rules: Iterable[ApprovalRule], values: Mapping[str, Any], *, dryrun: bool) -> ApprovalRule | None:
+    return next((rule for rule in rules if rule.needs(values, dryrun=dryrun)), None)
 
 
 def old_shape(restrict: dict[Any, Any], variables: list[Any]) -> str:
@@ -179,14 +169,27 @@ def old_shape(restrict: dict[Any, Any], variables: list[Any]) -> str:
 
 
 class CommandPolicy(BaseModel):
-    """The part of the policy about one command: its ``allow`` rules, its ``restrict`` and the ``teams``."""
+    """The part of the policy about one command: its ``allow`` rules, its ``restrict``, the approval rules that
+    cover it and the ``teams``."""
 
     model_config = ConfigDict(frozen=True)
 
     command: str
     allow: tuple[Rule, ...] = ()
     restrict: Choices = Field(default_factory=dict)
+    approvals: tuple[ApprovalRule, ...] = ()
+    approval_indexes: tuple[int, ...] = ()
+    """Where each of ``approvals`` is in the whole policy's ``approvals``, for messages; empty: in this order."""
     teams: tuple[str, ...] = ()
+
+    def approval_for(self, values: Mapping[str, Any], *, dryrun: bool) -> ApprovalRule | None:
+        """The first approval rule under which this request waits for approval; None when it needs none."""
+        return _first_needing(self.approvals, values, dryrun=dryrun)
+
+    def numbered_approvals(self) -> list[tuple[int, ApprovalRule]]:
+        """The approval rules with their places in the whole policy (``approvals[i]`` in messages)."""
+        places = self.approval_indexes if len(self.approval_indexes) == len(self.approvals) else None
+        return list(zip(places or range(len(self.approvals)), self.approvals, strict=True))
 
     def groups(self) -> frozenset[str]:
         """Every user group this command's part names: what a decision may need to look up."""
@@ -202,32 +205,49 @@ def _audiences(restrict: Choices) -> list[Audience]:
 
 
 def policy_problems(policy: CommandPolicy | None, form: JobForm) -> list[str]:
-    """What in ``restrict`` names no real choice of the Job's form: each entry would keep nothing back.
+    """What in ``restrict`` and the approval rules names no real choice of the Job's form: each such entry would
+    keep nothing back, or ask nobody's approval.
 
     Values are compared as Nautobot sends them (choice values are strings); an empty list means the policy fits.
     """
     if policy is None:
         return []
-    problems: list[str] = []
-    names = [var.name for var in form.variables]
-    for name, choices in policy.restrict.items():
-        var = form.variable(name)
-        if var is None:
-            close = difflib.get_close_matches(name, names, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            problems.append(f"restrict names {name}, which the Job has no variable of{hint}")
-            continue
-        if var.type not in CHOICE_TYPES:
-            problems.append(f"restrict names {name}, which is a {var.type}, not a choice")
-            continue
-        values = [value for value, _ in var.choices]
-        offered = ", ".join(values) if values else "none at the moment"
-        for value in choices:
-            if value not in values:
-                problems.append(
-                    f"restrict names {value} for {name}, whose choices are {offered}{_hint(value, var.choices)}"
-                )
+    problems = [
+        problem
+        for name, choices in policy.restrict.items()
+        for problem in _choice_problems("restrict", name, list(choices), form)
+    ]
+    for index, rule in policy.numbered_approvals():
+        problems += _approval_problems(f"approvals[{index}]", rule, form)
     return problems
+
+
+def _approval_problems(where: str, rule: ApprovalRule, form: JobForm) -> list[str]:
+    when = f"{where}.when"
+    problems = [problem for name, values in rule.when.items() for problem in _choice_problems(when, name, values, form)]
+    if rule.dry_runs and form.dry_run_variable is None:
+        problems.append(
+            f"{where} has dry_runs: true, but the Job {form.job_name!r} has no dry run variable: remove dry_runs"
+        )
+    return problems
+
+
+def _choice_problems(where: str, name: str, values: Iterable[str], form: JobForm) -> list[str]:
+    """Why ``values`` of the variable ``name`` are not choices of the form, as ``where`` (in the policy) names them."""
+    var = form.variable(name)
+    if var is None:
+        close = difflib.get_close_matches(name, [each.name for each in form.variables], n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return [f"{where} names {name}, which the Job has no variable of{hint}"]
+    if var.type not in CHOICE_TYPES:
+        return [f"{where} names {name}, which is a {var.type}, not a choice"]
+    offered = [value for value, _ in var.choices]
+    listed = ", ".join(offered) if offered else "none at the moment"
+    return [
+        f"{where} names {value} for {name}, whose choices are {listed}{_hint(value, var.choices)}"
+        for value in values
+        if value not in offered
+    ]
 
 
 def _hint(value: str, choices: list[tuple[str, str]]) -> str:

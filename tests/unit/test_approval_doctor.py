@@ -1,0 +1,139 @@
+"""``doctor`` on a policy with approval rules: each rule checked against its commands' live forms, a line per rule
+saying what waits for whose approval, and the scope to read the approvers' user groups."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot.doctor import Status
+from bot.doctor.policy_check import describe_rule
+from bot.policy import ApprovalRule
+from testbed.fake_nautobot import VARIABLES, VARIABLES_PATH, ok
+from testbed.slack_standin import SlackStandIn
+from tests.unit.test_doctor import (
+    assert_only_failure,
+    diagnose,
+    env,  # noqa: F401 - the doctor's fixture, used by every test here
+    nautobot,
+    scoped,  # noqa: F401 - a fixture env needs
+    slack,  # noqa: F401 - a fixture env needs
+    statuses,
+)
+
+pytestmark = pytest.mark.usefixtures("env")
+
+ADD = "/meraki-add-user"
+EVERYONE = [{"users": ["*"], "channels": ["*"], "commands": ["*"]}]
+FULL_ACCESS = {
+    "commands": [ADD],
+    "when": {"meraki_access_level": ["full", "enterprise"]},
+    "approvers": {"users": ["U0ALICE", "U0BOB"], "groups": ["S0LEADS"]},
+    "count": 2,
+}
+
+
+def set_policy(monkeypatch: pytest.MonkeyPatch, *approvals: dict[str, Any], **more: Any) -> None:
+    monkeypatch.setenv("ACCESS_POLICY", json.dumps({"allow": EVERYONE, "approvals": list(approvals), **more}))
+
+
+async def test_a_fitting_approval_rule_passes_and_is_described(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_policy(monkeypatch, FULL_ACCESS)
+
+    report = await diagnose(nautobot())
+
+    check = report["access policy"]
+    assert check.status is Status.OK, check
+    assert "ACCESS_POLICY restricts no choice and has 1 approval rule(s), all in their Jobs' forms" in check.detail
+    assert (
+        "approvals[0]: /meraki-add-user when meraki_access_level is full or enterprise → 2 of U0ALICE, U0BOB, "
+        "S0LEADS; notify dm; expire 1 day"
+    ) in check.detail.splitlines()
+
+
+async def test_an_approval_rule_that_names_no_real_choice_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_policy(monkeypatch, {**FULL_ACCESS, "when": {"meraki_access_level": ["Full"]}})
+
+    failed = assert_only_failure(await diagnose(nautobot()), "access policy")
+
+    assert "ACCESS_POLICY for /meraki-add-user does not fit the Job 'Create Meraki User'" in failed.detail
+    assert "approvals[0].when names Full for meraki_access_level" in failed.detail
+    assert "(Full is a label: use its value, full)" in failed.detail
+    assert "approvals[0]: " not in failed.detail  # no description of a rule the bot refuses to apply
+    assert "refuses every request of /meraki-add-user" in failed.fix
+
+
+async def test_dry_runs_of_a_job_without_one_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_policy(monkeypatch, {**FULL_ACCESS, "dry_runs": True})
+    without_dry_run = [var for var in VARIABLES if var["type"] != "DryRunVar"]
+
+    report = await diagnose(nautobot(**{VARIABLES_PATH: ok(without_dry_run)}))
+
+    assert report["access policy"].status is Status.FAIL
+    assert "approvals[0] has dry_runs: true, but the Job 'Create Meraki User' has no dry run variable" in (
+        report["access policy"].detail
+    )
+
+
+async def test_restrict_and_approvals_are_both_checked_and_each_rule_gets_its_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admins = {"groups": ["S0ADMINS"]}
+    restrict = {ADD: {"meraki_access_level": {"full": admins}, "meraki_network_access": {"full": admins}}}
+    everything = {
+        "commands": [ADD],
+        "dry_runs": True,
+        "approvers": {"users": ["U0CAROL"]},
+        "notify": "C0APPROVE",
+        "remind_after": "30m",
+        "escalate_after": "2h",
+        "escalate_to": {"groups": ["S0ONCALL"]},
+        "expire_after": "8h",
+    }
+    set_policy(monkeypatch, FULL_ACCESS, everything, restrict=restrict)
+
+    check = (await diagnose(nautobot()))["access policy"]
+
+    assert check.status is Status.OK, check
+    assert "restricts 2 choice(s) of /meraki-add-user and has 2 approval rule(s)" in check.detail
+    assert check.detail.splitlines()[2] == (
+        "approvals[1]: /meraki-add-user, every request (dry runs too) → 1 of U0CAROL; notify C0APPROVE; remind "
+        "after 30 min; escalate after 2 h to S0ONCALL; expire 8 h"
+    )
+
+
+async def test_the_approval_lines_follow_a_warning_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "ACCESS_POLICY",
+        json.dumps({"allow": [{"users": ["*"], "channels": ["*"]}], "approvals": [FULL_ACCESS]}),
+    )
+
+    check = (await diagnose(nautobot()))["access policy"]
+
+    assert check.status is Status.WARN
+    assert "nobody may use them" in check.detail.splitlines()[0]
+    assert check.detail.splitlines()[1].startswith("approvals[0]: /meraki-add-user when")
+
+
+async def test_approvers_groups_need_usergroups_read(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standin: SlackStandIn = request.getfixturevalue("slack")
+    standin.scopes.discard("usergroups:read")
+    set_policy(monkeypatch, {**FULL_ACCESS, "approvers": {"users": ["U0ALICE", "U0BOB"]}})
+    assert statuses(await diagnose(nautobot()))["slack scopes"] is Status.OK  # nobody is named by a group
+
+    escalated = {**FULL_ACCESS, "approvers": {"users": ["U0ALICE", "U0BOB"]}}
+    set_policy(monkeypatch, {**escalated, "escalate_after": "1h", "escalate_to": {"groups": ["S0ONCALL"]}})
+    failed = assert_only_failure(await diagnose(nautobot()), "slack scopes")
+    assert "usergroups:read" in failed.detail
+
+
+def test_a_rule_for_every_command_says_so() -> None:
+    every = ApprovalRule.model_validate(
+        {"commands": ["*"], "when": {"a": ["x"], "b": ["y", "z"]}, "approvers": {"groups": ["S0LEADS"]}, "count": 3}
+    )
+
+    assert describe_rule(every) == "every command when a is x or b is y or z → 3 of S0LEADS; notify dm; expire 1 day"

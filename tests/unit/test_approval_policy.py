@@ -91,6 +91,10 @@ def test_long_text_is_refused_before_any_matching() -> None:
     assert time.perf_counter() - started < 0.5
     assert len(str(caught.value)) < 300  # the text is not echoed whole
 
+    assert parse_duration("000001d 1h 000000001m 000000001s") == timedelta(days=1, hours=1, minutes=1, seconds=1)
+    with pytest.raises(ValueError, match="is not a duration"):  # the same, longer than 32 characters
+        parse_duration("000001d 0000001h 000000001m 00000000001s")
+
 
 @pytest.mark.parametrize(
     ("span", "said"),

@@ -313,9 +313,11 @@ class JobRun(BaseModel):
 
 REQUESTED_BY = "requested_by"
 """The Job variable the bot fills itself with who asked: never in the form, never shown back as an input."""
+APPROVED_BY = "approved_by"
+"""The Job variable the bot fills itself with who approved the request in Slack, when it needed approval."""
 REQUEST_ID = "request_id"
 """The Job variable the bot fills with the request's key, so that a restarted bot finds the run exactly."""
-FILLED_BY_BOT = frozenset({REQUESTED_BY, REQUEST_ID})
+FILLED_BY_BOT = frozenset({REQUESTED_BY, APPROVED_BY, REQUEST_ID})
 """Variables the bot fills itself: never in the form, never shown back as inputs."""
 
 

@@ -17,7 +17,7 @@ from .meraki_admins import ALL_ORGANIZATIONS, dashboard_settings
 from .meraki_runs import MerakiRunMixin
 from .org_lock import organization_lock
 from .organizations import organization_choices, with_all_organizations
-from .requesters import request_id_var, requested_by_var
+from .requesters import approved_by_var, request_id_var, requested_by_var
 
 name = "Meraki"
 
@@ -59,6 +59,7 @@ class FindMerakiUser(MerakiRunMixin, Job):
     )
     meraki_org_id = organization_var()
     requested_by = requested_by_var()
+    approved_by = approved_by_var()
     request_id = request_id_var()
 
     class Meta:
@@ -67,7 +68,7 @@ class FindMerakiUser(MerakiRunMixin, Job):
             "Find Cisco Meraki administrators by email or name across every organization the API key can see "
             "(or one), with their organization, network and tag access. Changes nothing."
         )
-        field_order = ["query", "meraki_org_id", "requested_by", "request_id"]  # noqa: RUF012 - Nautobot reads Meta as plain class attributes
+        field_order = ["query", "meraki_org_id", "requested_by", "approved_by", "request_id"]  # noqa: RUF012 - Nautobot reads Meta as plain class attributes
         has_sensitive_variables = False
         soft_time_limit = SOFT_TIME_LIMIT
         time_limit = TIME_LIMIT
@@ -78,12 +79,14 @@ class FindMerakiUser(MerakiRunMixin, Job):
         query: str,
         meraki_org_id: str = ALL_ORGANIZATIONS,
         requested_by: str = "",
+        approved_by: str = "",
         request_id: str = "",
     ) -> dict:
-        requester = self.log_request(requested_by, request_id)
+        requester = self.log_request(requested_by, request_id, approved_by)
         result = self.meraki_result(
             lambda: AdminSearch.connect(dashboard_settings(), self.logger).find(query, meraki_org_id),
             requester,
+            self.approval(approved_by),
             query=query,
         )
         if result.get("not_searched") and not result.get("organizations_searched"):
@@ -108,6 +111,7 @@ class RemoveMerakiUser(MerakiRunMixin, Job):
         )
     )
     requested_by = requested_by_var()
+    approved_by = approved_by_var()
     request_id = request_id_var()
 
     class Meta:
@@ -117,7 +121,7 @@ class RemoveMerakiUser(MerakiRunMixin, Job):
             "Dry run by default; never removes the API key's own administrator or an organization's last "
             "administrator with full access."
         )
-        field_order = ["user_email", "meraki_org_id", "dryrun", "requested_by", "request_id"]  # noqa: RUF012 - Nautobot reads Meta as plain class attributes
+        field_order = ["user_email", "meraki_org_id", "dryrun", "requested_by", "approved_by", "request_id"]  # noqa: RUF012 - Nautobot reads Meta as plain class attributes
         has_sensitive_variables = False
         dryrun_default = True  # the box in Nautobot's own form starts ticked
         soft_time_limit = SOFT_TIME_LIMIT
@@ -142,17 +146,19 @@ class RemoveMerakiUser(MerakiRunMixin, Job):
         meraki_org_id: str = ALL_ORGANIZATIONS,
         dryrun: bool = True,
         requested_by: str = "",
+        approved_by: str = "",
         request_id: str = "",
     ) -> dict:
         # A run whose inputs skipped validate_data (a schedule's or an approval's stored inputs) is held to the
         # same rule: only False removes.
         dryrun = dryrun is not False
-        requester = self.log_request(requested_by, request_id)
+        requester = self.log_request(requested_by, request_id, approved_by)
         result = self.meraki_result(
             lambda: AdminRemoval.connect(dashboard_settings(), self.logger, lock=organization_lock).remove(
                 user_email, meraki_org_id, dryrun=dryrun
             ),
             requester,
+            self.approval(approved_by),
             email=user_email,
             dryrun=dryrun,
         )

@@ -22,7 +22,7 @@ from .admin_creation import AdminCreation
 from .meraki_admins import NETWORK_ACCESS_CHOICES, ORG_ACCESS_CHOICES, dashboard_settings
 from .meraki_runs import MerakiRunMixin
 from .organizations import organization_choices
-from .requesters import request_id_var, requested_by_var
+from .requesters import approved_by_var, request_id_var, requested_by_var
 
 name = "Meraki"
 
@@ -100,6 +100,7 @@ class CreateMerakiUser(MerakiRunMixin, Job):
     )
     dryrun = DryRunVar(description="Check everything and log what would be created, without creating it.")
     requested_by = requested_by_var()
+    approved_by = approved_by_var()
     request_id = request_id_var()
 
     class Meta:
@@ -117,6 +118,7 @@ class CreateMerakiUser(MerakiRunMixin, Job):
             "meraki_network_access",
             "dryrun",
             "requested_by",
+            "approved_by",
             "request_id",
         ]
         has_sensitive_variables = False
@@ -134,9 +136,10 @@ class CreateMerakiUser(MerakiRunMixin, Job):
         meraki_network_access: str = "read-only",
         dryrun: bool = False,
         requested_by: str = "",
+        approved_by: str = "",
         request_id: str = "",
     ) -> dict:
-        requester = self.log_request(requested_by, request_id)
+        requester = self.log_request(requested_by, request_id, approved_by)
         return self.meraki_result(
             lambda: AdminCreation.connect(dashboard_settings(), self.logger).add(
                 email=user_email,
@@ -148,6 +151,7 @@ class CreateMerakiUser(MerakiRunMixin, Job):
                 dryrun=dryrun,
             ),
             requester,
+            self.approval(approved_by),
             email=user_email,
             organization_id=meraki_org_id,
         )

@@ -127,6 +127,15 @@ REQUESTED_BY: dict[str, Any] = {
     "max_length": 255,
 }
 """The variable the bot fills itself; the Job has it from the version that records who asked."""
+APPROVED_BY: dict[str, Any] = {
+    "name": "approved_by",
+    "type": "StringVar",
+    "label": "Approved by",
+    "help_text": "Who approved this run in Slack. The Slack bot fills it in; leave it empty in Nautobot.",
+    "required": False,
+    "max_length": 1000,
+}
+"""The variable the bot fills itself with who approved in Slack; the Jobs declare it after ``requested_by``."""
 REQUEST_ID: dict[str, Any] = {
     "name": "request_id",
     "type": "StringVar",

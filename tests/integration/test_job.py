@@ -30,7 +30,8 @@ def test_job_is_listed_with_its_form(stack, bot):
     assert job["enabled"] and job["installed"] and not job["has_sensitive_variables"]
 
     found = variables(bot, stack.job_id)
-    assert list(found) == [*FIELD_ORDER, "requested_by", "request_id"]  # filled by the bot; never in the modal
+    filled_by_the_bot = ["requested_by", "approved_by", "request_id"]  # never in the modal
+    assert list(found) == [*FIELD_ORDER, *filled_by_the_bot]
     assert {name: v["type"] for name, v in found.items()} == {
         "user_email": "StringVar",
         "user_name": "StringVar",
@@ -40,10 +41,10 @@ def test_job_is_listed_with_its_form(stack, bot):
         "meraki_network_access": "ChoiceVar",
         "dryrun": "DryRunVar",
         "requested_by": "StringVar",
+        "approved_by": "StringVar",
         "request_id": "StringVar",
     }
-    assert found["requested_by"]["required"] is False  # run from Nautobot's own form, it stays empty
-    assert found["request_id"]["required"] is False
+    assert all(found[name]["required"] is False for name in filled_by_the_bot)  # Nautobot's own form leaves them empty
     assert found["user_email"]["label"] == f"User Email, regex: {EMAIL_REGEX}"
     assert found["meraki_org_id"]["choices"] == [[ACME, f"Acme Corp ({ACME})"], [GLOBEX, f"Globex ({GLOBEX})"]]
     assert found["meraki_access_level"]["choices"] == [
@@ -102,12 +103,23 @@ def test_the_job_logs_and_returns_who_asked(stack, meraki, run_job):
     assert from_nautobot.status == "SUCCESS", from_nautobot.lines()
     assert "Requested by Nautobot user chatops-bot" in from_nautobot.lines("info")
     assert from_nautobot.result["result"]["requested_by"] == "Nautobot user chatops-bot"
+    assert from_nautobot.result["result"]["approved_by"] is None  # nobody approved in Slack
+    assert not [line for line in from_nautobot.lines() if line.startswith(("Approved", "Approval"))]
+
+
+def test_the_job_logs_and_returns_who_approved_in_slack(stack, meraki, run_job):
+    approvers = "Slack users U0AAA (alice), U0BBB (bob)"
+    run = run_job(requested_by="Slack user U123 (carol) via meraki-chatops", approved_by=approvers, dryrun=True)
+    assert run.status == "SUCCESS", run.lines()
+    assert f"Approved in Slack by {approvers}" in run.lines("info")
+    assert run.result["result"]["approved_by"] == approvers
 
 
 @pytest.mark.security
-def test_who_asked_is_a_claim_unless_the_bots_own_user_ran_the_job(stack, meraki):
-    """Anyone who may run the Job can fill requested_by; only the bot's Nautobot user is believed."""
+def test_who_asked_and_approved_are_claims_unless_the_bots_own_user_ran_the_job(stack, meraki):
+    """Anyone who may run the Job can fill requested_by and approved_by; only the bot's Nautobot user is believed."""
     claim = "Slack user U0CEO (the boss) via meraki-chatops"
+    approval = "Slack users U0CFO (the other boss)"
     data = {
         "user_email": "claimed@example.com",
         "user_name": "Claimed",
@@ -115,6 +127,7 @@ def test_who_asked_is_a_claim_unless_the_bots_own_user_ran_the_job(stack, meraki
         "meraki_access_level": "read-only",
         "dryrun": True,
         "requested_by": claim,
+        "approved_by": approval,
     }
     response = stack.admin.post(f"/api/extras/jobs/{stack.job_id}/run/", json={"data": data}).raise_for_status()
     result = stack.wait_for_result(response.json()["job_result"]["id"], client=stack.admin)
@@ -124,12 +137,17 @@ def test_who_asked_is_a_claim_unless_the_bots_own_user_ran_the_job(stack, meraki
     assert "Run by Nautobot user admin" in lines
     assert f"Requested by Nautobot user admin (claimed: {claim})" in lines
     assert result["result"]["requested_by"] == f"Nautobot user admin (claimed: {claim})"
+    assert f"Approval claimed by Nautobot user admin: {approval}" in lines
+    assert not [line for line in lines if line.startswith("Approved in Slack")]
+    assert result["result"]["approved_by"] == f"Nautobot user admin (claimed: {approval})"
 
 
-def test_a_failing_run_still_says_who_asked(stack, meraki, run_job):
-    run = run_job(requested_by="Slack user U123 (alice) via meraki-chatops", meraki_network="Brnach Ofice")
+def test_a_failing_run_still_says_who_asked_and_approved(stack, meraki, run_job):
+    asked, approved = "Slack user U123 (alice) via meraki-chatops", "Slack users U0BBB (bob)"
+    run = run_job(requested_by=asked, approved_by=approved, meraki_network="Brnach Ofice")
     assert run.status == "FAILURE"
-    assert run.result["result"]["requested_by"] == "Slack user U123 (alice) via meraki-chatops"
+    assert run.result["result"]["requested_by"] == asked
+    assert run.result["result"]["approved_by"] == approved
 
 
 def test_run_by_network_id_with_org_access(stack, meraki, run_job):

@@ -47,8 +47,8 @@ def second_full_admin(meraki: MerakiStandIn, org_id: str) -> dict:
 
 def test_both_jobs_are_listed_with_their_forms(stack, bot):
     for job_name, order in (
-        (FIND, ["query", "meraki_org_id", "requested_by", "request_id"]),
-        (REMOVE, ["user_email", "meraki_org_id", "dryrun", "requested_by", "request_id"]),
+        (FIND, ["query", "meraki_org_id", "requested_by", "approved_by", "request_id"]),
+        (REMOVE, ["user_email", "meraki_org_id", "dryrun", "requested_by", "approved_by", "request_id"]),
     ):
         job = bot.get(f"/api/extras/jobs/{stack.job_ids[job_name]}/").raise_for_status().json()
         assert job["module_name"] == "meraki_chatops.jobs.meraki_lifecycle"

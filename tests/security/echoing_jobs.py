@@ -10,8 +10,11 @@ import httpx
 
 from testbed.fake_nautobot import (
     ACME_ORG,
+    APPROVED_BY,
     JOB,
     JOBS_PATH,
+    REQUEST_ID,
+    REQUESTED_BY,
     RUN_PATH,
     RUN_QUEUED,
     FakeNautobot,
@@ -26,10 +29,7 @@ from testbed.fake_nautobot import (
 ORGANIZATIONS = {"name": "meraki_org_id", "type": "ChoiceVar", "label": "Meraki Organization", "required": True}
 ORGANIZATIONS["choices"] = [["all", "All organizations"], [ACME_ORG, "Acme Corp (111111)"]]
 ORGANIZATIONS["default"] = "all"
-FILLED_BY_THE_BOT = [
-    {"name": "requested_by", "type": "StringVar", "label": "Requested by", "required": False, "max_length": 255},
-    {"name": "request_id", "type": "StringVar", "label": "Request ID", "required": False, "max_length": 255},
-]
+FILLED_BY_THE_BOT = [REQUESTED_BY, APPROVED_BY, REQUEST_ID]
 QUERY = {"name": "query", "type": "StringVar", "label": "Email or Name", "required": True}
 OTHER_JOBS: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "Find Meraki User": (

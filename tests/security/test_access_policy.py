@@ -42,6 +42,7 @@ from bot.slack import modal as forms
 from bot.slack.pacing import ChannelPacer
 from testbed.fake_nautobot import (
     ACME_ORG,
+    APPROVED_BY,
     JOB_ID,
     JOB_LIST,
     JOB_NAME,
@@ -424,7 +425,7 @@ def nautobot(events: Events) -> FakeNautobot:
         FakeNautobot(events)
         .with_quick_run()
         .on("GET", JOBS_PATH, ok(JOB_LIST))
-        .on("GET", VARIABLES_PATH, ok([*VARIABLES, REQUESTED_BY]))
+        .on("GET", VARIABLES_PATH, ok([*VARIABLES, REQUESTED_BY, APPROVED_BY]))
     )
 
 
@@ -508,7 +509,9 @@ async def test_a_group_member_gets_the_form_without_the_restricted_choices(bot: 
     block = next(b for b in view["blocks"] if b.get("block_id") == "meraki_access_level")
     assert [o["value"] for o in block["element"]["options"]] == ["read-only", "none"]
     assert "initial_option" not in block["element"] or block["element"]["initial_option"]["value"] != "full"
-    assert "requested_by" not in [b.get("block_id") for b in view["blocks"]]  # the bot fills it itself
+    shown = [b.get("block_id") for b in view["blocks"]]
+    assert "requested_by" not in shown and "approved_by" not in shown  # the bot fills them itself
+    assert "Approved by" not in view_text(view)
     assert "Not offered to you by the access policy: Organization Access: Full, Enterprise." in view_text(view)
 
 
@@ -568,6 +571,20 @@ async def test_an_allowed_submission_tells_the_job_who_asked(bot: Listeners, sla
     [entry] = await audit_trail(bot.ledger)
     assert (entry.action, entry.outcome, entry.source) == ("submit", "submitted", "ACCESS_POLICY")
     assert entry.inputs["user_email"] == "jane@example.com" and entry.request_id
+
+
+async def test_a_submission_cannot_say_who_approved_it(bot: Listeners, slack, ack, nautobot):
+    """A forged view carrying an ``approved_by`` field: the bot reads only the fields it shows."""
+    body, submitted = submission(BOB, GOOD)
+    forged = {"type": "plain_text_input", "value": "Slack users U0CEO (the boss)"}
+    submitted["state"]["values"]["approved_by"] = {forms.ACTION_ID: forged}
+    await bot.submission(ack, body, slack, submitted)  # type: ignore[arg-type]
+
+    assert ack.calls[-1] == {}
+    [sent] = nautobot.run_bodies()
+    assert "approved_by" not in sent["data"]
+    [entry] = await audit_trail(bot.ledger)
+    assert "approved_by" not in entry.inputs
 
 
 async def test_cancel_checks_the_policy_before_the_requester_rule(bot: Listeners, slack, ack, nautobot):

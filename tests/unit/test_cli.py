@@ -45,7 +45,7 @@ def test_malformed_settings_say_what_is_wrong(tmp_path):
 
 ORGS = [("111111", "Acme Corp (111111)"), ("222222", "Globex (222222)")]
 ACCESS = [("full", "Full"), ("read-only", "Read Only"), ("enterprise", "Enterprise"), ("none", "None")]
-REQUESTER = [JobVariable(name="requested_by"), JobVariable(name="request_id")]
+REQUESTER = [JobVariable(name="requested_by"), JobVariable(name="approved_by"), JobVariable(name="request_id")]
 ADD = JobForm(
     job_id="add",
     job_name="Create Meraki User",
@@ -125,7 +125,7 @@ def test_run_names_what_exists_when_a_flag_names_nothing_or_too_much() -> None:
         values(FIND, "--email", "bob@example.com")
     assert str(unknown.value) == (
         "Find Meraki User has no variable --email. "
-        "Its variables: --query, --meraki-org-id, --requested-by, --request-id."
+        "Its variables: --query, --meraki-org-id, --requested-by, --approved-by, --request-id."
     )
     with pytest.raises(run_inputs.UsageError, match="--meraki could be --meraki-org-id or --meraki-access-level or"):
         values(ADD, "--meraki", "x")

@@ -192,10 +192,13 @@ def test_parent_message_for_a_submitted_request() -> None:
     assert "Open" not in body
 
 
-def test_parent_message_does_not_repeat_who_asked_as_an_input() -> None:
-    asked = REQUEST.model_copy(update={"inputs": {**REQUEST.inputs, "requested_by": "Slack user U0456 (alice)"}})
+def test_parent_message_does_not_repeat_who_asked_or_approved_as_an_input() -> None:
+    filled_by_bot = {"requested_by": "Slack user U0456 (alice)", "approved_by": "Slack users U0AAA (carol)"}
+    asked = REQUEST.model_copy(update={"inputs": {**REQUEST.inputs, **filled_by_bot}})
     _, blocks = rendered(parent_message(asked, form=FORM))
-    assert all_text(blocks).count("Requested by") == 1
+    body = all_text(blocks)
+    assert body.count("Requested by") == 1
+    assert "Approved by" not in body and "U0AAA" not in body
 
 
 @pytest.mark.parametrize(

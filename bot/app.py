@@ -140,7 +140,15 @@ def wire(
         events=events,
         sleep=sleep,
     )
-    runs = Runs(ledger=ledger, nautobot=nautobot, threads=threads, follower=follower, forms=forms, metrics=metrics)
+    runs = Runs(
+        ledger=ledger,
+        nautobot=nautobot,
+        threads=threads,
+        follower=follower,
+        forms=forms,
+        metrics=metrics,
+        members=commands[0].access.groups.members if commands else None,  # one cache of user groups for all
+    )
     return Listeners(
         [
             Parts(

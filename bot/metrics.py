@@ -26,7 +26,16 @@ NAMESPACE = "meraki_chatops"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The classic text exposition format, which is what ``generate_latest`` writes."""
 
-REQUEST_OUTCOMES = ("submitted", "refused", "invalid", "duplicate", "unsent", "unrecorded", "denied")
+REQUEST_OUTCOMES = (
+    "submitted",
+    "awaiting_approval",
+    "refused",
+    "invalid",
+    "duplicate",
+    "unsent",
+    "unrecorded",
+    "denied",
+)
 RUN_STATUSES = ("succeeded", "failed", "cancelled", "timed_out")
 RETRY_REASONS = ("429", "5xx", "connection")
 EVENT_UNUSABLE_REASONS = ("too_large", "too_deep", "not_json", "no_id", "error")

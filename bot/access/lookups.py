@@ -72,8 +72,9 @@ class SlackGroups:
     def peek(self, group_id: str) -> frozenset[str] | None:
         return self._cache.peek(group_id)
 
-    async def members(self, group_id: str) -> frozenset[str]:
-        return await self._cache.get(group_id, lambda: self._load(group_id))
+    async def members(self, group_id: str, *, fresh: bool = False) -> frozenset[str]:
+        """``fresh``: asked of Slack now, whatever is cached (an approver's click is checked against today's group)."""
+        return await self._cache.get(group_id, lambda: self._load(group_id), fresh=fresh)
 
     async def _load(self, group_id: str) -> frozenset[str]:
         try:

@@ -85,5 +85,12 @@ class Approval(BaseModel):
             pending.append(self.escalate_at)
         return min(pending)
 
+    def deciders(self, *, escalated: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``(users, groups)`` who may decide: the approvers, and once ``escalated`` those it escalates to."""
+        if not escalated:
+            return self.users, self.groups
+        users = tuple(dict.fromkeys((*self.users, *self.escalate_users)))
+        return users, tuple(dict.fromkeys((*self.groups, *self.escalate_groups)))
+
     def noticed(self, channel: str, ts: str) -> bool:
         return any(notice.channel == channel and notice.ts == ts for notice in self.notices)

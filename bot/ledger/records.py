@@ -189,8 +189,6 @@ class AuditOutcome(StrEnum):
     """The bot could not carry it out (e.g. Nautobot did not cancel the run)."""
     AWAITING_APPROVAL = "awaiting_approval"
     """Recorded, and waiting for its approvers; nothing was sent to Nautobot yet."""
-    COUNTED = "counted"
-    """An approval counted, and more are needed."""
     LIMITED = "limited"
     """Refused for coming too often (the rate limit); nothing ran. One entry per window, not per attempt."""
 

@@ -14,12 +14,12 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ledger import Ledger, Record
-from bot.listeners import buttons, options, slash_command, submission
+from bot.listeners import approvals, buttons, options, slash_command, submission
 from bot.listeners.parts import Parts
 from bot.metrics import Metrics
 from bot.models import ModalContext
 from bot.runs.core import Runs
-from bot.slack import messages, modal
+from bot.slack import approval_messages, messages, modal
 
 
 class Listeners:
@@ -79,6 +79,18 @@ class Listeners:
     async def for_real(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await buttons.for_real(self._for_request, ack, body, client)
 
+    async def approve(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await approvals.approve(self._for_request, ack, body)
+
+    async def deny(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await approvals.deny(self._for_request, ack, body, client)
+
+    async def deny_reason(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await approvals.deny_reason(self._for_request, ack, body, view)
+
+    async def withdraw(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await approvals.withdraw(self._for_request, ack, body)
+
     async def _for_request(self, request_id: str) -> tuple[Parts, Record | None]:
         """The request a button is about, and the parts of the command that runs its Job (the main one's when
         none does any more: its checks then refuse, as the Job's form is not the command's)."""
@@ -102,3 +114,7 @@ def register(app: AsyncApp, listeners: Listeners) -> None:
     app.action(modal.RETRY_ACTION_ID)(listeners.retry)
     app.action(messages.CANCEL_ACTION_ID)(listeners.cancel)
     app.action(messages.FOR_REAL_ACTION_ID)(listeners.for_real)
+    app.action(approval_messages.APPROVE_ACTION_ID)(listeners.approve)
+    app.action(approval_messages.DENY_ACTION_ID)(listeners.deny)
+    app.view(approval_messages.DENY_CALLBACK_ID)(listeners.deny_reason)
+    app.action(approval_messages.WITHDRAW_ACTION_ID)(listeners.withdraw)

@@ -15,7 +15,7 @@ from bot.ledger import AuditAction, AuditOutcome, Record, RequestState
 from bot.listeners.outcome import Asked, ModalAnswer, PrivateAnswer, Reply
 from bot.listeners.parts import RETRY_LATER, Parts, denied_view
 from bot.logs import set_correlation
-from bot.models import REQUEST_ID, JobForm, ModalContext, RunStatus
+from bot.models import APPROVED_BY, REQUEST_ID, JobForm, ModalContext, RunStatus
 from bot.nautobot import NautobotError
 from bot.runs.outcome import Ask
 from bot.slack import messages, modal
@@ -171,13 +171,18 @@ async def for_real(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client
         await parts.tell(channel, user_id, messages.error_message(decision.reason, NOTHING_RUN, decision.remedy))
         await parts.record(AuditAction.FOR_REAL, AuditOutcome.DENIED, actor, decision=decision, request_id=request_id)
         return
-    values = {name: value for name, value in record.inputs.items() if name != REQUEST_ID} | {dry: False}
+    # A run of its own: its own request id, and its own approval if the policy asks for one (never the dry run's).
+    values = {name: value for name, value in record.inputs.items() if name not in (REQUEST_ID, APPROVED_BY)}
+    values[dry] = False
     context = ModalContext(channel_id=record.channel_id, user_id=user_id, job_id=form.job_id, command=parts.slash)
     asked = Asked(form, context, actor, decision, AuditAction.FOR_REAL, note=f"for real after the dry run {request_id}")
     ran = messages.error_message("This dry run was already run for real.", "It runs once.", "Follow it above.")
     answer = PrivateAnswer(parts, asked, not_run=(NOTHING_RUN, RETRY_LATER), duplicate=ran)
     # One key per dry run: two clicks (or two replicas receiving one) run it for real once.
-    await parts.runs.ask(Ask(f"{request_id}/for-real", user_id, record.channel_id, form, values), answer)
+    await parts.runs.ask(
+        Ask(f"{request_id}/for-real", user_id, record.channel_id, form, values, parts.approval_for(form, values)),
+        answer,
+    )
 
 
 async def _refuse_stranger(parts: Parts, channel: str, user_id: str, record: Record, body: dict[str, Any]) -> None:

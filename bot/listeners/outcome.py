@@ -23,7 +23,7 @@ from bot.ledger import AuditAction, LedgerError
 from bot.listeners.parts import RETRY_LATER, Parts, form_view, not_run_view, unrecorded_view
 from bot.models import JobForm, ModalContext
 from bot.nautobot import JobFieldErrors, NautobotError, Submission
-from bot.runs.outcome import AUDITED, Sent, SubmitOutcome
+from bot.runs.outcome import AUDITED, NoApprovers, Sent, SubmitOutcome
 from bot.slack import messages, modal
 from bot.slack.text import channel_link, truncate
 
@@ -148,9 +148,15 @@ class ModalAnswer(Audited):
         reply, asked = self.reply, self.asked
         if outcome.sent is Sent.DUPLICATE:
             await reply.close(late=ALREADY_SENT)
+        elif outcome.sent is Sent.AWAITING_APPROVAL:
+            where = channel_link(asked.context.channel_id)
+            waiting = f"⏳ Sent for approval: nothing runs until it is approved. Follow it in {where}."
+            await reply.close(late=modal.message_modal("Sent for approval", waiting))
         elif outcome.accepted:
             where = channel_link(asked.context.channel_id)
             await reply.close(late=modal.message_modal("Submitted", f"✅ Submitted. Follow it in {where}."))
+        elif isinstance(outcome.error, NoApprovers):
+            await reply.replace(modal.unavailable_modal(f"Not sent: {outcome.error}", NO_APPROVERS, title="Not sent"))
         elif isinstance(outcome.error, JobFieldErrors) and asked.form is not None:
             values = dict(outcome.request.inputs) if outcome.request else {}
             await answer_field_errors(self.parts, outcome.error, values, asked, reply)
@@ -188,6 +194,8 @@ class PrivateAnswer(Audited):
             message = self.duplicate
         elif outcome.sent is Sent.NOT_RECORDED:
             message = messages.error_message(f"The bot cannot record requests: {outcome.error}", *self.not_run)
+        elif isinstance(outcome.error, NoApprovers):
+            message = messages.error_message(f"Not sent: {outcome.error}", "Nothing ran.", NO_APPROVERS)
         else:
             message = messages.error_message(f"Nautobot did not run it: {described(outcome)}", *self.not_run)
         if message is not None:
@@ -224,11 +232,14 @@ def field_label(form: JobForm, name: str) -> str:
 
 
 NOT_TAKEN = "Nautobot did not take the run."
+NO_APPROVERS = "Ask the bot's administrator to name more approvers for it in the access policy."
 
 
 def described(outcome: SubmitOutcome) -> str:
     """What became of the request, in words (the audit's reason)."""
     submission: Submission | None = outcome.submission
+    if outcome.sent is Sent.AWAITING_APPROVAL:
+        return "waiting for approval in Slack; nothing was sent to Nautobot yet"
     if submission is None:
         return str(outcome.error or NOT_TAKEN)
     if submission.run is not None:

@@ -19,6 +19,7 @@ from bot.ledger import AuditAction, AuditEntry, AuditOutcome, Ledger
 from bot.metrics import Metrics
 from bot.models import FILLED_BY_BOT, JobForm, ModalContext
 from bot.nautobot import FormCache, NautobotError, ObjectSearch
+from bot.policy import ApprovalRule
 from bot.runs.core import Runs
 from bot.slack import messages, modal
 from bot.slack.text import escape
@@ -73,6 +74,14 @@ class Parts:
     def __post_init__(self) -> None:
         self.hidden = frozenset(self.hidden) | FILLED_BY_BOT
         self.objects = ObjectSearch(self.forms.nautobot)
+
+    def approval_for(self, form: JobForm, values: dict[str, Any]) -> ApprovalRule | None:
+        """The policy's rule this request must be approved under before it is sent; None: it needs none."""
+        policy = self.access.applying
+        if policy is None:
+            return None
+        dry = form.dry_run_variable
+        return policy.approval_for(values, dryrun=bool(values.get(dry)) if dry else False)
 
     async def decide_soon(self, actor: Actor) -> Decision | None:
         """The decision from the cache, else a fresh one within :data:`ACCESS_WAIT`; None when too slow."""

@@ -166,7 +166,17 @@ async def _run_from_text(
         values = {**values, REQUESTED_BY: requested_by(actor)}
     context = ModalContext(channel_id=actor.channel_id, user_id=actor.user_id, job_id=form.job_id, command=parts.slash)
     answer = PrivateAnswer(parts, Asked(form, context, actor, decision), not_run=NOT_RUN)
-    await parts.runs.ask(Ask(f"command-{body['trigger_id']}", actor.user_id, actor.channel_id, form, values), answer)
+    await parts.runs.ask(
+        Ask(
+            f"command-{body['trigger_id']}",
+            actor.user_id,
+            actor.channel_id,
+            form,
+            values,
+            parts.approval_for(form, values),
+        ),
+        answer,
+    )
 
 
 def _refused(decision: Decision) -> tuple[str, list[Block]]:

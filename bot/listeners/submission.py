@@ -50,7 +50,9 @@ async def submission(
     set_correlation(view["id"])  # until the request has its id
     answer = ModalAnswer(parts, Asked(form, context, actor, decision), reply)
     asking = asyncio.create_task(
-        parts.runs.ask(Ask(view["id"], actor.user_id, context.channel_id, form, values), answer)
+        parts.runs.ask(
+            Ask(view["id"], actor.user_id, context.channel_id, form, values, parts.approval_for(form, values)), answer
+        )
     )
     if not await _in_time(asking, reply, arrived):  # a busy ledger or a slow Nautobot must not cost Slack's 3 s
         await reply.hold()

@@ -23,12 +23,21 @@ from bot.logs import set_correlation
 from bot.metrics import Metrics
 from bot.models import REQUEST_ID, JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import FormCaches, JobFieldErrors, NautobotClient, NautobotError, NautobotUnreachable, Submission
+from bot.policy import ApprovalRule
+from bot.runs.approvals import Approvals, Members
 from bot.runs.follow import Follower
 from bot.runs.outcome import METRIC, Answer, Ask, Sent, SubmitOutcome, request_key
 from bot.runs.take_up import TakeUp
 from bot.slack.thread import SlackThreads, Thread
 
 log = logging.getLogger("bot.runs")
+
+RETRY = "Ask again once what Nautobot said is fixed; if it keeps happening, tell your Nautobot administrator."
+
+
+async def _no_members(group_id: str, *, fresh: bool = False) -> frozenset[str]:
+    return frozenset()
+
 
 # A refused request may be corrected and sent again from the same modal; each attempt gets its own key.
 MAX_ATTEMPTS = 20
@@ -44,7 +53,9 @@ class Runs:
         follower: Follower,
         forms: FormCaches,
         metrics: Metrics | None = None,
+        members: Members | None = None,
     ):
+        """``members``: a Slack user group's members, for who may approve (none: only users named approve)."""
         self.ledger = ledger
         self.nautobot = nautobot
         self.threads = threads
@@ -58,6 +69,8 @@ class Runs:
         """Requests this replica works on outside a follow (sending, telling, announcing, taking up): their leases
         are renewed like a follow's, so no other replica takes one over meanwhile."""
         self._take_up = TakeUp(self)
+        self.approvals = Approvals(ledger, threads, forms, members or _no_members)
+        self.approvals.sender = self
 
     # -- a request's way in: every entry point's one call ---------------------------------------
 
@@ -73,6 +86,8 @@ class Runs:
         if request is None:  # Slack delivered it twice, a second click, or another replica has it: it runs once
             return await self._answered(SubmitOutcome(Sent.DUPLICATE), answer)
         set_correlation(request.request_id)  # follows the request into every log line
+        if ask.approval is not None:
+            return await self._ask_approval(request, ask.form, ask.approval, answer)
         return await self._carry(request, ask.form, answer)
 
     async def retry(self, request: RunRequest, form: JobForm, answer: Answer) -> SubmitOutcome:
@@ -92,6 +107,39 @@ class Runs:
             await self.announce(request, form, submission.run, submission.scheduled_url)
         await answer.record(outcome)
         return outcome
+
+    async def _ask_approval(
+        self, request: RunRequest, form: JobForm, rule: ApprovalRule, answer: Answer
+    ) -> SubmitOutcome:
+        """Nothing reaches Nautobot yet: the request waits for its approvers, who are asked now."""
+        with self.holding(request.request_id):
+            outcome = await self.approvals.ask(request, rule)
+            if not outcome.accepted:
+                return await self._answered(outcome, answer)
+            self.metrics.request(METRIC[outcome.sent])
+            await answer.tell(outcome)
+            await self.approvals.post(request.request_id, form)
+        await answer.record(outcome)
+        return outcome
+
+    async def send_approved(self, record: Record) -> None:
+        """Approved in Slack: sent to Nautobot once, and followed under the requester's message, as any request.
+
+        Nautobot unreachable: it stays with the bot (taken up again once its lease runs out); refused: the
+        requester hears why in the thread."""
+        thread = Thread(record.message_channel or record.channel_id, record.message_ts or "")
+        request = record.to_request()
+        with self.holding(record.request_id):
+            form = await self.forms.of(record.job_name).get()
+            try:
+                submission = await self.submit(record.request_id, form, waiting=False)
+            except NautobotError as exc:
+                if exc.retryable:
+                    raise
+                await self.threads.tell(thread, request, f"Nautobot did not run it: {exc}", "Nothing ran.", RETRY)
+                return
+            self.metrics.request(METRIC[Sent.SUBMITTED])
+            await self.announce(request, form, submission.run, submission.scheduled_url, thread=thread)
 
     @contextlib.contextmanager
     def holding(self, request_id: str) -> Iterator[None]:
@@ -185,13 +233,23 @@ class Runs:
     # -- announcing and following ----------------------------------------------------------------
 
     async def announce(
-        self, request: RunRequest, form: JobForm | None, run: JobRun | None, scheduled_url: str | None
+        self,
+        request: RunRequest,
+        form: JobForm | None,
+        run: JobRun | None,
+        scheduled_url: str | None,
+        *,
+        thread: Thread | None = None,
     ) -> None:
-        """Post the parent message, then follow the run in the background."""
+        """Post the parent message (or turn ``thread``'s, an approved request's, into it), then follow the run in
+        the background."""
         status = run.status if run else RunStatus.AWAITING_APPROVAL
         if status.is_final:  # a resumed run may have ended; the final status goes up after its log
             status = RunStatus.RUNNING
-        thread = await self.threads.announce(request, form, run, status, nautobot_url=scheduled_url)
+        if thread is None or not thread.ts:
+            thread = await self.threads.announce(request, form, run, status, nautobot_url=scheduled_url)
+        else:
+            thread = await self.threads.show(thread, request, form, run, status, nautobot_url=scheduled_url) or thread
         await self.ledger.announced(request.request_id, channel=thread.channel_id, ts=thread.ts, run_status=status)
         log.info("announced request=%s result=%s", request.request_id, run.result_id if run else None)
         if run is not None:
@@ -219,9 +277,10 @@ class Runs:
 
     async def stop(self) -> None:
         """Stop following (at shutdown) and hand every lease back: another replica, or the next start, goes on."""
-        for task in list(self.tasks):
+        working = [*self.tasks, *self.approvals.tasks]
+        for task in working:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*working, return_exceptions=True)
         try:
             released = await self.ledger.release()
         except LedgerError as exc:
@@ -270,6 +329,10 @@ class Runs:
             if task is not None:  # another replica holds it now: two followers would post twice
                 log.warning("lease of request=%s lost; this replica stops following it", request_id)
                 task.cancel()
+        try:
+            await self.approvals.fire()
+        except LedgerError as exc:
+            log.warning("cannot fire the approval timers: %s", exc)
         return self._taking_up(taken)
 
     # -- after a restart -------------------------------------------------------------------------

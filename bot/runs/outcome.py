@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from bot.ledger import AuditOutcome, LedgerError
 from bot.models import JobForm, RunRequest
 from bot.nautobot import JobFieldErrors, NautobotError, Submission
+from bot.policy import ApprovalRule
 
 
 def request_key(key: str, values: dict[str, Any], attempt: int = 0) -> str:
@@ -30,6 +31,12 @@ class Ask:
     """Where the request's messages go."""
     form: JobForm
     values: dict[str, Any]
+    approval: ApprovalRule | None = None
+    """The policy's rule that this request must be approved by (in Slack, before it is sent); None: it needs none."""
+
+
+class NoApprovers(Exception):
+    """The request needs approval, but too few people other than the requester may give it: nothing is kept."""
 
 
 class Sent(StrEnum):
@@ -37,6 +44,10 @@ class Sent(StrEnum):
 
     SUBMITTED = "submitted"
     """Nautobot took it: a run to follow, or a scheduled job awaiting approval."""
+    AWAITING_APPROVAL = "awaiting_approval"
+    """Recorded, and waiting for its approvers in Slack; it is sent to Nautobot once they approve."""
+    NO_APPROVERS = "no_approvers"
+    """It needs approval that nobody can give (the requester never approves their own): nothing is kept."""
     DUPLICATE = "duplicate"
     """Another delivery of the same request is already sending it; this one does nothing."""
     FIELD_ERRORS = "field_errors"
@@ -57,14 +68,14 @@ class SubmitOutcome:
 
     sent: Sent
     submission: Submission | None = None
-    error: NautobotError | LedgerError | None = None
+    error: NautobotError | LedgerError | NoApprovers | None = None
     request: RunRequest | None = None
     """The request as recorded; None when none was (a duplicate delivery, or the ledger failed)."""
 
     @property
     def accepted(self) -> bool:
         """The core has the request: what becomes of it is told in its channel from now on."""
-        return self.sent is Sent.SUBMITTED
+        return self.sent in (Sent.SUBMITTED, Sent.AWAITING_APPROVAL)
 
     @classmethod
     def refused(cls, error: NautobotError) -> SubmitOutcome:
@@ -85,6 +96,8 @@ class Answer(Protocol):
 
 METRIC = {
     Sent.SUBMITTED: "submitted",
+    Sent.AWAITING_APPROVAL: "awaiting_approval",
+    Sent.NO_APPROVERS: "refused",
     Sent.DUPLICATE: "duplicate",
     Sent.FIELD_ERRORS: "refused",
     Sent.NOT_RUN: "refused",
@@ -96,6 +109,8 @@ METRIC = {
 
 AUDITED = {
     Sent.SUBMITTED: AuditOutcome.SUBMITTED,
+    Sent.AWAITING_APPROVAL: AuditOutcome.AWAITING_APPROVAL,
+    Sent.NO_APPROVERS: AuditOutcome.REFUSED,
     Sent.FIELD_ERRORS: AuditOutcome.REFUSED,
     Sent.NOT_RUN: AuditOutcome.REFUSED,
     Sent.UNSENT: AuditOutcome.UNSENT,

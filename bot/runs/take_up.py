@@ -17,6 +17,7 @@ from bot.logs import correlation
 from bot.metrics import Metrics
 from bot.models import REQUEST_ID, JobForm, JobRun, RunRequest
 from bot.nautobot import FormCaches, NautobotClient, NautobotError, Submission
+from bot.runs.approvals import Approvals
 from bot.slack.thread import SlackThreads, Thread
 
 log = logging.getLogger("bot.runs")
@@ -42,8 +43,19 @@ class Carrier(Protocol):
 
     async def submit(self, request_id: str, form: JobForm, *, waiting: bool = True) -> Submission: ...
 
+    @property
+    def approvals(self) -> Approvals: ...
+
+    async def send_approved(self, record: Record) -> None: ...
+
     async def announce(
-        self, request: RunRequest, form: JobForm | None, run: JobRun | None, scheduled_url: str | None
+        self,
+        request: RunRequest,
+        form: JobForm | None,
+        run: JobRun | None,
+        scheduled_url: str | None,
+        *,
+        thread: Thread | None = None,
     ) -> None: ...
 
     def follow(
@@ -106,6 +118,9 @@ class TakeUp:
             RequestState.SUBMITTED: self._announce_again,
             RequestState.ANNOUNCED: self._follow_again,
             RequestState.LOGGED: self._follow_again,
+            RequestState.ASKING_APPROVAL: self._ask_again,
+            RequestState.APPROVED: self.runs.send_approved,
+            RequestState.NOT_APPROVED: self.runs.approvals.close,
         }
         if record.state not in take_up:
             raise LedgerError(f"request {record.request_id} is {record.state.value}: nothing to take up")
@@ -117,7 +132,9 @@ class TakeUp:
         it), and announce it."""
         form = await self.runs.forms.of(record.job_name).get()
         submission = await self.runs.submit(record.request_id, form, waiting=False)
-        await self.runs.announce(record.to_request(), form, submission.run, submission.scheduled_url)
+        await self.runs.announce(
+            record.to_request(), form, submission.run, submission.scheduled_url, thread=_approved_thread(record)
+        )
 
     async def _adopt_or_send(self, record: Record) -> None:
         """The bot died while sending the run: if Nautobot has it, that run is followed; else it is sent again."""
@@ -133,7 +150,11 @@ class TakeUp:
         form = await self._form(record.job_name)  # only shown: the request goes on without it
         run = await self.runs.nautobot.job_result(record.result_id) if record.result_id else None
         scheduled_url = self.runs.nautobot.scheduled_url(record.scheduled_job_id) if record.scheduled_job_id else None
-        await self.runs.announce(record.to_request(), form, run, scheduled_url)
+        await self.runs.announce(record.to_request(), form, run, scheduled_url, thread=_approved_thread(record))
+
+    async def _ask_again(self, record: Record) -> None:
+        """Waiting for approval, its messages not all posted: those missing are posted, then it waits."""
+        await self.runs.approvals.post(record.request_id, await self._form(record.job_name))
 
     async def _follow_again(self, record: Record) -> None:
         """Announced (its log perhaps posted already): followed on in its thread."""
@@ -182,6 +203,13 @@ def _is_run_of(record: Record, kwargs: Any) -> bool:
     if REQUEST_ID in record.inputs:
         return kwargs.get(REQUEST_ID) == record.request_id
     return all(kwargs.get(name) == value for name, value in record.inputs.items())
+
+
+def _approved_thread(record: Record) -> Thread | None:
+    """An approved request's message, which becomes its run's parent message; None for any other request."""
+    if record.approval is None or not record.message_channel or not record.message_ts:
+        return None
+    return Thread(record.message_channel, record.message_ts)
 
 
 def _thread_of(record: Record) -> Thread:

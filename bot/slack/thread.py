@@ -91,12 +91,37 @@ class SlackThreads:
         message = messages.parent_message(
             request, run, status, form=form, nautobot_url=nautobot_url, cancellable=self.can_cancel()
         )
+        return await self.post_parent(request, message)
+
+    async def post_parent(self, request: RunRequest, message: Message, *, submitted: bool = True) -> Thread:
+        """Post ``message`` as the request's parent, in its channel or a DM with the requester; raises as
+        :meth:`announce` does."""
         try:
             return await self._patiently(lambda: self._post(request.channel_id, message))
         except SlackApiError as exc:
             if _error(exc) not in CANNOT_POST:
                 raise
-        return await self._to_dm(request, request.channel_id, message, submitted=True)
+        return await self._to_dm(request, request.channel_id, message, submitted=submitted)
+
+    async def post(self, channel: str, message: Message) -> Thread:
+        """A message of its own in ``channel`` (``U…``: a DM with that person), paced, through brief outages."""
+        if channel.startswith(("U", "W")):
+            dm = await self._patiently(lambda: self._open_dm(channel))
+            channel = dm.channel_id
+        return await self._patiently(lambda: self._post(channel, message))
+
+    async def rewrite(self, thread: Thread, message: Message) -> None:
+        """Replace a message the bot posted (an approver's, once decided); a failure is logged, never raised."""
+        workspace = DEFAULT_WORKSPACE
+
+        async def turn() -> None:
+            await self.update_pacer.turn(workspace)
+
+        await turn()
+        try:
+            await self._patiently(self._update(thread, message, turn))
+        except Exception as exc:
+            log.warning("could not update message %s in %s: %s", thread.ts, thread.channel_id, _describe(exc))
 
     async def show(
         self,
@@ -194,6 +219,10 @@ class SlackThreads:
         return await self._reply(
             thread, request, messages.error_message(what_happened, what_was_done, next_step, url=url)
         )
+
+    async def reply(self, thread: Thread, request: RunRequest, message: Message) -> Thread:
+        """A reply under the request's parent message; never raises (see :meth:`_surviving`)."""
+        return await self._reply(thread, request, message)
 
     async def tell_requester(self, requester_id: str, what_happened: str, what_was_done: str, next_step: str) -> None:
         """A direct message to the requester, for a request that has no thread yet."""

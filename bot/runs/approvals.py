@@ -1,0 +1,324 @@
+"""A request's wait for approval in Slack, before anything reaches Nautobot: asking, deciding, reminding, ending.
+
+The ledger holds the wait (:mod:`bot.ledger.approvals`): who must approve, each person's decision counted
+once, the approvers' messages, the timers. Here those become messages: the requester's (who must approve,
+since when, Withdraw), each approver's (Approve, Deny), reminders and escalations, and, once the wait ends,
+every one of them showing how and who decided. An approved request goes on to Nautobot through the core
+(:meth:`Carrier.send_approved`), once, like any request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from bot.ledger import Approval, Ending, Fired, IllegalTransition, Ledger, LedgerError, Notice, Record, RequestState
+from bot.ledger import Vote as LedgerVote
+from bot.models import APPROVED_BY, JobForm, RunRequest
+from bot.nautobot import FormCaches, NautobotError
+from bot.policy import ApprovalRule
+from bot.runs.outcome import NoApprovers, Sent, SubmitOutcome
+from bot.slack import approval_messages
+from bot.slack.thread import SlackThreads, Thread
+
+log = logging.getLogger("bot.runs")
+
+DIRECT_MESSAGES_MAX = 50
+"""Approvers told one by one at most; a larger group is better served by an approvers' channel."""
+
+Members = Callable[..., Awaitable[frozenset[str]]]
+"""A user group's members: ``members(group_id, fresh=…)``."""
+
+
+class Sender(Protocol):
+    """What the wait needs of the core once it ends approved."""
+
+    async def send_approved(self, record: Record) -> None: ...
+
+
+@dataclass(frozen=True)
+class Decider:
+    """Who clicked, as the click's payload names them."""
+
+    user_id: str
+    label: str
+
+
+class Approvals:
+    def __init__(self, ledger: Ledger, threads: SlackThreads, forms: FormCaches, members: Members) -> None:
+        self.ledger = ledger
+        self.threads = threads
+        self.forms = forms
+        self.members = members
+        self.sender: Sender | None = None
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    # -- asking ----------------------------------------------------------------------------------
+
+    async def ask(self, request: RunRequest, rule: ApprovalRule) -> SubmitOutcome:
+        """Record that ``request`` waits for approval under ``rule``; refused when too few people could give it."""
+        approval = _snapshot(rule)
+        possible = await self._people(*approval.deciders(escalated=True)) - {request.requester_id}
+        if len(possible) < approval.count:
+            reason = (
+                f"It needs {approval.count} approval(s), and only {len(possible)} person(s) other than you may give "
+                "it (nobody approves their own request)."
+            )
+            await self.ledger.refused(request.request_id, reason)
+            return SubmitOutcome(Sent.NO_APPROVERS, error=NoApprovers(reason), request=request)
+        await self.ledger.ask_approval(request.request_id, approval)
+        log.info("request=%s waits for approval (%d needed)", request.request_id, approval.count)
+        return SubmitOutcome(Sent.AWAITING_APPROVAL, request=request)
+
+    async def post(self, request_id: str, form: JobForm | None) -> None:
+        """Post the requester's message and each approver's, then wait: what a crash left out is posted when the
+        request is taken up (what was posted is in the ledger, and not posted again)."""
+        record = await self._get(request_id)
+        approval = _approval(record)
+        request = record.to_request()
+        if not record.message_ts:
+            thread = await self.threads.post_parent(
+                request, approval_messages.waiting_message(request, form, approval), submitted=False
+            )
+            record = await self.ledger.approval_message(request_id, channel=thread.channel_id, ts=thread.ts)
+        await self._notify(record, form, approval.users, approval.groups)
+        try:
+            await self.ledger.awaiting_approval(request_id)
+        except IllegalTransition:  # decided while the messages went out: that decision's replica goes on
+            log.info("request=%s was decided while its approvers were being asked", request_id)
+
+    async def _notify(
+        self,
+        record: Record,
+        form: JobForm | None,
+        users: Iterable[str],
+        groups: Iterable[str],
+        *,
+        reminder: bool = False,
+    ) -> None:
+        """Ask the people named: one message in the approvers' channel, or a direct message to each who was not
+        asked yet (a reminder: each who has not decided yet)."""
+        approval = _approval(record)
+        message = approval_messages.approver_message(record.to_request(), form, approval, reminder=reminder)
+        if approval.notify != "dm":
+            if reminder or not approval.notices:
+                await self._notice(record.request_id, approval.notify, message, person=None)
+            return
+        people = sorted(await self._people(users, groups) - {record.requester_id})
+        if len(people) > DIRECT_MESSAGES_MAX:
+            log.warning(
+                "request=%s: %d approvers, only the first %d are told",
+                record.request_id,
+                len(people),
+                DIRECT_MESSAGES_MAX,
+            )
+        told = {notice.person for notice in approval.notices}
+        for person in people[:DIRECT_MESSAGES_MAX]:
+            pending = approval.voted(person) is None if reminder else person not in told
+            if pending:
+                await self._notice(record.request_id, person, message, person=person)
+
+    async def _notice(
+        self, request_id: str, channel: str, message: approval_messages.Message, *, person: str | None
+    ) -> None:
+        try:
+            posted = await self.threads.post(channel, message)
+        except Exception as exc:  # one approver Slack refuses keeps no other from being asked
+            log.warning("request=%s: could not ask %s for approval: %s", request_id, channel, exc)
+            return
+        await self.ledger.approval_notice(request_id, Notice(channel=posted.channel_id, ts=posted.ts, person=person))
+
+    # -- deciding --------------------------------------------------------------------------------
+
+    async def refusal(self, request_id: str, decider: Decider, clicked: Thread) -> str | None:
+        """Why ``decider`` may not decide on this request from the message ``clicked``, checked now; None: they may.
+
+        The button must be one of this request's approvers' messages (a forged value names another request's id),
+        the request must still wait, the person must not have asked for it, and must be an approver today (user
+        groups read from Slack now)."""
+        record = await self.ledger.get(request_id)
+        approval = record.approval if record is not None else None
+        if record is None or approval is None or not approval.noticed(clicked.channel_id, clicked.ts):
+            return "This button does not belong to a request the bot knows. Nothing was decided."
+        if record.state not in (RequestState.ASKING_APPROVAL, RequestState.AWAITING_APPROVAL):
+            return "This request is no longer waiting for approval. Nothing was decided."
+        if decider.user_id == record.requester_id:
+            return "You asked for this yourself: someone else must approve it. Nothing was decided."
+        if decider.user_id not in await self._people(*approval.deciders(escalated=approval.escalated), fresh=True):
+            return "You are not one of this request's approvers (any more). Nothing was decided."
+        return None
+
+    async def decide(
+        self, request_id: str, decider: Decider, clicked: Thread, *, approve: bool, reason: str = ""
+    ) -> tuple[bool, str]:
+        """A person's Approve or Deny, checked when it is made; ``(counted, what they are told)``."""
+        refused = await self.refusal(request_id, decider, clicked)
+        if refused is not None:
+            return False, refused
+        record = await self._get(request_id)
+        vote = LedgerVote(person=decider.user_id, label=decider.label, approve=approve, reason=reason, at=_now())
+        try:
+            record, counted = await self.ledger.vote(request_id, vote, approved_by=await self._approved_by(record))
+        except IllegalTransition:
+            return False, "This request is no longer waiting for approval. Nothing was decided."
+        if not counted:
+            return False, "You already decided on this request; it counts once."
+        log.info("request=%s %s by %s", request_id, "approved" if approve else "denied", decider.user_id)
+        await self._shown(record)
+        return True, self._told(record, approve)
+
+    def _told(self, record: Record, approve: bool) -> str:
+        approval = _approval(record)
+        if not approve:
+            self._background(self.close(record))
+            return "Denied: the requester is told why, and nothing is run."
+        if approval.ending is Ending.APPROVED:
+            self._background(self._send(record))
+            return "Approved: the request is sent to Nautobot now."
+        return f"Approval counted: {len(approval.approvals)} of {approval.count}."
+
+    async def withdraw(self, request_id: str, user_id: str) -> str:
+        """The requester takes the request back while it waits."""
+        record = await self.ledger.get(request_id)
+        if record is None or record.approval is None:
+            return "The bot does not know this request. Nothing was withdrawn."
+        if user_id != record.requester_id:
+            return "Only the person who asked for it may withdraw it. Nothing was withdrawn."
+        try:
+            record = await self.ledger.withdraw(request_id)
+        except IllegalTransition:
+            return "This request is no longer waiting for approval. Nothing was withdrawn."
+        await self.close(record)
+        return "Withdrawn: nothing is run, and the approvers are told."
+
+    async def _approved_by(self, record: Record) -> str | None:
+        """The Job variable that learns who approved, when the Job has it."""
+        try:
+            form = await self.forms.of(record.job_name).get()
+        except NautobotError:
+            return APPROVED_BY  # the form is read again before sending: a Job without it refuses there
+        return APPROVED_BY if form.variable(APPROVED_BY) is not None else None
+
+    # -- timers ----------------------------------------------------------------------------------
+
+    async def fire(self) -> int:
+        """Fire the due timers (each once across replicas), and post what they mean in the background."""
+        fired = await self.ledger.fire_timers()
+        for each in fired:
+            self._background(self._fired(each))
+        return len(fired)
+
+    async def _fired(self, fired: Fired) -> None:
+        record, approval = fired.record, _approval(fired.record)
+        if fired.expired:
+            await self.close(record)
+            return
+        form = await self._form(record.job_name)
+        if fired.escalated:
+            log.info("request=%s escalated", record.request_id)
+            await self._notify(record, form, approval.escalate_users, approval.escalate_groups)
+        if fired.reminded:
+            log.info("request=%s: approvers reminded", record.request_id)
+            await self._notify(record, form, approval.users, approval.groups, reminder=True)
+        await self._shown(await self._get(record.request_id))
+
+    # -- ending ----------------------------------------------------------------------------------
+
+    async def close(self, record: Record) -> None:
+        """Denied, withdrawn or expired: every message shows it, the requester hears it in the thread. Final."""
+        await self._shown(record)
+        await self._reply(record)
+        try:
+            await self.ledger.closed(record.request_id)
+        except IllegalTransition:
+            log.info("request=%s was closed already", record.request_id)
+
+    async def _send(self, record: Record) -> None:
+        await self._reply(record)
+        if self.sender is None:
+            raise LedgerError("approved requests have no sender: the core did not attach itself")
+        await self.sender.send_approved(record)
+
+    async def _reply(self, record: Record) -> None:
+        """The ending, as a reply in the requester's thread that notifies them."""
+        if not record.message_channel or not record.message_ts:
+            return
+        reply = approval_messages.requester_reply(record.requester_id, _approval(record))
+        if reply is not None:
+            await self.threads.reply(Thread(record.message_channel, record.message_ts), record.to_request(), reply)
+
+    async def _shown(self, record: Record) -> None:
+        """The requester's message and every approver's, as the wait stands now."""
+        approval = _approval(record)
+        form = await self._form(record.job_name)
+        request = record.to_request()
+        if record.message_channel and record.message_ts:
+            waiting = approval_messages.waiting_message(request, form, approval)
+            await self.threads.rewrite(Thread(record.message_channel, record.message_ts), waiting)
+        message = approval_messages.approver_message(request, form, approval)
+        for notice in approval.notices:
+            await self.threads.rewrite(Thread(notice.channel, notice.ts), message)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    async def _people(self, users: Iterable[str], groups: Iterable[str], *, fresh: bool = False) -> frozenset[str]:
+        """The users named and the groups' members (read from Slack now when ``fresh``)."""
+        people = set(users)
+        for group in sorted(set(groups)):
+            people |= await self.members(group, fresh=fresh)
+        return frozenset(people)
+
+    async def _form(self, job_name: str) -> JobForm | None:
+        try:
+            return await self.forms.of(job_name).get()
+        except NautobotError:
+            return None  # only shown: the messages go on without the inputs' labels
+
+    async def _get(self, request_id: str) -> Record:
+        record = await self.ledger.get(request_id)
+        if record is None:
+            raise LedgerError(f"request {request_id} is not in the ledger")
+        return record
+
+    def _background(self, work: Awaitable[Any]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:  # its request is taken up again once its lease runs out
+                log.exception("an approval step failed; the request is taken up again")
+
+        task = asyncio.create_task(run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+def _approval(record: Record) -> Approval:
+    if record.approval is None:
+        raise LedgerError(f"request {record.request_id} needs no approval")
+    return record.approval
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _snapshot(rule: ApprovalRule) -> Approval:
+    """The rule as it stands when the request is asked: later policy changes do not move its goalposts."""
+    since = _now()
+    escalate = rule.escalate_to
+    return Approval(
+        users=rule.approvers.users,
+        groups=rule.approvers.groups,
+        escalate_users=escalate.users if escalate else (),
+        escalate_groups=escalate.groups if escalate else (),
+        count=rule.count,
+        notify=rule.notify,
+        since=since,
+        remind_at=since + rule.remind_after if rule.remind_after else None,
+        escalate_at=since + rule.escalate_after if rule.escalate_after else None,
+        expire_at=since + rule.expire_after,
+    )

@@ -1,0 +1,159 @@
+"""Approvals in Slack, end to end with the real Job: nothing reaches Nautobot before the approvals the policy asks
+for, N distinct approvers (never the requester), a denial with its reason, a withdrawal, an expiry, and a wait
+that survives the bot's restart; every message shows how it ended."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from testbed.nautobot_stack import NautobotStack
+from testbed.seed import ACME
+from testbed.slack_flow import CHANNEL, OTHER_USER, POLICY, USER, entered, open_form, start_connected, submit
+from testbed.slack_standin import SlackStandIn
+from tests.support.restarts import ADMIN_POSTS, assert_once, job_runs, kill
+
+pytestmark = [pytest.mark.faults, pytest.mark.nautobot]
+
+CAROL, DAVE = "U0CAROL", "U0DAVE"
+APPROVERS = "S0APPROVERS"
+APPROVE, DENY, WITHDRAW = "approval_approve", "approval_deny", "approval_withdraw"
+
+
+def policy(**rule: object) -> str:
+    """The test policy, with full access needing two approvals from the approvers' group, which the requester
+    is in (the requester's own click never counts)."""
+    approval = {
+        "commands": ["/meraki-add-user"],
+        "when": {"meraki_access_level": ["full"]},
+        "approvers": {"groups": [APPROVERS]},
+        "count": 2,
+    } | rule
+    return json.dumps(POLICY | {"approvals": [approval]})
+
+
+@pytest.fixture
+def people(slack: SlackStandIn) -> SlackStandIn:
+    slack.add_user(CAROL, name="carol", real_name="Carol Approver")
+    slack.add_user(DAVE, name="dave", real_name="Dave Approver")
+    slack.add_usergroup(APPROVERS, [USER, OTHER_USER, CAROL])
+    return slack
+
+
+def ask_full(slack: SlackStandIn, email: str) -> tuple[dict, int]:
+    """Ask for full access; the waiting message once it is in the channel, and where the channel stood before."""
+    view = open_form(slack)
+    _, before = submit(slack, view, entered(view, email, access="full"))
+    waiting = slack.wait_for(lambda: _with_button(slack.messages(CHANNEL)[before:], WITHDRAW), timeout=30)
+    return waiting, before
+
+
+def _with_button(messages: list[dict], action_id: str) -> dict | None:
+    return next((m for m in messages if action_id in json.dumps(m.get("blocks"))), None)
+
+
+def asked(slack: SlackStandIn, person: str) -> dict:
+    """The approver's direct message with the Approve and Deny buttons."""
+    return slack.wait_for(lambda: _with_button(slack.messages(slack.dm_with(person) or ""), APPROVE), timeout=30)
+
+
+def click(slack: SlackStandIn, person: str, action_id: str, message: dict) -> None:
+    slack.click_button(message["channel"], message["ts"], action_id, user_id=person)
+
+
+def told(slack: SlackStandIn, person: str, words: str) -> dict:
+    """What the person alone was told of their click: a message only they see, or a direct message."""
+
+    def seen() -> dict | None:
+        dm = slack.dm_with(person)
+        direct = slack.messages(dm) if dm else []
+        alone = [e for e in slack.ephemerals if e.get("recipient") == person]
+        return next((m for m in [*alone, *direct] if words in json.dumps(m.get("blocks"))), None)
+
+    return slack.wait_for(seen, timeout=30)
+
+
+def test_two_distinct_approvers_run_it_once_and_the_requester_never_counts(
+    people: SlackStandIn, chatops, meraki, nautobot: NautobotStack
+) -> None:
+    start_connected(chatops, people, ACCESS_POLICY=policy(), HEARTBEAT_SECONDS="1")
+    waiting, before = ask_full(people, "approved.full@example.com")
+    assert "Needs 2 approvals" in json.dumps(waiting["blocks"])
+    assert people.dm_with(USER) is None or _with_button(people.messages(people.dm_with(USER)), APPROVE) is None
+
+    bob_dm = asked(people, OTHER_USER)
+    carol_dm = asked(people, CAROL)
+    assert people.dm_with(DAVE) is None  # not an approver: never asked
+
+    click(people, USER, APPROVE, bob_dm)  # the requester, in the group, clicking another's message
+    told(people, USER, "asked for this yourself")
+    click(people, OTHER_USER, APPROVE, bob_dm)
+    told(people, OTHER_USER, "1 of 2")
+    click(people, OTHER_USER, APPROVE, bob_dm)  # twice: counts once
+    told(people, OTHER_USER, "counts once")
+    assert job_runs(nautobot, "approved.full@example.com") == []  # nothing reaches Nautobot before the approvals
+    assert meraki.requests_to("POST", ADMIN_POSTS) == []
+
+    click(people, CAROL, APPROVE, carol_dm)
+    assert_once(nautobot, people, meraki, before, "approved.full@example.com")
+    [run] = job_runs(nautobot, "approved.full@example.com")
+    assert run["task_kwargs"]["approved_by"] == "Slack users U456 (bob), U0CAROL (carol)"
+    for person in (OTHER_USER, CAROL):  # every approver's message shows the ending, without buttons
+        [dm] = people.messages(people.dm_with(person) or "-")
+        assert "Approved by" in json.dumps(dm["blocks"]) and APPROVE not in json.dumps(dm["blocks"])
+
+
+def test_a_denial_with_its_reason_runs_nothing_and_tells_everyone(people: SlackStandIn, chatops, meraki) -> None:
+    start_connected(chatops, people, ACCESS_POLICY=policy(count=1), HEARTBEAT_SECONDS="1")
+    waiting, _ = ask_full(people, "denied.full@example.com")
+    carol_dm = asked(people, CAROL)
+
+    click(people, CAROL, DENY, carol_dm)
+    modal = people.wait_for(lambda: people.current_view(CAROL), timeout=30)
+    people.submit_view(modal["id"], {"reason": {"reason_text": {"value": "no change window <@U123>"}}}, user_id=CAROL)
+
+    def denied() -> dict | None:
+        message = people.message(CHANNEL, waiting["ts"])
+        return message if "Denied by" in json.dumps(message["blocks"]) else None
+
+    shown = json.dumps(people.wait_for(denied, timeout=30)["blocks"])
+    assert "no change window &lt;@U123&gt;" in shown and WITHDRAW not in shown  # escaped, and no button left
+    reply = people.wait_for(
+        lambda: next((r for r in people.messages(CHANNEL, thread_ts=waiting["ts"]) if "Denied" in str(r)), None)
+    )
+    assert f"<@{USER}>" in json.dumps(reply["blocks"])
+    assert meraki.admins(ACME) == [] and meraki.requests_to("POST", ADMIN_POSTS) == []
+
+
+def test_withdrawn_and_expired_requests_run_nothing(people: SlackStandIn, chatops, meraki) -> None:
+    start_connected(chatops, people, ACCESS_POLICY=policy(expire_after="6s"), HEARTBEAT_SECONDS="1")
+    withdrawn, _ = ask_full(people, "withdrawn.full@example.com")
+    click(people, OTHER_USER, WITHDRAW, withdrawn)  # only the requester may
+    told(people, OTHER_USER, "Only the person who asked")
+    click(people, USER, WITHDRAW, withdrawn)
+    told(people, USER, "Withdrawn")
+
+    expiring, _ = ask_full(people, "expired.full@example.com")
+
+    def ended(ts: str, words: str) -> bool:
+        return words in json.dumps(people.message(CHANNEL, ts)["blocks"])
+
+    people.wait_for(lambda: ended(withdrawn["ts"], "Withdrawn"), timeout=30)
+    people.wait_for(lambda: ended(expiring["ts"], "Expired"), timeout=60)
+    carol_dm = people.messages(people.dm_with(CAROL) or "-")[-1]
+    people.wait_for(lambda: "Expired" in json.dumps(people.message(carol_dm["channel"], carol_dm["ts"])["blocks"]))
+    assert meraki.requests_to("POST", ADMIN_POSTS) == []
+
+
+def test_a_wait_survives_the_bots_restart_and_runs_once(
+    people: SlackStandIn, chatops, meraki, nautobot: NautobotStack
+) -> None:
+    start_connected(chatops, people, ACCESS_POLICY=policy(count=1), HEARTBEAT_SECONDS="1")
+    _, before = ask_full(people, "restart.full@example.com")
+    carol_dm = asked(people, CAROL)
+    kill(chatops)
+
+    start_connected(chatops, people, ACCESS_POLICY=policy(count=1), HEARTBEAT_SECONDS="1")
+    click(people, CAROL, APPROVE, carol_dm)
+    assert_once(nautobot, people, meraki, before, "restart.full@example.com")

@@ -26,6 +26,7 @@ _STATUS: dict[AuditOutcome, CommandStatus] = {
     AuditOutcome.DENIED: CommandStatus.BLOCKED,
     AuditOutcome.LIMITED: CommandStatus.BLOCKED,  # the first refusal of a window: the ledger keeps only that one
     AuditOutcome.SUBMITTED: CommandStatus.SUCCEEDED,
+    AuditOutcome.AWAITING_APPROVAL: CommandStatus.SUCCEEDED,  # taken: what its approvers decide is logged apart
     AuditOutcome.REFUSED: CommandStatus.FAILED,
     AuditOutcome.FAILED: CommandStatus.FAILED,
     AuditOutcome.UNSENT: CommandStatus.ERRORED,
@@ -34,8 +35,12 @@ _STATUS: dict[AuditOutcome, CommandStatus] = {
 opened a form or were sent back for corrections (``allowed`` on the command, ``invalid``)."""
 
 
+DECISIONS = frozenset({AuditAction.CANCEL, AuditAction.APPROVE, AuditAction.DENY, AuditAction.WITHDRAW})
+"""A person's decision on a request: the command log gets it once it took effect."""
+
+
 def command_log_status(entry: AuditEntry) -> CommandStatus | None:
-    if entry.action is AuditAction.CANCEL and entry.outcome is AuditOutcome.ALLOWED:
+    if entry.action in DECISIONS and entry.outcome is AuditOutcome.ALLOWED:
         return CommandStatus.SUCCEEDED
     return _STATUS.get(entry.outcome)
 

@@ -1,6 +1,6 @@
 """Durable records of every run request and of every decision: the ledger (SQLite or PostgreSQL)."""
 
-from bot.ledger.approval import Approval, Ending, Notice, Vote
+from bot.ledger.approval import Approval, Ending, Notice, NoticeKind, Vote
 from bot.ledger.approvals import Fired
 from bot.ledger.database import DEFAULT_URL, async_url
 from bot.ledger.migrations import MIGRATIONS
@@ -46,6 +46,7 @@ __all__ = [
     "LedgerUnavailable",
     "LostLease",
     "Notice",
+    "NoticeKind",
     "Record",
     "RequestState",
     "SchemaTooNew",

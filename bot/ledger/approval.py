@@ -20,6 +20,14 @@ class Ending(StrEnum):
     EXPIRED = "expired"
 
 
+class NoticeKind(StrEnum):
+    """Why an approvers' message was posted."""
+
+    ASK = "ask"
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+
+
 class Vote(BaseModel):
     """One person's decision: an approval, or a denial with its reason."""
 
@@ -42,6 +50,7 @@ class Notice(BaseModel):
     ts: str
     person: str | None = None
     """The approver a direct message went to; None for the approvers' channel."""
+    kind: NoticeKind = NoticeKind.ASK
 
 
 class Approval(BaseModel):

@@ -166,6 +166,10 @@ class AuditAction(StrEnum):
     APPROVE = "approve"
     DENY = "deny"
     WITHDRAW = "withdraw"
+    REMIND = "remind"
+    """The bot reminded the approvers who had not decided yet."""
+    ESCALATE = "escalate"
+    """The bot asked the people the request escalates to."""
     EXPIRE = "expire"
     """Nobody decided in time: the bot ended the wait."""
 

@@ -10,17 +10,32 @@ every one of them showing how and who decided. An approved request goes on to Na
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bot.ledger import Approval, Ending, Fired, IllegalTransition, Ledger, LedgerError, Notice, Record, RequestState
+from bot.ledger import (
+    Approval,
+    AuditAction,
+    AuditEntry,
+    AuditOutcome,
+    Ending,
+    Fired,
+    IllegalTransition,
+    Ledger,
+    LedgerError,
+    Notice,
+    NoticeKind,
+    Record,
+    RequestState,
+)
 from bot.ledger import Vote as LedgerVote
 from bot.models import APPROVED_BY, JobForm, RunRequest
 from bot.nautobot import FormCaches, NautobotError
-from bot.policy import ApprovalRule
+from bot.policy import ApprovalRule, describe_duration
 from bot.runs.outcome import NoApprovers, Sent, SubmitOutcome
 from bot.slack import approval_messages
 from bot.slack.thread import SlackThreads, Thread
@@ -35,9 +50,11 @@ Members = Callable[..., Awaitable[frozenset[str]]]
 
 
 class Sender(Protocol):
-    """What the wait needs of the core once it ends approved."""
+    """What the wait needs of the core: sending an approved request, and holding a request while working on it."""
 
     async def send_approved(self, record: Record) -> None: ...
+
+    def holding(self, request_id: str) -> contextlib.AbstractContextManager[None]: ...
 
 
 @dataclass(frozen=True)
@@ -97,16 +114,17 @@ class Approvals:
         form: JobForm | None,
         users: Iterable[str],
         groups: Iterable[str],
-        *,
-        reminder: bool = False,
+        kind: NoticeKind = NoticeKind.ASK,
     ) -> None:
-        """Ask the people named: one message in the approvers' channel, or a direct message to each who was not
-        asked yet (a reminder: each who has not decided yet)."""
+        """Ask the people named: one message in the approvers' channel (the rule's choice; not for an escalation,
+        whose people are told each), else a direct message to each who was not asked yet; a reminder goes to
+        each who has not decided yet."""
         approval = _approval(record)
-        message = approval_messages.approver_message(record.to_request(), form, approval, reminder=reminder)
-        if approval.notify != "dm":
+        message = approval_messages.approver_message(record.to_request(), form, approval, kind)
+        reminder = kind is NoticeKind.REMINDER
+        if approval.notify != "dm" and kind is not NoticeKind.ESCALATION:
             if reminder or not approval.notices:
-                await self._notice(record.request_id, approval.notify, message, person=None)
+                await self._notice(record.request_id, Notice(channel=approval.notify, ts="", kind=kind), message)
             return
         people = sorted(await self._people(users, groups) - {record.requester_id})
         if len(people) > DIRECT_MESSAGES_MAX:
@@ -120,17 +138,17 @@ class Approvals:
         for person in people[:DIRECT_MESSAGES_MAX]:
             pending = approval.voted(person) is None if reminder else person not in told
             if pending:
-                await self._notice(record.request_id, person, message, person=person)
+                await self._notice(record.request_id, Notice(channel=person, ts="", person=person, kind=kind), message)
 
-    async def _notice(
-        self, request_id: str, channel: str, message: approval_messages.Message, *, person: str | None
-    ) -> None:
+    async def _notice(self, request_id: str, notice: Notice, message: approval_messages.Message) -> None:
+        """Post an approvers' message (``notice``: where and why, its ``ts`` to come) and record it."""
         try:
-            posted = await self.threads.post(channel, message)
+            posted = await self.threads.post(notice.channel, message)
         except Exception as exc:  # one approver Slack refuses keeps no other from being asked
-            log.warning("request=%s: could not ask %s for approval: %s", request_id, channel, exc)
+            log.warning("request=%s: could not ask %s for approval: %s", request_id, notice.channel, exc)
             return
-        await self.ledger.approval_notice(request_id, Notice(channel=posted.channel_id, ts=posted.ts, person=person))
+        notice = notice.model_copy(update={"channel": posted.channel_id, "ts": posted.ts})
+        await self.ledger.approval_notice(request_id, notice)
 
     # -- deciding --------------------------------------------------------------------------------
 
@@ -174,10 +192,10 @@ class Approvals:
     def _told(self, record: Record, approve: bool) -> str:
         approval = _approval(record)
         if not approve:
-            self._background(self.close(record))
+            self._background(record.request_id, self.close(record))
             return "Denied: the requester is told why, and nothing is run."
         if approval.ending is Ending.APPROVED:
-            self._background(self._send(record))
+            self._background(record.request_id, self._send(record))
             return "Approved: the request is sent to Nautobot now."
         return f"Approval counted: {len(approval.approvals)} of {approval.count}."
 
@@ -209,22 +227,45 @@ class Approvals:
         """Fire the due timers (each once across replicas), and post what they mean in the background."""
         fired = await self.ledger.fire_timers()
         for each in fired:
-            self._background(self._fired(each))
+            self._background(each.record.request_id, self._fired(each))
         return len(fired)
 
     async def _fired(self, fired: Fired) -> None:
         record, approval = fired.record, _approval(fired.record)
+        waited = describe_duration(_now() - approval.since)
         if fired.expired:
+            log.info("request=%s expired: nobody decided within %s", record.request_id, waited)
+            await self._audit(record, AuditAction.EXPIRE, AuditOutcome.REFUSED, f"nobody decided within {waited}")
             await self.close(record)
             return
         form = await self._form(record.job_name)
         if fired.escalated:
-            log.info("request=%s escalated", record.request_id)
-            await self._notify(record, form, approval.escalate_users, approval.escalate_groups)
+            log.info("request=%s escalated after %s", record.request_id, waited)
+            escalation = NoticeKind.ESCALATION
+            await self._notify(record, form, approval.escalate_users, approval.escalate_groups, kind=escalation)
+            await self._audit(record, AuditAction.ESCALATE, AuditOutcome.ALLOWED, f"undecided after {waited}")
         if fired.reminded:
-            log.info("request=%s: approvers reminded", record.request_id)
-            await self._notify(record, form, approval.users, approval.groups, reminder=True)
+            log.info("request=%s: approvers reminded after %s", record.request_id, waited)
+            await self._notify(record, form, approval.users, approval.groups, kind=NoticeKind.REMINDER)
+            await self._audit(record, AuditAction.REMIND, AuditOutcome.ALLOWED, f"undecided after {waited}")
         await self._shown(await self._get(record.request_id))
+
+    async def _audit(self, record: Record, action: AuditAction, outcome: AuditOutcome, reason: str) -> None:
+        """What the bot did of itself to a request, in the audit trail under the requester's name."""
+        entry = AuditEntry(
+            action=action,
+            outcome=outcome,
+            user_id=record.requester_id,
+            channel_id=record.channel_id,
+            request_id=record.request_id,
+            job_name=record.job_name,
+            reason=f"by the bot: {reason}",
+            source="approvals",
+        )
+        try:
+            await self.ledger.audit(entry)
+        except LedgerError as exc:
+            log.warning("request=%s: the audit entry of %s was not written: %s", record.request_id, action, exc)
 
     # -- ending ----------------------------------------------------------------------------------
 
@@ -238,9 +279,9 @@ class Approvals:
             log.info("request=%s was closed already", record.request_id)
 
     async def _send(self, record: Record) -> None:
-        await self._reply(record)
         if self.sender is None:
             raise LedgerError("approved requests have no sender: the core did not attach itself")
+        await self._reply(record)
         await self.sender.send_approved(record)
 
     async def _reply(self, record: Record) -> None:
@@ -259,8 +300,8 @@ class Approvals:
         if record.message_channel and record.message_ts:
             waiting = approval_messages.waiting_message(request, form, approval)
             await self.threads.rewrite(Thread(record.message_channel, record.message_ts), waiting)
-        message = approval_messages.approver_message(request, form, approval)
         for notice in approval.notices:
+            message = approval_messages.approver_message(request, form, approval, notice.kind)
             await self.threads.rewrite(Thread(notice.channel, notice.ts), message)
 
     # -- internals -------------------------------------------------------------------------------
@@ -284,12 +325,16 @@ class Approvals:
             raise LedgerError(f"request {request_id} is not in the ledger")
         return record
 
-    def _background(self, work: Awaitable[Any]) -> None:
+    def _background(self, request_id: str, work: Awaitable[Any]) -> None:
+        """``work`` on ``request_id`` goes on while the click is answered; its lease is renewed meanwhile."""
+        held = self.sender.holding(request_id) if self.sender is not None else contextlib.nullcontext()
+
         async def run() -> None:
             try:
-                await work
+                with held:
+                    await work
             except Exception:  # its request is taken up again once its lease runs out
-                log.exception("an approval step failed; the request is taken up again")
+                log.exception("an approval step of request=%s failed; it is taken up again", request_id)
 
         task = asyncio.create_task(run())
         self.tasks.add(task)

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.ledger import Approval, Ending
+from bot.ledger import Approval, Ending, NoticeKind
 from bot.models import JobForm, RunRequest
 from bot.policy import describe_duration
 from bot.slack.messages import input_rows, input_sections
@@ -93,14 +93,17 @@ def waiting_message(request: RunRequest, form: JobForm | None, approval: Approva
     return fallback(f"{request.job_name}{dry}: {_plain(ending) or 'waiting for approval'}"), blocks
 
 
+LEADS = {NoticeKind.ASK: "", NoticeKind.REMINDER: "🔔 Reminder: ", NoticeKind.ESCALATION: "⏫ Escalated to you: "}
+
+
 def approver_message(
-    request: RunRequest, form: JobForm | None, approval: Approval, *, reminder: bool = False
+    request: RunRequest, form: JobForm | None, approval: Approval, kind: NoticeKind = NoticeKind.ASK
 ) -> Message:
     """What an approver gets: who asked, where, the inputs as the summary shows them, Approve and Deny."""
     job = escape(request.job_name, limit=200)
     dry = " (dry run)" if request.dryrun else ""
     ending = ending_line(approval)
-    lead = "🔔 Reminder: " if reminder and ending is None else ""
+    lead = LEADS[kind] if ending is None else ""
     asks = f"{lead}{mention(request.requester_id)} asks to run *{job}*{dry} in {channel_link(request.channel_id)}."
     blocks: list[Block] = [
         section(asks if ending is None else f"{ending}\n{asks}"),
@@ -109,7 +112,7 @@ def approver_message(
     ]
     if approval.ending is None:
         blocks.append(_decide(request.request_id))
-    plain = _plain(ending) or f"{'Reminder: ' if reminder else ''}approval asked for {request.job_name}{dry}"
+    plain = _plain(ending) or f"{LEADS[kind][2:]}approval asked for {request.job_name}{dry}"
     return fallback(plain), blocks
 
 

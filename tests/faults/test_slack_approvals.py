@@ -5,6 +5,7 @@ that survives the bot's restart; every message shows how it ended."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -157,3 +158,51 @@ def test_a_wait_survives_the_bots_restart_and_runs_once(
     start_connected(chatops, people, ACCESS_POLICY=policy(count=1), HEARTBEAT_SECONDS="1")
     click(people, CAROL, APPROVE, carol_dm)
     assert_once(nautobot, people, meraki, before, "restart.full@example.com")
+
+
+def test_undecided_it_reminds_then_escalates_to_someone_who_may_then_approve(
+    people: SlackStandIn, chatops, meraki, nautobot: NautobotStack
+) -> None:
+    rule = {
+        "count": 1,
+        "approvers": {"users": [OTHER_USER]},
+        "remind_after": "2s",
+        "escalate_after": "4s",
+        "escalate_to": {"users": [DAVE]},
+    }
+    start_connected(chatops, people, ACCESS_POLICY=policy(**rule), HEARTBEAT_SECONDS="1")
+    _, before = ask_full(people, "escalated.full@example.com")
+    asked(people, OTHER_USER)
+
+    def reminded() -> bool:
+        return any("Reminder" in json.dumps(m["blocks"]) for m in people.messages(people.dm_with(OTHER_USER) or ""))
+
+    people.wait_for(reminded, timeout=30)
+    dave_dm = asked(people, DAVE)  # escalated: Dave may decide now
+    click(people, DAVE, APPROVE, dave_dm)
+    assert_once(nautobot, people, meraki, before, "escalated.full@example.com")
+    bob_dms = people.messages(people.dm_with(OTHER_USER) or "")
+    assert len(bob_dms) == 2  # asked once, reminded once: each timer fires once
+    assert all("Approved by" in json.dumps(m["blocks"]) for m in bob_dms)
+
+
+def test_two_replicas_count_two_approvers_clicking_at_once_and_run_it_once(
+    people: SlackStandIn, replica, meraki, nautobot: NautobotStack
+) -> None:
+    first, second = replica("bot-a"), replica("bot-b")
+    for process in (first, second):
+        start_connected(process, people, ACCESS_POLICY=policy())
+    people.wait_connected(count=2)
+    _, before = ask_full(people, "replicas.full@example.com")
+    bob_dm, carol_dm = asked(people, OTHER_USER), asked(people, CAROL)
+
+    clicks = [
+        threading.Thread(target=click, args=(people, person, APPROVE, message))
+        for person, message in ((OTHER_USER, bob_dm), (CAROL, carol_dm))
+    ]
+    for thread in clicks:
+        thread.start()
+    for thread in clicks:
+        thread.join()
+
+    assert_once(nautobot, people, meraki, before, "replicas.full@example.com")

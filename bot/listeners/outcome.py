@@ -232,7 +232,10 @@ def field_label(form: JobForm, name: str) -> str:
 
 
 NOT_TAKEN = "Nautobot did not take the run."
-NO_APPROVERS = "Ask the bot's administrator to name more approvers for it in the access policy."
+NO_APPROVERS = (
+    "Nothing was sent to Nautobot. If too few people may approve it, ask the bot's administrator to name more "
+    "approvers in the access policy; otherwise try again in a minute."
+)
 
 
 def described(outcome: SubmitOutcome) -> str:

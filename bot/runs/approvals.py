@@ -79,7 +79,13 @@ class Approvals:
     async def ask(self, request: RunRequest, rule: ApprovalRule) -> SubmitOutcome:
         """Record that ``request`` waits for approval under ``rule``; refused when too few people could give it."""
         approval = _snapshot(rule)
-        possible = await self._people(*approval.deciders(escalated=True)) - {request.requester_id}
+        try:
+            possible = await self._people(*approval.deciders(escalated=True)) - {request.requester_id}
+        except Exception as exc:  # Slack unreachable: who may approve is unknown, so nobody is asked
+            log.warning("request=%s: cannot read its approvers' user groups: %s", request.request_id, exc)
+            reason = f"The bot could not read who may approve it from Slack ({exc}); try again in a minute."
+            await self.ledger.refused(request.request_id, reason)
+            return SubmitOutcome(Sent.NO_APPROVERS, error=NoApprovers(reason), request=request)
         if len(possible) < approval.count:
             reason = (
                 f"It needs {approval.count} approval(s), and only {len(possible)} person(s) other than you may give "
@@ -166,7 +172,12 @@ class Approvals:
             return "This request is no longer waiting for approval. Nothing was decided."
         if decider.user_id == record.requester_id:
             return "You asked for this yourself: someone else must approve it. Nothing was decided."
-        if decider.user_id not in await self._people(*approval.deciders(escalated=approval.escalated), fresh=True):
+        try:
+            deciders = await self._people(*approval.deciders(escalated=approval.escalated), fresh=True)
+        except Exception as exc:  # whether they are an approver cannot be checked: they are not, for now
+            log.warning("request=%s: cannot read its approvers' user groups: %s", request_id, exc)
+            return "The bot could not check with Slack that you are an approver. Nothing was decided; try again."
+        if decider.user_id not in deciders:
             return "You are not one of this request's approvers (any more). Nothing was decided."
         return None
 

@@ -113,7 +113,12 @@ class Runs:
     ) -> SubmitOutcome:
         """Nothing reaches Nautobot yet: the request waits for its approvers, who are asked now."""
         with self.holding(request.request_id):
-            outcome = await self.approvals.ask(request, rule)
+            try:
+                outcome = await self.approvals.ask(request, rule)
+            except IllegalTransition:  # another delivery of this request, or another replica, has it
+                return await self._answered(SubmitOutcome(Sent.DUPLICATE), answer)
+            except LedgerError as exc:
+                return await self._answered(SubmitOutcome(Sent.UNRECORDED, error=exc, request=request), answer)
             if not outcome.accepted:
                 return await self._answered(outcome, answer)
             self.metrics.request(METRIC[outcome.sent])

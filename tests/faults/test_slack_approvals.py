@@ -206,3 +206,14 @@ def test_two_replicas_count_two_approvers_clicking_at_once_and_run_it_once(
         thread.join()
 
     assert_once(nautobot, people, meraki, before, "replicas.full@example.com")
+
+
+def test_a_request_only_its_requester_could_approve_is_refused_in_the_form(people: SlackStandIn, chatops) -> None:
+    start_connected(chatops, people, ACCESS_POLICY=policy(count=1, approvers={"users": [USER]}))
+    view = open_form(people)
+    before = len(people.messages(CHANNEL))
+    people.submit_view(view["id"], entered(view, "alone.full@example.com", access="full"), user_id=USER)
+
+    shown = people.wait_for(lambda: (v := people.current_view(USER)) and "Not sent" in json.dumps(v) and v, timeout=30)
+    assert "only 0 person(s) other than you" in json.dumps(shown)
+    assert people.messages(CHANNEL)[before:] == [] and people.dm_with(USER) is None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 
 from pydantic import ValidationError
 
+from bot.doctor.approvers_check import check_approvers
 from bot.doctor.events_check import check_events
 from bot.doctor.ledger_check import check_ledger
 from bot.doctor.nautobot_checks import (
@@ -130,6 +131,7 @@ STEPS: tuple[Step, ...] = (
     Step("settings", check_settings),
     Step("slack auth", check_slack_auth, ("settings",)),
     Step("slack scopes", check_slack_scopes, ("slack auth",)),
+    Step("approvers", check_approvers, ("slack scopes",)),
     Step("socket mode", check_socket_mode, ("settings",)),
     Step("nautobot reachable", check_reachable, ("settings",)),
     Step("nautobot version", check_version, ("nautobot reachable",)),

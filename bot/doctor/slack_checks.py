@@ -30,7 +30,7 @@ APP_TOKEN_FIX = (
 _TOKEN_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "not_allowed_token_type"}
 )
-_SLACK_TRANSPORT_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError)
+SLACK_TRANSPORT_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError)
 
 
 def slack_client(token: str, base_url: str) -> AsyncWebClient:
@@ -48,8 +48,8 @@ async def check_slack_auth(context: Context) -> Verdict:
         response = await client.auth_test()
     except SlackApiError as exc:
         return _slack_refusal("bot token", exc, BOT_TOKEN_FIX)
-    except _SLACK_TRANSPORT_ERRORS as exc:
-        return _slack_unreachable(context, exc)
+    except SLACK_TRANSPORT_ERRORS as exc:
+        return slack_unreachable(context, exc)
     context.granted_scopes = _scopes_header(response.headers)
     team, user = response.get("team"), response.get("user")
     return Verdict(
@@ -78,7 +78,7 @@ def _slack_refusal(what: str, exc: SlackApiError, token_fix: str) -> Verdict:
     return Verdict(Status.FAIL, detail, "Try again in a minute; if it persists, check https://slack-status.com.")
 
 
-def _slack_unreachable(context: Context, exc: BaseException) -> Verdict:
+def slack_unreachable(context: Context, exc: BaseException) -> Verdict:
     reason = " ".join(str(exc).split()) or type(exc).__name__
     return Verdict(
         Status.FAIL,
@@ -130,8 +130,8 @@ async def check_socket_mode(context: Context) -> Verdict:
         response = await client.apps_connections_open(app_token=token)
     except SlackApiError as exc:
         return _slack_refusal("app-level token", exc, APP_TOKEN_FIX)
-    except _SLACK_TRANSPORT_ERRORS as exc:
-        return _slack_unreachable(context, exc)
+    except SLACK_TRANSPORT_ERRORS as exc:
+        return slack_unreachable(context, exc)
     if not str(response.get("url") or "").startswith(("ws://", "wss://")):
         return Verdict(Status.FAIL, "Slack answered apps.connections.open without a WebSocket URL", APP_TOKEN_FIX)
     return Verdict(Status.OK, f"Slack issued a Socket Mode WebSocket URL (not connected); token {last_four(token)}")

@@ -23,7 +23,14 @@ from tests.unit.test_doctor import (
     statuses,
 )
 
-pytestmark = pytest.mark.usefixtures("env")
+pytestmark = pytest.mark.usefixtures("env", "leads")
+
+
+@pytest.fixture
+def leads(slack: SlackStandIn) -> None:  # noqa: F811 - the fixture imported above
+    """The approvers' group the rules name, with two people in it."""
+    slack.add_usergroup("S0LEADS", ["U0CAROL", "U0DAVE"])
+
 
 ADD = "/meraki-add-user"
 EVERYONE = [{"users": ["*"], "channels": ["*"], "commands": ["*"]}]
@@ -127,7 +134,7 @@ async def test_approvers_groups_need_usergroups_read(
 
     escalated = {**FULL_ACCESS, "approvers": {"users": ["U0ALICE", "U0BOB"]}}
     set_policy(monkeypatch, {**escalated, "escalate_after": "1h", "escalate_to": {"groups": ["S0ONCALL"]}})
-    failed = assert_only_failure(await diagnose(nautobot()), "slack scopes")
+    failed = assert_only_failure(await diagnose(nautobot()), "slack scopes", skipped=["approvers"])
     assert "usergroups:read" in failed.detail
 
 
@@ -137,3 +144,30 @@ def test_a_rule_for_every_command_says_so() -> None:
     )
 
     assert describe_rule(every) == "every command when a is x or b is y or z → 3 of S0LEADS; notify dm; expire 1 day"
+
+
+async def test_an_approvers_group_slack_does_not_know_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_policy(monkeypatch, {**FULL_ACCESS, "approvers": {"groups": ["S0GONE"]}})
+
+    failed = assert_only_failure(await diagnose(nautobot()), "approvers")
+
+    assert "S0GONE (no_such_subteam)" in failed.detail
+    assert "approvals in ACCESS_POLICY" in failed.fix
+
+
+async def test_a_rule_too_few_people_could_satisfy_today_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_policy(monkeypatch, {**FULL_ACCESS, "approvers": {"groups": ["S0LEADS"]}, "count": 2})
+
+    check = (await diagnose(nautobot()))["approvers"]
+
+    assert check.status is Status.WARN, check
+    assert "approvals[0] needs 2 approval(s) but names 2 person(s) today" in check.detail
+
+
+async def test_approvers_that_can_satisfy_every_rule_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_policy(monkeypatch, FULL_ACCESS)
+
+    check = (await diagnose(nautobot()))["approvers"]
+
+    assert check.status is Status.OK, check
+    assert "S0LEADS: 2" in check.detail

@@ -47,6 +47,7 @@ CHECK_NAMES = [
     "settings",
     "slack auth",
     "slack scopes",
+    "approvers",
     "socket mode",
     "nautobot reachable",
     "nautobot version",
@@ -228,7 +229,7 @@ async def test_the_table_fits_100_columns_and_has_colour_only_when_asked(env: di
     assert "fix: Enable it: Jobs → Edit → Enabled." in plain
     for name in CHECK_NAMES:
         assert any(line.startswith(name) for line in plain.splitlines())
-    assert plain.splitlines()[-1].startswith("13 checks: 12 OK, 1 FAIL; the bot cannot work until every FAIL is fixed")
+    assert plain.splitlines()[-1].startswith("14 checks: 13 OK, 1 FAIL; the bot cannot work until every FAIL is fixed")
 
 
 def test_long_details_wrap_within_the_width() -> None:
@@ -271,7 +272,7 @@ async def test_a_bad_bot_token_fails_auth_and_skips_scopes(env: dict[str, str], 
 
     report = await diagnose(nautobot())
 
-    failed = assert_only_failure(report, "slack auth", skipped=["slack scopes"])
+    failed = assert_only_failure(report, "slack auth", skipped=["slack scopes", "approvers"])
     assert "invalid_auth" in failed.detail
     assert "SLACK_BOT_TOKEN" in failed.fix
 
@@ -281,7 +282,7 @@ async def test_a_missing_scope_fails_with_reinstall(env: dict[str, str], slack: 
 
     report = await diagnose(nautobot())
 
-    failed = assert_only_failure(report, "slack scopes")
+    failed = assert_only_failure(report, "slack scopes", skipped=["approvers"])
     assert "im:write" in failed.detail
     assert "reinstall the app from manifest.yml" in failed.fix.lower()
 
@@ -293,7 +294,7 @@ async def test_usergroups_read_is_required_only_when_the_policy_names_groups(
     assert statuses(await diagnose(nautobot()))["slack scopes"] is Status.OK  # no policy names a group
 
     monkeypatch.setenv("ACCESS_POLICY", '{"allow": [{"groups": ["S0NETOPS"], "channels": ["*"], "commands": ["*"]}]}')
-    failed = assert_only_failure(await diagnose(nautobot()), "slack scopes")
+    failed = assert_only_failure(await diagnose(nautobot()), "slack scopes", skipped=["approvers"])
     assert "usergroups:read" in failed.detail
 
 

@@ -28,8 +28,8 @@ ForRequest = Callable[[str], Awaitable[tuple[Parts, Record | None]]]
 async def approve(find: ForRequest, ack: AsyncAck, body: dict[str, Any]) -> None:
     await ack()
     request_id, actor, clicked = _click(body)
-    parts, record = await find(request_id)
-    await _decide(parts, record, request_id, actor, clicked, approve=True)
+    parts, _ = await find(request_id)
+    await _decide(parts, request_id, actor, clicked, approve=True)
 
 
 async def deny(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -59,7 +59,7 @@ async def deny_reason(find: ForRequest, ack: AsyncAck, body: dict[str, Any], vie
     set_correlation(request_id)
     parts, record = await find(request_id)
     actor = Actor.from_interaction(body, record.channel_id if record else "")
-    await _decide(parts, record, request_id, actor, Thread(channel, ts), approve=False, reason=reason)
+    await _decide(parts, request_id, actor, Thread(channel, ts), approve=False, reason=reason)
 
 
 async def withdraw(find: ForRequest, ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -70,8 +70,8 @@ async def withdraw(find: ForRequest, ack: AsyncAck, body: dict[str, Any]) -> Non
     if refused is not None:
         await _answer(parts, actor, clicked, request_id, AuditAction.WITHDRAW, False, refused)
         return
-    told = await parts.runs.approvals.withdraw(request_id, actor.user_id)
-    await _answer(parts, actor, clicked, request_id, AuditAction.WITHDRAW, told.startswith("Withdrawn"), told)
+    withdrawn, told = await parts.runs.approvals.withdraw(request_id, actor.user_id)
+    await _answer(parts, actor, clicked, request_id, AuditAction.WITHDRAW, withdrawn, told)
 
 
 def _click(body: dict[str, Any]) -> tuple[str, Actor, Thread]:
@@ -97,7 +97,6 @@ def _other_workspace(parts: Parts, actor: Actor) -> str | None:
 
 async def _decide(
     parts: Parts,
-    record: Record | None,
     request_id: str,
     actor: Actor,
     clicked: Thread,

@@ -210,19 +210,20 @@ class Approvals:
             return "Approved: the request is sent to Nautobot now."
         return f"Approval counted: {len(approval.approvals)} of {approval.count}."
 
-    async def withdraw(self, request_id: str, user_id: str) -> str:
-        """The requester takes the request back while it waits."""
+    async def withdraw(self, request_id: str, user_id: str) -> tuple[bool, str]:
+        """The requester takes the request back while it waits; ``(withdrawn, what they are told)``."""
         record = await self.ledger.get(request_id)
         if record is None or record.approval is None:
-            return "The bot does not know this request. Nothing was withdrawn."
+            return False, "The bot does not know this request. Nothing was withdrawn."
         if user_id != record.requester_id:
-            return "Only the person who asked for it may withdraw it. Nothing was withdrawn."
+            return False, "Only the person who asked for it may withdraw it. Nothing was withdrawn."
         try:
             record = await self.ledger.withdraw(request_id)
         except IllegalTransition:
-            return "This request is no longer waiting for approval. Nothing was withdrawn."
-        await self.close(record)
-        return "Withdrawn: nothing is run, and the approvers are told."
+            return False, "This request is no longer waiting for approval. Nothing was withdrawn."
+        with self._holding(request_id):
+            await self.close(record)
+        return True, "Withdrawn: nothing is run, and the approvers are told."
 
     async def _approved_by(self, record: Record) -> str | None:
         """The Job variable that learns who approved, when the Job has it."""
@@ -336,9 +337,13 @@ class Approvals:
             raise LedgerError(f"request {request_id} is not in the ledger")
         return record
 
+    def _holding(self, request_id: str) -> contextlib.AbstractContextManager[None]:
+        """While working on ``request_id`` (held by this replica), its lease is renewed."""
+        return self.sender.holding(request_id) if self.sender is not None else contextlib.nullcontext()
+
     def _background(self, request_id: str, work: Awaitable[Any]) -> None:
         """``work`` on ``request_id`` goes on while the click is answered; its lease is renewed meanwhile."""
-        held = self.sender.holding(request_id) if self.sender is not None else contextlib.nullcontext()
+        held = self._holding(request_id)
 
         async def run() -> None:
             try:

@@ -136,6 +136,15 @@ class FakeSlack:
         _check_blocks("chat.update", kwargs)
         return {"ok": True, "channel": kwargs["channel"], "ts": kwargs["ts"], "text": kwargs["text"]}
 
+    async def chat_getPermalink(self, **kwargs: Any) -> dict[str, Any]:
+        self._record("chat_getPermalink", kwargs)
+        ts = str(kwargs["message_ts"]).replace(".", "")
+        return {
+            "ok": True,
+            "channel": kwargs["channel"],
+            "permalink": f"https://fake.slack.com/archives/{kwargs['channel']}/p{ts}",
+        }
+
     async def conversations_open(self, **kwargs: Any) -> dict[str, Any]:
         self._record("conversations_open", kwargs)
         return {"ok": True, "channel": {"id": DM_CHANNEL}}

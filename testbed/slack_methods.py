@@ -195,6 +195,19 @@ class WebMethods:
             "message": copy.deepcopy(message.data),
         }
 
+    def chat_get_permalink(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        """A link to a message the bot can see, as Slack builds it (a reply's names its thread)."""
+        channel = self.space.visible_channel(args.get("channel"))
+        ts = str(args.get("message_ts") or "")
+        message = self.space.find_message(channel.id, ts)
+        if message is None:
+            raise SlackError("message_not_found")
+        link = f"https://{TEAM_DOMAIN}.slack.com/archives/{channel.id}/p{ts.replace('.', '')}"
+        thread = message.data.get("thread_ts")
+        if thread and thread != ts:
+            link += f"?thread_ts={thread}&cid={channel.id}"
+        return {"channel": channel.id, "permalink": link}
+
     def chat_post_ephemeral(self, args: dict[str, Any], token: str) -> dict[str, Any]:
         channel = self._postable(args.get("channel"))
         user_id = args.get("user")

@@ -75,6 +75,7 @@ class WebApi:
             "views.push": methods.views_push,
             "chat.postMessage": methods.chat_post_message,
             "chat.update": methods.chat_update,
+            "chat.getPermalink": methods.chat_get_permalink,
             "chat.postEphemeral": methods.chat_post_ephemeral,
             "conversations.open": methods.conversations_open,
             "files.getUploadURLExternal": methods.files_get_upload_url,

@@ -73,6 +73,8 @@ class Approval(BaseModel):
     votes: tuple[Vote, ...] = ()
     notices: tuple[Notice, ...] = ()
     ending: Ending | None = None
+    link: str | None = None
+    """A link to the requester's message, for the approvers' messages."""
 
     @property
     def approvals(self) -> tuple[Vote, ...]:

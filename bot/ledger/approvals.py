@@ -54,10 +54,19 @@ class ApprovalSteps(Replica):
             updated_at=now(),
         )
 
-    async def approval_message(self, request_id: str, *, channel: str, ts: str) -> Record:
-        """The requester's message is in Slack: the ending, and the run's messages later, go there."""
-        allowed = frozenset({RequestState.ASKING_APPROVAL})
-        return await self._update(request_id, allowed, "record its message", message_channel=channel, message_ts=ts)
+    async def approval_message(self, request_id: str, *, channel: str, ts: str, link: str | None) -> Record:
+        """The requester's message is in Slack (``link`` to it, if Slack gave one): the ending, and the run's
+        messages later, go there."""
+
+        def change(record: Record) -> dict[str, Any] | None:
+            if record.state is not RequestState.ASKING_APPROVAL or record.approval is None:
+                raise IllegalTransition(request_id, record.state, "record its message")
+            if record.owner not in (None, self.owner):
+                raise LostLease(request_id, record.state, record.owner)
+            approval = record.approval.model_copy(update={"link": link})
+            return {"message_channel": channel, "message_ts": ts, "approval": _dump(approval)}
+
+        return await self._locked(request_id, change)
 
     async def approval_notice(self, request_id: str, notice: Notice) -> Record:
         """An approvers' message is in Slack: its buttons count from now on."""

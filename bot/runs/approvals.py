@@ -107,12 +107,16 @@ class Approvals:
             thread = await self.threads.post_parent(
                 request, approval_messages.waiting_message(request, form, approval), submitted=False
             )
-            record = await self.ledger.approval_message(request_id, channel=thread.channel_id, ts=thread.ts)
+            link = await self.threads.permalink(thread)
+            record = await self.ledger.approval_message(request_id, channel=thread.channel_id, ts=thread.ts, link=link)
         await self._notify(record, form, approval.users, approval.groups)
         try:
-            await self.ledger.awaiting_approval(request_id)
+            record = await self.ledger.awaiting_approval(request_id)
         except IllegalTransition:  # decided while the messages went out: that decision's replica goes on
             log.info("request=%s was decided while its approvers were being asked", request_id)
+            return
+        asked = len(record.approval.notices) if record.approval else 0
+        log.info("request=%s waits for its approvers: %d message(s) asked them", request_id, asked)
 
     async def _notify(
         self,
@@ -166,8 +170,13 @@ class Approvals:
         groups read from Slack now)."""
         record = await self.ledger.get(request_id)
         approval = record.approval if record is not None else None
-        if record is None or approval is None or not approval.noticed(clicked.channel_id, clicked.ts):
+        if record is None or approval is None:
             return "This button does not belong to a request the bot knows. Nothing was decided."
+        if not approval.noticed(clicked.channel_id, clicked.ts):  # a forged value, or a copy never recorded
+            return (
+                "The bot does not take decisions on this request from this message. Nothing was decided; decide "
+                "from the latest message the bot sent you about it."
+            )
         if record.state not in (RequestState.ASKING_APPROVAL, RequestState.AWAITING_APPROVAL):
             return "This request is no longer waiting for approval. Nothing was decided."
         if decider.user_id == record.requester_id:

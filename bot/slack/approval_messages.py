@@ -22,7 +22,7 @@ from bot.ledger import Approval, Ending, NoticeKind
 from bot.models import JobForm, RunRequest
 from bot.policy import describe_duration
 from bot.slack.messages import input_rows, input_sections
-from bot.slack.text import channel_link, context, escape, fallback, mention, section
+from bot.slack.text import channel_link, context, escape, fallback, link, mention, section
 
 APPROVE_ACTION_ID = "approval_approve"
 DENY_ACTION_ID = "approval_deny"
@@ -105,10 +105,11 @@ def approver_message(
     ending = ending_line(approval)
     lead = LEADS[kind] if ending is None else ""
     asks = f"{lead}{mention(request.requester_id)} asks to run *{job}*{dry} in {channel_link(request.channel_id)}."
+    thread = f"{link(approval.link, 'Open the request in its channel')} · " if approval.link else ""
     blocks: list[Block] = [
         section(asks if ending is None else f"{ending}\n{asks}"),
         *input_sections(input_rows(request.inputs, form)),
-        context(" ".join(text for text in (_needs(approval), _progress(approval)) if text)),
+        context(thread + " ".join(text for text in (_needs(approval), _progress(approval)) if text)),
     ]
     if approval.ending is None:
         blocks.append(_decide(request.request_id))

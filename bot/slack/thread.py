@@ -110,6 +110,15 @@ class SlackThreads:
             channel = dm.channel_id
         return await self._patiently(lambda: self._post(channel, message))
 
+    async def permalink(self, thread: Thread) -> str | None:
+        """A link to the message (``chat.getPermalink``); None when Slack gives none (it is only shown)."""
+        try:
+            answer = await self.client.chat_getPermalink(channel=thread.channel_id, message_ts=thread.ts)
+        except Exception as exc:
+            log.info("no link to message %s in %s: %s", thread.ts, thread.channel_id, _describe(exc))
+            return None
+        return str(answer.get("permalink") or "") or None
+
     async def rewrite(self, thread: Thread, message: Message) -> None:
         """Replace a message the bot posted (an approver's, once decided); a failure is logged, never raised."""
         workspace = DEFAULT_WORKSPACE

@@ -86,6 +86,8 @@ def test_two_distinct_approvers_run_it_once_and_the_requester_never_counts(
     bob_dm = asked(people, OTHER_USER)
     carol_dm = asked(people, CAROL)
     assert people.dm_with(DAVE) is None  # not an approver: never asked
+    link = f"https://standin.slack.com/archives/{CHANNEL}/p{waiting['ts'].replace('.', '')}"
+    assert link in json.dumps(bob_dm["blocks"])  # the approver finds the requester's message
 
     click(people, USER, APPROVE, bob_dm)  # the requester, in the group, clicking another's message
     told(people, USER, "asked for this yourself")
@@ -153,6 +155,7 @@ def test_a_wait_survives_the_bots_restart_and_runs_once(
     start_connected(chatops, people, ACCESS_POLICY=policy(count=1), HEARTBEAT_SECONDS="1")
     _, before = ask_full(people, "restart.full@example.com")
     carol_dm = asked(people, CAROL)
+    people.wait_for(lambda: "waits for its approvers" in chatops.output(), timeout=30)  # past the README's window
     kill(chatops)
 
     start_connected(chatops, people, ACCESS_POLICY=policy(count=1), HEARTBEAT_SECONDS="1")
@@ -217,3 +220,24 @@ def test_a_request_only_its_requester_could_approve_is_refused_in_the_form(peopl
     shown = people.wait_for(lambda: (v := people.current_view(USER)) and "Not sent" in json.dumps(v) and v, timeout=30)
     assert "only 0 person(s) other than you" in json.dumps(shown)
     assert people.messages(CHANNEL)[before:] == [] and people.dm_with(USER) is None
+
+
+def test_killed_while_asking_the_approvers_it_asks_the_rest_once_after_the_restart(
+    people: SlackStandIn, chatops, meraki, nautobot: NautobotStack
+) -> None:
+    start_connected(chatops, people, ACCESS_POLICY=policy(count=1), HEARTBEAT_SECONDS="1")
+    people.hold_reply("conversations.open", 20, when=lambda args: args.get("users") == CAROL)  # the first asked
+    waiting, before = ask_full(people, "asking.full@example.com")
+    people.wait_for(lambda: any(c.method == "conversations.open" for c in people.calls), timeout=30)
+    kill(chatops)  # the requester's message is out; no approver has been asked yet
+    assert people.dm_with(OTHER_USER) is None
+
+    start_connected(chatops, people, ACCESS_POLICY=policy(count=1), HEARTBEAT_SECONDS="1")
+    bob_dm = asked(people, OTHER_USER)
+    asked(people, CAROL)
+    click(people, OTHER_USER, APPROVE, bob_dm)
+    assert_once(nautobot, people, meraki, before, "asking.full@example.com")
+    for person in (OTHER_USER, CAROL):
+        assert len(people.messages(people.dm_with(person) or "")) == 1  # each asked once
+    parents = [m for m in people.messages(CHANNEL)[before:] if WITHDRAW in json.dumps(m.get("history"))]
+    assert [m["ts"] for m in parents] == [waiting["ts"]]  # the one requester's message became the run's

@@ -34,7 +34,7 @@ async def _waiting(ledger: Ledger, approval: Approval, request_id: str = "V1") -
     request = RunRequest(request_id=request_id, requester_id="U0ALICE", channel_id="C0", job_name="Create", inputs={})
     await ledger.record(request)
     await ledger.ask_approval(request_id, approval)
-    await ledger.approval_message(request_id, channel="C0", ts="1.0")
+    await ledger.approval_message(request_id, channel="C0", ts="1.0", link="https://acme.slack.com/archives/C0/p10")
     await ledger.approval_notice(request_id, Notice(channel="D0BOB", ts="2.0", person="U0BOB"))
     await ledger.approval_notice(request_id, Notice(channel="D0BOB", ts="2.0", person="U0BOB"))  # once
     await ledger.awaiting_approval(request_id)

@@ -23,9 +23,11 @@ from bot.listeners import Listeners
 from bot.listeners.parts import Parts, SlashCommand
 from bot.metrics import Metrics
 from bot.nautobot import ChatOpsApp, FormCache, FormCaches, NautobotClient, ResultReader
+from bot.nautobot.approvers import ApproverLookup
 from bot.nautobot.events import EventSource
 from bot.runs.core import Runs
 from bot.runs.follow import Follower
+from bot.runs.nautobot_approvers import NautobotApprovers
 from bot.settings import Settings
 from bot.slack.client import slack_client
 from bot.slack.pacing import ChannelPacer
@@ -121,6 +123,8 @@ def wire(
     events: EventSource | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rate: RateLimit | None = None,
+    approvers_channel: str | None = None,
+    approval_remind: float = 3600.0,
 ) -> Listeners:
     """The core (threads, follower, runs) and the listeners of every command on top of it, from the clients given."""
     metrics = metrics or Metrics()
@@ -139,6 +143,9 @@ def wire(
         reader=reader,
         events=events,
         sleep=sleep,
+        approvers=NautobotApprovers(
+            ApproverLookup(nautobot), threads, ledger, channel=approvers_channel, remind_after=approval_remind
+        ),
     )
     runs = Runs(
         ledger=ledger,
@@ -191,6 +198,8 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
         reader=reader,
         events=events,
         rate=RateLimit(settings.rate_limit_commands, settings.rate_limit_seconds, registry=metrics.registry),
+        approvers_channel=settings.nautobot_approvers_channel,
+        approval_remind=settings.nautobot_approval_remind_seconds,
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     bolt_logger = logging.getLogger("slack_bolt.AsyncApp")

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.command_bindings import DEFAULT_COMMANDS, REPLACED, SLASH_COMMAND, CommandBinding, commands_text
 from bot.policy import AccessPolicy, policy_file, policy_text
+from bot.policy.audience import CHANNEL_ID
 
 HINTS = {
     "slack_bot_token": "the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page",
@@ -185,6 +186,11 @@ class Settings(NautobotSettings):
     nautobot_chatops: bool = False
     nautobot_chatops_command: str = Field(default="meraki", min_length=1, max_length=64)
     nautobot_chatops_cache_seconds: float = Field(default=30, ge=0)
+    # A run Nautobot holds for approval: its approvers found through their nautobot-chatops account links are
+    # told directly, and this channel (a Slack channel id) too, or alone when none can be found; reminded once
+    # after NAUTOBOT_APPROVAL_REMIND_SECONDS without a decision (0: never).
+    nautobot_approvers_channel: str | None = None
+    nautobot_approval_remind_seconds: float = Field(default=3600, ge=0)
     # Several replicas on one ledger: each holds the requests it works on for LEASE_SECONDS at a time and
     # renews them every HEARTBEAT_SECONDS; a request whose lease ran out is taken over by another replica.
     replica_id: str | None = Field(default=None, min_length=1, max_length=255)
@@ -264,6 +270,17 @@ class Settings(NautobotSettings):
                 "ACCESS_POLICY / ACCESS_POLICY_FILE (its restrict part still applies)"
             )
         return value
+
+    @field_validator("nautobot_approvers_channel", mode="before")
+    @classmethod
+    def _approvers_channel(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None  # NAUTOBOT_APPROVERS_CHANNEL= in an env file: no channel, as when it is left out
+        if isinstance(value, str) and not CHANNEL_ID.match(value.strip()):
+            raise ValueError(
+                f"{value!r} is not a Slack channel id: give the channel's id (C…, G…), found in the channel's details"
+            )
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("nautobot_chatops_command")
     @classmethod

@@ -46,6 +46,14 @@ grant(
         "changed_object_type__model": "chatopsaccountlink",
     },
 )
+# Nautobot 3.x: find who may decide a run it holds for approval (the scheduled job's approval workflow, its
+# stages, the approver group's users); 2.4 has no approval workflows.
+if ContentType.objects.filter(app_label="extras", model="approvalworkflow").exists():
+    grant(
+        "meraki-chatops: find the approvers of a run held for approval",
+        ["view"],
+        ["extras.approvalworkflow", "extras.approvalworkflowstage", "users.user"],
+    )
 # The test-only Job "Every Variable Type" offers statuses in its ObjectVar selects: what the README asks
 # of an operator whose Job has ObjectVars (view on the models they name).
 grant("meraki-chatops tests: view the statuses the test Job offers", ["view"], ["extras.status"])

@@ -123,7 +123,18 @@ def _v4_approvals(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_requests_approval_due ON requests (state, approval_due)"))
 
 
-MIGRATIONS: Sequence[Migration] = (_v1_create_requests, _v2_create_audit, _v3_owners_and_leases, _v4_approvals)
+def _v5_nautobot_approvals(conn: Connection) -> None:
+    """Version 5: where the bot told Nautobot's approvers of a run Nautobot holds for approval (JSON)."""
+    conn.execute(text(f"ALTER TABLE requests ADD COLUMN nautobot_approval {JSON().compile(dialect=conn.dialect)}"))
+
+
+MIGRATIONS: Sequence[Migration] = (
+    _v1_create_requests,
+    _v2_create_audit,
+    _v3_owners_and_leases,
+    _v4_approvals,
+    _v5_nautobot_approvals,
+)
 """Step ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``; only ever append."""
 
 

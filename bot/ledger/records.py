@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ConfigDict
 
 from bot.ledger.approval import Approval
+from bot.ledger.nautobot_approval import NautobotApproval
 from bot.models import InputValue, RunRequest, RunStatus
 
 
@@ -138,6 +139,8 @@ class Record(RunRequest):
     """Who must approve it and what they decided; None for a request that needed no approval."""
     approval_due: datetime | None = None
     """When its next approval timer (remind, escalate, expire) fires, while it waits for approval."""
+    nautobot_approval: NautobotApproval | None = None
+    """Where the bot told Nautobot's approvers of a run Nautobot holds for approval; None: nobody was told."""
 
     @property
     def final(self) -> bool:

@@ -88,6 +88,7 @@ class RequestRow(Base):
     resumes: Mapped[int] = mapped_column(Integer, default=0)
     approval: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     approval_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    nautobot_approval: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 REQUESTS: Table = Base.metadata.tables[RequestRow.__tablename__]

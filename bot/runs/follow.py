@@ -22,6 +22,7 @@ from bot.nautobot import NautobotClient, NautobotError, ResultReader
 from bot.nautobot.event_payload import APPROVAL_DENIED
 from bot.nautobot.events import EventSource
 from bot.nautobot.wakeups import CANCEL_ASKED, JOB_STARTED, Wakeups
+from bot.runs.nautobot_approvers import NoApprovers
 from bot.runs.pace import STARTED_SETTLE, ApprovalPace, RunPace
 from bot.slack.thread import SlackThreads, Thread
 
@@ -55,7 +56,9 @@ class Follower:
         reader: ResultReader | None = None,
         events: EventSource | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        approvers: NoApprovers | None = None,
     ):
+        self.approvers = approvers or NoApprovers()
         self.metrics = metrics or Metrics()
         self.events = events
         self.wakeups = events.wakeups if events is not None else Wakeups(sleep=sleep)
@@ -167,6 +170,8 @@ class Follower:
                 return None
             if time.monotonic() - started > self.timeout + LATE_WINDOW:
                 return None  # still pending a day later: a restarted bot looks again
+            if state == "pending":  # still waiting for a decision (Nautobot answered): its approvers are told
+                await self.approvers.waiting(request, form, scheduled_id, self._where(request, thread))
             pace.woken(await self._pause(scheduled_id, pace.next(approved=state in APPROVED_STATES)))
 
     async def _approved(
@@ -175,6 +180,7 @@ class Follower:
         log.info("approved request=%s scheduled=%s result=%s", request.request_id, scheduled_id, run.result_id)
         if self.ledger is not None:
             await self.ledger.approved(request.request_id, run.result_id)
+        await self.approvers.decided(request, form, self._where(request, thread), "approved")
         if not run.status.is_final:  # a finished run shows its final status after its log
             await self.show(request, form, run, thread, run.status, unless_waiting=True)
         return await self.follow(request, form, run, thread)
@@ -287,6 +293,7 @@ class Follower:
         self, request: RunRequest, form: JobForm | None, thread: Thread, status: RunStatus, url: str
     ) -> None:
         await self.show(request, form, None, thread, status, nautobot_url=url)
+        await self.approvers.decided(request, form, self._where(request, thread), status.value)
         if self.ledger is not None:
             await self.ledger.closed_unrun(request.request_id, status)
         self._moved.pop(request.request_id, None)

@@ -1,0 +1,178 @@
+"""Who may decide a run Nautobot holds for approval, and who decided it, as Nautobot's REST API tells.
+
+Nautobot 3.x (approval workflows): the scheduled job's workflow → its stage waiting for a decision (the lowest
+``sequence`` still pending) → that stage definition's approver group → the group's users → each user's
+nautobot-chatops account link for Slack. Four list requests, whatever the number of approvers:
+
+- ``GET /api/extras/approval-workflows/?object_under_review_object_id=<scheduled job>``
+- ``GET /api/extras/approval-workflow-stages/?approval_workflow=<id>&depth=1`` (the stage definition nested,
+  naming its ``approver_group``; the stages' ``responses`` name who decided, with their user at ``depth=2``)
+- ``GET /api/users/users/?groups_id=<group>`` (or ``groups=<name>`` when only the name is given)
+- ``GET /api/extras/object-changes/?changed_object_type=nautobot_chatops.chatopsaccountlink``
+
+nautobot-chatops lists only the caller's own account links (its list view filters by the requesting user), so
+the links are read from Nautobot's change log, as :meth:`bot.nautobot.chatops.ChatOpsApp.linked_user` does:
+each link's latest change holds its current fields (a deleted link's latest change is its deletion). A link
+whose changes the change log no longer keeps (``CHANGELOG_RETENTION``, 90 days by default) is not found.
+
+Nautobot 2.4 (``Job.approval_required``) names no approvers: whoever holds an ObjectPermission with the
+``approve`` action on the Job may approve, and such a permission's ``constraints`` are arbitrary queries the
+bot cannot evaluate (and reading permissions needs a view on them the bot's token should not have). So on 2.4
+:meth:`ApproverLookup.approvers` finds nobody and only the approvers' channel is told; who approved is read
+from the scheduled job's ``approved_by_user`` (a denial deletes the scheduled job, and with it who denied).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.nautobot.chatops import PLATFORM_SLUG
+from bot.nautobot.client import NautobotClient
+from bot.nautobot.rest import segment
+
+LINK_TYPE = "nautobot_chatops.chatopsaccountlink"
+PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class Approvers:
+    """Who may decide, as far as the bot could find them."""
+
+    slack_users: tuple[str, ...] = ()
+    """Slack user ids of the approvers with a Slack account link, in the order Nautobot lists the users."""
+    usernames: tuple[str, ...] = ()
+    """Every approver Nautobot names (linked or not)."""
+    group: str = ""
+
+
+class ApproverLookup:
+    """The lookups, with the bot's own token (see the module's description for the requests)."""
+
+    def __init__(self, nautobot: NautobotClient) -> None:
+        self.nautobot = nautobot
+
+    async def workflows(self) -> bool:
+        """Whether this Nautobot holds runs by approval workflows (3.x): asks its version if not known yet."""
+        if not self.nautobot.capabilities.known:
+            await self.nautobot.status()
+        return self.nautobot.capabilities.version is not None and self.nautobot.capabilities.version >= (3, 0)
+
+    async def approvers(self, scheduled_id: str) -> Approvers:
+        """The approvers of the stage waiting for a decision; raises :class:`NautobotError` when Nautobot refuses a
+        lookup (e.g. the token may not view approval workflows or users). Nobody on Nautobot 2.4."""
+        if not await self.workflows():
+            return Approvers()
+        stages = await self._stages(scheduled_id, depth=1)
+        pending = sorted(
+            (stage for stage in stages if _value(stage.get("state")).lower() == PENDING),
+            key=lambda stage: _sequence(stage.get("approval_workflow_stage_definition")),
+        )
+        if not pending:
+            return Approvers()
+        group = _mapping(pending[0].get("approval_workflow_stage_definition")).get("approver_group")
+        users = await self._group_users(group)
+        usernames = tuple(str(user.get("username") or user.get("display") or "") for user in users)
+        links = await self._slack_links({str(user.get("id")) for user in users if user.get("id")})
+        slack = tuple(dict.fromkeys(links[str(user["id"])] for user in users if str(user.get("id")) in links))
+        return Approvers(slack_users=slack, usernames=tuple(name for name in usernames if name), group=_label(group))
+
+    async def deciders(self, scheduled_id: str) -> tuple[str, ...]:
+        """The Nautobot usernames of who decided, as Nautobot names them (empty when it does not)."""
+        if await self.workflows():
+            stages = await self._stages(scheduled_id, depth=2)
+            return tuple(dict.fromkeys(_deciders(stages)))
+        record = await self.nautobot.get_object(
+            f"/api/extras/scheduled-jobs/{segment(scheduled_id)}/",
+            what="read who approved the scheduled job",
+            params={"depth": "1"},
+        )
+        approver = _label((record or {}).get("approved_by_user"))
+        return (approver,) if approver else ()
+
+    async def _stages(self, scheduled_id: str, *, depth: int) -> list[dict[str, Any]]:
+        workflows = await self.nautobot.list_objects(
+            "/api/extras/approval-workflows/",
+            what="find the approval workflow of the scheduled job",
+            params=[("object_under_review_object_id", scheduled_id)],
+            page_size=10,
+        )
+        if not workflows:
+            return []
+        return await self.nautobot.list_objects(
+            "/api/extras/approval-workflow-stages/",
+            what="read the stages of the approval workflow",
+            params=[("approval_workflow", str(workflows[0].get("id"))), ("depth", str(depth))],
+            page_size=50,
+        )
+
+    async def _group_users(self, group: Any) -> list[dict[str, Any]]:
+        """The users of the approver group, given as its name (``depth=1``) or a reference with its id."""
+        if isinstance(group, Mapping) and group.get("id") is not None:
+            by = ("groups_id", str(group["id"]))
+        elif isinstance(group, str) and group:
+            by = ("groups", group)
+        else:
+            return []
+        what = "list the approver group's users"
+        users = await self.nautobot.list_objects("/api/users/users/", what=what, params=[by])
+        return [user for user in users if user.get("is_active", True)]
+
+    async def _slack_links(self, user_ids: set[str]) -> dict[str, str]:
+        """Nautobot user id → the Slack user id its account link names, from each link's latest change."""
+        if not user_ids:
+            return {}
+        changes = await self.nautobot.list_objects(
+            "/api/extras/object-changes/",
+            what="find ChatOps account links in Nautobot's change log",
+            params=[("changed_object_type", LINK_TYPE)],
+        )
+        latest: dict[str, dict[str, Any]] = {}
+        for change in sorted(changes, key=lambda change: str(change.get("time") or "")):
+            link_id = str(change.get("changed_object_id") or "")
+            if link_id:
+                latest[link_id] = change
+        found: dict[str, str] = {}
+        for change in latest.values():
+            data = _mapping(change.get("object_data"))
+            owner = data.get("nautobot_user")
+            owner_id = str(owner.get("id") if isinstance(owner, Mapping) else owner or "")
+            slack_id = str(data.get("user_id") or "")
+            live = _value(change.get("action")).lower() != "delete"
+            if live and owner_id in user_ids and _value(data.get("platform")) == PLATFORM_SLUG and slack_id:
+                found.setdefault(owner_id, slack_id)
+        return found
+
+
+def _deciders(stages: Iterable[Mapping[str, Any]]) -> Iterable[str]:
+    """Who approved or denied in any stage, in stage order."""
+    for stage in sorted(stages, key=lambda stage: _sequence(stage.get("approval_workflow_stage_definition"))):
+        for response in stage.get("responses") or ():
+            if isinstance(response, Mapping) and _value(response.get("state")).lower() in ("approved", "denied"):
+                name = _label(response.get("user"))
+                if name:
+                    yield name
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _value(value: Any) -> str:
+    """A choice as Nautobot sends it: a plain value, or ``{"value": …, "label": …}``."""
+    return str(value.get("value") if isinstance(value, Mapping) else value or "")
+
+
+def _label(value: Any) -> str:
+    """A user or group as Nautobot names it: its name (``username``, ``name``, ``display``), never only an id."""
+    if isinstance(value, Mapping):
+        return str(value.get("username") or value.get("name") or value.get("display") or "")
+    return str(value or "") if isinstance(value, str) else ""
+
+
+def _sequence(definition: Any) -> int:
+    try:
+        return int(_mapping(definition).get("sequence") or 0)
+    except (TypeError, ValueError):
+        return 0

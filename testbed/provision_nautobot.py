@@ -47,12 +47,19 @@ grant(
     },
 )
 # Nautobot 3.x: find who may decide a run it holds for approval (the scheduled job's approval workflow, its
-# stages, the approver group's users); 2.4 has no approval workflows.
+# stages, the approver group's users) and who decided it (the stages' responses, shown only to a user who may view
+# them); 2.4 has no approval workflows.
 if ContentType.objects.filter(app_label="extras", model="approvalworkflow").exists():
     grant(
         "meraki-chatops: find the approvers of a run held for approval",
         ["view"],
-        ["extras.approvalworkflow", "extras.approvalworkflowstage", "users.user"],
+        [
+            "extras.approvalworkflow",
+            "extras.approvalworkflowstage",
+            "extras.approvalworkflowstagedefinition",
+            "extras.approvalworkflowstageresponse",
+            "users.user",
+        ],
     )
 # The test-only Job "Every Variable Type" offers statuses in its ObjectVar selects: what the README asks
 # of an operator whose Job has ObjectVars (view on the models they name).

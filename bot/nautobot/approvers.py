@@ -6,7 +6,9 @@ nautobot-chatops account link for Slack. Four list requests, whatever the number
 
 - ``GET /api/extras/approval-workflows/?object_under_review_object_id=<scheduled job>``
 - ``GET /api/extras/approval-workflow-stages/?approval_workflow=<id>&depth=1`` (the stage definition nested,
-  naming its ``approver_group``; the stages' ``responses`` name who decided, with their user at ``depth=2``)
+  naming its ``approver_group`` by name, when the token may view stage definitions; else one more read of the
+  definition; the stages' ``responses`` name who decided, with their user at ``depth=2``, and only to a token
+  that may view ``extras.approvalworkflowstageresponse``)
 - ``GET /api/users/users/?groups_id=<group>`` (or ``groups=<name>`` when only the name is given)
 - ``GET /api/extras/object-changes/?changed_object_type=nautobot_chatops.chatopsaccountlink``
 
@@ -71,7 +73,7 @@ class ApproverLookup:
         )
         if not pending:
             return Approvers()
-        group = _mapping(pending[0].get("approval_workflow_stage_definition")).get("approver_group")
+        group = (await self._definition(pending[0].get("approval_workflow_stage_definition"))).get("approver_group")
         users = await self._group_users(group)
         usernames = tuple(str(user.get("username") or user.get("display") or "") for user in users)
         links = await self._slack_links({str(user.get("id")) for user in users if user.get("id")})
@@ -106,6 +108,15 @@ class ApproverLookup:
             params=[("approval_workflow", str(workflows[0].get("id"))), ("depth", str(depth))],
             page_size=50,
         )
+
+    async def _definition(self, nested: Any) -> Mapping[str, Any]:
+        """The stage's definition: as nested in the stage, or read when Nautobot nested only a reference (a token
+        that may not view stage definitions)."""
+        definition = _mapping(nested)
+        if "approver_group" in definition or not definition.get("id"):
+            return definition
+        path = f"/api/extras/approval-workflow-stage-definitions/{segment(str(definition['id']))}/"
+        return await self.nautobot.get_object(path, what="read the approval stage's definition") or {}
 
     async def _group_users(self, group: Any) -> list[dict[str, Any]]:
         """The users of the approver group, given as its name (``depth=1``) or a reference with its id."""

@@ -16,6 +16,7 @@ from bot.models import JobForm, RunRequest
 from bot.nautobot import Capabilities
 from bot.nautobot.approvers import ApproverLookup, Approvers
 from bot.runs.nautobot_approvers import NautobotApprovers
+from bot.settings import Settings, SettingsError, load_settings
 from bot.slack.nautobot_approval_messages import Decision, approvers_message, decided_reply, nobody_told_reply
 from bot.slack.pacing import ChannelPacer
 from bot.slack.thread import SlackThreads, Thread
@@ -354,3 +355,36 @@ async def test_a_slack_outage_never_ends_the_follow(
 
 def test_capabilities_name_the_approval_kind() -> None:
     assert Capabilities((3, 2)).approvals == "approval workflows"
+
+
+# -- the settings --------------------------------------------------------------------------------------------
+
+SETTINGS = {
+    "slack_bot_token": "xox" + "b-1-2-approvers",
+    "slack_app_token": "xa" + "pp-1-A0-3-approvers",
+    "nautobot_url": "https://nautobot.example.com",
+    "nautobot_token": "0123456789abcdef" * 2 + "01234567",
+}
+
+
+def test_the_approvers_channel_is_a_channel_id_or_left_out(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    assert load_settings(Settings, **SETTINGS).nautobot_approvers_channel is None
+    assert load_settings(Settings, **SETTINGS).nautobot_approval_remind_seconds == 3600
+    assert load_settings(Settings, **SETTINGS, nautobot_approvers_channel=" ").nautobot_approvers_channel is None
+    assert load_settings(Settings, **SETTINGS, nautobot_approvers_channel="C0APPROVE").nautobot_approvers_channel
+    with pytest.raises(SettingsError, match="NAUTOBOT_APPROVERS_CHANNEL: '#approvers' is not a Slack channel id"):
+        load_settings(Settings, **SETTINGS, nautobot_approvers_channel="#approvers")
+    with pytest.raises(SettingsError, match="NAUTOBOT_APPROVAL_REMIND_SECONDS"):
+        load_settings(Settings, **SETTINGS, nautobot_approval_remind_seconds=-1)
+
+
+async def test_a_stage_definition_nested_as_a_reference_is_read(nautobot: FakeNautobot, lookup: ApproverLookup) -> None:
+    pending = stage("Pending")
+    pending["approval_workflow_stage_definition"] = {"id": "def-1", "object_type": "x", "url": "u"}
+    on_3_2(nautobot, pending)
+    nautobot.on("GET", "/api/extras/approval-workflow-stage-definitions/def-1/", ok({"approver_group": GROUP}))
+
+    assert (await lookup.approvers(SCHEDULED_ID)).slack_users == ("U0ADMIN2",)

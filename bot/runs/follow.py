@@ -22,7 +22,7 @@ from bot.nautobot import NautobotClient, NautobotError, ResultReader
 from bot.nautobot.event_payload import APPROVAL_DENIED
 from bot.nautobot.events import EventSource
 from bot.nautobot.wakeups import CANCEL_ASKED, JOB_STARTED, Wakeups
-from bot.runs.nautobot_approvers import NoApprovers
+from bot.runs.nautobot_approvers import TellingNobody
 from bot.runs.pace import STARTED_SETTLE, ApprovalPace, RunPace
 from bot.slack.thread import SlackThreads, Thread
 
@@ -56,9 +56,9 @@ class Follower:
         reader: ResultReader | None = None,
         events: EventSource | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        approvers: NoApprovers | None = None,
+        approvers: TellingNobody | None = None,
     ):
-        self.approvers = approvers or NoApprovers()
+        self.approvers = approvers or TellingNobody()
         self.metrics = metrics or Metrics()
         self.events = events
         self.wakeups = events.wakeups if events is not None else Wakeups(sleep=sleep)

@@ -41,7 +41,7 @@ NAMED_OUTCOMES = frozenset({"approved", "denied"})
 """Outcomes a person decided: Nautobot may say who."""
 
 
-class NoApprovers:
+class TellingNobody:
     """A follower that tells nobody (built without Nautobot's approvers)."""
 
     async def waiting(self, request: RunRequest, form: JobForm | None, scheduled_id: str, thread: Thread) -> None:
@@ -51,7 +51,7 @@ class NoApprovers:
         """Nautobot decided: ``approved``, ``denied``, ``cancelled`` or ``failed`` (see :class:`Decision`)."""
 
 
-class NautobotApprovers(NoApprovers):
+class NautobotApprovers(TellingNobody):
     """Tells Nautobot's approvers of the runs it holds (see the module's description)."""
 
     def __init__(

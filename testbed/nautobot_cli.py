@@ -1,4 +1,4 @@
-"""``python -m testbed.nautobot_stack [template|serve]``: build the template ahead of a test run, or
+"""``python -m testbed.nautobot_cli [template|serve]``: build the template ahead of a test run, or
 keep a whole stack up to explore by hand."""
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from testbed.nautobot_template import ensure_template
 
 
 def main() -> None:
-    """``python -m testbed.nautobot_stack [template|serve]``, from the repository root.
+    """``python -m testbed.nautobot_cli [template|serve]``, from the repository root.
 
     ``template`` builds the migrated template ahead of a test run; ``serve`` starts the whole
     stack with a seeded Meraki stand-in and keeps it up until interrupted, to explore by hand.
     ``TEST_NAUTOBOT=2.4`` picks the long-term release instead of 3.2.
     """
     command = sys.argv[1] if len(sys.argv) > 1 else "template"
+    if command not in ("template", "serve"):
+        sys.exit("usage: python -m testbed.nautobot_cli [template|serve]")
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"meraki-chatops-{command}"
     workdir.mkdir(parents=True, exist_ok=True)
     with machine_lock():
@@ -54,3 +56,7 @@ def main() -> None:
                 signal.sigwait({signal.SIGINT, signal.SIGTERM})
             finally:
                 stack.stop()
+
+
+if __name__ == "__main__":
+    main()

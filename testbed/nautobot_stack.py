@@ -13,7 +13,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +21,6 @@ from pathlib import Path
 import httpx
 
 from testbed.nautobot_machine import (
-    CHECKOUT,
     EVENTS_URL,
     REDIS_BROKER_DB,
     REDIS_CACHE_DB,
@@ -336,13 +334,3 @@ class NautobotStack:
 
     def set_job_enabled(self, enabled: bool, name: str = JOB_NAME) -> None:
         self.admin.patch(f"/api/extras/jobs/{self.job_ids[name]}/", json={"enabled": enabled}).raise_for_status()
-
-
-if __name__ == "__main__":
-    # Run as a file (``python testbed/nautobot_stack.py``), only this folder is on sys.path;
-    # the command line and the modules it imports are reached as ``testbed``, from the repository root.
-    if str(CHECKOUT) not in sys.path:
-        sys.path.insert(0, str(CHECKOUT))
-    from testbed.nautobot_cli import main
-
-    main()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from bench.nautobot_standin import Run
 from bench.processes import Sample
 from testbed.slack_replies import Call
-from testbed.slack_socket import Envelope
+from testbed.slack_state import Envelope
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

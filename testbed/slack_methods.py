@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from testbed.block_kit import MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
 from testbed.slack_constants import (
-    APP_ID,
     BOT_ID,
     BOT_USER_ID,
     BOT_USER_NAME,
@@ -19,24 +18,8 @@ from testbed.slack_constants import (
     TEAM_NAME,
 )
 from testbed.slack_replies import SlackError
-from testbed.slack_workspace import Channel, Upload, assign_ids, random_id
-
-if TYPE_CHECKING:
-    from testbed.slack_server import StandInServer
-
-
-def bot_message(content: dict[str, Any], ts: str) -> dict[str, Any]:
-    """A message as the app's bot user posts it."""
-    return {
-        "type": "message",
-        "user": BOT_USER_ID,
-        "bot_id": BOT_ID,
-        "app_id": APP_ID,
-        "team": TEAM_ID,
-        "ts": ts,
-        **content,
-        "bot_profile": {"id": BOT_ID, "app_id": APP_ID, "name": BOT_USER_NAME},
-    }
+from testbed.slack_state import SharedState
+from testbed.slack_workspace import Channel, Upload, assign_ids, bot_message, random_id
 
 
 class WebMethods:
@@ -45,7 +28,7 @@ class WebMethods:
     Called with the stand-in's lock held.
     """
 
-    def __init__(self, standin: StandInServer) -> None:
+    def __init__(self, standin: SharedState) -> None:
         self.s = standin
         self.space = standin._workspace
 
@@ -63,7 +46,7 @@ class WebMethods:
         }
 
     def apps_connections_open(self, args: dict[str, Any], token: str) -> dict[str, Any]:
-        return {"url": self.s._hub.issue_ticket_url()}
+        return {"url": self.s.issue_ticket_url()}
 
     # -- views -------------------------------------------------------------------------
 

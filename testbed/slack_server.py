@@ -15,18 +15,16 @@ from testbed.block_kit import validate_message_blocks
 from testbed.slack_constants import (
     ACK_TIMEOUT,
     APP_SCOPES,
-    DEFAULT_BOT_SCOPES,
     DEFAULT_CHAT_UPDATE_LIMIT,
     DEFAULT_POST_MESSAGE_LIMIT,
     MAX_RESPONSE_URL_USES,
     TRIGGER_TTL,
     RateLimit,
 )
-from testbed.slack_methods import bot_message
-from testbed.slack_replies import Call, Faults, Hold, Limiter
-from testbed.slack_socket import Envelope, SocketHub
+from testbed.slack_socket import SocketHub
+from testbed.slack_state import SharedState
 from testbed.slack_web_api import WebApi
-from testbed.slack_workspace import User, Workspace
+from testbed.slack_workspace import User, bot_message
 
 
 async def _read_upload_bytes(request: web.Request) -> bytes:
@@ -40,8 +38,9 @@ async def _read_upload_bytes(request: web.Request) -> bytes:
     return await request.read()
 
 
-class StandInServer:
-    """The server and shared state behind :class:`~testbed.slack_standin.SlackStandIn` (see there for its arguments)."""
+class StandInServer(SharedState):
+    """The server behind :class:`~testbed.slack_standin.SlackStandIn` (see there for its arguments), on the state
+    its parts share."""
 
     def __init__(
         self,
@@ -57,24 +56,18 @@ class StandInServer:
         post_message_limit: RateLimit | None = DEFAULT_POST_MESSAGE_LIMIT,
         chat_update_limit: RateLimit | None = DEFAULT_CHAT_UPDATE_LIMIT,
     ) -> None:
-        self.bot_token = bot_token
-        self.app_token = app_token
-        self.scopes: set[str] = set(DEFAULT_BOT_SCOPES if scopes is None else scopes)
-        self.app_scopes: set[str] = set(app_scopes)
-        self.host = host
-        self.port = port
-        self.ack_timeout = ack_timeout
-        self._lock = threading.RLock()
-        self._workspace = Workspace(trigger_ttl)
-        self._calls: list[Call] = []
-        self._envelopes: list[Envelope] = []
-        self._unacked: list[dict[str, Any]] = []
-        self._rejected_acks: list[dict[str, Any]] = []
-        self._faults = Faults()
-        self._holds: dict[str, Hold] = {}
-        self._limiter = Limiter()
-        self._limiter.set("chat.postMessage", post_message_limit)
-        self._limiter.set("chat.update", chat_update_limit)
+        super().__init__(
+            bot_token=bot_token,
+            app_token=app_token,
+            scopes=scopes,
+            app_scopes=app_scopes,
+            host=host,
+            port=port,
+            trigger_ttl=trigger_ttl,
+            ack_timeout=ack_timeout,
+            post_message_limit=post_message_limit,
+            chat_update_limit=chat_update_limit,
+        )
         self._api = WebApi(self)
         self._hub = SocketHub(self)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -149,14 +142,6 @@ class StandInServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-    @property
-    def _base_url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
-
-    @property
-    def _ws_base(self) -> str:
-        return f"ws://{self.host}:{self.port}/"
 
     @property
     def api_url(self) -> str:

@@ -11,28 +11,12 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from testbed.slack_constants import APP_ID, MAX_SOCKET_CONNECTIONS
-
-if TYPE_CHECKING:
-    from testbed.slack_server import StandInServer
-
-
-@dataclass
-class Envelope:
-    """One Socket Mode envelope and what became of it."""
-
-    envelope_id: str
-    type: str
-    payload: dict[str, Any]
-    connection: str | None
-    sent_at: float
-    ack: dict[str, Any] | None = None
-    acked_at: float | None = None
-    failure: str | None = None
+from testbed.slack_state import Envelope, SharedState
 
 
 @dataclass
@@ -47,24 +31,18 @@ class _Connection:
 class SocketHub:
     """Socket Mode connections: tickets, hello, envelope delivery and acks."""
 
-    def __init__(self, standin: StandInServer) -> None:
+    def __init__(self, standin: SharedState) -> None:
         self.s = standin
-        self.tickets: set[str] = set()
         self.connections: dict[str, _Connection] = {}
         self.pending: dict[str, tuple[asyncio.Future[dict[str, Any]], str]] = {}
         self._ids = itertools.count(1)
         self._next = 0
 
-    def issue_ticket_url(self) -> str:
-        ticket = str(uuid.uuid4())
-        self.tickets.add(ticket)
-        return f"{self.s._ws_base}socket?ticket={ticket}&app_id={APP_ID}"
-
     async def handle(self, request: web.Request) -> web.StreamResponse:
         with self.s._lock:
             ticket = request.query.get("ticket", "")
-            valid = ticket in self.tickets
-            self.tickets.discard(ticket)
+            valid = ticket in self.s.tickets
+            self.s.tickets.discard(ticket)
         if not valid:
             return web.Response(status=401, text="invalid or reused ticket")
         ws = web.WebSocketResponse(autoping=True)

@@ -45,7 +45,7 @@ from testbed.slack_constants import (
 )
 from testbed.slack_payloads import build_state_values
 from testbed.slack_replies import Call, Fault, Hold, SlackError
-from testbed.slack_socket import Envelope
+from testbed.slack_state import Envelope
 from testbed.slack_workspace import Channel, User
 
 __all__ = [

@@ -9,17 +9,14 @@ import copy
 import json
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from testbed.slack_constants import APP_TOKEN_METHODS, METHOD_SCOPES
 from testbed.slack_methods import WebMethods
 from testbed.slack_replies import Call, Reply, SlackError, error_reply, is_held, rate_limited_reply
-
-if TYPE_CHECKING:
-    from testbed.slack_server import StandInServer
-
+from testbed.slack_state import SharedState
 
 _JSON_ARGS = ("blocks", "attachments", "view", "files", "metadata")
 
@@ -64,7 +61,7 @@ async def _read_request(request: web.Request) -> tuple[dict[str, Any], str | Non
 class WebApi:
     """Answers ``/api/<method>`` with Slack's checks, in Slack's order, and records calls."""
 
-    def __init__(self, standin: StandInServer) -> None:
+    def __init__(self, standin: SharedState) -> None:
         self.s = standin
         methods = WebMethods(standin)
         self.handlers: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {

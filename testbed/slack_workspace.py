@@ -334,3 +334,17 @@ def interactive_elements(block: dict[str, Any]) -> list[dict[str, Any]]:
     if kind == "section" and isinstance(accessory, dict) and accessory.get("type") != "image":
         return [accessory]
     return []
+
+
+def bot_message(content: dict[str, Any], ts: str) -> dict[str, Any]:
+    """A message as the app's bot user posts it."""
+    return {
+        "type": "message",
+        "user": BOT_USER_ID,
+        "bot_id": BOT_ID,
+        "app_id": APP_ID,
+        "team": TEAM_ID,
+        "ts": ts,
+        **content,
+        "bot_profile": {"id": BOT_ID, "app_id": APP_ID, "name": BOT_USER_NAME},
+    }

@@ -14,12 +14,29 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSITE = {"files_upload_v2": ("files.getUploadURLExternal", "files.completeUploadExternal")}
 
 
-def manifest() -> dict:
-    return yaml.safe_load((ROOT / "manifest.yml").read_text())
+def manifest(path: Path = ROOT / "manifest.yml") -> dict:
+    return yaml.safe_load(path.read_text())
 
 
 def bot_scopes() -> set[str]:
     return set(manifest()["oauth_config"]["scopes"]["bot"])
+
+
+def app_home(app: dict | None = None) -> dict:
+    """The manifest's ``features.app_home`` (empty when it declares none), of ``app`` or of manifest.yml."""
+    app = manifest() if app is None else app
+    return dict((app.get("features") or {}).get("app_home") or {})
+
+
+def home_tab_enabled(app: dict | None = None) -> bool:
+    """Whether the app has a Home tab to publish to (Slack's ``views.publish`` is ``not_enabled`` otherwise)."""
+    return app_home(app).get("home_tab_enabled") is True
+
+
+def functions(app: dict | None = None) -> dict:
+    """The manifest's ``functions`` (Workflow Builder custom steps) by callback_id; empty when it declares none."""
+    app = manifest() if app is None else app
+    return dict(app.get("functions") or {})
 
 
 def web_api_methods() -> set[str]:

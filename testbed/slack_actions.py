@@ -13,15 +13,14 @@ from testbed.block_kit import validate_options_response, validate_view
 from testbed.slack_constants import (
     APP_ID,
     BOT_ID,
-    BOT_USER_ID,
     MAX_VIEW_STACK,
     TEAM_DOMAIN,
     TEAM_ID,
     VERIFICATION_TOKEN,
 )
-from testbed.slack_payloads import build_state_values, find_button
+from testbed.slack_payloads import build_state_values, event_callback, find_button
 from testbed.slack_server import StandInServer
-from testbed.slack_workspace import interactive_elements, random_id
+from testbed.slack_workspace import interactive_elements
 
 
 class UserActions(StandInServer):
@@ -305,17 +304,4 @@ class UserActions(StandInServer):
 
     def send_event(self, event: dict[str, Any]) -> dict[str, Any]:
         """Deliver an Events API ``event_callback`` wrapping ``event``; returns the ack payload."""
-        payload = {
-            "token": VERIFICATION_TOKEN,
-            "team_id": TEAM_ID,
-            "api_app_id": APP_ID,
-            "event": copy.deepcopy(event),
-            "type": "event_callback",
-            "event_id": random_id("Ev"),
-            "event_time": int(time.time()),
-            "authorizations": [
-                {"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True, "is_enterprise_install": False}
-            ],
-            "is_ext_shared_channel": False,
-        }
-        return self._deliver("events_api", payload, accepts_response=False)
+        return self._deliver("events_api", event_callback(event), accepts_response=False)

@@ -21,6 +21,11 @@ MAX_SOCKET_CONNECTIONS = 10
 MAX_VIEW_STACK = 3
 MAX_MESSAGE_TEXT = 40_000
 MAX_RESPONSE_URL_USES = 5
+MAX_HOME_BLOCKS = 100
+WORKFLOW_TOKEN_TTL = 15 * 60
+"""Seconds a custom step's ``bot_access_token`` lives at most; Slack revokes it sooner, when the step completes
+(a maintainer's answer in slackapi/bolt-python#1075)."""
+WORKFLOW_TOKEN_PREFIX = "xwfp-"
 
 METHOD_SCOPES: dict[str, str | None] = {
     "auth.test": None,
@@ -28,6 +33,9 @@ METHOD_SCOPES: dict[str, str | None] = {
     "views.open": None,
     "views.update": None,
     "views.push": None,
+    "views.publish": None,
+    "functions.completeSuccess": None,
+    "functions.completeError": None,
     "chat.postMessage": "chat:write",
     "chat.update": "chat:write",
     "chat.postEphemeral": "chat:write",
@@ -80,5 +88,12 @@ DEFAULT_CHAT_UPDATE_LIMIT = RateLimit(per_second=50 / 60, burst=20, per="workspa
 """chat.update default: Slack's Tier 3, documented as "50+ per minute" per app and workspace
 with "occasional bursts" allowed, of a size it does not give; 20 is an assumption. Pass
 ``chat_update_limit=None`` to the constructor to disable it, or call ``rate_limit``."""
+
+DEFAULT_VIEWS_PUBLISH_LIMIT = RateLimit(per_second=100 / 60, burst=20, per="workspace")
+"""views.publish default: Slack's Tier 4, "100+ per minute" per app and workspace; the burst of 20 is the same
+assumption as chat.update's. Call ``rate_limit("views.publish", per_second=None)`` to remove it."""
+
+DEFAULT_FUNCTIONS_COMPLETE_LIMIT = DEFAULT_CHAT_UPDATE_LIMIT
+"""functions.completeSuccess and functions.completeError: Tier 3, like chat.update (one bucket per method)."""
 
 RATE_LIMIT_SCOPES = ("channel", "method", "workspace")

@@ -1,15 +1,17 @@
 """What a Slack client puts into an interaction: a submission's state values, refused where the
-client would refuse them, and the one button a click names."""
+client would refuse them, and the one button a click names; and the Events API wrapper of an event."""
 
 from __future__ import annotations
 
 import copy
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from testbed.block_kit import _EMAIL
-from testbed.slack_workspace import interactive_elements
+from testbed.slack_constants import APP_ID, BOT_USER_ID, TEAM_ID, VERIFICATION_TOKEN
+from testbed.slack_workspace import interactive_elements, random_id
 
 
 def _find_input(view: dict[str, Any], block_id: str) -> dict[str, Any]:
@@ -102,3 +104,20 @@ def find_button(message: dict[str, Any], action_id: str, value: str | None) -> t
             f"{message['ts']}, found {len(candidates)}"
         )
     return candidates[0]
+
+
+def event_callback(event: dict[str, Any]) -> dict[str, Any]:
+    """The Events API ``event_callback`` that carries ``event`` (with an event_id of its own)."""
+    return {
+        "token": VERIFICATION_TOKEN,
+        "team_id": TEAM_ID,
+        "api_app_id": APP_ID,
+        "event": copy.deepcopy(event),
+        "type": "event_callback",
+        "event_id": random_id("Ev"),
+        "event_time": int(time.time()),
+        "authorizations": [
+            {"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True, "is_enterprise_install": False}
+        ],
+        "is_ext_shared_channel": False,
+    }

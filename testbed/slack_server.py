@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Self
 
 from aiohttp import web
@@ -55,6 +55,8 @@ class StandInServer(SharedState):
         ack_timeout: float = ACK_TIMEOUT,
         post_message_limit: RateLimit | None = DEFAULT_POST_MESSAGE_LIMIT,
         chat_update_limit: RateLimit | None = DEFAULT_CHAT_UPDATE_LIMIT,
+        home_tab_enabled: bool = True,
+        functions: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
             bot_token=bot_token,
@@ -67,6 +69,8 @@ class StandInServer(SharedState):
             ack_timeout=ack_timeout,
             post_message_limit=post_message_limit,
             chat_update_limit=chat_update_limit,
+            home_tab_enabled=home_tab_enabled,
+            functions=functions,
         )
         self._api = WebApi(self)
         self._hub = SocketHub(self)
@@ -161,8 +165,10 @@ class StandInServer(SharedState):
             raise KeyError(f"unknown user {user_id!r}; add_user() first")
         return user
 
-    def _deliver(self, kind: str, payload: dict[str, Any], *, accepts_response: bool) -> dict[str, Any]:
-        return self._run(self._hub.deliver(kind, payload, accepts_response), self.ack_timeout + 5)
+    def _deliver(
+        self, kind: str, payload: dict[str, Any], *, accepts_response: bool, retry: tuple[int, str] = (0, "")
+    ) -> dict[str, Any]:
+        return self._run(self._hub.deliver(kind, payload, accepts_response, retry), self.ack_timeout + 5)
 
     # -- HTTP endpoints besides the Web API ----------------------------------------------
 

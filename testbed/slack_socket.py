@@ -119,13 +119,23 @@ class SocketHub:
         self._next += 1
         return live[self._next % len(live)]
 
-    async def deliver(self, kind: str, payload: dict[str, Any], accepts_response: bool) -> dict[str, Any]:
-        """Send one envelope to one connection and wait for its ack, like Slack does."""
+    async def deliver(
+        self, kind: str, payload: dict[str, Any], accepts_response: bool, retry: tuple[int, str] = (0, "")
+    ) -> dict[str, Any]:
+        """Send one envelope to one connection and wait for its ack, like Slack does; ``retry`` is the
+        redelivery's count and reason (events only)."""
         envelope_id = str(uuid.uuid4())
         loop = asyncio.get_running_loop()
         with self.s._lock:
             conn = self._pick()
-            record = Envelope(envelope_id, kind, copy.deepcopy(payload), conn.id if conn else None, time.monotonic())
+            record = Envelope(
+                envelope_id,
+                kind,
+                copy.deepcopy(payload),
+                conn.id if conn else None,
+                time.monotonic(),
+                retry_attempt=retry[0],
+            )
             self.s._envelopes.append(record)
             if conn is None:
                 return self._fail(record, "no_connection")
@@ -138,7 +148,7 @@ class SocketHub:
             "accepts_response_payload": accepts_response,
         }
         if kind == "events_api":
-            envelope.update(retry_attempt=0, retry_reason="")
+            envelope.update(retry_attempt=retry[0], retry_reason=retry[1])
         try:
             await conn.ws.send_json(envelope)
             ack = await asyncio.wait_for(future, self.s.ack_timeout)

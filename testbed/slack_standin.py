@@ -18,8 +18,9 @@ This module holds the driver tests use, :class:`SlackStandIn`, and the names the
 it. Its parts live beside it: the workspace's identity and Slack's limits (``slack_constants``),
 the workspace model (``slack_workspace``), the Web API's dispatch (``slack_web_api``), methods
 (``slack_methods``) and replies, faults and rate limits (``slack_replies``), Socket Mode
-(``slack_socket``), the server and its shared state (``slack_server``), and a user's actions
-(``slack_actions``, with the payload checks of ``slack_payloads``).
+(``slack_socket``), the server and its shared state (``slack_server``, ``slack_state``), a user's actions
+(``slack_actions``, with the payload checks of ``slack_payloads``), and the App Home tab (``slack_home``) and
+Workflow Builder custom steps (``slack_functions``) with their actions (``slack_surfaces``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from typing import Any, TypeVar
 
 # The Block Kit checks are the ones the in-process fake runs too (tests assert they are the same objects).
 from testbed.block_kit import MAX_VIEW_BYTES, validate_message_blocks, validate_view, view_size
-from testbed.slack_actions import UserActions
 from testbed.slack_constants import (
     APP_ID,
     BOT_USER_ID,
@@ -43,9 +43,11 @@ from testbed.slack_constants import (
     TEAM_ID,
     RateLimit,
 )
+from testbed.slack_home import validate_home_view
 from testbed.slack_payloads import build_state_values
 from testbed.slack_replies import Call, Fault, Hold, SlackError
 from testbed.slack_state import Envelope
+from testbed.slack_surfaces import SurfaceActions
 from testbed.slack_workspace import Channel, User
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "SlackError",
     "SlackStandIn",
     "build_state_values",
+    "validate_home_view",
     "validate_message_blocks",
     "validate_view",
     "view_size",
@@ -71,7 +74,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class SlackStandIn(UserActions):
+class SlackStandIn(SurfaceActions):
     """Slack's Web API and Socket Mode on one local port, driven synchronously by tests.
 
     Seed users and channels, point the bot at :attr:`api_url`, :meth:`wait_connected`,
@@ -80,7 +83,9 @@ class SlackStandIn(UserActions):
 
     ``scopes`` is a live set, so a test can grant ``chat:write.public`` or
     ``users:read.email`` midway. ``ack_timeout`` shortens Slack's 3 s only to speed up
-    tests of failed deliveries.
+    tests of failed deliveries. ``home_tab_enabled`` and ``functions`` are the manifest's
+    ``features.app_home.home_tab_enabled`` and ``functions`` (see :mod:`testbed.manifest`):
+    :meth:`open_home` and :meth:`run_function` act them out.
     """
 
     # -- workspace state ---------------------------------------------------------------

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from testbed.slack_constants import APP_ID, DEFAULT_BOT_SCOPES, RateLimit
+from testbed.slack_constants import (
+    APP_ID,
+    DEFAULT_BOT_SCOPES,
+    DEFAULT_FUNCTIONS_COMPLETE_LIMIT,
+    DEFAULT_VIEWS_PUBLISH_LIMIT,
+    RateLimit,
+)
+from testbed.slack_functions import FunctionSteps
+from testbed.slack_home import HomeTabs
 from testbed.slack_replies import Call, Faults, Hold, Limiter
 from testbed.slack_workspace import Workspace
 
@@ -26,6 +34,8 @@ class Envelope:
     ack: dict[str, Any] | None = None
     acked_at: float | None = None
     failure: str | None = None
+    retry_attempt: int = 0
+    """0 for a first delivery; Slack counts its redeliveries of an event here (and says why in retry_reason)."""
 
 
 class SharedState:
@@ -44,6 +54,8 @@ class SharedState:
         ack_timeout: float,
         post_message_limit: RateLimit | None,
         chat_update_limit: RateLimit | None,
+        home_tab_enabled: bool,
+        functions: Mapping[str, Any] | None,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -63,6 +75,11 @@ class SharedState:
         self._limiter = Limiter()
         self._limiter.set("chat.postMessage", post_message_limit)
         self._limiter.set("chat.update", chat_update_limit)
+        self._limiter.set("views.publish", DEFAULT_VIEWS_PUBLISH_LIMIT)
+        for method in ("functions.completeSuccess", "functions.completeError"):
+            self._limiter.set(method, DEFAULT_FUNCTIONS_COMPLETE_LIMIT)
+        self._home = HomeTabs(home_tab_enabled)
+        self._functions = FunctionSteps(functions)
         self.tickets: set[str] = set()
         """Socket Mode tickets issued by ``apps.connections.open`` and not used yet (each opens one connection)."""
 

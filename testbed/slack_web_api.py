@@ -14,11 +14,13 @@ from typing import Any
 from aiohttp import web
 
 from testbed.slack_constants import APP_TOKEN_METHODS, METHOD_SCOPES
+from testbed.slack_functions import FunctionMethods
+from testbed.slack_home import HomeMethods
 from testbed.slack_methods import WebMethods
 from testbed.slack_replies import Call, Reply, SlackError, error_reply, is_held, rate_limited_reply
 from testbed.slack_state import SharedState
 
-_JSON_ARGS = ("blocks", "attachments", "view", "files", "metadata")
+_JSON_ARGS = ("blocks", "attachments", "view", "files", "metadata", "outputs")
 
 
 def _decode_json_args(args: dict[str, Any]) -> None:
@@ -64,12 +66,17 @@ class WebApi:
     def __init__(self, standin: SharedState) -> None:
         self.s = standin
         methods = WebMethods(standin)
+        home = HomeMethods(standin._home, standin._workspace)
+        steps = FunctionMethods(standin._functions, standin._workspace)
         self.handlers: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
             "auth.test": methods.auth_test,
             "apps.connections.open": methods.apps_connections_open,
             "views.open": methods.views_open,
             "views.update": methods.views_update,
             "views.push": methods.views_push,
+            "views.publish": home.views_publish,
+            "functions.completeSuccess": steps.complete_success,
+            "functions.completeError": steps.complete_error,
             "chat.postMessage": methods.chat_post_message,
             "chat.update": methods.chat_update,
             "chat.getPermalink": methods.chat_get_permalink,
@@ -123,20 +130,32 @@ class WebApi:
             reply = Reply(200, {"ok": True, **handler(args, token or "")})
         except SlackError as error:
             reply = error_reply(error.code, **error.extra)
+        else:
+            if method == "chat.postMessage":  # a custom step's message: clicks there carry the step's data
+                self.s._functions.note_message(token, reply.body["channel"], reply.body["ts"])
         # Slack names the token's scopes on every answer to a recognised token.
         granted = self.s.app_scopes if token == self.s.app_token else self.s.scopes
         reply.headers.setdefault("x-oauth-scopes", ",".join(sorted(granted)))
         return reply
 
+    def _grant(self, token: str) -> tuple[set[str], bool] | Reply:
+        """The token's scopes and whether it is app-level, or the refusal of a token Slack does not accept."""
+        if token == self.s.bot_token:
+            return self.s.scopes, False
+        if token == self.s.app_token:
+            return self.s.app_scopes, True
+        if token in self.s._functions.by_token:  # a custom step's token: the bot's scopes, while the step runs
+            problem = self.s._functions.token_problem(token)
+            return error_reply(problem) if problem else (self.s.scopes, False)
+        return error_reply("invalid_auth")
+
     def authorize(self, method: str, token: str | None) -> Reply | None:
         if not token:
             return error_reply("not_authed")
-        if token == self.s.bot_token:
-            granted, app_level = self.s.scopes, False
-        elif token == self.s.app_token:
-            granted, app_level = self.s.app_scopes, True
-        else:
-            return error_reply("invalid_auth")
+        grant = self._grant(token)
+        if isinstance(grant, Reply):
+            return grant
+        granted, app_level = grant
         if app_level != (method in APP_TOKEN_METHODS):
             return error_reply("not_allowed_token_type")
         needed = METHOD_SCOPES[method]

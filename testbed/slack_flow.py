@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from testbed.bot_process import BotProcess
-from testbed.manifest import bot_scopes
+from testbed.manifest import bot_scopes, functions, home_tab_enabled
 from testbed.nautobot_stack import BOT_TOKEN, EVENTS_URL, NautobotStack, free_port
 from testbed.seed import ACME
 from testbed.slack_standin import SlackStandIn
@@ -25,8 +25,9 @@ default)."""
 
 @contextlib.contextmanager
 def workspace() -> Iterator[SlackStandIn]:
-    """A Slack workspace granting the bot exactly what manifest.yml asks for."""
-    with SlackStandIn(scopes=bot_scopes()) as standin:
+    """A Slack workspace granting the bot exactly what manifest.yml asks for: its scopes, its Home tab (or none)
+    and its custom steps."""
+    with SlackStandIn(scopes=bot_scopes(), home_tab_enabled=home_tab_enabled(), functions=functions()) as standin:
         standin.add_user(USER, name="alice", real_name="Alice Admin")
         standin.add_user(OTHER_USER, name="bob", real_name="Bob Bystander")
         standin.add_channel(CHANNEL, name="netops", members={USER, OTHER_USER}, bot_member=True)

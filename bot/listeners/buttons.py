@@ -87,6 +87,7 @@ async def _button_decision(
     if not decision.allowed:
         return decision, form
     refused = refused_choices(dict(record.inputs), form, decision, setting=decision.source)
+    refused = refused or parts.duration_errors(form, dict(record.inputs))
     if not refused:
         return decision, form
     kept_back = Decision(

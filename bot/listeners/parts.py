@@ -83,6 +83,22 @@ class Parts:
         dry = form.dry_run_variable
         return policy.approval_for(values, dryrun=bool(values.get(dry)) if dry else False)
 
+    def duration_errors(self, form: JobForm, values: dict[str, Any]) -> dict[str, str]:
+        """A duration longer than the policy allows for the access asked for, as a field error; empty: it fits."""
+        policy = self.access.applying
+        if policy is None or policy.durations is None:
+            return {}
+        return policy.durations.refusal(values, form)
+
+    def default_duration(self, form: JobForm, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` with the duration the policy pre-picks for the access asked for, unless one was given."""
+        policy = self.access.applying
+        rule = policy.durations if policy is not None else None
+        if rule is None or rule.variable in values:
+            return values
+        default = rule.default_choice(values, form)
+        return values if default is None else {**values, rule.variable: default}
+
     async def decide_soon(self, actor: Actor) -> Decision | None:
         """The decision from the cache, else a fresh one within :data:`ACCESS_WAIT`; None when too slow."""
         try:
@@ -164,7 +180,7 @@ def form_view(
         prefill = modal.parse_command_text(context.command_text or "", shown, parts.hidden)
         notes = (prefill.notice(), choice_notice(form, decision))
         notice = " ".join(text for text in notes if text) or None
-        values = prefill.values
+        values = parts.default_duration(shown, prefill.values)
     return modal.build_modal(shown, context=context, prefill=values, hidden=parts.hidden, notice=notice)
 
 

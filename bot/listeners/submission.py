@@ -92,6 +92,7 @@ async def _checked(
     if await _refused(parts, back, actor, decision, refused_choices(values, form, decision, setting=decision.source)):
         return None
     errors = modal.validate(values, form, email_regex=parts.email_regex, hidden=parts.hidden)
+    errors = errors or parts.duration_errors(form, values)
     if errors:
         parts.metrics.request("invalid")
         await back.errors(errors)

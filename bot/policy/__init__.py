@@ -6,6 +6,7 @@ applies it to each request, and the approval flow waits on its ``approvals``.
 
 from bot.policy.approvals import ApprovalRule
 from bot.policy.durations import Duration, describe_duration, parse_duration
+from bot.policy.grant_durations import DurationRule, describe_length, parse_length
 from bot.policy.rules import AccessPolicy, Audience, CommandPolicy, Rule, old_shape, policy_problems
 from bot.policy.source import policy_file, policy_text
 
@@ -15,10 +16,13 @@ __all__ = [
     "Audience",
     "CommandPolicy",
     "Duration",
+    "DurationRule",
     "Rule",
     "describe_duration",
+    "describe_length",
     "old_shape",
     "parse_duration",
+    "parse_length",
     "policy_file",
     "policy_problems",
     "policy_text",

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bot.models import JobForm
 from bot.policy.approvals import ApprovalRule
 from bot.policy.audience import CHANNEL_ID, TEAM_ID, WILDCARD, Audience, slack_ids, slash_commands
+from bot.policy.grant_durations import DurationRule
 
 __all__ = [
     "CHOICE_TYPES",
@@ -72,8 +73,18 @@ class AccessPolicy(BaseModel):
     allow: tuple[Rule, ...] = ()
     restrict: dict[str, Choices] = Field(default_factory=dict)
     approvals: tuple[ApprovalRule, ...] = ()
+    durations: dict[str, DurationRule] = Field(default_factory=dict)
+    """Per slash command, how long a grant may last (see :mod:`bot.policy.grant_durations`)."""
     teams: tuple[str, ...] = ()
     """Slack workspace (team) ids whose people the policy may allow; empty: the workspace the app is installed in."""
+
+    @field_validator("durations")
+    @classmethod
+    def _durations(cls, value: dict[str, DurationRule]) -> dict[str, DurationRule]:
+        if WILDCARD in value:
+            raise ValueError("durations are per slash command: name each command (like /meraki-add-user), not *")
+        slash_commands(value)
+        return value
 
     @field_validator("teams")
     @classmethod
@@ -113,6 +124,7 @@ class AccessPolicy(BaseModel):
             restrict=self.restrict.get(command, {}),
             approvals=tuple(rule for _, rule in approvals),
             approval_indexes=tuple(index for index, _ in approvals),
+            durations=self.durations.get(command),
             teams=self.teams,
         )
 
@@ -130,6 +142,7 @@ class AccessPolicy(BaseModel):
             *((where, slash) for where, slash in rules if slash != WILDCARD),
             *(("restrict", slash) for slash in self.restrict),
             *((where, slash) for where, slash in approvals if slash != WILDCARD),
+            *(("durations", slash) for slash in self.durations),
         ]
 
     def groups(self) -> frozenset[str]:
@@ -180,6 +193,8 @@ class CommandPolicy(BaseModel):
     approvals: tuple[ApprovalRule, ...] = ()
     approval_indexes: tuple[int, ...] = ()
     """Where each of ``approvals`` is in the whole policy's ``approvals``, for messages; empty: in this order."""
+    durations: DurationRule | None = None
+    """How long a grant of this command may last; None: as long as the Job allows."""
     teams: tuple[str, ...] = ()
 
     def approval_for(self, values: Mapping[str, Any], *, dryrun: bool) -> ApprovalRule | None:
@@ -219,6 +234,8 @@ def policy_problems(policy: CommandPolicy | None, form: JobForm) -> list[str]:
     ]
     for index, rule in policy.numbered_approvals():
         problems += _approval_problems(f"approvals[{index}]", rule, form)
+    if policy.durations is not None:
+        problems += policy.durations.problems(form, f"durations for {policy.command}")
     return problems
 
 

@@ -173,8 +173,16 @@ class _Filler:
         return True
 
 
+CONNECTORS = frozenset({"for"})
+"""Words that only lead the next one in (``full for 4h``): skipped, as the next word says what is meant."""
+
+
+def _connects(token: _Token) -> bool:
+    return not token.quoted and token.key is None and token.text.casefold() in CONNECTORS
+
+
 def parse_command_text(text: str, form: JobForm, hidden: Iterable[str] = frozenset()) -> Prefill:
-    """Pre-fill values from ``/meraki-add-user bob@example.com read-only "Bob Smith" dry-run``.
+    """Pre-fill values from ``/meraki-add-user bob@example.com full for 4h "Bob Smith" dry-run``.
 
     Emails go to the first email field (else to a text field that mentions email, e.g. "Email or Name"),
     words matching a choice's value or label to the first free
@@ -183,7 +191,12 @@ def parse_command_text(text: str, form: JobForm, hidden: Iterable[str] = frozens
     text = text or ""
     try:
         filler = _Filler(form, frozenset(hidden))
-        unused = [truncate(token.raw, 100) for token in _tokens(text[:COMMAND_TEXT_MAX]) if not filler.place(token)]
+        tokens = _tokens(text[:COMMAND_TEXT_MAX])
+        unused = [
+            truncate(token.raw, 100)
+            for index, token in enumerate(tokens)
+            if not (_connects(token) and index + 1 < len(tokens)) and not filler.place(token)
+        ]
     except (ValueError, TypeError, RecursionError):
         return Prefill(unused=[truncate(clean(str(text)), 100)] if text else [])
     if len(text) > COMMAND_TEXT_MAX:  # never run from a text only partly read: the form opens, saying so

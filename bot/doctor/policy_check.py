@@ -115,14 +115,16 @@ async def _check_forms(context: Context) -> Verdict:
 def _what_fits(policy: AccessPolicy) -> str:
     count = sum(len(choices) for part in policy.restrict.values() for choices in part.values())
     restricts = f"restricts {count} choice(s) of {', '.join(policy.restrict)}" if count else "restricts no choice"
+    if policy.durations:
+        restricts += f", limits durations of {', '.join(policy.durations)}"
     return f"{restricts} and has {len(policy.approvals)} approval rule(s)" if policy.approvals else restricts
 
 
 def _commands_to_check(settings: Settings, policy: AccessPolicy) -> list[str]:
-    """The commands with a ``restrict`` of their own or an approval rule covering them: those whose Jobs' forms the
-    policy names choices of."""
+    """The commands with a ``restrict`` or ``durations`` of their own or an approval rule covering them: those whose
+    Jobs' forms the policy names choices of."""
     approved = [slash for slash in settings.commands if any(rule.covers(slash) for rule in policy.approvals)]
-    return list(dict.fromkeys([*policy.restrict, *approved]))
+    return list(dict.fromkeys([*policy.restrict, *approved, *policy.durations]))
 
 
 def _worst(verdicts: list[Verdict]) -> Verdict | None:

@@ -1,5 +1,6 @@
 """Adding an administrator to a Meraki organization: check the organization, resolve the network, never
-duplicate, create; each step logged as the Create Meraki User Job shows it.
+duplicate, create; each step logged as the Create Meraki User Job shows it. With a duration the grant is
+time-bound (admin_grants.py): an existing administrator's access is raised for that long.
 
 Kept free of Nautobot imports like meraki_admins.py.
 """
@@ -8,11 +9,50 @@ from __future__ import annotations
 
 import logging
 
-from .meraki_admins import SUCCESS, MerakiAdmins, MerakiProblem
+import meraki
+
+from .admin_grants import AdminGrants, Ask, RevokeScheduler, held
+from .grant_terms import UNTIL_REMOVED, GrantLimits, access_of, parse_duration
+from .meraki_admins import SUCCESS, MerakiProblem
 
 
-class AdminCreation(MerakiAdmins):
-    """Add one administrator, unless they already are one there (never a duplicate, never a change)."""
+NO_LIMITS = GrantLimits({}, None)
+
+
+class AdminCreation(AdminGrants):
+    """Add one administrator, unless they already are one there (never a duplicate; changed only by a time-bound
+    grant)."""
+
+    def __init__(
+        self,
+        api: meraki.DashboardAPI,
+        base_url: str,
+        logger: logging.Logger | logging.LoggerAdapter,
+        *,
+        revokes: RevokeScheduler | None = None,
+        limits: GrantLimits = NO_LIMITS,
+    ):
+        super().__init__(api, base_url, logger)
+        self.scheduler = revokes
+        self.limits = limits
+
+    @property
+    def revokes(self) -> RevokeScheduler:
+        if self.scheduler is None:
+            raise MerakiProblem("setup", "This run cannot schedule revokes, so it grants no time-bound access.")
+        return self.scheduler
+
+    def check_terms(self, org_access: str, duration: str, *, dryrun: bool) -> None:
+        """Refuse a duration that is malformed or outside the limits, before anything is asked of Meraki."""
+        try:
+            parse_duration(duration)
+        except ValueError as exc:
+            raise MerakiProblem("input", f"For how long: {exc}. Nothing was changed.") from None
+        refusal = self.limits.refusal(org_access, duration)
+        if refusal:
+            raise MerakiProblem("limits", refusal)
+        if duration != UNTIL_REMOVED and not dryrun:
+            self.revokes.check_ready()
 
     def add(
         self,
@@ -24,6 +64,7 @@ class AdminCreation(MerakiAdmins):
         network: str = "",
         network_access: str = "read-only",
         dryrun: bool = False,
+        duration: str = UNTIL_REMOVED,
     ) -> dict:
         if org_access == "none" and not network:
             raise MerakiProblem(
@@ -31,6 +72,7 @@ class AdminCreation(MerakiAdmins):
                 "Organization access 'None' grants nothing without a network: give a network, "
                 "or choose another organization access.",
             )
+        self.check_terms(org_access, duration, dryrun=dryrun)
         org = self.organization(org_id)
         org_name = org.get("name", org_id)
         target = self.network(org_id, network) if network else None
@@ -42,16 +84,22 @@ class AdminCreation(MerakiAdmins):
             "organization_name": org_name,
             "org_access": org_access,
             "networks": networks,
+            "duration": duration,
+            "expires_at": None,
+            "before": None,
+            "granted": {"orgAccess": org_access, "networks": networks},
+            "revoke": None,
         }
         grant = f"organization access '{org_access}'" + (
             f" and '{network_access}' on network {target.name} ({target.id})" if target else ""
         )
 
         existing = self.existing_admin(org_id, email)
+        if duration != UNTIL_REMOVED:
+            ask = Ask(email, name, org_id, org_name, org_access, target, network_access, duration, dryrun)
+            return self.time_bound(ask, existing, result)
         if existing:
-            held = f"organization access '{existing.get('orgAccess')}'"
-            if existing.get("networks"):
-                held += " and networks " + ", ".join(f"{n.get('id')}:{n.get('access')}" for n in existing["networks"])
+            access = held(access_of(existing))
             self._log(
                 logging.WARNING,
                 "lookup",
@@ -60,9 +108,9 @@ class AdminCreation(MerakiAdmins):
                 name,
                 org_name,
                 existing.get("id"),
-                held,
+                access,
             )
-            return {**result, "outcome": "exists", "admin_id": existing.get("id"), "existing_access": held}
+            return {**result, "outcome": "exists", "admin_id": existing.get("id"), "existing_access": access}
 
         if dryrun:
             self._log(

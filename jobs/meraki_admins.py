@@ -1,7 +1,8 @@
 """Talking to Meraki about its administrators, with every Meraki failure turned into a plain sentence.
 
 Only the requests and their errors: what the Jobs do with the answers is in admin_creation.py (add),
-admin_search.py (find) and admin_removal.py (remove), each a subclass of :class:`MerakiAdmins`. Kept free of
+admin_grants.py (time-bound grants), admin_expiry.py (their revoke), admin_search.py (find) and
+admin_removal.py (remove), each a subclass of :class:`MerakiAdmins`. Kept free of
 Nautobot imports, so each Job is a thin form around one of them.
 """
 
@@ -242,6 +243,34 @@ class MerakiAdmins:
             orgAccess=org_access,
             **({"networks": networks} if networks else {}),
         )
+
+    def update_admin(self, org_id: str, admin_id: str, **access) -> dict:
+        """Set an administrator's ``orgAccess``/``networks``/``tags`` (each list given replaces theirs); Meraki's
+        answer."""
+        return self._call(
+            "update",
+            "change the administrator's access",
+            org_id,
+            self.api.organizations.updateOrganizationAdmin,
+            org_id,
+            admin_id,
+            **access,
+        )
+
+    def delete_admin(self, org_id: str, admin_id: str) -> None:
+        self._call(
+            "remove",
+            "remove the administrator",
+            org_id,
+            self.api.organizations.deleteOrganizationAdmin,
+            org_id,
+            admin_id,
+        )
+
+    def admin_by_id(self, org_id: str, admin_id: str) -> dict | None:
+        """The administrator with this id in the organization (Meraki has no request for one), None if gone."""
+        admins = self._call("lookup", LIST_ADMINS, org_id, self.api.organizations.getOrganizationAdmins, org_id)
+        return next((a for a in admins if str(a.get("id")) == str(admin_id)), None)
 
     # -- across organizations: finding and removing ------------------------------------------------
 

@@ -9,6 +9,17 @@ Meraki goes through the official SDK. Settings come from the worker's (and web s
 - ``NAUTOBOT_JOB_MERAKI_BOT_USERS``: the Nautobot usernames of the Slack bot (comma-separated). Only
   when one of them runs the Job is its ``requested_by`` taken as who asked; from anyone else it is
   shown as a claim.
+- ``NAUTOBOT_JOB_MERAKI_DURATIONS``: the durations "For how long" offers besides "Until removed"
+  (comma-separated, units m/h/d; default ``1h,2h,4h,8h,1d,7d,30d``).
+- ``NAUTOBOT_JOB_MERAKI_LONGEST``: per organization access level, the longest duration (``full=8h,enterprise=8h``);
+  a level not listed has no cap.
+- ``NAUTOBOT_JOB_MERAKI_UNTIL_REMOVED``: the organization access levels that may be granted "until removed"
+  (comma-separated; unset: all).
+
+A grant with a duration is time-bound (admin_grants.py): a new administrator is created, an existing one's access
+is raised, and this Job schedules the Revoke Meraki Access Job at the expiry (revoke_schedules.py), so that
+Nautobot's scheduler revokes it even when the Slack bot is down, and a grant made in Nautobot's own form expires
+too. The limits hold for Nautobot's form as well as for the bot.
 """
 
 from __future__ import annotations
@@ -19,10 +30,12 @@ import re
 from nautobot.apps.jobs import ChoiceVar, DryRunVar, Job, StringVar
 
 from .admin_creation import AdminCreation
+from .grant_terms import DURATIONS_ENV, UNTIL_REMOVED, GrantLimits, duration_choices
 from .meraki_admins import NETWORK_ACCESS_CHOICES, ORG_ACCESS_CHOICES, dashboard_settings
 from .meraki_runs import MerakiRunMixin
 from .organizations import organization_choices
 from .requesters import approved_by_var, request_id_var, requested_by_var
+from .revoke_schedules import NautobotRevokes
 
 name = "Meraki"
 
@@ -99,6 +112,16 @@ class CreateMerakiUser(MerakiRunMixin, Job):
         required=False,
     )
     dryrun = DryRunVar(description="Check everything and log what would be created, without creating it.")
+    duration = ChoiceVar(
+        label="For how long",
+        description=(
+            "'Until removed', or a time after which Nautobot takes the access back: it removes a new administrator, "
+            f"or puts back what an existing one had (their access is raised meanwhile). Offered: {DURATIONS_ENV}."
+        ),
+        choices=duration_choices(os.environ),
+        default=UNTIL_REMOVED,
+        required=False,
+    )
     requested_by = requested_by_var()
     approved_by = approved_by_var()
     request_id = request_id_var()
@@ -107,7 +130,8 @@ class CreateMerakiUser(MerakiRunMixin, Job):
         name = "Create Meraki User"
         description = (
             "Add an administrator to a Cisco Meraki organization (optionally with access to one network). "
-            "Never creates a duplicate: an existing administrator is reported, not changed."
+            "Never creates a duplicate: an existing administrator is reported, not changed, unless access is asked "
+            "for a while: then it is raised, and Nautobot puts it back at the expiry."
         )
         field_order = [  # noqa: RUF012 - Nautobot reads Meta as plain class attributes
             "user_email",
@@ -117,6 +141,7 @@ class CreateMerakiUser(MerakiRunMixin, Job):
             "meraki_network",
             "meraki_network_access",
             "dryrun",
+            "duration",
             "requested_by",
             "approved_by",
             "request_id",
@@ -135,13 +160,17 @@ class CreateMerakiUser(MerakiRunMixin, Job):
         meraki_network: str = "",
         meraki_network_access: str = "read-only",
         dryrun: bool = False,
+        duration: str = UNTIL_REMOVED,
         requested_by: str = "",
         approved_by: str = "",
         request_id: str = "",
     ) -> dict:
         requester = self.log_request(requested_by, request_id, approved_by)
+        revokes = NautobotRevokes(self.user, str(self.job_result.id), requester)
         return self.meraki_result(
-            lambda: AdminCreation.connect(dashboard_settings(), self.logger).add(
+            lambda: AdminCreation.connect(
+                dashboard_settings(), self.logger, revokes=revokes, limits=GrantLimits.from_env(os.environ)
+            ).add(
                 email=user_email,
                 name=user_name,
                 org_id=meraki_org_id,
@@ -149,9 +178,11 @@ class CreateMerakiUser(MerakiRunMixin, Job):
                 network=meraki_network or "",
                 network_access=meraki_network_access or "read-only",
                 dryrun=dryrun,
+                duration=duration or UNTIL_REMOVED,
             ),
             requester,
             self.approval(approved_by),
             email=user_email,
             organization_id=meraki_org_id,
+            duration=duration or UNTIL_REMOVED,
         )

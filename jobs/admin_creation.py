@@ -15,7 +15,6 @@ from .admin_grants import AdminGrants, Ask, RevokeScheduler, held
 from .grant_terms import UNTIL_REMOVED, GrantLimits, access_of, parse_duration
 from .meraki_admins import SUCCESS, MerakiProblem
 
-
 NO_LIMITS = GrantLimits({}, None)
 
 

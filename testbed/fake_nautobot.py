@@ -116,6 +116,24 @@ VARIABLES: list[dict[str, Any]] = [
         "required": False,
         "default": False,
     },
+    {
+        "name": "duration",
+        "type": "ChoiceVar",
+        "label": "For how long",
+        "help_text": "'Until removed', or a time after which Nautobot takes the access back.",
+        "required": False,
+        "choices": [
+            ["", "Until removed"],
+            ["1h", "1 hour"],
+            ["2h", "2 hours"],
+            ["4h", "4 hours"],
+            ["8h", "8 hours"],
+            ["1d", "1 day"],
+            ["7d", "7 days"],
+            ["30d", "30 days"],
+        ],
+        "default": "",
+    },
 ]
 VARIABLE_NAMES = [var["name"] for var in VARIABLES]
 REQUESTED_BY: dict[str, Any] = {

@@ -98,6 +98,8 @@ class NautobotStack:
         self.test_jobs_git = GitRemote(TEST_JOBS, self.workdir / "test-jobs", name="meraki-chatops-test-jobs")
         self.url = f"http://127.0.0.1:{self.port}"
         self.worker_overrides: dict[str, str | None] = {}
+        self.job_overrides: dict[str, str | None] = {}
+        """Environment changes both the web server (it builds the Jobs' forms) and the worker (it runs them) see."""
 
     # -- clients -----------------------------------------------------------------------------
     def client(self, token: str = BOT_TOKEN, **kwargs) -> httpx.Client:
@@ -139,7 +141,7 @@ class NautobotStack:
             [self.release.server, "runserver", f"127.0.0.1:{self.port}", "--noreload", "--skip-checks"],
             self.workdir / "web.log",
         )
-        self.web.start(self.env())
+        self.web.start(self.env(self.job_overrides))
         self.start_worker()
         self.wait_for_web()
         self.sync_repository()
@@ -200,7 +202,7 @@ class NautobotStack:
             self.workdir / "worker.log",
             stop_signal=signal.SIGQUIT,
         )
-        self.worker.start(self.env(self.worker_overrides))
+        self.worker.start(self.env({**self.job_overrides, **self.worker_overrides}))
         self._wait_for_worker()
 
     @contextlib.contextmanager
@@ -235,8 +237,28 @@ class NautobotStack:
         try:
             yield
         finally:
-            self.web.start(self.env())
+            self.web.start(self.env(self.job_overrides))
             self.wait_for_web()
+
+    @contextlib.contextmanager
+    def job_env(self, **overrides: str | None) -> Iterator[None]:
+        """Run the block with the web server and the worker both seeing a different environment (None removes a
+        variable): a Job's choices come from the web server's, its runs from the worker's."""
+        previous = self.job_overrides
+        self.job_overrides = {**previous, **overrides}
+        try:
+            self.restart_web()
+            self.start_worker(self.worker_overrides)
+            yield
+        finally:
+            self.job_overrides = previous
+            self.restart_web()
+            self.start_worker(self.worker_overrides)
+
+    def restart_web(self) -> None:
+        self.web.stop()
+        self.web.start(self.env(self.job_overrides))
+        self.wait_for_web()
 
     @contextlib.contextmanager
     def worker_env(self, **overrides: str | None) -> Iterator[None]:

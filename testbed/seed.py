@@ -24,4 +24,5 @@ FIELD_ORDER = [
     "meraki_network",
     "meraki_network_access",
     "dryrun",
+    "duration",
 ]

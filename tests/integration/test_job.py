@@ -40,6 +40,7 @@ def test_job_is_listed_with_its_form(stack, bot):
         "meraki_network": "StringVar",
         "meraki_network_access": "ChoiceVar",
         "dryrun": "DryRunVar",
+        "duration": "ChoiceVar",
         "requested_by": "StringVar",
         "approved_by": "StringVar",
         "request_id": "StringVar",
@@ -60,6 +61,9 @@ def test_job_is_listed_with_its_form(stack, bot):
         "monitor-only",
     ]
     assert found["meraki_network"]["required"] is False
+    assert found["duration"]["label"] == "For how long" and found["duration"]["required"] is False
+    assert found["duration"]["default"] == ""  # until removed, as before durations existed
+    assert found["duration"]["choices"][:2] == [["", "Until removed"], ["1h", "1 hour"]]
 
 
 def test_run_creates_the_admin_with_network_access(stack, meraki, run_job):

@@ -279,7 +279,9 @@ EMAILS = st.builds(
     st.text(st.sampled_from("abcxyzABC0189._%+-"), min_size=1, max_size=40),
     st.sampled_from(["com", "org"]),
 )
-DEFAULTS = {var.name: var.default for var in FORM.variables if var.default not in (None, False)}
+# A default of "" (the duration's "Until removed") is no option a select can hold: the bot leaves it out of the run's
+# data, and Nautobot applies the same default.
+DEFAULTS = {var.name: var.default for var in FORM.variables if var.default not in (None, False, "")}
 CHOICES = {var.name: [value for value, _ in var.choices] for var in FORM.variables if var.choices}
 VALID = st.fixed_dictionaries(
     {
@@ -289,7 +291,11 @@ VALID = st.fixed_dictionaries(
         "meraki_access_level": st.sampled_from(CHOICES["meraki_access_level"]),
         "dryrun": st.booleans(),
     },
-    optional={"meraki_network": NAMES, "meraki_network_access": st.sampled_from(CHOICES["meraki_network_access"])},
+    optional={
+        "meraki_network": NAMES,
+        "meraki_network_access": st.sampled_from(CHOICES["meraki_network_access"]),
+        "duration": st.sampled_from([value for value in CHOICES["duration"] if value]),
+    },
 )
 
 

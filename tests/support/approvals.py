@@ -30,15 +30,22 @@ def _created(response) -> dict:
 @contextlib.contextmanager
 def approval_required(stack: NautobotStack) -> Iterator[None]:
     """Every non-dry run of the Job waits for one approval by the admin; the scheduler starts approved ones."""
-    requiring = _job_flag if stack.release.is_lts else _workflow
-    with requiring(stack), stack.scheduler():
+    with requiring_approval(stack, JOB_NAME), stack.scheduler():
         yield
 
 
 @contextlib.contextmanager
-def _job_flag(stack: NautobotStack) -> Iterator[None]:
+def requiring_approval(stack: NautobotStack, job_name: str) -> Iterator[None]:
+    """Scheduled runs of the Job named ``job_name`` wait for an approval (without a scheduler to start them)."""
+    requiring = _job_flag if stack.release.is_lts else _workflow
+    with requiring(stack, job_name):
+        yield
+
+
+@contextlib.contextmanager
+def _job_flag(stack: NautobotStack, job_name: str) -> Iterator[None]:
     """Nautobot 2.4: the Job's own flag, overriding what its code says (as an admin does in the Job's edit form)."""
-    job = f"/api/extras/jobs/{stack.job_id}/"
+    job = f"/api/extras/jobs/{stack.job_ids[job_name]}/"
     flag = {"approval_required": True, "approval_required_override": True}
     stack.admin.patch(job, json=flag).raise_for_status()
     try:
@@ -48,7 +55,7 @@ def _job_flag(stack: NautobotStack) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _workflow(stack: NautobotStack) -> Iterator[None]:
+def _workflow(stack: NautobotStack, job_name: str) -> Iterator[None]:
     """Nautobot 3.x: an approval workflow for the Job's scheduled jobs, one stage the admin's group approves."""
     admin = stack.admin
     group = _created(admin.post("/api/users/groups/", json={"name": APPROVERS}))
@@ -58,9 +65,9 @@ def _workflow(stack: NautobotStack) -> Iterator[None]:
         admin.post(
             "/api/extras/approval-workflow-definitions/",
             json={
-                "name": WORKFLOW,
+                "name": WORKFLOW if job_name == JOB_NAME else f"{WORKFLOW}: {job_name}",
                 "model_content_type": "extras.scheduledjob",
-                "model_constraints": {"job_model__name": JOB_NAME},
+                "model_constraints": {"job_model__name": job_name},
             },
         )
     )

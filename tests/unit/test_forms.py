@@ -108,8 +108,9 @@ def test_modal_for_the_meraki_job() -> None:
         PlainTextInputElement,
         StaticSelectElement,
         CheckboxesElement,
+        StaticSelectElement,  # for how long
     ]
-    assert [b.optional for b in view.blocks] == [False, False, False, False, True, True, True]
+    assert [b.optional for b in view.blocks] == [False, False, False, False, True, True, True, True]
 
 
 def test_modal_labels_hints_and_lengths() -> None:

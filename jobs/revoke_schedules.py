@@ -132,12 +132,15 @@ class NautobotRevokes:
             "start_time": timezone.localtime(expires_at),
             "interval": JobExecutionType.TYPE_FUTURE,
         }
-        if "job_kwargs" in inspect.signature(ScheduledJob.create_schedule).parameters:  # 3.x
-            scheduled = ScheduledJob.create_schedule(job, self.user, job_kwargs=inputs, **options)
-        else:  # 2.4: the inputs as keywords, and the schedule carries the Job's own approval flag as its API does
+        # 2.4 names its approval flag and takes the inputs as keywords (its ``**job_kwargs``); 3.x has no flag and
+        # takes the inputs as ``job_kwargs=``. Both have a parameter called job_kwargs, so the flag tells them apart.
+        if "approval_required" in inspect.signature(ScheduledJob.create_schedule).parameters:
+            # The schedule carries the Job's own approval flag, as 2.4's API does when it schedules a run.
             scheduled = ScheduledJob.create_schedule(
                 job, self.user, approval_required=job.approval_required, **options, **inputs
             )
+        else:
+            scheduled = ScheduledJob.create_schedule(job, self.user, job_kwargs=inputs, **options)
         scheduled.refresh_from_db()  # 3.x: starting an approval workflow changed it after the save
         return entry(scheduled)
 

@@ -97,7 +97,7 @@ class Parts:
         if rule is None or rule.variable in values:
             return values
         default = rule.default_choice(values, form)
-        return values if default is None else {**values, rule.variable: default}
+        return values if not default else {**values, rule.variable: default}  # "": the field left empty
 
     async def decide_soon(self, actor: Actor) -> Decision | None:
         """The decision from the cache, else a fresh one within :data:`ACCESS_WAIT`; None when too slow."""

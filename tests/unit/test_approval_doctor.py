@@ -174,9 +174,9 @@ async def test_approvers_that_can_satisfy_every_rule_pass(monkeypatch: pytest.Mo
 
 
 async def test_durations_the_jobs_form_does_not_have_fail(monkeypatch: pytest.MonkeyPatch) -> None:
-    limits = {"per": "meraki_access_level", "limits": {"full": {"longest": "8h", "default": "2h"}}}
+    limits = {"per": "access", "limits": {"full": {"longest": "8h", "default": "2h"}}}
     monkeypatch.setenv("ACCESS_POLICY", json.dumps({"allow": EVERYONE, "durations": {ADD: limits}}))
 
     failed = assert_only_failure(await diagnose(nautobot()), "access policy")
 
-    assert "durations for /meraki-add-user names duration, which the Job has no choice variable of" in failed.detail
+    assert "durations for /meraki-add-user names access, which the Job has no choice variable of" in failed.detail

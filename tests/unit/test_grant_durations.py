@@ -36,15 +36,9 @@ from testbed.fake_slack import FakeAck, FakeSlack, view_dict
 
 pytestmark = pytest.mark.usefixtures("no_retry_delay")
 
-DURATION = {
-    "name": "duration",
-    "type": "ChoiceVar",
-    "label": "For how long",
-    "required": False,
-    "choices": [["", "Until removed"], ["1h", "1 hour"], ["2h", "2 hours"], ["4h", "4 hours"], ["8h", "8 hours"]],
-    "default": "",
-}
-FORM = JobForm.from_api(JOB, [*VARIABLES, DURATION])
+DURATION = next(var for var in VARIABLES if var["name"] == "duration")
+WITHOUT_DURATION = [var for var in VARIABLES if var["name"] != "duration"]
+FORM = JobForm.from_api(JOB, VARIABLES)
 LIMITS = {
     "per": "meraki_access_level",
     "limits": {
@@ -120,7 +114,7 @@ def test_limits_the_jobs_form_does_not_have_switch_the_command_off() -> None:
         "durations for /meraki-add-user limits superuser, which is not a choice of meraki_access_level",
         "durations for /meraki-add-user pre-picks 3 h for superuser, which is not a choice of duration",
     ]
-    without = JobForm.from_api(JOB, VARIABLES)  # a Job with no duration at all: nothing could be limited
+    without = JobForm.from_api(JOB, WITHOUT_DURATION)  # a Job with no duration at all: nothing could be limited
     problems = policy_problems(policy().for_command(command, main=True), without)
     assert problems == ["durations for /meraki-add-user names duration, which the Job has no choice variable of"]
 
@@ -140,7 +134,7 @@ ALICE, NETOPS, TEAM = "U0ALICE", "C0NETOPS", "T0ACME"
 
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[tuple[Listeners, FakeNautobot, FakeSlack]]:
-    nautobot = FakeNautobot().with_quick_run().on("GET", VARIABLES_PATH, ok([*VARIABLES, DURATION]))
+    nautobot = FakeNautobot().with_quick_run().on("GET", VARIABLES_PATH, ok(VARIABLES))
     slack = FakeSlack()
     client = nautobot.client()
     ledger = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}")
@@ -166,7 +160,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[tuple[Listeners, FakeNautobot, Fa
 def _submitted(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     context = ModalContext(channel_id=NETOPS, user_id=ALICE, job_id=JOB_ID)
     state = {}
-    for var in [*VARIABLES, DURATION]:
+    for var in VARIABLES:
         value = values.get(var["name"])
         if var["type"] == "ChoiceVar":
             action = {"type": "static_select", "selected_option": {"value": value} if value is not None else None}

@@ -1,9 +1,8 @@
 """Following a Job run in Nautobot until it ends, and having its result posted into the request's thread.
 
-Outages of Nautobot are waited out (the run goes on there); the thread (:mod:`bot.slack.thread`)
-is told what to show, and the ledger records each step once it is shown. With Nautobot's events
-(:mod:`bot.nautobot.events`) a follow looks the moment its run starts or ends; polling is then
-only the safety net, and takes over its usual pace whenever events stop arriving.
+Outages of Nautobot are waited out (the run goes on there); the thread (:mod:`bot.slack.thread`) is told what to
+show, and the ledger records each step once it is shown. With Nautobot's events (:mod:`bot.nautobot.events`) a
+follow looks the moment its run starts or ends; polling is only the safety net, at its usual pace without them.
 """
 
 from __future__ import annotations
@@ -32,8 +31,7 @@ T = TypeVar("T")
 LOG_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0)
 LATE_WINDOW = 24 * 3600.0
 
-# A scheduled job's ``state`` in Nautobot 3.x (2.4 has none: see _scheduled_state): these end a request
-# with nothing run.
+# A scheduled job's ``state`` in Nautobot 3.x (2.4 has none: see _scheduled_state): these end it with nothing run.
 UNRUN_STATES: dict[str, RunStatus] = {
     "denied": RunStatus.DENIED,
     "canceled": RunStatus.CANCELLED,
@@ -172,6 +170,9 @@ class Follower:
                 return None  # still pending a day later: a restarted bot looks again
             if state == "pending":  # still waiting for a decision (Nautobot answered): its approvers are told
                 await self.approvers.waiting(request, form, scheduled_id, self._where(request, thread))
+            elif state in APPROVED_STATES and not pace.approval_shown:  # however long the scheduler takes to start it
+                pace.approval_shown = True
+                await self.approvers.decided(request, form, self._where(request, thread), "approved")
             pace.woken(await self._pause(scheduled_id, pace.next(approved=state in APPROVED_STATES)))
 
     async def _approved(

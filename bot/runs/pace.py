@@ -124,6 +124,8 @@ class ApprovalPace:
         self._settling: Iterator[float] = iter(())
         self.denial_heard = False
         """A denial's event came: a scheduled job gone from Nautobot was denied, not deleted by hand."""
+        self.approval_shown = False
+        """The approvers' messages show the approval (before the scheduler has started the run)."""
 
     def next(self, *, approved: bool) -> float:
         usual = next(self._usual)

@@ -204,7 +204,7 @@ def test_the_approval_trap_is_flagged(stack, meraki, bot):
     assert held.status == "SUCCESS", held.lines()
     assert held.data["revoke"]["awaits_approval"] is True
     assert any(
-        "the revoke waits for approval in Nautobot: until someone approves it, the access does not expire"
+        "the revoke waits for approval in nautobot: until someone approves it, the access does not expire"
         in line.lower()
         for line in held.lines("warning")
     )

@@ -86,8 +86,20 @@ def _workflow(stack: NautobotStack, job_name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        admin.delete(f"/api/extras/approval-workflow-definitions/{definition['id']}/")
-        admin.delete(f"/api/users/groups/{group['id']}/")
+        _remove_workflow(stack, definition["id"], group["id"])
+
+
+def _remove_workflow(stack: NautobotStack, definition_id: str, group_id: str) -> None:
+    """The workflows the definition started (runs still held protect it), the definition, then its group."""
+    admin = stack.admin
+    params = {"approval_workflow_definition": definition_id, "limit": 0}
+    started = admin.get("/api/extras/approval-workflows/", params=params).raise_for_status().json()["results"]
+    paths = [f"/api/extras/approval-workflows/{workflow['id']}/" for workflow in started]
+    paths += [f"/api/extras/approval-workflow-definitions/{definition_id}/", f"/api/users/groups/{group_id}/"]
+    for path in paths:
+        answer = admin.delete(path)
+        if answer.status_code not in (204, 404):
+            raise StackError(f"DELETE {path}: {answer.status_code} {answer.text}")
 
 
 def decide(stack: NautobotStack, scheduled_id: str, decision: str, *, timeout: float = 30) -> None:

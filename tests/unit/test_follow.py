@@ -19,6 +19,7 @@ from bot.nautobot import Capabilities, NautobotError
 from bot.nautobot.event_payload import APPROVAL_DENIED
 from bot.nautobot.wakeups import Wakeups
 from bot.runs.follow import LATE_WINDOW, Follower
+from bot.runs.nautobot_approvers import TellingNobody
 from bot.runs.pace import (
     APPROVAL_POLL_CAP,
     FIRST_POLL,
@@ -444,6 +445,37 @@ async def test_an_approved_run_is_followed_under_the_same_parent_message(
     pending, approved_not_started = clock.delays[:2], clock.delays[2]
     assert growing(pending) and pending[0] < APPROVAL_POLL_CAP
     assert approved_not_started == SCHEDULER_POLL
+
+
+class DecisionsSeen(TellingNobody):
+    """Records when the follow said Nautobot decided: after how many looks at the scheduled job."""
+
+    def __init__(self, nautobot: FakeNautobot) -> None:
+        self.nautobot = nautobot
+        self.decided_at: list[tuple[str, int]] = []
+
+    async def decided(self, request: RunRequest, form: JobForm | None, thread: Thread, outcome: str) -> None:
+        self.decided_at.append((outcome, self.nautobot.count("GET", RESULTS_PATH)))
+
+
+async def test_the_approval_is_shown_once_before_the_scheduler_starts_the_run(
+    nautobot: FakeNautobot, slack: FakeSlack, clock: Clock
+) -> None:
+    client = nautobot.client()
+    seen = DecisionsSeen(nautobot)
+    threads = SlackThreads(slack, ChannelPacer(0))  # type: ignore[arg-type]
+    follower = Follower(client, threads, timeout=TIMEOUT, sleep=clock.sleep, approvers=seen)
+    nautobot.on("GET", SCHEDULED_PATH, scheduled("pending"), *[scheduled("active")] * 3)
+    nautobot.on("GET", RESULTS_PATH, found(), found(), found(job_result("STARTED")))  # the scheduler is slow
+    nautobot.on("GET", RESULT_PATH, *results(SUCCEEDED))
+    nautobot.on("GET", LOGS_PATH, ok(LOGS))
+
+    final = await follower.follow_approval(REQUEST, FORM, SCHEDULED_ID, THREAD)
+    await client.aclose()
+
+    assert final is not None and final.status is RunStatus.SUCCEEDED
+    assert seen.decided_at[0] == ("approved", 1)  # after the first look that found no run yet
+    assert [outcome for outcome, _ in seen.decided_at] == ["approved", "approved"]  # and when it started (a no-op)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
@@ -19,6 +20,7 @@ from bot.audit import Audit
 from bot.clients import nautobot_client
 from bot.command_bindings import CommandBinding
 from bot.ledger import Ledger
+from bot.ledger.grants import GrantTimes
 from bot.listeners import Listeners
 from bot.listeners.parts import Parts, SlashCommand
 from bot.metrics import Metrics
@@ -125,6 +127,7 @@ def wire(
     rate: RateLimit | None = None,
     approvers_channel: str | None = None,
     approval_remind: float = 3600.0,
+    grant_times: GrantTimes | None = None,
 ) -> Listeners:
     """The core (threads, follower, runs) and the listeners of every command on top of it, from the clients given."""
     metrics = metrics or Metrics()
@@ -155,6 +158,7 @@ def wire(
         forms=forms,
         metrics=metrics,
         members=commands[0].access.groups.members if commands else None,  # one cache of user groups for all
+        grant_times=grant_times,
     )
     return Listeners(
         [
@@ -200,6 +204,10 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
         rate=RateLimit(settings.rate_limit_commands, settings.rate_limit_seconds, registry=metrics.registry),
         approvers_channel=settings.nautobot_approvers_channel,
         approval_remind=settings.nautobot_approval_remind_seconds,
+        grant_times=GrantTimes(
+            warn_ahead=timedelta(seconds=settings.grant_warn_ahead_seconds),
+            grace=timedelta(seconds=settings.grant_revoke_grace_seconds),
+        ),
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     bolt_logger = logging.getLogger("slack_bolt.AsyncApp")

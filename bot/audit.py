@@ -35,7 +35,9 @@ _STATUS: dict[AuditOutcome, CommandStatus] = {
 opened a form or were sent back for corrections (``allowed`` on the command, ``invalid``)."""
 
 
-DECISIONS = frozenset({AuditAction.CANCEL, AuditAction.APPROVE, AuditAction.DENY, AuditAction.WITHDRAW})
+DECISIONS = frozenset(
+    {AuditAction.CANCEL, AuditAction.APPROVE, AuditAction.DENY, AuditAction.WITHDRAW, AuditAction.REVOKE}
+)
 """A person's decision on a request: the command log gets it once it took effect."""
 
 

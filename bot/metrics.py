@@ -37,6 +37,7 @@ REQUEST_OUTCOMES = (
     "denied",
 )
 RUN_STATUSES = ("succeeded", "failed", "cancelled", "timed_out")
+GRANT_OUTCOMES = ("removed", "restored", "changed", "gone", "failed")
 RETRY_REASONS = ("429", "5xx", "connection")
 EVENT_UNUSABLE_REASONS = ("too_large", "too_deep", "not_json", "no_id", "error")
 
@@ -157,11 +158,31 @@ class Metrics:
             namespace=namespace,
             registry=self.registry,
         )
+        self.grants_ended = Counter(
+            "grants_ended_total",
+            "Time-bound grants whose revoke ended, by the revoke's outcome (removed, restored, changed, gone, failed).",
+            ["outcome"],
+            namespace=namespace,
+            registry=self.registry,
+        )
+        self.grant_revokes_late = Counter(
+            "grant_revokes_late_total",
+            "Revokes Nautobot had not run some minutes after their time, which the bot then ran itself.",
+            namespace=namespace,
+            registry=self.registry,
+        )
         _zero(self.requests, "outcome", REQUEST_OUTCOMES)
+        _zero(self.grants_ended, "outcome", GRANT_OUTCOMES)
         _zero(self.nautobot_events_unusable, "reason", EVENT_UNUSABLE_REASONS)
         _zero(self.run_outcomes, "status", RUN_STATUSES)
 
     # -- requests and runs -----------------------------------------------------------------------
+
+    def grant_ended(self, outcome: str) -> None:
+        self.grants_ended.labels(outcome=_known("outcome", outcome, GRANT_OUTCOMES)).inc()
+
+    def grant_revoke_late(self) -> None:
+        self.grant_revokes_late.inc()
 
     def request(self, outcome: str) -> None:
         self.requests.labels(outcome=_known("outcome", outcome, REQUEST_OUTCOMES)).inc()

@@ -191,6 +191,11 @@ class Settings(NautobotSettings):
     # after NAUTOBOT_APPROVAL_REMIND_SECONDS without a decision (0: never).
     nautobot_approvers_channel: str | None = None
     nautobot_approval_remind_seconds: float = Field(default=3600, ge=0)
+    # A time-bound grant (a run whose result names its revoke): the requester is told GRANT_WARN_AHEAD_SECONDS
+    # before its end (at most halfway through it); a revoke Nautobot has not run GRANT_REVOKE_GRACE_SECONDS after
+    # its time is reported loudly and run by the bot itself.
+    grant_warn_ahead_seconds: float = Field(default=3600, ge=0)
+    grant_revoke_grace_seconds: float = Field(default=300, ge=10)
     # Several replicas on one ledger: each holds the requests it works on for LEASE_SECONDS at a time and
     # renews them every HEARTBEAT_SECONDS; a request whose lease ran out is taken over by another replica.
     replica_id: str | None = Field(default=None, min_length=1, max_length=255)

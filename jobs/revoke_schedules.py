@@ -76,12 +76,15 @@ def not_run_yet(scheduled: ScheduledJob) -> bool:
 
 
 def entry(scheduled: ScheduledJob) -> dict:
-    """The ``revoke`` entry of the Create Job's result."""
+    """The ``revoke`` entry of the Create Job's result: also what a bot needs to follow the grant to its end, or
+    to run the revoke itself should the scheduler not (the Job's name and its ``grant`` input)."""
     return {
         "scheduled_job_id": str(scheduled.pk),
         "name": scheduled.name,
         "start_time": iso(scheduled.start_time),
         "awaits_approval": awaits_approval(scheduled),
+        "job": REVOKE_JOB,
+        "grant": scheduled.kwargs.get("grant"),
     }
 
 

@@ -9,17 +9,19 @@ that made it: that replica sends it or closes its messages, and another takes it
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import select
 
 from bot.ledger.approval import Approval, Ending, Notice, Vote
-from bot.ledger.records import IllegalTransition, LostLease, Record, RequestState, UnknownRequest
+from bot.ledger.records import IllegalTransition, LostLease, Record, RequestState
 from bot.ledger.replica import Replica
 from bot.ledger.schema import REQUESTS, now, to_record
+from bot.ledger.statements import locked_change
 
 WAITING = frozenset({RequestState.ASKING_APPROVAL, RequestState.AWAITING_APPROVAL})
 """States in which a person's decision counts."""
@@ -189,20 +191,11 @@ class ApprovalSteps(Replica):
 
     async def _locked(self, request_id: str, change: Change) -> Record:
         """Read the request holding its row, and write what ``change`` makes of it, in one step."""
-        locked = select(REQUESTS).where(REQUESTS.c.request_id == request_id).with_for_update()
-
-        def step(conn: Connection) -> Record:
-            row = conn.execute(locked).one_or_none()
-            if row is None:
-                raise UnknownRequest(f"no request {request_id} in the ledger")
-            values = change(to_record(row))
-            if values is None:
-                return to_record(row)
-            values.setdefault("updated_at", now())
-            statement = update(REQUESTS).where(REQUESTS.c.request_id == request_id).values(values)
-            return to_record(conn.execute(statement.returning(*REQUESTS.c)).one())
-
-        record = await self._run(step, write=True)
+        missing = f"no request {request_id} in the ledger"
+        step = functools.partial(
+            locked_change, REQUESTS.c.request_id, request_id, lambda row: change(to_record(row)), missing
+        )
+        record = to_record(await self._run(step, write=True))
         self._remember(record)
         return record
 

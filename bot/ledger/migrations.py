@@ -128,12 +128,29 @@ def _v5_nautobot_approvals(conn: Connection) -> None:
     conn.execute(text(f"ALTER TABLE requests ADD COLUMN nautobot_approval {JSON().compile(dialect=conn.dialect)}"))
 
 
+def _v6_grants(conn: Connection) -> None:
+    """Version 6: time-bound grants the bot follows to their revoke, and when each one's next timer fires."""
+    metadata = MetaData()
+    Table(
+        "grants",
+        metadata,
+        Column("scheduled_job_id", String(KEY_MAX), primary_key=True),
+        Column("state", String(32), nullable=False),
+        Column("due", UTCDateTime),
+        Column("grant", JSON, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Index("ix_grants_due", "state", "due"),
+    )
+    metadata.create_all(conn)
+
+
 MIGRATIONS: Sequence[Migration] = (
     _v1_create_requests,
     _v2_create_audit,
     _v3_owners_and_leases,
     _v4_approvals,
     _v5_nautobot_approvals,
+    _v6_grants,
 )
 """Step ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``; only ever append."""
 

@@ -175,6 +175,8 @@ class AuditAction(StrEnum):
     """The bot asked the people the request escalates to."""
     EXPIRE = "expire"
     """Nobody decided in time: the bot ended the wait."""
+    REVOKE = "revoke"
+    """The "Revoke now" button of a time-bound grant: its revoke runs before the expiry."""
 
 
 class AuditOutcome(StrEnum):

@@ -1,5 +1,5 @@
-"""What the ledger keeps, and for how long: finished requests and audit entries older than their settings are
-deleted by a periodic sweep; ``doctor`` shows how big the ledger is.
+"""What the ledger keeps, and for how long: finished requests (and ended grants) and audit entries older than their
+settings are deleted by a periodic sweep; ``doctor`` shows how big the ledger is.
 
 The sweep deletes in small batches, each one short statement in its own transaction (off the event loop, as
 every ledger step), with a pause between them, so requests being worked on never wait long for it. It never
@@ -20,8 +20,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, text
 
+from bot.ledger.grant import GrantState
 from bot.ledger.records import FINAL_STATES, LedgerError
-from bot.ledger.schema import AUDIT, REQUESTS, now
+from bot.ledger.schema import AUDIT, GRANTS, REQUESTS, now
 from bot.ledger.store import Ledger
 
 log = logging.getLogger("bot.ledger")
@@ -49,19 +50,23 @@ class Retention:
 class Swept:
     requests: int = 0
     audit: int = 0
+    grants: int = 0
+    """Ended time-bound grants, kept as long as finished requests."""
 
 
 async def sweep(ledger: Ledger, retention: Retention) -> Swept:
     """Delete the finished requests and audit entries older than ``retention`` says, batch after batch."""
     stamp = now()
-    requests = audit = 0
+    requests = audit = grants = 0
     if retention.requests_days > 0:
         cutoff = stamp - timedelta(days=retention.requests_days)
         old = REQUESTS.c.state.in_(_FINAL) & (REQUESTS.c.finished_at < cutoff)
         requests = await _delete_all(ledger, REQUESTS, REQUESTS.c.request_id, old)
+        ended = (GRANTS.c.state == GrantState.ENDED.value) & (GRANTS.c.updated_at < cutoff)
+        grants = await _delete_all(ledger, GRANTS, GRANTS.c.scheduled_job_id, ended)
     if retention.audit_days > 0:
         audit = await _delete_all(ledger, AUDIT, AUDIT.c.id, AUDIT.c.at < stamp - timedelta(days=retention.audit_days))
-    return Swept(requests, audit)
+    return Swept(requests, audit, grants)
 
 
 async def sweep_forever(
@@ -77,10 +82,12 @@ async def sweep_forever(
         except LedgerError as exc:
             log.warning("cannot sweep the ledger (trying again in %g s): %s", every, exc)
         else:
-            if swept.requests or swept.audit:
+            if swept.requests or swept.audit or swept.grants:
                 log.info(
-                    "ledger swept: %d finished requests older than %d days, %d audit entries older than %d days",
+                    "ledger swept: %d finished requests and %d ended grants older than %d days, %d audit entries "
+                    "older than %d days",
                     swept.requests,
+                    swept.grants,
                     retention.requests_days,
                     swept.audit,
                     retention.audit_days,

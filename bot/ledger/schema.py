@@ -94,6 +94,22 @@ class RequestRow(Base):
 REQUESTS: Table = Base.metadata.tables[RequestRow.__tablename__]
 
 
+class GrantRow(Base):
+    """The ``grants`` table: one row per time-bound grant, keyed by its revoke's scheduled job."""
+
+    __tablename__ = "grants"
+    __table_args__ = (Index("ix_grants_due", "state", "due"),)
+
+    scheduled_job_id: Mapped[str] = mapped_column(String(KEY_MAX), primary_key=True)
+    state: Mapped[str] = mapped_column(String(32))
+    due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    grant: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+GRANTS: Table = Base.metadata.tables[GrantRow.__tablename__]
+
+
 class AuditRow(Base):
     """The ``audit`` table as the current schema version defines it."""
 

@@ -9,13 +9,28 @@ statement is bound; no result object leaves the step's thread.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Insert, Select, Update, bindparam, insert, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Insert,
+    Row,
+    Select,
+    Update,
+    bindparam,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.ledger.schema import AUDIT, REQUESTS, SchemaVersionRow
+from bot.ledger.records import UnknownRequest
+from bot.ledger.schema import AUDIT, REQUESTS, SchemaVersionRow, now
 
 GET_REQUEST: Select[Any] = select(REQUESTS).where(REQUESTS.c.request_id == bindparam("key"))
 """One request by its key, the parameter ``key``."""
@@ -63,3 +78,20 @@ def execute(statement: Executable, parameters: dict[str, Any] | None, conn: Conn
 
 def scalars(statement: Update, conn: Connection) -> list[Any]:
     return list(conn.scalars(statement))
+
+
+def locked_change(
+    key_column: Any, key: str, change: Callable[[Row[Any]], dict[str, Any] | None], missing: str, conn: Connection
+) -> Row[Any]:
+    """A step: read the row whose ``key_column`` is ``key`` holding it (``SELECT … FOR UPDATE``; SQLite's write
+    lock, taken up front), and write what ``change`` makes of it (None: nothing); the row as it is then. Raises
+    :class:`~bot.ledger.records.UnknownRequest` with ``missing`` when there is no such row."""
+    table = key_column.table
+    row = conn.execute(select(table).where(key_column == key).with_for_update()).one_or_none()
+    if row is None:
+        raise UnknownRequest(missing)
+    values = change(row)
+    if values is None:
+        return row
+    values.setdefault("updated_at", now())
+    return conn.execute(update(table).where(key_column == key).values(values).returning(*table.c)).one()

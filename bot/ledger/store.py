@@ -23,8 +23,8 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.ledger.database import DEFAULT_URL, async_url, create_engine, safe_url
+from bot.ledger.grants import GrantSteps
 from bot.ledger.migrations import upgrade
-from bot.ledger.nautobot_approvals import NautobotApprovalSteps
 from bot.ledger.records import (
     ASKED,
     STATUS_STATES,
@@ -49,13 +49,14 @@ class _Probed(Exception):
     """The probe's write went through; raised to roll it back."""
 
 
-class Ledger(NautobotApprovalSteps):
+class Ledger(GrantSteps):
     """The request ledger; open with :meth:`open`, share one instance per process.
 
     Each instance is one replica (``owner``); see :class:`~bot.ledger.replica.Replica` for how it holds the
     requests it works on (:meth:`take_over`, :meth:`renew`, :meth:`hold`, :meth:`release`), and
     :class:`~bot.ledger.approvals.ApprovalSteps` for a request's wait for approval, and
-    :class:`~bot.ledger.nautobot_approvals.NautobotApprovalSteps` for telling Nautobot's approvers of a run it holds.
+    :class:`~bot.ledger.nautobot_approvals.NautobotApprovalSteps` for telling Nautobot's approvers of a run it holds,
+    and :class:`~bot.ledger.grants.GrantSteps` for time-bound grants.
     """
 
     @classmethod

@@ -14,12 +14,12 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ledger import Ledger, Record
-from bot.listeners import approvals, buttons, options, slash_command, submission
+from bot.listeners import approvals, buttons, grants, options, slash_command, submission
 from bot.listeners.parts import Parts
 from bot.metrics import Metrics
 from bot.models import ModalContext
 from bot.runs.core import Runs
-from bot.slack import approval_messages, messages, modal
+from bot.slack import approval_messages, grant_messages, messages, modal
 
 
 class Listeners:
@@ -91,6 +91,17 @@ class Listeners:
     async def withdraw(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await approvals.withdraw(self._for_request, ack, body)
 
+    async def revoke_now(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await grants.revoke_now(self._for_grant, ack, body)
+
+    async def _for_grant(self, scheduled_job_id: str) -> tuple[Parts, str | None]:
+        """A grant's parts are those of the request that made it (the main command's when it is unknown)."""
+        found = await self.ledger.get_grant(scheduled_job_id)
+        if found is None:
+            return self.main, None
+        parts, _ = await self._for_request(found[0].request_id)
+        return parts, found[0].request_id
+
     async def _for_request(self, request_id: str) -> tuple[Parts, Record | None]:
         """The request a button is about, and the parts of the command that runs its Job (the main one's when
         none does any more: its checks then refuse, as the Job's form is not the command's)."""
@@ -118,3 +129,4 @@ def register(app: AsyncApp, listeners: Listeners) -> None:
     app.action(approval_messages.DENY_ACTION_ID)(listeners.deny)
     app.view(approval_messages.DENY_CALLBACK_ID)(listeners.deny_reason)
     app.action(approval_messages.WITHDRAW_ACTION_ID)(listeners.withdraw)
+    app.action(grant_messages.REVOKE_NOW_ACTION_ID)(listeners.revoke_now)

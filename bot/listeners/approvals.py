@@ -37,7 +37,7 @@ async def deny(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: As
     await ack()
     request_id, actor, clicked = _click(body)
     parts, record = await find(request_id)
-    refused = _other_workspace(parts, actor) or await parts.runs.approvals.refusal(request_id, _decider(actor), clicked)
+    refused = other_workspace(parts, actor) or await parts.runs.approvals.refusal(request_id, _decider(actor), clicked)
     if refused is not None:
         await _answer(parts, actor, clicked, request_id, AuditAction.DENY, False, refused)
         return
@@ -66,7 +66,7 @@ async def withdraw(find: ForRequest, ack: AsyncAck, body: dict[str, Any]) -> Non
     await ack()
     request_id, actor, clicked = _click(body)
     parts, _ = await find(request_id)
-    refused = _other_workspace(parts, actor)
+    refused = other_workspace(parts, actor)
     if refused is not None:
         await _answer(parts, actor, clicked, request_id, AuditAction.WITHDRAW, False, refused)
         return
@@ -83,7 +83,7 @@ def _click(body: dict[str, Any]) -> tuple[str, Actor, Thread]:
     return request_id, Actor.from_interaction(body, clicked.channel_id), clicked
 
 
-def _other_workspace(parts: Parts, actor: Actor) -> str | None:
+def other_workspace(parts: Parts, actor: Actor) -> str | None:
     """People of another workspace decide nothing (nor does anyone while the bot cannot tell workspaces apart)."""
     decision = team_decision(
         parts.access.applying,
@@ -105,7 +105,7 @@ async def _decide(
     reason: str = "",
 ) -> None:
     action = AuditAction.APPROVE if approve else AuditAction.DENY
-    refused = _other_workspace(parts, actor)
+    refused = other_workspace(parts, actor)
     if refused is not None:
         await _answer(parts, actor, clicked, request_id, action, False, refused)
         return

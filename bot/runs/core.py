@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import replace
 from typing import Any
 
 from bot.ledger import IllegalTransition, Ledger, LedgerError, LostLease, Record, RequestState
+from bot.ledger.grants import GrantTimes
 from bot.logs import set_correlation
 from bot.metrics import Metrics
 from bot.models import REQUEST_ID, JobForm, JobRun, RunRequest, RunStatus
@@ -26,6 +28,7 @@ from bot.nautobot import FormCaches, JobFieldErrors, NautobotClient, NautobotErr
 from bot.policy import ApprovalRule
 from bot.runs.approvals import Approvals, Members
 from bot.runs.follow import Follower
+from bot.runs.grants import Grants
 from bot.runs.outcome import METRIC, Answer, Ask, Sent, SubmitOutcome, request_key
 from bot.runs.take_up import TakeUp
 from bot.slack.thread import SlackThreads, Thread
@@ -54,8 +57,10 @@ class Runs:
         forms: FormCaches,
         metrics: Metrics | None = None,
         members: Members | None = None,
+        grant_times: GrantTimes | None = None,
     ):
-        """``members``: a Slack user group's members, for who may approve (none: only users named approve)."""
+        """``members``: a Slack user group's members, for who may approve (none: only users named approve);
+        ``grant_times``: when to warn of a time-bound grant's end, and how late its revoke may be."""
         self.ledger = ledger
         self.nautobot = nautobot
         self.threads = threads
@@ -71,6 +76,7 @@ class Runs:
         self._take_up = TakeUp(self)
         self.approvals = Approvals(ledger, threads, forms, members or _no_members)
         self.approvals.sender = self
+        self.grants = Grants(ledger, nautobot, threads, grant_times or GrantTimes.default(), self.metrics)
 
     # -- a request's way in: every entry point's one call ---------------------------------------
 
@@ -268,10 +274,20 @@ class Runs:
     def follow(
         self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, logged: bool = False
     ) -> None:
-        self._background(request.request_id, self.follower.follow(request, form, run, thread, log_posted=logged))
+        following = functools.partial(self.follower.follow, request, form, run, thread, log_posted=logged)
+        self._background(request.request_id, self._then_grant(request, thread, following))
 
     def await_approval(self, request: RunRequest, form: JobForm | None, scheduled_id: str, thread: Thread) -> None:
-        self._background(request.request_id, self.follower.follow_approval(request, form, scheduled_id, thread))
+        following = functools.partial(self.follower.follow_approval, request, form, scheduled_id, thread)
+        self._background(request.request_id, self._then_grant(request, thread, following))
+
+    async def _then_grant(
+        self, request: RunRequest, thread: Thread, following: Callable[[], Awaitable[JobRun | None]]
+    ) -> JobRun | None:
+        """Follow the run; a time-bound grant it made is followed on to its revoke (:mod:`bot.runs.grants`)."""
+        run = await following()  # made here: a task cancelled before it starts leaves no follow never awaited
+        await self.grants.granted(request, thread, run)
+        return run
 
     def _background(self, request_id: str, following: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(following)
@@ -282,7 +298,7 @@ class Runs:
 
     async def stop(self) -> None:
         """Stop following (at shutdown) and hand every lease back: another replica, or the next start, goes on."""
-        working = [*self.tasks, *self.approvals.tasks]
+        working = [*self.tasks, *self.approvals.tasks, *self.grants.tasks]
         for task in working:
             task.cancel()
         await asyncio.gather(*working, return_exceptions=True)
@@ -336,8 +352,9 @@ class Runs:
                 task.cancel()
         try:
             await self.approvals.fire()
+            await self.grants.fire()
         except LedgerError as exc:
-            log.warning("cannot fire the approval timers: %s", exc)
+            log.warning("cannot fire the approval or grant timers: %s", exc)
         return self._taking_up(taken)
 
     # -- after a restart -------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -22,7 +21,7 @@ from bot.ledger import Approval, Ending, NoticeKind
 from bot.models import JobForm, RunRequest
 from bot.policy import describe_duration
 from bot.slack.messages import input_rows, input_sections
-from bot.slack.text import channel_link, context, escape, fallback, link, mention, section
+from bot.slack.text import channel_link, context, escape, fallback, link, mention, section, when
 
 APPROVE_ACTION_ID = "approval_approve"
 DENY_ACTION_ID = "approval_deny"
@@ -33,12 +32,6 @@ REASON_ACTION_ID = "reason_text"
 REASON_MAX = 500
 
 Message = tuple[str, list[Block]]
-
-
-def when(moment: datetime) -> str:
-    """A time as each reader sees it in their own time zone (Slack's date formatting), with a UTC fallback."""
-    stamp = int(moment.timestamp())
-    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{moment:%Y-%m-%d %H:%M} UTC>"
 
 
 def who(users: Iterable[str], groups: Iterable[str]) -> str:

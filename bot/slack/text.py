@@ -8,6 +8,7 @@ message's notification ``text`` is plain text until :func:`outgoing` escapes it 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 
@@ -104,3 +105,10 @@ def fallback(text: str) -> str:
 def outgoing(text: str) -> str:
     """The ``text`` of a message as Slack gets it: escaped once, here (never by the message's builder)."""
     return escape(text, limit=FALLBACK_MAX) or " "
+
+
+def when(moment: datetime) -> str:
+    """A time as each reader sees it in their own time zone (Slack's date formatting), with a UTC fallback."""
+    stamp = int(moment.timestamp())
+    utc = moment.astimezone(UTC)
+    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{utc:%Y-%m-%d %H:%M} UTC>"

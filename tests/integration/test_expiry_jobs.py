@@ -101,6 +101,8 @@ def test_the_scheduler_removes_restores_and_leaves_hand_changes_alone(stack, mer
     for run in (new, raised, hand_changed):
         revoke = run.data["revoke"]
         assert revoke["awaits_approval"] is False and revoke["start_time"] == run.data["expires_at"]
+        assert revoke["job"] == REVOKE and revoke["grant"]["admin_id"] == run.data["admin_id"]
+        assert revoke["grant"]["expires_at"] == run.data["expires_at"]
         assert revoke["name"].startswith("Revoke Meraki access: ") and run.result["id"] in revoke["name"]
         assert 30 < seconds_left(run) <= 60
     assert len(scheduled_revokes(stack)) == 3
@@ -142,6 +144,7 @@ def test_extending_moves_the_one_revoke_and_beat_honours_it(stack, meraki, bot):
         assert extended.data["outcome"] == "extended"
         assert extended.data["revoke"]["scheduled_job_id"] == first.data["revoke"]["scheduled_job_id"]
         assert extended.data["before"] == first.data["before"]
+        assert extended.data["revoke"]["grant"]["expires_at"] == extended.data["expires_at"]
         assert moment(extended.data["expires_at"]) >= moment(first.data["expires_at"]) + timedelta(seconds=60)
         [scheduled] = scheduled_revokes(stack)
         assert moment(scheduled["start_time"]) == moment(extended.data["expires_at"])

@@ -19,8 +19,10 @@ from bot.doctor.ledger_check import _ledger_verdict
 from bot.doctor.report import Status
 from bot.ledger import AuditAction, AuditEntry, AuditOutcome, Ledger, RequestState
 from bot.ledger import retention as retention_module
+from bot.ledger.grant import Grant
+from bot.ledger.grants import GrantTimes
 from bot.ledger.retention import Retention, ledger_size, sweep
-from bot.ledger.schema import REQUESTS, now
+from bot.ledger.schema import GRANTS, REQUESTS, now
 from bot.models import RunRequest
 from tests.support.audit_trail import audit_trail
 from tests.support.fixtures import service_missing
@@ -111,14 +113,14 @@ async def test_old_finished_requests_and_audit_entries_go_and_unfinished_request
     assert await request_ids(ledger) == {"recent-done", "old-working", "old-unsent"}
     assert (await ledger.get("old-unsent")).state is RequestState.UNSENT
     assert len(await audit_trail(ledger)) == 2
-    assert await sweep(ledger, KEEP) == retention_module.Swept(0, 0)  # nothing more: a second sweep is a no-op
+    assert await sweep(ledger, KEEP) == retention_module.Swept()  # nothing more: a second sweep is a no-op
 
 
 async def test_zero_days_keeps_everything(ledger: Ledger):
     await request(ledger, "old-done", finished_days_ago=5000, created_days_ago=5000)
     await audit(ledger, 5000)
 
-    assert await sweep(ledger, Retention(requests_days=0, audit_days=0)) == retention_module.Swept(0, 0)
+    assert await sweep(ledger, Retention(requests_days=0, audit_days=0)) == retention_module.Swept()
     assert await ledger.get("old-done") is not None and len(await audit_trail(ledger)) == 1
 
 
@@ -180,3 +182,30 @@ async def test_doctor_tells_the_ledger_size(url: str, ledger: Ledger):
     assert size.rows == {"requests": 1, "audit": 2} and size.bytes is not None and size.bytes > 0
     assert verdict.status is Status.OK
     assert "it holds 1 request, 2 audit entries, " in verdict.detail and verdict.detail.endswith("iB")
+
+
+async def test_ended_grants_go_with_old_requests_and_active_ones_never(ledger: Ledger):
+    stamp = now()
+    for key, ended, days_ago in (("old-ended", True, 91), ("new-ended", True, 1), ("old-active", False, 400)):
+        grant = Grant(
+            scheduled_job_id=key,
+            request_id=key,
+            requester_id="U1",
+            channel="C1",
+            ts="1.1",
+            revoke_job="Revoke Meraki Access",
+            email="jane@example.com",
+            organization="Acme",
+            granted_at=stamp - timedelta(days=days_ago + 1),
+            expires_at=stamp - timedelta(days=days_ago),
+            revoke={},
+        )
+        await ledger.record_grant(grant, GrantTimes.default())
+        if ended:
+            await ledger.grant_ended(key, "removed")
+        statement = update(GRANTS).where(GRANTS.c.scheduled_job_id == key).values(updated_at=grant.expires_at)
+        await ledger._run(lambda conn, statement=statement: conn.execute(statement) and None, write=True)
+
+    assert (await sweep(ledger, KEEP)).grants == 1
+    assert await ledger.get_grant("old-ended") is None
+    assert await ledger.get_grant("new-ended") is not None and await ledger.get_grant("old-active") is not None

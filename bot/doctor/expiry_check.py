@@ -25,14 +25,11 @@ DURATION = "duration"
 HELD = "each scheduled revoke would wait for approval, and the access does not expire until someone approves it"
 ENABLE_FIX = f"Enable {REVOKE_JOB} in Nautobot: it is hidden, so filter the Jobs list by hidden, then Edit → Enabled."
 MISSING_FIX = (
-    "Sync the Git repository that holds the Jobs (Extensibility → Git Repositories → Sync), then "
-    f"{ENABLE_FIX[0].lower()}{ENABLE_FIX[1:]} If the bot's ObjectPermission on extras.job has constraints, "
-    "include this Job."
+    "Sync the Git repository that holds the Jobs (Extensibility → Git Repositories → Sync), then enable "
+    f"{REVOKE_JOB}: it is hidden, so filter the Jobs list by hidden, then Edit → Enabled. If the bot's "
+    "ObjectPermission on extras.job has constraints, include this Job."
 )
-FLAG_FIX = (
-    f"Untick Approval required on {REVOKE_JOB} (Jobs, filtered by hidden → Edit; keep its override ticked so a sync "
-    "does not set it again)."
-)
+FLAG_FIX = f"Untick Approval required on {REVOKE_JOB} (it is hidden: filter the Jobs list by hidden, then Edit)."
 
 
 async def check_expiry(context: Context) -> Verdict:
@@ -63,12 +60,12 @@ def _unusable(revoke: JobInfo | None, grants: str) -> Verdict:
     if revoke is None:
         return Verdict(
             Status.FAIL,
-            f"no Job named {REVOKE_JOB!r} is visible to the token: the Job refuses {grants}, since nothing would "
-            "revoke them",
+            f"no Job named {REVOKE_JOB!r} is visible to the token: without it {grants} are refused, since nothing "
+            "would revoke them",
             MISSING_FIX,
         )
     state, fix = ("disabled", ENABLE_FIX) if revoke.installed else ("not installed", MISSING_FIX)
-    return Verdict(Status.FAIL, f"{REVOKE_JOB!r} ({revoke.id}) is {state}: the Job refuses {grants}", fix)
+    return Verdict(Status.FAIL, f"{REVOKE_JOB!r} ({revoke.id}) is {state}, so {grants} are refused", fix)
 
 
 async def _time_bound(context: Context) -> list[str]:

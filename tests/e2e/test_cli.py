@@ -143,5 +143,5 @@ def test_doctor_fails_while_the_revoke_job_is_disabled(stack, slack, tmp_path):
         stack.set_job_enabled(True, REVOKE_JOB)
 
     assert check["status"] == "FAIL", check
-    assert "is disabled: the Job refuses time-bound grants of /meraki-add-user" in check["detail"]
+    assert "is disabled, so time-bound grants of /meraki-add-user" in check["detail"]
     assert "filter the Jobs list by hidden" in check["fix"]

@@ -92,7 +92,8 @@ async def test_a_missing_revoke_job_fails_with_sync_and_enable() -> None:
     failed = assert_only_failure(await diagnose(nautobot(revoke=ok(page()))), CHECK)
 
     assert "no Job named 'Revoke Meraki Access' is visible to the token" in failed.detail
-    assert "refuses time-bound grants of /meraki-add-user" in failed.detail
+    assert "without it time-bound grants of /meraki-add-user" in failed.detail
+    assert "are refused, since nothing would revoke them" in failed.detail
     assert "Git Repositories → Sync" in failed.fix
     assert "filter the Jobs list by hidden, then Edit → Enabled" in failed.fix
 
@@ -115,8 +116,10 @@ async def test_a_job_of_a_similar_name_is_not_the_revoke_job() -> None:
 async def test_an_unusable_revoke_job_fails_saying_what_to_do(changes: dict[str, Any], state: str, fix: str) -> None:
     failed = assert_only_failure(await diagnose(nautobot(revoke=ok(page({**REVOKE_JOB, **changes})))), CHECK)
 
-    assert f"'Revoke Meraki Access' ({REVOKE_JOB_ID}) is {state}" in failed.detail
-    assert "the Job refuses time-bound grants of /meraki-add-user" in failed.detail
+    assert f"'Revoke Meraki Access' ({REVOKE_JOB_ID}) is {state}, so time-bound grants of /meraki-add-user" in (
+        failed.detail
+    )
+    assert failed.detail.endswith("are refused")
     assert fix in failed.fix
 
 
@@ -130,7 +133,7 @@ async def test_on_2_4_a_revoke_job_requiring_approval_fails() -> None:
 
     assert "'Revoke Meraki Access' has approval required" in failed.detail
     assert "the access does not expire until someone approves it" in failed.detail
-    assert "Untick Approval required on Revoke Meraki Access" in failed.fix
+    assert "Untick Approval required on Revoke Meraki Access (it is hidden" in failed.fix
     assert fake.count("GET", APPROVAL_DEFINITIONS_PATH) == 0
 
 

@@ -53,6 +53,21 @@ JOB: dict[str, Any] = {
     "supports_dryrun": True,
 }
 JOB_LIST: dict[str, Any] = {"count": 1, "next": None, "previous": None, "results": [JOB]}
+REVOKE_JOB_ID = "7d3b9a51-2c64-4f0e-8a1b-93c5d7e2f406"
+REVOKE_JOB: dict[str, Any] = {
+    **JOB,
+    "id": REVOKE_JOB_ID,
+    "display": "Meraki: Revoke Meraki Access",
+    "url": f"{BASE}/api/extras/jobs/{REVOKE_JOB_ID}/",
+    "natural_slug": "revoke-meraki-access_7d3b",
+    "module_name": "meraki_chatops.jobs.meraki_expiry",
+    "job_class_name": "RevokeMerakiAccess",
+    "name": "Revoke Meraki Access",
+    "description": "Take back a time-bound grant at its expiry.",
+    "hidden": True,
+}
+"""The hidden Job the Create Job schedules at a grant's expiry, as 3.x lists it (2.4 adds approval_required)."""
+APPROVAL_DEFINITIONS_PATH = "/api/extras/approval-workflow-definitions/"
 VARIABLES: list[dict[str, Any]] = [
     {
         "name": "user_email",

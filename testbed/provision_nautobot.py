@@ -61,6 +61,12 @@ if ContentType.objects.filter(app_label="extras", model="approvalworkflow").exis
             "users.user",
         ],
     )
+    # doctor: would an approval workflow definition hold the scheduled revoke of a time-bound grant?
+    grant(
+        "meraki-chatops: read approval workflow definitions",
+        ["view"],
+        ["extras.approvalworkflowdefinition"],
+    )
 # The test-only Job "Every Variable Type" offers statuses in its ObjectVar selects: what the README asks
 # of an operator whose Job has ObjectVars (view on the models they name).
 grant("meraki-chatops tests: view the statuses the test Job offers", ["view"], ["extras.status"])

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from bot.doctor.approvers_check import check_approvers
 from bot.doctor.events_check import check_events
+from bot.doctor.expiry_check import check_expiry
 from bot.doctor.ledger_check import check_ledger
 from bot.doctor.nautobot_checks import (
     check_job,
@@ -140,6 +141,7 @@ STEPS: tuple[Step, ...] = (
     Step("job variables", check_variables, ("nautobot token",)),
     Step("access policy", check_policy, ("settings",)),
     Step("job permissions", check_permissions, ("nautobot token",)),
+    Step("access expiry", check_expiry, ("nautobot token",)),
     Step("ledger", check_ledger, ("settings",)),
     Step("nautobot events", check_events, ("settings",)),
 )

@@ -34,7 +34,7 @@ def network(_settings: Settings) -> httpx.AsyncBaseTransport | None:
     return None
 
 
-def _error_detail(exc: NautobotError) -> str:
+def error_detail(exc: NautobotError) -> str:
     if exc.status is not None:
         return f"HTTP {exc.status}: {exc.detail or type(exc).__name__}"
     return exc.detail or type(exc).__name__
@@ -46,9 +46,9 @@ async def check_reachable(context: Context) -> Verdict:
         context.nautobot = nautobot_client(context.s, transport=context.nautobot_transport(context.s))
         context.status = await context.nautobot.status()
     except NautobotAuthError as exc:
-        return Verdict(Status.OK, f"Nautobot at {base} answers, but refused the token ({_error_detail(exc)})")
+        return Verdict(Status.OK, f"Nautobot at {base} answers, but refused the token ({error_detail(exc)})")
     except NautobotError as exc:
-        return Verdict(Status.FAIL, f"no usable answer from {base} ({_error_detail(exc)})", str(exc))
+        return Verdict(Status.FAIL, f"no usable answer from {base} ({error_detail(exc)})", str(exc))
     return _reachable_verdict(base, context.status)
 
 
@@ -93,7 +93,7 @@ async def check_token(context: Context) -> Verdict:
         except JobNotFound as exc:
             context.job_errors[slash] = exc
         except NautobotError as exc:
-            return Verdict(Status.FAIL, f"Nautobot refused to list Jobs ({_error_detail(exc)}); token {tail}", str(exc))
+            return Verdict(Status.FAIL, f"Nautobot refused to list Jobs ({error_detail(exc)}); token {tail}", str(exc))
     context.job = context.jobs.get(context.s.main_command)
     return Verdict(Status.OK, f"the token is accepted and may list Jobs; token {tail}")
 
@@ -156,9 +156,8 @@ async def check_variables(context: Context) -> Verdict:
         try:
             form = await context.client.job_form(binding.job)
         except NautobotError as exc:
-            return Verdict(
-                Status.FAIL, f"cannot read the variables of {binding.job!r} ({_error_detail(exc)})", str(exc)
-            )
+            return Verdict(Status.FAIL, f"cannot read the variables of {binding.job!r} ({error_detail(exc)})", str(exc))
+        context.forms[slash] = form
         counts.append(f"{slash}: {len(form.variables)} variable(s)")
         blocking = modal.blocking_problems(form)
         if blocking:

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.models import JobForm
 from bot.nautobot import JobInfo, NautobotClient, NautobotError
 from bot.settings import Settings
 
@@ -65,6 +66,8 @@ class Context:
     jobs: dict[str, JobInfo] = field(default_factory=dict)
     """Each command's Job that was found, by slash command."""
     job_errors: dict[str, NautobotError] = field(default_factory=dict)
+    forms: dict[str, JobForm] = field(default_factory=dict)
+    """Each command's Job's form that was read, by slash command."""
     extra_secrets: list[str] = field(default_factory=list)
 
     @property

@@ -12,6 +12,9 @@ import pytest
 
 from testbed.nautobot_stack import BOT_TOKEN
 from testbed.seed import ACME
+from testbed.slack_flow import bot_env
+from testbed.slack_standin import SlackStandIn
+from tests.support.approvals import WORKFLOW, requiring_approval
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nautobot]
 
@@ -100,3 +103,45 @@ def test_doctor_passes_on_a_good_setup_and_names_the_fix_when_the_job_is_disable
     assert "Enabled" in bad.stdout
     for secret in (BOT_TOKEN, env["SLACK_BOT_TOKEN"], env["SLACK_APP_TOKEN"]):
         assert secret not in good.stdout + bad.stdout + good.stderr + bad.stderr
+
+
+REVOKE_JOB = "Revoke Meraki Access"
+
+
+def doctor_checks(stack, slack: SlackStandIn, tmp_path: Path) -> dict[str, dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NAUTOBOT_"))}
+    env.update(bot_env(slack, stack))
+    done = subprocess.run(
+        [MERAKI_CHATOPS, "doctor", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert BOT_TOKEN not in done.stdout + done.stderr
+    return {check["check"]: check for check in json.loads(done.stdout)}
+
+
+def test_doctor_fails_when_the_revoke_of_expiring_access_would_wait_for_approval(stack, slack, tmp_path):
+    with requiring_approval(stack, REVOKE_JOB):
+        held = doctor_checks(stack, slack, tmp_path)["access expiry"]
+    passed = doctor_checks(stack, slack, tmp_path)["access expiry"]
+
+    assert held["status"] == "FAIL", held
+    assert "the access does not expire until someone approves it" in held["detail"]
+    if stack.release.is_lts:
+        assert "'Revoke Meraki Access' has approval required" in held["detail"]
+        assert "Untick Approval required" in held["fix"]
+    else:
+        assert f"the approval workflow definition '{WORKFLOW}: {REVOKE_JOB}'" in held["detail"]
+        assert '{"job_model__name": "Create Meraki User"}' in held["fix"]
+    assert passed["status"] == "OK", passed
+    assert "time-bound grants of /meraki-add-user are revoked at their expiry" in passed["detail"]
+
+
+def test_doctor_fails_while_the_revoke_job_is_disabled(stack, slack, tmp_path):
+    stack.set_job_enabled(False, REVOKE_JOB)
+    try:
+        check = doctor_checks(stack, slack, tmp_path)["access expiry"]
+    finally:
+        stack.set_job_enabled(True, REVOKE_JOB)
+
+    assert check["status"] == "FAIL", check
+    assert "is disabled, so time-bound grants of /meraki-add-user" in check["detail"]
+    assert "filter the Jobs list by hidden" in check["fix"]

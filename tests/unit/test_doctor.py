@@ -21,10 +21,12 @@ from bot import doctor
 from bot.doctor import REQUIRED_SCOPES, Check, Status, exit_code, render, run_checks
 from bot.settings import Settings
 from testbed.fake_nautobot import (
+    APPROVAL_DEFINITIONS_PATH,
     BASE,
     JOB,
     JOB_NAME,
     JOBS_PATH,
+    REVOKE_JOB,
     TOKEN,
     VARIABLES,
     VARIABLES_PATH,
@@ -56,10 +58,11 @@ CHECK_NAMES = [
     "job variables",
     "access policy",
     "job permissions",
+    "access expiry",
     "ledger",
     "nautobot events",
 ]
-NAUTOBOT_DEPENDENTS = ["nautobot version", "nautobot token", "job", "job variables", "job permissions"]
+NAUTOBOT_DEPENDENTS = ["nautobot version", "nautobot token", "job", "job variables", "job permissions", "access expiry"]
 
 
 class HeaderlessStandIn(SlackStandIn):
@@ -139,18 +142,29 @@ def ledger(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return state
 
 
-def nautobot(**routes: httpx.Response | Exception) -> FakeNautobot:
-    """A healthy Nautobot 3.2.7 holding the Job; ``routes`` (path → reply) override single GETs."""
+def nautobot(*, revoke: httpx.Response | None = None, **routes: httpx.Response | Exception) -> FakeNautobot:
+    """A healthy Nautobot 3.2.7 holding the Job and the Revoke Job (``revoke`` answers its look-up by name), no
+    approval workflow definition; ``routes`` (path → reply) override single GETs."""
     fake = (
         FakeNautobot()
         .with_job()
         .on("GET", STATUS_PATH, httpx.Response(200, json=STATUS, headers={"API-Version": "3.2"}))
         .on("GET", RESULTS_PATH, ok(page()))
         .on("GET", JOB_LOGS_PATH, ok(page()))
+        .on("GET", APPROVAL_DEFINITIONS_PATH, ok(page()))
     )
     for path, reply in routes.items():
         fake.on("GET", path, reply)
-    return fake
+    jobs = fake.routes[("GET", JOBS_PATH)][0]
+    assert isinstance(jobs, httpx.Response)
+    revoke = revoke or ok(page(REVOKE_JOB))
+
+    def by_name(request: httpx.Request) -> httpx.Response:
+        """The Revoke Job by its name from a Job list that answers; any other look-up, or a refusal, as routed."""
+        reply = revoke if request.url.params.get("name") == REVOKE_JOB["name"] and jobs.status_code == 200 else jobs
+        return httpx.Response(reply.status_code, headers=reply.headers, content=reply.content)
+
+    return fake.on("GET", JOBS_PATH, by_name)
 
 
 def page(*items: dict[str, Any]) -> dict[str, Any]:
@@ -229,7 +243,7 @@ async def test_the_table_fits_100_columns_and_has_colour_only_when_asked(env: di
     assert "fix: Enable it: Jobs → Edit → Enabled." in plain
     for name in CHECK_NAMES:
         assert any(line.startswith(name) for line in plain.splitlines())
-    assert plain.splitlines()[-1].startswith("14 checks: 13 OK, 1 FAIL; the bot cannot work until every FAIL is fixed")
+    assert plain.splitlines()[-1].startswith("15 checks: 14 OK, 1 FAIL; the bot cannot work until every FAIL is fixed")
 
 
 def test_long_details_wrap_within_the_width() -> None:
@@ -370,7 +384,9 @@ async def test_a_refused_nautobot_token_fails_the_token_check(env: dict[str, str
     report = await diagnose(fake)
 
     failed = assert_only_failure(
-        report, "nautobot token", skipped=["nautobot version", "job", "job variables", "job permissions"]
+        report,
+        "nautobot token",
+        skipped=["nautobot version", "job", "job variables", "job permissions", "access expiry"],
     )
     assert "HTTP 403: Invalid token" in failed.detail
     assert "NAUTOBOT_TOKEN" in failed.fix
@@ -381,14 +397,16 @@ async def test_a_refused_nautobot_token_fails_the_token_check(env: dict[str, str
 async def test_a_token_without_view_job_gets_the_permissions_fix(env: dict[str, str]) -> None:
     report = await diagnose(nautobot(**{JOBS_PATH: forbidden()}))
 
-    failed = assert_only_failure(report, "nautobot token", skipped=["job", "job variables", "job permissions"])
+    failed = assert_only_failure(
+        report, "nautobot token", skipped=["job", "job variables", "job permissions", "access expiry"]
+    )
     assert "view and run on extras.job" in failed.fix
 
 
 async def test_a_missing_job_fails_and_skips_its_variables(env: dict[str, str]) -> None:
     report = await diagnose(nautobot(**{JOBS_PATH: ok(page())}))
 
-    failed = assert_only_failure(report, "job", skipped=["job variables"])
+    failed = assert_only_failure(report, "job", skipped=["job variables", "access expiry"])
     assert JOB_NAME in failed.detail
     assert "COMMANDS" in failed.fix
 

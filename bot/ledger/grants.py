@@ -57,23 +57,30 @@ class GrantSteps(NautobotApprovalSteps):
     """The time-bound grants of the ledger (see the module's description)."""
 
     async def record_grant(self, grant: Grant, times: GrantTimes) -> Grant:
-        """A grant was made, or extended (the same revoke, a later expiry): warned afresh before its new expiry."""
+        """A grant was made; or extended (the same revoke, by a later request): it keeps its first request and
+        thread, takes the new expiry, and is warned afresh before it. Recording the same run again changes nothing."""
         stamp = now()
-        values = {
-            "state": GrantState.ACTIVE.value,
-            "due": grant.warn_at(times.warn_ahead),  # past already (recorded late): the next sweep warns or looks
-            "grant": _dump(grant),
-            "updated_at": stamp,
-        }
+        values = {"state": GrantState.ACTIVE.value, "grant": _dump(grant), "updated_at": stamp}
 
-        def step(conn: Connection) -> None:
+        def step(conn: Connection) -> bool:
             insert_for = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            statement = insert_for(GRANTS).values(scheduled_job_id=grant.scheduled_job_id, **values)
-            extended = {"state": values["state"], "due": values["due"], "updated_at": stamp, "grant": values["grant"]}
-            conn.execute(statement.on_conflict_do_update(index_elements=[GRANTS.c.scheduled_job_id], set_=extended))
+            statement = insert_for(GRANTS).values(
+                scheduled_job_id=grant.scheduled_job_id, due=grant.warn_at(times.warn_ahead), **values
+            )
+            inserted = statement.on_conflict_do_nothing(index_elements=[GRANTS.c.scheduled_job_id])
+            return conn.execute(inserted.returning(GRANTS.c.scheduled_job_id)).first() is not None
 
-        await self._run(step, write=True)
-        return grant
+        if await self._run(step, write=True):
+            return grant
+
+        def extended(known: Grant, state: GrantState) -> dict[str, Any] | None:
+            if state is GrantState.ENDED or known.expires_at == grant.expires_at:
+                return None  # revoked already, or this very grant recorded again (after a takeover)
+            later = known.model_copy(update={"expires_at": grant.expires_at, "revoke": grant.revoke, "warned": False})
+            # The due time is the warning's (past already when recorded late: the next sweep warns or looks).
+            return {"grant": _dump(later), "due": later.warn_at(times.warn_ahead)}
+
+        return await self._locked_grant(grant.scheduled_job_id, extended)
 
     async def get_grant(self, scheduled_job_id: str) -> tuple[Grant, GrantState] | None:
         def step(conn: Connection) -> tuple[Grant, GrantState] | None:

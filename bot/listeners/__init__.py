@@ -94,6 +94,9 @@ class Listeners:
     async def revoke_now(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await grants.revoke_now(self._for_grant, ack, body)
 
+    async def extend(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await grants.extend(self._for_grant, ack, body, client)
+
     async def _for_grant(self, scheduled_job_id: str) -> tuple[Parts, str | None]:
         """A grant's parts are those of the request that made it (the main command's when it is unknown)."""
         found = await self.ledger.get_grant(scheduled_job_id)
@@ -130,3 +133,4 @@ def register(app: AsyncApp, listeners: Listeners) -> None:
     app.view(approval_messages.DENY_CALLBACK_ID)(listeners.deny_reason)
     app.action(approval_messages.WITHDRAW_ACTION_ID)(listeners.withdraw)
     app.action(grant_messages.REVOKE_NOW_ACTION_ID)(listeners.revoke_now)
+    app.action(grant_messages.EXTEND_ACTION_ID)(listeners.extend)

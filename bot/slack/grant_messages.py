@@ -11,6 +11,7 @@ from bot.models import JobRun, RunStatus
 from bot.slack.text import context, escape, fallback, link, mention, section, when
 
 REVOKE_NOW_ACTION_ID = "grant_revoke_now"
+EXTEND_ACTION_ID = "grant_extend"
 
 Message = tuple[str, list[Block]]
 
@@ -29,7 +30,7 @@ def _whose(grant: Grant) -> str:
 
 
 def warning_message(grant: Grant) -> Message:
-    """Ahead of the end: until when, and Revoke now (the requester may end it early)."""
+    """Ahead of the end: until when, Extend (the form again, filled in) and Revoke now (the requester ends it)."""
     ends = f"⏰ {mention(grant.requester_id)} the time-bound access of {_whose(grant)} ends {when(grant.expires_at)}."
     confirm = ConfirmObject(
         title="Revoke now?",
@@ -40,10 +41,11 @@ def warning_message(grant: Grant) -> Message:
     button = ButtonElement(
         text="Revoke now", action_id=REVOKE_NOW_ACTION_ID, value=grant.scheduled_job_id, style="danger", confirm=confirm
     )
+    extend = ButtonElement(text="Extend", action_id=EXTEND_ACTION_ID, value=grant.scheduled_job_id)
     blocks: list[Block] = [
         section(ends),
-        context("To keep it longer, ask again with a duration: the grant is extended, its one revoke moved."),
-        ActionsBlock(elements=[button]),
+        context("Extend asks again for more time, through the same checks and approvals; the one revoke moves."),
+        ActionsBlock(elements=[extend, button]),
     ]
     return fallback(f"The time-bound access of {grant.email} in {grant.organization} ends soon."), blocks
 

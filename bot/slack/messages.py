@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import (
 
 from bot.models import FILLED_BY_BOT, JobForm, JobRun, RunRequest, RunStatus
 from bot.slack.log_messages import format_counts
-from bot.slack.text import URL, channel_link, context, escape, fallback, link, mention, section, truncate
+from bot.slack.text import URL, channel_link, context, escape, fallback, link, mention, section, truncate, when
 
 FIELD_MAX = 2000
 FIELDS_PER_SECTION = 10
@@ -138,7 +138,21 @@ def _details(status: RunStatus, run: JobRun | None, nautobot_url: str | None, el
         details.append(timing)
     if status.is_final and run is not None and run.log_counts is not None:
         details.append(f"Log: {format_counts(run.log_counts)}")
+    until = _revoked_at(run) if status is RunStatus.SUCCEEDED else None
+    if until is not None:
+        details.append(f"⏳ Until {when(until)}, then revoked")
     return details
+
+
+def _revoked_at(run: JobRun | None) -> datetime | None:
+    """When a time-bound grant the run made is revoked: its result's ``revoke.start_time`` (bot.runs.grants)."""
+    revoke = (run.result or {}).get("revoke") if run is not None else None
+    start = revoke.get("start_time") if isinstance(revoke, dict) else None
+    try:
+        moment = datetime.fromisoformat(start) if isinstance(start, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def _actions(

@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from bot.ledger import Ledger
 from bot.ledger.grant import Grant
 from bot.ledger.grants import GrantTimes
+from bot.ledger.schema import GRANTS
 from bot.metrics import Metrics
 from bot.models import JobRun, RunRequest
 from bot.runs.grants import Grants, grant_of
-from bot.slack.grant_messages import REVOKE_NOW_ACTION_ID
+from bot.slack.grant_messages import EXTEND_ACTION_ID, REVOKE_NOW_ACTION_ID
 from bot.slack.pacing import ChannelPacer
 from bot.slack.thread import SlackThreads, Thread
 from testbed.fake_nautobot import BASE, JOB, LOGS, LOGS_PATH, RESULT_PATH, FakeNautobot, job_result, ok
@@ -73,6 +75,11 @@ async def record(grants: Grants, granted: timedelta, expires: timedelta, **chang
     return await grants.ledger.record_grant(grant, TIMES)
 
 
+async def due_now(ledger: Ledger) -> None:
+    statement = update(GRANTS).where(GRANTS.c.scheduled_job_id == SCHEDULED).values(due=datetime.now(UTC))
+    await ledger._run(lambda conn: conn.execute(statement) and None, write=True)
+
+
 async def fire(grants: Grants) -> None:
     await grants.fire()
     await asyncio.gather(*grants.tasks)
@@ -106,8 +113,11 @@ async def test_the_requester_is_warned_once_in_the_thread_with_revoke_now(parts)
     (warning,) = replies(slack)
     text = blocks_text(warning["blocks"])
     assert f"<@{REQUESTER}>" in text and "jane@example.com in Acme ends <!date^" in text
-    (button,) = [e.to_dict() for b in warning["blocks"] if b.type == "actions" for e in b.elements]
-    assert (button["action_id"], button["value"]) == (REVOKE_NOW_ACTION_ID, SCHEDULED)
+    buttons = [e.to_dict() for b in warning["blocks"] if b.type == "actions" for e in b.elements]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        (EXTEND_ACTION_ID, SCHEDULED),
+        (REVOKE_NOW_ACTION_ID, SCHEDULED),
+    ]
 
 
 async def test_after_the_expiry_the_scheduled_revokes_result_and_log_go_into_the_thread_once(parts) -> None:
@@ -119,7 +129,7 @@ async def test_after_the_expiry_the_scheduled_revokes_result_and_log_go_into_the
 
     await fire(grants)  # not run yet
     assert replies(slack) == []
-    await grants.ledger.record_grant((await grants.ledger.get_grant(SCHEDULED))[0], TIMES)  # due again at once
+    await due_now(grants.ledger)  # the next look, without waiting for it
     await fire(grants)
     await fire(grants)
 
@@ -143,7 +153,7 @@ async def test_a_late_revoke_is_reported_and_run_once_by_the_bot(parts, caplog: 
     with caplog.at_level(logging.ERROR, logger="bot.grants"):
         await fire(grants)
         await fire(grants)  # another sweep: the bot's own run is followed, never started twice
-    await grants.ledger.record_grant((await grants.ledger.get_grant(SCHEDULED))[0], TIMES)
+    await due_now(grants.ledger)
     await fire(grants)
 
     assert nautobot.count("POST", RUN_REVOKE) == 1

@@ -68,10 +68,12 @@ async def test_an_extension_moves_the_expiry_and_warns_afresh(ledger: Ledger) ->
     await ledger.record_grant(_grant(granted=-timedelta(hours=1), expires=timedelta(minutes=5)), TIMES)
     assert await _timers(ledger) == [GrantTimer.WARN]
 
-    await ledger.record_grant(_grant(granted=-timedelta(hours=1), expires=timedelta(hours=3)), TIMES)
+    extension = _grant(granted=-timedelta(hours=1), expires=timedelta(hours=3))
+    await ledger.record_grant(extension.model_copy(update={"request_id": "R2", "ts": "2.000200"}), TIMES)
 
     found = await ledger.get_grant(SCHEDULED)
-    assert found is not None and not found[0].warned and found[0].expires_at > datetime.now(UTC) + timedelta(hours=2)
+    assert found is not None and not found[0].warned and found[0].expires_at == extension.expires_at
+    assert (found[0].request_id, found[0].ts) == ("R1", "1.000100")  # the grant's own thread goes on
     assert await _timers(ledger) == []
 
 

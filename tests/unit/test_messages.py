@@ -229,6 +229,19 @@ def test_parent_message_final_state_shows_duration_and_log_counts() -> None:
     assert "Log: 5 info · 1 warning" in footer
 
 
+def test_a_time_bound_grant_says_until_when_in_each_readers_time_zone() -> None:
+    revoke = {"scheduled_job_id": "s1", "start_time": "2026-12-07T15:00:00Z", "job": "Revoke", "grant": {}}
+    granted = RUN.model_copy(update={"result": {"outcome": "raised", "revoke": revoke}})
+    unparsable = RUN.model_copy(update={"result": {"revoke": {**revoke, "start_time": "soon"}}})
+
+    _, blocks = rendered(parent_message(REQUEST, granted, form=FORM))
+    footer = blocks[-1]["elements"][0]["text"]
+    assert "⏳ Until <!date^1796655600^{date_short_pretty} {time}|2026-12-07 15:00 UTC>, then revoked" in footer
+    for run in (RUN, unparsable, granted.model_copy(update={"status": RunStatus.FAILED})):
+        _, blocks = rendered(parent_message(REQUEST, run, form=FORM))
+        assert "Until" not in str(blocks)
+
+
 def test_parent_message_final_state_without_known_counts_names_none() -> None:
     uncounted = RUN.model_copy(update={"log_counts": None})
     _, blocks = rendered(parent_message(REQUEST, uncounted, form=FORM))

@@ -99,6 +99,9 @@ def test_the_approvers_are_told_reminded_once_and_shown_who_approved(approvals, 
     assert "Reminder" in _blocks(slack.messages(APPROVERS_CHANNEL)[1])
     if not lts:
         slack.wait_for(lambda: len(_dm(slack, CAROL)) == 2 or None, timeout=30)
+    # Killed once the ledger holds the reminders (a kill between Slack's answer and that write would leave them
+    # out of the messages that show the decision).
+    slack.wait_for(lambda: "reminded the approvers of request=" in chatops.output() or None, timeout=10)
     kill(chatops)
     start_connected(chatops, slack, **settings)
     slack.wait_for(lambda: "resum" in chatops.output() or None, timeout=20)

@@ -51,6 +51,8 @@ class Grant(BaseModel):
     expires_at: datetime
     revoke: dict[str, Any]
     """The Revoke Job's ``grant`` input, as the Create Job recorded it."""
+    approvers: tuple[str, ...] = ()
+    """The Slack users who approved the request in Slack: told with the requester when the revoke goes wrong."""
     warned: bool = False
     rescued_at: datetime | None = None
     """When a replica took on running the revoke itself (the safety net, or "Revoke now")."""

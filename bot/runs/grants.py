@@ -88,6 +88,9 @@ class Grants:
         if grant is None:
             return
         try:
+            record = await self.ledger.get(request.request_id)
+            if record is not None and record.approval is not None:
+                grant = grant.model_copy(update={"approvers": tuple(v.person for v in record.approval.approvals)})
             await self.ledger.record_grant(grant, self.times)
         except LedgerError as exc:  # the revoke still runs in Nautobot; only the bot's messages about it are lost
             log.error(
@@ -164,6 +167,8 @@ class Grants:
         log.info("grant revoke=%s ended: %s result=%s", grant.scheduled_job_id, outcome, run.result_id)
         self.metrics.grant_ended(outcome if run.status is RunStatus.SUCCEEDED else "failed")
         thread = await self._say(ended, grant_messages.ended_message(ended, run))
+        if outcome == "changed" or run.status is not RunStatus.SUCCEEDED:  # the access may not be what was agreed
+            await self._tell_directly(ended, grant_messages.ended_message(ended, run))
         entries = await self._log_of(run)
         await self.threads.post_log(thread, _request_of(ended), run, entries)
 
@@ -178,7 +183,7 @@ class Grants:
         )
         self.metrics.grant_revoke_late()
         await self._say(grant, grant_messages.late_message(grant))
-        await self.threads.post(grant.requester_id, grant_messages.late_message(grant))
+        await self._tell_directly(grant, grant_messages.late_message(grant))
         failed = await self._run_revoke(grant, "meraki-chatops (the scheduled revoke did not run in time)")
         if failed is not None:  # taken on again after a few minutes (see bot.ledger.grants.RESCUE_RETRY)
             await self._say(grant, grant_messages.failed_to_start_message(grant, failed))
@@ -198,6 +203,14 @@ class Grants:
             return f"Nautobot holds the revoke for approval: approve it at {submission.scheduled_url}"
         await self.ledger.grant_revoke_started(grant.scheduled_job_id, submission.run.result_id)
         return None
+
+    async def _tell_directly(self, grant: Grant, message: Message) -> None:
+        """A direct message to the requester and to each approver (never raises: a failure is logged)."""
+        for person in dict.fromkeys((grant.requester_id, *grant.approvers)):
+            try:
+                await self.threads.post(person, message)
+            except Exception as exc:
+                log.warning("could not tell %s of grant revoke=%s: %s", person, grant.scheduled_job_id, exc)
 
     async def _log_of(self, run: JobRun) -> list[Any] | None:
         try:

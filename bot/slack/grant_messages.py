@@ -55,11 +55,16 @@ def ended_message(grant: Grant, run: JobRun) -> Message:
     outcome = str((run.result or {}).get("outcome") or "")
     done = DONE.get(outcome, f"the revoke ended with '{escape(outcome, limit=40)}'.")
     if run.status is not RunStatus.SUCCEEDED:
-        head = f"❗ *The revoke {run.status.value}*: the access may still be in place. Read its log, then check it."
+        head = (
+            f"❗ {mention(grant.requester_id)} *the revoke of {_whose(grant)} {run.status.value}*: the access may "
+            "still be in place. Read its log, then check it."
+        )
     elif grant.revoked_by is not None:
         head = f"🔒 *Revoked early* by {mention(grant.revoked_by)}: {done}"
+    elif outcome == "changed":
+        head = f"⚠️ {mention(grant.requester_id)} *Expired*, {_whose(grant)}: {done}"
     else:
-        head = f"{'⚠️' if outcome == 'changed' else '⌛'} *Expired*: {done}"
+        head = f"⌛ *Expired*: {done}"
     summary = str((run.result or {}).get("summary") or "")
     lines = [head, escape(summary, limit=500)] if summary else [head]
     blocks: list[Block] = [section("\n".join(lines)), context(link(run.url, "The revoke's JobResult in Nautobot"))]

@@ -195,3 +195,21 @@ async def test_revoke_now_that_nautobot_refuses_can_be_clicked_again(parts) -> N
     assert refused is not None and "could not be started" in refused
     found = await grants.ledger.get_grant(SCHEDULED)
     assert found is not None and found[0].rescued_at is None  # free to try again
+
+
+async def test_access_changed_by_hand_is_told_to_the_requester_and_the_approvers_directly(parts) -> None:
+    grants, nautobot, slack = parts
+    await record(
+        grants, granted=-timedelta(hours=1), expires=-timedelta(seconds=1), warned=True, approvers=("U0CAROL1",)
+    )
+    found = {"count": 1, "next": None, "previous": None, "results": [revoke_run("changed")]}
+    nautobot.on("GET", "/api/extras/job-results/", ok(found))
+    nautobot.on("GET", LOGS_PATH, ok(LOGS))
+
+    await fire(grants)
+
+    (ended, *_) = replies(slack)
+    text = blocks_text(ended["blocks"])
+    assert text.startswith(f"⚠️ <@{REQUESTER}> *Expired*, jane@example.com in Acme: the access was changed by hand")
+    assert [c["users"] for c in slack.calls_to("conversations_open")] == [REQUESTER, "U0CAROL1"]
+    assert grants.metrics.grants_ended.labels(outcome="changed")._value.get() == 1

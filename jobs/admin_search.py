@@ -1,7 +1,8 @@
 """Finding administrators across Meraki organizations: every match, with its access, and the organizations that
 could not be searched; as the Find Meraki User Job logs and returns them.
 
-Kept free of Nautobot imports like meraki_admins.py.
+Kept free of Nautobot imports like meraki_admins.py: the Job passes in the pending revokes of time-bound grants
+(:class:`Expiries`), so that each match says until when its access lasts.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 
 from .admin_report import (
     FOUND_COLUMNS,
+    Expiries,
     Skipped,
     admin_matches,
     admin_row,
@@ -26,8 +28,12 @@ from .result_table import result_table
 class AdminSearch(MerakiAdmins):
     """Search every organization in scope; an organization that refuses is reported, the others still searched."""
 
-    def find(self, query: str, choice: str) -> dict:
-        """Every administrator whose email is ``query`` (when it has an @) or whose name or email contains it."""
+    def find(self, query: str, choice: str, expiries: Expiries | None = None) -> dict:
+        """Every administrator whose email is ``query`` (when it has an @) or whose name or email contains it.
+
+        Each match's ``expires_at`` is when its time-bound access there ends (``expiries``); None: until removed.
+        """
+        expiries = expiries or Expiries()
         wanted = query.strip().casefold()
         organizations, skipped = self.organizations_in_scope(choice)
         for ruled_out in skipped:
@@ -46,8 +52,10 @@ class AdminSearch(MerakiAdmins):
             names = self._network_names(organization, found)
             for admin in found:
                 row = admin_row(organization, admin, names)
+                expiry = expiries.of(row)
+                row["expires_at"] = expiry.expires_at if expiry else None
                 matches.append(row)
-                self._log(logging.INFO, "match", "%s", describe_admin(row))
+                self._log(logging.INFO, "match", "%s; %s", describe_admin(row), expiry or "until removed")
         in_organizations = len({row["organization_id"] for row in matches})
         summary = (
             f"{counted(len(matches), 'match', 'matches')} for {plain(query)} in "

@@ -12,6 +12,7 @@ import logging
 from .admin_report import (
     FOUND_COLUMNS,
     Expiries,
+    Organization,
     Skipped,
     admin_matches,
     admin_row,
@@ -33,8 +34,7 @@ class AdminSearch(MerakiAdmins):
 
         Each match's ``expires_at`` is when its time-bound access there ends (``expiries``); None: until removed.
         """
-        expiries = expiries or Expiries()
-        wanted = query.strip().casefold()
+        wanted, expiries = query.strip().casefold(), expiries or Expiries()
         organizations, skipped = self.organizations_in_scope(choice)
         for ruled_out in skipped:
             self._not_searched(ruled_out, "Not searched")
@@ -42,20 +42,12 @@ class AdminSearch(MerakiAdmins):
         searched = 0
         for organization in organizations:
             try:
-                admins = self._admins_of(organization)
+                matches += self._matches_in(organization, wanted, expiries)
             except OrganizationRefused as refused:
                 skipped.append(Skipped(organization, str(refused)))
                 self._not_searched(skipped[-1], "Not searched")
                 continue
             searched += 1
-            found = [admin for admin in admins if admin_matches(admin, wanted)]
-            names = self._network_names(organization, found)
-            for admin in found:
-                row = admin_row(organization, admin, names)
-                expiry = expiries.of(row)
-                row["expires_at"] = expiry.expires_at if expiry else None
-                matches.append(row)
-                self._log(logging.INFO, "match", "%s; %s", describe_admin(row), expiry or "until removed")
         in_organizations = len({row["organization_id"] for row in matches})
         summary = (
             f"{counted(len(matches), 'match', 'matches')} for {plain(query)} in "
@@ -76,3 +68,16 @@ class AdminSearch(MerakiAdmins):
                 notes=left_out_note("Not searched", skipped),
             ),
         }
+
+    def _matches_in(self, organization: Organization, wanted: str, expiries: Expiries) -> list[dict]:
+        """The organization's matching administrators, each logged with until when their access lasts there."""
+        found = [admin for admin in self._admins_of(organization) if admin_matches(admin, wanted)]
+        names = self._network_names(organization, found)
+        rows = []
+        for admin in found:
+            row = admin_row(organization, admin, names)
+            expiry = expiries.of(row)
+            row["expires_at"] = expiry.expires_at if expiry else None
+            rows.append(row)
+            self._log(logging.INFO, "match", "%s; %s", describe_admin(row), expiry or "until removed")
+        return rows

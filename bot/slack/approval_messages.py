@@ -22,7 +22,7 @@ from bot.ledger import Approval, Ending, NoticeKind
 from bot.models import JobForm, RunRequest
 from bot.policy import describe_duration
 from bot.slack.messages import input_rows, input_sections
-from bot.slack.text import channel_link, context, escape, fallback, link, mention, section
+from bot.slack.text import READER_TIME, channel_link, context, escape, fallback, link, mention, section
 
 APPROVE_ACTION_ID = "approval_approve"
 DENY_ACTION_ID = "approval_deny"
@@ -38,7 +38,7 @@ Message = tuple[str, list[Block]]
 def when(moment: datetime) -> str:
     """A time as each reader sees it in their own time zone (Slack's date formatting), with a UTC fallback."""
     stamp = int(moment.timestamp())
-    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{moment:%Y-%m-%d %H:%M} UTC>"
+    return f"<!date^{stamp}^{READER_TIME}|{moment:%Y-%m-%d %H:%M} UTC>"
 
 
 def who(users: Iterable[str], groups: Iterable[str]) -> str:

@@ -15,6 +15,8 @@ SECTION_MAX = 3000
 CONTEXT_MAX = 2000
 FALLBACK_MAX = 3000
 INFO_ICON = "\u2139\ufe0f"
+READER_TIME = "{date_short_pretty} {time}"
+"""How Slack's date formatting shows a time: in each reader's own time zone (``tomorrow 4:00 PM``)."""
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}\Z")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}\Z")

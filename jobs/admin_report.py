@@ -6,8 +6,12 @@ Kept free of Nautobot and Meraki imports: plain values in, plain values out.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from .result_table import DATETIME, Column
 
 
 def plain(value: Any, limit: int = 200) -> str:
@@ -43,6 +47,48 @@ class Skipped:
             "organization_name": self.organization.name,
             "reason": self.reason,
         }
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """When an administrator's time-bound access ends: the time of its pending revoke."""
+
+    expires_at: str
+    """ISO-8601, UTC."""
+    awaits_approval: bool = False
+    """The revoke is held for approval in Nautobot: until someone approves it, the access does not expire."""
+
+    def __str__(self) -> str:
+        try:
+            when = f"{datetime.fromisoformat(self.expires_at).astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+        except ValueError:
+            when = self.expires_at
+        held = " (its revoke awaits approval in Nautobot: until someone approves it, the access does not expire)"
+        return f"until {when}" + (held if self.awaits_approval else "")
+
+
+class Expiries:
+    """The pending revokes of time-bound grants, found by organization and administrator.
+
+    A revoke undoes its grant by the administrator's id, so that is what it is found by; a grant that recorded no
+    id is found by its email. The first revoke given for an administrator is kept: give the earliest first.
+    """
+
+    def __init__(self, grants: Iterable[tuple[dict, Expiry]] = ()):
+        self._found: dict[tuple[str, str, str], Expiry] = {}
+        for grant, expiry in grants:
+            org_id = str(grant.get("organization_id") or "")
+            if grant.get("admin_id"):
+                self._found.setdefault((org_id, "id", str(grant["admin_id"])), expiry)
+            elif grant.get("email"):
+                self._found.setdefault((org_id, "email", str(grant["email"]).casefold()), expiry)
+
+    def of(self, row: dict) -> Expiry | None:
+        """The expiry of an administrator's access (a row of :func:`admin_row`); None: until removed."""
+        org_id = str(row["organization_id"])
+        return self._found.get((org_id, "id", str(row["admin_id"]))) or self._found.get(
+            (org_id, "email", str(row["email"]).casefold())
+        )
 
 
 def admin_matches(admin: dict, wanted: str) -> bool:
@@ -105,15 +151,16 @@ def counted(number: int, noun: str, plural: str = "") -> str:
 
 # -- the table the Jobs return for Slack (see result_table.py) -----------------------------------
 
-FOUND_COLUMNS = (
+FOUND_COLUMNS: tuple[Column, ...] = (
     ("organization", "Organization"),
     ("name", "Name"),
     ("email", "Email"),
     ("access", "Access"),
     ("two_factor", "2FA"),
     ("last_active", "Last seen"),
+    ("expires_at", "Until", DATETIME),  # empty: until removed
 )
-REMOVAL_COLUMNS = (
+REMOVAL_COLUMNS: tuple[Column, ...] = (
     ("organization", "Organization"),
     ("name", "Name"),
     ("email", "Email"),

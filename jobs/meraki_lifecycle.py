@@ -1,5 +1,7 @@
 """Nautobot Jobs for the rest of an administrator's life: find where they have access, and take it away.
 
+Find also reads Nautobot's pending revokes of time-bound grants (revoke_schedules.py), to say until when each
+administrator it finds keeps their access.
 Both reach Meraki through :class:`MerakiAdmins` (admin_search.py, admin_removal.py) with the same settings
 as Create Meraki User (the worker's ``MERAKI_DASHBOARD_API_KEY`` and ``MERAKI_BASE_URL``).
 Many organizations mean many requests: the SDK paces them per organization and waits out a 429 for as long
@@ -18,6 +20,7 @@ from .meraki_runs import MerakiRunMixin
 from .org_lock import organization_lock
 from .organizations import organization_choices, with_all_organizations
 from .requesters import approved_by_var, request_id_var, requested_by_var
+from .revoke_schedules import expiries
 
 name = "Meraki"
 
@@ -84,7 +87,7 @@ class FindMerakiUser(MerakiRunMixin, Job):
     ) -> dict:
         requester = self.log_request(requested_by, request_id, approved_by)
         result = self.meraki_result(
-            lambda: AdminSearch.connect(dashboard_settings(), self.logger).find(query, meraki_org_id),
+            lambda: AdminSearch.connect(dashboard_settings(), self.logger).find(query, meraki_org_id, expiries()),
             requester,
             self.approval(approved_by),
             query=query,

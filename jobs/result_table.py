@@ -13,6 +13,14 @@ A Job that returns ``result["table"]`` in this shape gets it shown in the run's 
 cell for a column is ``row[column["key"]]``: a string, number or boolean (``yes``/``no``), or missing (empty).
 Everything is shown as plain text, never as Slack markup. Slack shows at most 99 rows and 20 columns;
 the bot says how many more there are, and the whole result stays in Nautobot.
+
+A column may declare a ``type``; without one (or with a type the bot does not know) its cells are plain text:
+
+- ``"datetime"``: each cell is an ISO-8601 timestamp, such as ``"2026-06-01T14:00:00Z"`` (one without an offset
+  is taken as UTC). Slack shows it in each reader's own time zone (``tomorrow 4:00 PM``), with the UTC time where
+  it cannot; the CSV file has the value as the Job wrote it. A value that is not such a timestamp is shown as
+  plain text, and an empty one as empty. For example ``{"key": "expires_at", "label": "Until", "type":
+  "datetime"}``.
 """
 
 from __future__ import annotations
@@ -20,8 +28,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-Column = tuple[str, str]
-"""(key of the cell in each row, the column's heading)"""
+DATETIME = "datetime"
+"""The column type of ISO-8601 timestamps."""
+Column = tuple[str, str] | tuple[str, str, str]
+"""(key of the cell in each row, the column's heading), and optionally the column's type"""
+
+
+def column(declared: Column) -> dict[str, str]:
+    """A declared column as the table's ``columns`` entry."""
+    key, label, *kind = declared
+    return {"key": key, "label": label, **({"type": kind[0]} if kind else {})}
 
 
 def result_table(
@@ -29,8 +45,8 @@ def result_table(
 ) -> dict[str, Any]:
     """The ``table`` entry of a Job's result: only the declared columns of each row are kept."""
     table: dict[str, Any] = {
-        "columns": [{"key": key, "label": label} for key, label in columns],
-        "rows": [{key: row.get(key) for key, _ in columns} for row in rows],
+        "columns": [column(declared) for declared in columns],
+        "rows": [{declared[0]: row.get(declared[0]) for declared in columns} for row in rows],
     }
     if title:
         table["title"] = title

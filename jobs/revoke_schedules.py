@@ -6,7 +6,8 @@ Create Meraki User run that made the grant, as that run's user, named
 grant (``kwargs["grant"]``), and that is how a revoke is found again: by the Revoke Job's ``job_model`` and the
 grant's ``organization_id`` and ``admin_id`` (a pending grant to extend) or ``grant_result_id`` (the revoke of one
 grant), through JSON lookups on the scheduled job's ``kwargs``. A revoke is pending while no JobResult points at it
-and it is enabled or waiting for approval.
+and it is enabled or waiting for approval. Find Meraki User reads every pending revoke at once (:func:`expiries`)
+to say whose access is time-bound, and until when.
 
 The approval trap: Nautobot may hold a scheduled run for approval (2.4: the Job's ``approval_required``, which a
 schedule carries; 3.x: an approval workflow whose definition matches the scheduled job, started as it is saved).
@@ -19,12 +20,14 @@ import inspect
 from datetime import datetime
 
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from nautobot.extras.choices import JobExecutionType
 from nautobot.extras.models import Job as JobModel
 from nautobot.extras.models import JobResult, ScheduledJob
 
 from .admin_grants import PendingRevoke, iso
+from .admin_report import Expiries, Expiry
 from .meraki_admins import MerakiProblem
 
 try:  # Nautobot 3.x: approvals are workflows about an object under review
@@ -86,6 +89,27 @@ def entry(scheduled: ScheduledJob) -> dict:
         "job": REVOKE_JOB,
         "grant": scheduled.kwargs.get("grant"),
     }
+
+
+def expiries() -> Expiries:
+    """Every pending revoke, earliest first, in one query (3.x: and one for each disabled one, held for approval?).
+
+    Found by the Revoke Job's module and class rather than :func:`revoke_job`, so that a Nautobot without that Job
+    simply has no time-bound access.
+    """
+    found = (
+        ScheduledJob.objects.filter(job_model__module_name=REVOKE_MODULE, job_model__job_class_name=REVOKE_CLASS)
+        .exclude(Exists(JobResult.objects.filter(scheduled_job=OuterRef("pk"))))
+        .order_by("start_time")
+    )
+    pending = []
+    for scheduled in found:
+        grant = (scheduled.kwargs or {}).get("grant")
+        # 2.4 holds an enabled schedule by its own flag; 3.x disables the schedule it holds.
+        held = (ApprovalWorkflow is None or not scheduled.enabled) and awaits_approval(scheduled)
+        if isinstance(grant, dict) and (scheduled.enabled or held):
+            pending.append((grant, Expiry(iso(scheduled.start_time), awaits_approval=held)))
+    return Expiries(pending)
 
 
 def delete_pending_revokes(grant_result_id: str, *, keep: object = None) -> list[str]:

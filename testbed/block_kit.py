@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from testbed.rich_text import check_rich_text
 from testbed.table_block import check_table
 
 MAX_VIEW_BYTES = 250_000
@@ -240,10 +241,6 @@ def _check_image_block(c: _Checker, block: dict, p: str) -> None:
     c.text(block.get("title"), f"{p}/title", max_len=2000, plain=True, required=False)
 
 
-def _check_rich_text(c: _Checker, block: dict, p: str) -> None:
-    c.items(block.get("elements"), f"{p}/elements", max_items=100)
-
-
 _BLOCK_CHECKS: dict[str, Callable[[_Checker, dict, str], None]] = {
     "section": _check_section,
     "header": _check_header,
@@ -252,7 +249,7 @@ _BLOCK_CHECKS: dict[str, Callable[[_Checker, dict, str], None]] = {
     "actions": _check_actions,
     "input": _check_input,
     "image": _check_image_block,
-    "rich_text": _check_rich_text,
+    "rich_text": check_rich_text,
     "table": check_table,
 }
 

@@ -1,26 +1,20 @@
 """Slack's table block, checked the way Slack checks it (registered in :mod:`testbed.block_kit`).
 
 A message carries at most one table (else ``only_one_table_allowed``); a table has 1 to 100 rows of 1 to 20
-cells, each a ``raw_text`` (text of at least one character), ``raw_number`` or ``rich_text`` cell, and at most
+cells, each a ``raw_text`` (text of at least one character), ``raw_number`` or ``rich_text`` cell (checked as a
+``rich_text`` block is, :mod:`testbed.rich_text`: a ``date`` element without its timestamp is refused), and at most
 20 ``column_settings`` (``align`` left/center/right, ``is_wrapped`` a boolean). Tables exist only in messages.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
+
+from testbed.rich_text import Checker, check_rich_text
 
 MAX_ROWS = 100
 MAX_CELLS = 20
 ALIGNMENTS = ("left", "center", "right")
-
-
-class Checker(Protocol):
-    surface: str
-
-    def fail(self, pointer: str, message: str) -> None: ...
-    def obj(self, value: Any, pointer: str) -> bool: ...
-    def items(self, value: Any, pointer: str, *, max_items: int, min_items: int = 1) -> list: ...
-    def string(self, value: Any, pointer: str, *, max_len: int, required: bool = False, min_len: int = 0) -> bool: ...
 
 
 def check_table(c: Checker, block: dict, p: str) -> None:
@@ -56,6 +50,6 @@ def _check_cell(c: Checker, cell: Any, at: str) -> None:
             c.fail(f"{at}/value", "must provide a number")
         c.string(cell.get("text"), f"{at}/text", max_len=10_000, required=True, min_len=1)
     elif kind == "rich_text":
-        c.items(cell.get("elements"), f"{at}/elements", max_items=100)
+        check_rich_text(c, cell, at)
     else:
         c.fail(f"{at}/type", "must be a valid enum value (raw_text, raw_number, rich_text)")

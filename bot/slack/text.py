@@ -16,6 +16,8 @@ SECTION_MAX = 3000
 CONTEXT_MAX = 2000
 FALLBACK_MAX = 3000
 INFO_ICON = "\u2139\ufe0f"
+READER_TIME = "{date_short_pretty} {time}"
+"""How Slack's date formatting shows a time: in each reader's own time zone (``tomorrow 4:00 PM``)."""
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}\Z")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}\Z")
@@ -111,4 +113,4 @@ def when(moment: datetime) -> str:
     """A time as each reader sees it in their own time zone (Slack's date formatting), with a UTC fallback."""
     stamp = int(moment.timestamp())
     utc = moment.astimezone(UTC)
-    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{utc:%Y-%m-%d %H:%M} UTC>"
+    return f"<!date^{stamp}^{READER_TIME}|{utc:%Y-%m-%d %H:%M} UTC>"

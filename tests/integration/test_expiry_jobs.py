@@ -21,7 +21,7 @@ from tests.support.job_runs import Run, run_job
 
 pytestmark = pytest.mark.nautobot
 
-REVOKE = "Revoke Meraki Access"
+REVOKE, FIND = "Revoke Meraki Access", "Find Meraki User"
 JANE, JOHN, MARY = "jane@example.com", "john@example.com", "mary@example.com"
 WRITES = r"/organizations/\d+/admins(/\d+)?"
 LATE = 60
@@ -68,6 +68,15 @@ def wait_for_revoke(stack: NautobotStack, scheduled_id: str, *, timeout: float) 
     result = stack.wait_for_result(found[0]["id"])
     logs = stack.admin.get(f"/api/extras/job-results/{result['id']}/logs/").raise_for_status().json()
     return Run(httpx.Response(200), result, logs)
+
+
+def find(stack: NautobotStack, bot: httpx.Client, query: str) -> Run:
+    return run_job(stack, bot, stack.job_ids[FIND], {"query": query, "meraki_org_id": ACME})
+
+
+def match_line(run: Run, admin_id: str) -> str:
+    [line] = [line for line in run.lines("info") if f"admin id {admin_id}:" in line]
+    return line
 
 
 def moment(text: str) -> datetime:
@@ -177,6 +186,24 @@ def test_revoking_now_deletes_the_pending_schedule(stack, meraki, bot):
     assert again.status == "SUCCESS" and again.data["outcome"] == "gone"
 
 
+def test_find_says_whose_access_is_time_bound_and_until_when(stack, meraki, bot):
+    john = meraki.add_admin(ACME, JOHN, "John", "full")  # added by hand: until removed
+    granted = grant(stack, bot, JANE, duration="1h")
+    assert granted.status == "SUCCESS" and granted.data["outcome"] == "created", granted.lines()
+
+    found = find(stack, bot, "example.com")
+
+    assert found.status == "SUCCESS", found.lines()
+    until = {match["email"]: match["expires_at"] for match in found.data["matches"]}
+    assert until == {JANE: granted.data["expires_at"], JOHN: None}
+    table = found.data["table"]  # the bot shows the Until column in each reader's own time zone
+    assert table["columns"][-1] == {"key": "expires_at", "label": "Until", "type": "datetime"}
+    assert {row["email"]: row["expires_at"] for row in table["rows"]} == until
+    expiry = moment(granted.data["expires_at"])
+    assert match_line(found, granted.data["admin_id"]).endswith(f"; until {expiry:%Y-%m-%d %H:%M:%S} UTC")
+    assert match_line(found, john["id"]).endswith("; until removed")
+
+
 def test_limits_refuse_with_nothing_changed(stack, meraki, bot):
     with stack.worker_env(NAUTOBOT_JOB_MERAKI_LONGEST="full=1m", NAUTOBOT_JOB_MERAKI_UNTIL_REMOVED="read-only"):
         too_long = grant(stack, bot, JANE, meraki_access_level="full", duration="2m")
@@ -203,6 +230,7 @@ def test_a_dry_run_schedules_nothing(stack, meraki, bot):
 def test_the_approval_trap_is_flagged(stack, meraki, bot):
     with requiring_approval(stack, REVOKE):
         held = grant(stack, bot, JANE, duration="1h")
+        found = find(stack, bot, JANE)
 
     assert held.status == "SUCCESS", held.lines()
     assert held.data["revoke"]["awaits_approval"] is True
@@ -212,3 +240,7 @@ def test_the_approval_trap_is_flagged(stack, meraki, bot):
         for line in held.lines("warning")
     )
     assert len(scheduled_revokes(stack)) == 1
+    assert found.data["matches"][0]["expires_at"] == held.data["expires_at"]
+    assert match_line(found, held.data["admin_id"]).endswith(
+        "(its revoke awaits approval in Nautobot: until someone approves it, the access does not expire)"
+    )

@@ -23,6 +23,7 @@ package.__path__ = [str(Path(__file__).resolve().parents[2] / "jobs")]
 meraki_admins = importlib.import_module(f"{PACKAGE}.meraki_admins")
 admin_creation = importlib.import_module(f"{PACKAGE}.admin_creation")
 admin_search = importlib.import_module(f"{PACKAGE}.admin_search")
+admin_report = importlib.import_module(f"{PACKAGE}.admin_report")
 
 
 @pytest.fixture(scope="module")
@@ -144,17 +145,50 @@ def test_find_returns_its_matches_as_a_table_for_slack(search, standin):
     result = search.find("ann", meraki_admins.ALL_ORGANIZATIONS)
     table = result["table"]
     assert [column["label"] for column in table["columns"]] == [
-        "Organization", "Name", "Email", "Access", "2FA", "Last seen"
+        "Organization", "Name", "Email", "Access", "2FA", "Last seen", "Until"
     ]  # fmt: skip
+    assert table["columns"][-1] == {"key": "expires_at", "label": "Until", "type": "datetime"}
     assert table["rows"] == [
         {"organization": "Acme Corp", "name": "Ann", "email": "ann@example.com", "access": "read-only +1 net",
-         "two_factor": True, "last_active": ""},
+         "two_factor": True, "last_active": "", "expires_at": None},
         {"organization": "Acme Corp", "name": "Ann B", "email": "ann.b@example.com", "access": "read-only",
-         "two_factor": False, "last_active": "2026-11-20"},
+         "two_factor": False, "last_active": "2026-11-20", "expires_at": None},
     ]  # fmt: skip
     assert table["title"] == result["summary"]
     [note] = table["notes"]
     assert note.startswith("Not searched: Globex (Meraki kept rate-limiting")
+
+
+def test_find_says_until_when_time_bound_access_lasts(search, standin, caplog):
+    ann = standin.add_admin(ACME, "ann@example.com", "Ann")
+    standin.add_admin(GLOBEX, "ann@example.com", "Ann")  # the grant was in Acme: Globex's access is until removed
+    standin.add_admin(ACME, "ann.b@example.com", "Ann B")
+    expiry = admin_report.Expiry("2026-06-01T14:00:00Z")
+    later = admin_report.Expiry("2026-06-02T09:30:00Z", awaits_approval=True)
+    expiries = admin_report.Expiries(
+        [
+            ({"organization_id": ACME, "admin_id": ann["id"], "email": "someone.else@example.com"}, expiry),
+            ({"organization_id": ACME, "admin_id": ann["id"]}, later),  # a second revoke: the first one ends it
+            ({"organization_id": ACME, "admin_id": None, "email": "ANN.B@example.com"}, later),  # no id: its email
+            ({"organization_id": GLOBEX, "admin_id": "999", "email": "ann@example.com"}, expiry),  # another admin
+        ]
+    )
+
+    with caplog.at_level(logging.INFO, logger="job"):
+        result = search.find("ann", meraki_admins.ALL_ORGANIZATIONS, expiries)
+
+    until = {(m["organization_id"], m["email"]): m["expires_at"] for m in result["matches"]}
+    assert until == {
+        (ACME, "ann@example.com"): "2026-06-01T14:00:00Z",
+        (ACME, "ann.b@example.com"): "2026-06-02T09:30:00Z",
+        (GLOBEX, "ann@example.com"): None,
+    }
+    assert [row["expires_at"] for row in result["table"]["rows"]] == list(until.values())
+    lines = [record.getMessage() for record in caplog.records if "admin id" in record.getMessage()]
+    assert lines[0].endswith("; until 2026-06-01 14:00:00 UTC")
+    assert lines[1].endswith("; until 2026-06-02 09:30:00 UTC (its revoke awaits approval in Nautobot: until "
+                             "someone approves it, the access does not expire)")  # fmt: skip
+    assert lines[2].endswith("; until removed")
 
 
 def test_a_rejected_key_stops_the_search(search, standin):

@@ -161,3 +161,79 @@ def test_in_the_file_a_cell_a_spreadsheet_would_run_as_a_formula_is_text() -> No
 
     assert lines is not None
     assert lines[1][1] == "'" + hostile and lines[2][2] == "'@bob" and lines[3][2] == "'-1"
+
+
+UNTIL = {"key": "expires_at", "label": "Until", "type": "datetime"}
+
+
+def with_until(*values: Any, column: dict[str, Any] = UNTIL) -> dict[str, Any]:
+    rows = [row(n, expires_at=value) for n, value in enumerate(values)]
+    return {"table": {"columns": [*COLUMNS, column], "rows": rows}}
+
+
+def last_cells(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    [table] = [block for block in blocks if block["type"] == "table"]
+    return [cells[-1] for cells in table["rows"][1:]]
+
+
+def date_of(cell: dict[str, Any]) -> dict[str, Any]:
+    """The one ``date`` element of a ``rich_text`` cell."""
+    assert cell["type"] == "rich_text"
+    [section] = cell["elements"]
+    assert section["type"] == "rich_text_section"
+    [date] = section["elements"]
+    return date
+
+
+def test_a_datetime_column_shows_each_time_in_the_readers_own_time_zone() -> None:
+    _, blocks = shown(with_until("2026-06-01T14:00:00Z", "2026-06-01T16:30:00+02:00", "2026-06-01T14:00:00"))
+
+    [table] = [block for block in blocks if block["type"] == "table"]
+    assert table["rows"][0][-1] == {"type": "raw_text", "text": "Until"}
+    first, offset, naive = map(date_of, last_cells(blocks))
+    assert first == {
+        "type": "date",
+        "timestamp": 1780322400,  # 2026-06-01 14:00 UTC
+        "format": "{date_short_pretty} {time}",
+        "fallback": "2026-06-01 14:00 UTC",
+    }
+    assert offset["timestamp"] == 1780322400 + 30 * 60 and offset["fallback"] == "2026-06-01 14:30 UTC"
+    assert naive == first  # no offset: UTC
+
+
+def test_a_datetime_cell_that_is_no_timestamp_is_plain_text_and_an_empty_one_is_empty() -> None:
+    odd = ("soon", None, "", 1780322400, "2026-13-01T00:00:00Z", "0001-01-01T00:00:00+01:00")
+
+    _, blocks = shown(with_until("2026-06-01T14:00:00Z", *odd))
+
+    timestamp, *plain = last_cells(blocks)
+    assert date_of(timestamp)["fallback"] == "2026-06-01 14:00 UTC"
+    assert plain == [
+        {"type": "raw_text", "text": text}
+        for text in ("soon", "-", "-", "1780322400", "2026-13-01T00:00:00Z", "0001-01-01T00:00:00+01:00")
+    ]
+
+
+def test_only_a_column_of_the_datetime_type_shows_dates() -> None:
+    for column, kind in (
+        (UNTIL, "rich_text"),
+        ({"key": "expires_at", "label": "Until"}, "raw_text"),
+        ({**UNTIL, "type": "money"}, "raw_text"),
+        ({**UNTIL, "type": None}, "raw_text"),
+    ):
+        _, blocks = shown(with_until("2026-06-01T14:00:00Z", column=column))
+
+        [cell] = last_cells(blocks)
+        assert cell["type"] == kind, column
+        assert cell.get("text", "2026-06-01T14:00:00Z") == "2026-06-01T14:00:00Z"
+
+
+def test_a_datetime_column_too_long_for_a_message_is_dates_there_and_iso_values_in_the_file() -> None:
+    result = with_until(*["2026-06-01T14:00:00+02:00", None] * MAX_ROWS)
+
+    _, blocks = shown(result)
+    lines = whole_file(result)
+
+    assert date_of(last_cells(blocks)[0])["fallback"] == "2026-06-01 12:00 UTC"
+    assert lines is not None and lines[0][-1] == "Until"
+    assert [line[-1] for line in lines[1:3]] == ["2026-06-01T14:00:00+02:00", ""]  # as the Job wrote it

@@ -48,3 +48,40 @@ def test_one_table_a_message_and_none_in_a_view() -> None:
     assert any("only_one_table_allowed" in problem for problem in validate_message_blocks([table([[cell()]])] * 2))
     view = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": [table([[cell()]])]}
     assert any("only supported in messages" in problem for problem in validate_view(view))
+
+
+def date(**fields: Any) -> dict[str, Any]:
+    return {"type": "date", **fields}
+
+
+def rich(*inline: dict[str, Any], kind: str = "rich_text_section") -> dict[str, Any]:
+    return {"type": "rich_text", "elements": [{"type": kind, "elements": list(inline)}]}
+
+
+def test_a_rich_text_cell_is_checked_and_a_malformed_one_refused() -> None:
+    def problems(*inline: dict[str, Any], kind: str = "rich_text_section") -> list[str]:
+        return validate_message_blocks([table([[cell(), rich(*inline, kind=kind)]])])
+
+    when = date(timestamp=1780322400, format="{date_short_pretty} {time}", fallback="2026-06-01 14:00 UTC")
+    assert problems(when) == problems(date(timestamp=0, format="{time}", url="https://example.com")) == []
+    assert problems({"type": "text", "text": "a"}, {"type": "user", "user_id": "U1"}, kind="rich_text_quote") == []
+    at = "json-pointer:/blocks/0/rows/0/1/elements/0/elements/0"
+    assert problems(date(format="{time}")) == [f"[ERROR] missing required field [{at}/timestamp]"]
+    assert problems(date(timestamp="1780322400", format="{time}")) == [
+        f"[ERROR] must provide an integer [{at}/timestamp]"
+    ]
+    assert problems(date(timestamp=True, format="{time}")) != []
+    assert problems(date(timestamp=1780322400)) == [f"[ERROR] missing required field [{at}/format]"]
+    assert problems(date(timestamp=1780322400, format="{time}", fallback=5)) != []
+    assert problems({"type": "text"}) != [] and problems({"type": "mrkdwn", "text": "x"}) != []
+    assert (
+        validate_message_blocks([table([[{"type": "rich_text", "elements": [{"type": "text", "text": "x"}]}]])]) != []
+    )
+    assert validate_message_blocks([table([[{"type": "rich_text", "elements": []}]])]) != []
+    assert problems(kind="rich_text_list") != []  # a list has a style
+
+
+def test_a_rich_text_block_is_checked_the_same_way() -> None:
+    block = rich(date(format="{time}"))
+    assert any("/blocks/0/elements/0/elements/0/timestamp" in problem for problem in validate_message_blocks([block]))
+    assert validate_message_blocks([rich(date(timestamp=1, format="{time}"))]) == []

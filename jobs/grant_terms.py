@@ -31,8 +31,8 @@ NETWORK_ACCESS_RANK = {"guest-ambassador": 0, "monitor-only": 1, "read-only": 2,
 """Network access from least to most, as Meraki's documentation orders the roles."""
 
 # Bounded: at most five digits and one unit letter, anchored, so no input makes the match slow.
-_DURATION = re.compile(r"\A([1-9][0-9]{0,4})([mhd])\Z")
-_UNITS = {"m": ("minute", 60), "h": ("hour", 3600), "d": ("day", 86400)}
+_DURATION = re.compile(r"\A([1-9][0-9]{0,4})([smhd])\Z")
+_UNITS = {"s": ("second", 1), "m": ("minute", 60), "h": ("hour", 3600), "d": ("day", 86400)}
 LONGEST_POSSIBLE = timedelta(days=366)
 
 
@@ -43,7 +43,7 @@ def parse_duration(text: str) -> timedelta | None:
         return None
     match = _DURATION.match(text) if len(text) <= 8 else None
     if match is None:
-        raise ValueError(f"'{text[:20]}' is not a duration like 30m, 4h or 7d")
+        raise ValueError(f"'{text[:20]}' is not a duration like 30m, 4h or 7d (or seconds: 90s)")
     amount, unit = int(match.group(1)), match.group(2)
     duration = timedelta(seconds=amount * _UNITS[unit][1])
     if duration > LONGEST_POSSIBLE:

@@ -32,8 +32,8 @@ BEAT_FIRST_LOOK = 11
 
 @pytest.fixture(scope="module", autouse=True)
 def minute_durations(nautobot: NautobotStack):
-    """Durations of a minute in the Create Job's form (the web server) and its runs (the worker)."""
-    with nautobot.job_env(NAUTOBOT_JOB_MERAKI_DURATIONS="1m,1h"):
+    """Durations of seconds in the Create Job's form (the web server) and its runs (the worker)."""
+    with nautobot.job_env(NAUTOBOT_JOB_MERAKI_DURATIONS="40s,1m,1h"):
         yield
 
 
@@ -59,7 +59,7 @@ def scheduler_looking(stack: NautobotStack) -> Iterator[None]:
         yield
 
 
-def grant(slack: SlackStandIn, email: str, duration: str = "1m", view: dict | None = None) -> str:
+def grant(slack: SlackStandIn, email: str, duration: str = "40s", view: dict | None = None) -> str:
     """Ask for full access for ``duration`` (in ``view``, else a new form); the ts of the parent message once the
     run succeeded."""
     view = view or open_form(slack)
@@ -104,11 +104,11 @@ def test_two_replicas_warn_once_and_one_back_after_the_expiry_posts_the_schedule
         slack.wait_connected(count=2)
         ts = grant(slack, "jane.scheduled@example.com")
         assert [a["email"] for a in meraki.admins(ACME)] == ["jane.scheduled@example.com"]
-        said(slack, ts, WARNED, timeout=45)  # halfway through a 1-minute grant
+        said(slack, ts, WARNED, timeout=30)  # halfway through a 40-second grant
         time.sleep(HEARTBEAT * 3)  # both replicas have swept past the warning's time
         for process in replicas:  # both down at the expiry: Nautobot's scheduler revokes all the same
             process.stop()
-        slack.wait_for(lambda: meraki.admins(ACME) == [], timeout=60 + LATE)
+        slack.wait_for(lambda: meraki.admins(ACME) == [], timeout=40 + LATE)
     start_connected(replicas[1], slack)
 
     said(slack, ts, "Expired", timeout=30)
@@ -121,8 +121,8 @@ def test_two_replicas_warn_once_and_one_back_after_the_expiry_posts_the_schedule
 
 
 def test_revoke_now_for_its_requester_and_the_safety_net_when_the_scheduler_is_down(stack, slack, chatops, meraki):
-    start_connected(chatops, slack, GRANT_REVOKE_GRACE_SECONDS="10")
-    early = grant(slack, "john.early@example.com")
+    start_connected(chatops, slack, GRANT_REVOKE_GRACE_SECONDS="10", HEARTBEAT_SECONDS="2")
+    early = grant(slack, "john.early@example.com", "1m")  # time to extend it before it expires
     late = grant(slack, "mary.late@example.com")
 
     said(slack, early, WARNED, timeout=45)
@@ -139,7 +139,7 @@ def test_revoke_now_for_its_requester_and_the_safety_net_when_the_scheduler_is_d
     assert "Only the person who asked for this access can extend it" in refusals
     assert "Only the person who asked for this access can revoke it early" in refusals
 
-    said(slack, late, "The bot runs it now", timeout=60 + 10 + LATE)  # no scheduler: the bot's safety net
+    said(slack, late, "The bot runs it now", timeout=40 + 10 + LATE)  # no scheduler: the bot's safety net
     said(slack, late, "Expired", timeout=60)
     assert "has not run" in chatops.output()
     assert meraki.admins(ACME) == []

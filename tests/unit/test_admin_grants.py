@@ -95,6 +95,9 @@ def test_durations_parse_bounded_and_label():
     assert grant_terms.parse_duration("") is None
     assert grant_terms.parse_duration("30m") == timedelta(minutes=30)
     assert grant_terms.duration_label("2d") == "2 days" and grant_terms.duration_label("1h") == "1 hour"
+    assert (
+        grant_terms.parse_duration("40s") == timedelta(seconds=40) and grant_terms.duration_label("40s") == "40 seconds"
+    )
     for bad in ("0h", "1w", "h", "1" * 50 + "h", "-1h", "1.5h", "999999d", "400d", "1h\n1h"):
         with pytest.raises(ValueError):
             grant_terms.parse_duration(bad)

@@ -76,9 +76,9 @@ class AdminExpiry(MerakiAdmins):
         if same_access(admin, grant["granted"], tags=tags):
             if before is None:
                 self.delete_admin(org_id, admin_id)
-                return self._report(grant, "removed", None, "was removed: the time-bound grant expired.")
+                return self._report(grant, "removed", None, "was removed: the time-bound grant ended.")
             self.update_admin(org_id, admin_id, **before)
-            return self._report(grant, "restored", before, f"is back to {held(before)}: the time-bound grant expired.")
+            return self._report(grant, "restored", before, f"is back to {held(before)}: the time-bound grant ended.")
         if before is not None and same_access(admin, before, tags=tags):
             return self._report(grant, "gone", admin, "already has the access from before the grant: already restored.")
         return self._report(grant, "changed", admin, f"has {held(admin)}, changed by hand since the grant; left alone.")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,18 @@ from bot.slack.grant_messages import Message
 from bot.slack.thread import SlackThreads, Thread
 
 log = logging.getLogger("bot.grants")
+
+
+HELD = "held for approval"
+"""How a grant ends when the revoke the bot ran is held for approval: the bot follows it no further."""
+
+
+@dataclass(frozen=True)
+class NotStarted:
+    """Why the bot could not run a revoke, and whether trying again may help."""
+
+    reason: str
+    again: bool = True
 
 
 class RevokeEntry(BaseModel):
@@ -122,14 +135,10 @@ class Grants:
         failed = await self._run_revoke(grant, f"Slack user {person} via meraki-chatops (revoke now)")
         if failed is not None:
             await self.ledger.revoke_not_started(scheduled_job_id)
-            return f"The revoke could not be started ({failed}). Nothing was changed: try again in a moment."
+            again = " Nothing was changed: try again in a moment." if failed.again else ""
+            return f"The revoke could not be started: {failed.reason}.{again}"
         await self._say(grant, grant_messages.revoking_message(grant, person))
         return None
-
-    async def stop(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
 
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -185,22 +194,24 @@ class Grants:
         await self._say(grant, grant_messages.late_message(grant))
         await self._tell_directly(grant, grant_messages.late_message(grant))
         failed = await self._run_revoke(grant, "meraki-chatops (the scheduled revoke did not run in time)")
-        if failed is not None:  # taken on again after a few minutes (see bot.ledger.grants.RESCUE_RETRY)
-            await self._say(grant, grant_messages.failed_to_start_message(grant, failed))
+        if failed is not None:  # taken on again after a few minutes (bot.ledger.grants.RESCUE_RETRY), unless held
+            await self._say(grant, grant_messages.failed_to_start_message(grant, failed.reason, again=failed.again))
 
-    async def _run_revoke(self, grant: Grant, requested_by: str) -> str | None:
-        """Run the revoke Job with the grant's own input (the next looks follow that run); None, or why it could
-        not be started."""
+    async def _run_revoke(self, grant: Grant, requested_by: str) -> NotStarted | None:
+        """Run the revoke Job with the grant's own input (the next looks follow that run); None, or why not."""
         try:
             job = await self.nautobot.find_job(grant.revoke_job)
             inputs: dict[str, Any] = {"grant": grant.revoke, REQUESTED_BY: requested_by, REQUEST_ID: grant.request_id}
             submission = await self.nautobot.run_job(job.id, inputs)
         except NautobotError as exc:
             log.error("could not run the revoke of grant revoke=%s: %s", grant.scheduled_job_id, exc)
-            return str(exc)
-        if submission.run is None:  # held for approval: the trap doctor warns about
+            return NotStarted(str(exc))
+        if submission.run is None:  # the approval trap (doctor's access expiry check): asking again adds nothing
             log.error("the revoke of grant revoke=%s waits for approval in Nautobot", grant.scheduled_job_id)
-            return f"Nautobot holds the revoke for approval: approve it at {submission.scheduled_url}"
+            await self.ledger.grant_ended(grant.scheduled_job_id, HELD)
+            return NotStarted(
+                f"Nautobot holds it for approval; it runs once approved at {submission.scheduled_url}", False
+            )
         await self.ledger.grant_revoke_started(grant.scheduled_job_id, submission.run.result_id)
         return None
 

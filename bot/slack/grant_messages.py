@@ -87,9 +87,10 @@ def revoking_message(grant: Grant, person: str) -> Message:
     return fallback(f"Revoking the access of {grant.email} in {grant.organization} now."), [section(text)]
 
 
-def failed_to_start_message(grant: Grant, reason: str) -> Message:
+def failed_to_start_message(grant: Grant, reason: str, *, again: bool) -> Message:
+    then = "It tries again in a few minutes; meanwhile the access stays." if again else "Meanwhile the access stays."
     text = (
         f"❗ {mention(grant.requester_id)} the bot could not run the revoke of {_whose(grant)}: "
-        f"{escape(reason, limit=500)}. It tries again in a few minutes; meanwhile the access stays."
+        f"{escape(reason, limit=500)}. {then}"
     )
     return fallback(f"Could not run the revoke of {grant.email} in {grant.organization}."), [section(text)]

@@ -16,16 +16,26 @@ import pytest
 from sqlalchemy import update
 
 from bot.ledger import Ledger
-from bot.ledger.grant import Grant
+from bot.ledger.grant import Grant, GrantState
 from bot.ledger.grants import GrantTimes
 from bot.ledger.schema import GRANTS
 from bot.metrics import Metrics
 from bot.models import JobRun, RunRequest
-from bot.runs.grants import Grants, grant_of
+from bot.runs.grants import HELD, Grants, grant_of
 from bot.slack.grant_messages import EXTEND_ACTION_ID, REVOKE_NOW_ACTION_ID
 from bot.slack.pacing import ChannelPacer
 from bot.slack.thread import SlackThreads, Thread
-from testbed.fake_nautobot import BASE, JOB, LOGS, LOGS_PATH, RESULT_PATH, FakeNautobot, job_result, ok
+from testbed.fake_nautobot import (
+    BASE,
+    JOB,
+    LOGS,
+    LOGS_PATH,
+    RESULT_PATH,
+    RUN_AWAITING_APPROVAL,
+    FakeNautobot,
+    job_result,
+    ok,
+)
 from testbed.fake_slack import FakeSlack, blocks_text
 
 REQUESTER, CHANNEL, PARENT = "U0ALICE01", "C0NETOPS", "1700000000.000100"
@@ -213,3 +223,22 @@ async def test_access_changed_by_hand_is_told_to_the_requester_and_the_approvers
     assert text.startswith(f"⚠️ <@{REQUESTER}> *Expired*, jane@example.com in Acme: the access was changed by hand")
     assert [c["users"] for c in slack.calls_to("conversations_open")] == [REQUESTER, "U0CAROL1"]
     assert grants.metrics.grants_ended.labels(outcome="changed")._value.get() == 1
+
+
+async def test_a_late_revoke_nautobot_holds_for_approval_is_said_once_and_not_asked_again(parts) -> None:
+    grants, nautobot, slack = parts
+    await record(grants, granted=-timedelta(hours=1), expires=-timedelta(minutes=6), warned=True)
+    revoke_job = {**JOB, "id": REVOKE_JOB_ID, "name": REVOKE}
+    nautobot.on("GET", JOBS, ok({"count": 1, "next": None, "previous": None, "results": [revoke_job]}))
+    nautobot.on("POST", RUN_REVOKE, ok(RUN_AWAITING_APPROVAL, 201))
+
+    await fire(grants)
+    await due_now(grants.ledger)
+    await fire(grants)
+
+    assert nautobot.count("POST", RUN_REVOKE) == 1
+    _late, held = replies(slack)
+    assert "Nautobot holds it for approval; it runs once approved at" in blocks_text(held["blocks"])
+    assert "tries again" not in blocks_text(held["blocks"])
+    found = await grants.ledger.get_grant(SCHEDULED)
+    assert found is not None and found[1] is GrantState.ENDED and found[0].outcome == HELD

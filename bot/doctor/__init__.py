@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 from pydantic import ValidationError
 
-from bot.doctor.approvers_check import check_approvers
+from bot.doctor.approvers_check import check_approvers, check_nautobot_approvers
 from bot.doctor.events_check import check_events
 from bot.doctor.ledger_check import check_ledger
 from bot.doctor.nautobot_checks import (
@@ -140,6 +140,7 @@ STEPS: tuple[Step, ...] = (
     Step("job variables", check_variables, ("nautobot token",)),
     Step("access policy", check_policy, ("settings",)),
     Step("job permissions", check_permissions, ("nautobot token",)),
+    Step("nautobot approvers", check_nautobot_approvers, ("nautobot token",)),
     Step("ledger", check_ledger, ("settings",)),
     Step("nautobot events", check_events, ("settings",)),
 )

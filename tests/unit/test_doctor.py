@@ -56,10 +56,18 @@ CHECK_NAMES = [
     "job variables",
     "access policy",
     "job permissions",
+    "nautobot approvers",
     "ledger",
     "nautobot events",
 ]
-NAUTOBOT_DEPENDENTS = ["nautobot version", "nautobot token", "job", "job variables", "job permissions"]
+NAUTOBOT_DEPENDENTS = [
+    "nautobot version",
+    "nautobot token",
+    "job",
+    "job variables",
+    "job permissions",
+    "nautobot approvers",
+]
 
 
 class HeaderlessStandIn(SlackStandIn):
@@ -229,7 +237,7 @@ async def test_the_table_fits_100_columns_and_has_colour_only_when_asked(env: di
     assert "fix: Enable it: Jobs → Edit → Enabled." in plain
     for name in CHECK_NAMES:
         assert any(line.startswith(name) for line in plain.splitlines())
-    assert plain.splitlines()[-1].startswith("14 checks: 13 OK, 1 FAIL; the bot cannot work until every FAIL is fixed")
+    assert plain.splitlines()[-1].startswith("15 checks: 14 OK, 1 FAIL; the bot cannot work until every FAIL is fixed")
 
 
 def test_long_details_wrap_within_the_width() -> None:
@@ -370,7 +378,9 @@ async def test_a_refused_nautobot_token_fails_the_token_check(env: dict[str, str
     report = await diagnose(fake)
 
     failed = assert_only_failure(
-        report, "nautobot token", skipped=["nautobot version", "job", "job variables", "job permissions"]
+        report,
+        "nautobot token",
+        skipped=["nautobot version", "job", "job variables", "job permissions", "nautobot approvers"],
     )
     assert "HTTP 403: Invalid token" in failed.detail
     assert "NAUTOBOT_TOKEN" in failed.fix
@@ -381,7 +391,8 @@ async def test_a_refused_nautobot_token_fails_the_token_check(env: dict[str, str
 async def test_a_token_without_view_job_gets_the_permissions_fix(env: dict[str, str]) -> None:
     report = await diagnose(nautobot(**{JOBS_PATH: forbidden()}))
 
-    failed = assert_only_failure(report, "nautobot token", skipped=["job", "job variables", "job permissions"])
+    skipped = ["job", "job variables", "job permissions", "nautobot approvers"]
+    failed = assert_only_failure(report, "nautobot token", skipped=skipped)
     assert "view and run on extras.job" in failed.fix
 
 

@@ -4,7 +4,7 @@ must exist in Nautobot and hold someone with a linked Slack account, and the tok
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from slack_sdk.errors import SlackApiError
 
@@ -98,35 +98,48 @@ NAUTOBOT_PROBES = (
 async def check_nautobot_approvers(context: Context) -> Verdict:
     """Approvers named through Nautobot: ``nautobot_groups`` and rules with ``require_account_link``."""
     policy = context.s.policy
-    groups = sorted(policy.approval_nautobot_groups()) if policy is not None else []
-    linking = [rule for rule in policy.approvals if rule.require_account_link] if policy is not None else []
+    if policy is None:
+        return Verdict(Status.OK, "no access policy: nobody approves through Nautobot")
+    groups = sorted(policy.approval_nautobot_groups())
+    linking = [rule for rule in policy.approvals if rule.require_account_link]
     if not groups and not linking:
         return Verdict(Status.OK, "no approval rule names a Nautobot group or requires an account link")
-    probes = (GROUPS_PROBE, *NAUTOBOT_PROBES) if groups else NAUTOBOT_PROBES
-    denied = [(label, model) for path, label, model in probes if await context.client.probe(path) == 403]
-    if denied:
-        return Verdict(
-            Status.FAIL,
-            f"the token may not {' or '.join(label for label, _ in denied)}: approvers named through Nautobot can "
-            "approve nothing",
-            NAUTOBOT_VIEW_FIX.format(models=" and ".join(model for _, model in denied)),
-        )
-    lookup = ApproverLookup(context.client)
-    setting = context.s.policy_setting
+    denied = await _denied(context, (GROUPS_PROBE, *NAUTOBOT_PROBES) if groups else NAUTOBOT_PROBES)
+    if denied is not None:
+        return denied
     try:
-        missing = [group for group in groups if not await lookup.group_exists(group)]
-        if missing:
-            return Verdict(
-                Status.FAIL,
-                f"Nautobot has no group named {', '.join(missing)}: nobody may approve through it",
-                NAUTOBOT_GROUP_FIX.format(setting=setting),
-            )
-        linked = {group: await lookup.group_links([group]) for group in groups}
-        named = sorted({user for rule in linking for user in rule.deciders(escalated=True).users})
-        unlinked = sorted(set(named) - set(await lookup.linked_users(named))) if named else []
+        return await _found(ApproverLookup(context.client), groups, linking, context.s.policy_setting)
     except NautobotError as exc:
         return Verdict(Status.FAIL, f"Nautobot could not be asked about the approvers: {exc}", LINK_FIX)
+
+
+async def _found(lookup: ApproverLookup, groups: list[str], linking: list[ApprovalRule], setting: str) -> Verdict:
+    """What Nautobot says of the groups (each must exist and hold someone linked) and of the Slack users named
+    under ``require_account_link`` (each must be linked)."""
+    missing = [group for group in groups if not await lookup.group_exists(group)]
+    if missing:
+        return Verdict(
+            Status.FAIL,
+            f"Nautobot has no group named {', '.join(missing)}: nobody may approve through it",
+            NAUTOBOT_GROUP_FIX.format(setting=setting),
+        )
+    linked = {group: await lookup.group_links([group]) for group in groups}
+    named = sorted({user for rule in linking for user in rule.deciders(escalated=True).users})
+    unlinked = sorted(set(named) - set(await lookup.linked_users(named))) if named else []
     return _linked_verdict(linked, unlinked, linking=bool(linking))
+
+
+async def _denied(context: Context, probes: Iterable[tuple[str, str, str]]) -> Verdict | None:
+    """A FAIL naming what the token may not view of ``probes`` (path, what, the object type); None: it may."""
+    denied = [(label, model) for path, label, model in probes if await context.client.probe(path) == 403]
+    if not denied:
+        return None
+    return Verdict(
+        Status.FAIL,
+        f"the token may not {' or '.join(label for label, _ in denied)}: approvers named through Nautobot can "
+        "approve nothing",
+        NAUTOBOT_VIEW_FIX.format(models=" and ".join(model for _, model in denied)),
+    )
 
 
 def _linked_verdict(linked: Mapping[str, Mapping[str, str]], unlinked: list[str], *, linking: bool) -> Verdict:

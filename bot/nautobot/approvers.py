@@ -187,16 +187,18 @@ class ApproverLookup:
             link_id = str(change.get("changed_object_id") or "")
             if link_id:
                 latest[link_id] = change
-        links = []
-        for change in latest.values():
-            data = _mapping(change.get("object_data"))
-            owner = data.get("nautobot_user")
-            owner_id = str(owner.get("id") if isinstance(owner, Mapping) else owner or "")
-            slack_id = str(data.get("user_id") or "")
-            live = _value(change.get("action")).lower() != "delete"
-            if live and owner_id and _value(data.get("platform")) == PLATFORM_SLUG and slack_id:
-                links.append((owner_id, slack_id))
-        return links
+        return [link for link in map(_slack_link, latest.values()) if link is not None]
+
+
+def _slack_link(change: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(Nautobot user id, Slack user id)`` of a link as its latest change leaves it; None: deleted, or not Slack."""
+    data = _mapping(change.get("object_data"))
+    owner = data.get("nautobot_user")
+    owner_id = str(owner.get("id") if isinstance(owner, Mapping) else owner or "")
+    slack_id = str(data.get("user_id") or "")
+    if _value(change.get("action")).lower() == "delete" or _value(data.get("platform")) != PLATFORM_SLUG:
+        return None
+    return (owner_id, slack_id) if owner_id and slack_id else None
 
 
 def _deciders(stages: Iterable[Mapping[str, Any]]) -> Iterable[str]:

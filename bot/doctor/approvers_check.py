@@ -77,8 +77,8 @@ NAUTOBOT_GROUP_FIX = (
     "or create the group in Nautobot."
 )
 LINK_FIX = (
-    "Each approver links their Slack account to their Nautobot user in Nautobot (ChatOps → Account Links), or a "
-    "Nautobot admin adds the link; a group also needs active members."
+    "Each approver links their Slack account to their Nautobot user in Nautobot (Apps → Nautobot ChatOps → Link "
+    "ChatOps Account), or a Nautobot admin adds the link; a group also needs active members."
 )
 NAUTOBOT_VIEW_FIX = (
     "Add the action view on {models} to the ObjectPermissions of the bot's Nautobot user (see Least privilege in the "

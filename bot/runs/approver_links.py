@@ -22,8 +22,8 @@ from bot.nautobot.approvers import ApproverLookup
 log = logging.getLogger("bot.runs")
 
 HOW_TO_LINK = (
-    "Link your Slack account to your Nautobot user in Nautobot (ChatOps → Account Links → Add, platform Slack, your "
-    "Slack member id), or ask a Nautobot admin to add the link; then click again."
+    "Link your Slack account to your Nautobot user in Nautobot (Apps → Nautobot ChatOps → Link ChatOps Account, "
+    "platform Slack, your Slack member id), or ask a Nautobot admin to add the link; then click again."
 )
 NAUTOBOT_DOWN = "The bot could not ask Nautobot whether you may approve this request. Nothing was decided; try again."
 NOT_LINKED = (

@@ -238,7 +238,7 @@ async def test_a_nautobot_group_nobody_linked_warns(monkeypatch: pytest.MonkeyPa
 
     assert check.status is Status.WARN, check
     assert "no active member of Nautobot group(s) network-leads has linked a Slack account" in check.detail
-    assert "ChatOps → Account Links" in check.fix
+    assert "Link ChatOps Account" in check.fix
 
 
 @pytest.mark.parametrize(

@@ -132,7 +132,7 @@ async def test_membership_is_read_from_nautobot_at_the_click_and_a_failed_lookup
     counted, answer = await approvals.decide("V1", Decider(CAROL, "carol"), told[CAROL], approve=True)
     assert not counted
     assert "your Slack account is not linked to an active member of the Nautobot group(s) network-leads" in answer
-    assert "ChatOps → Account Links" in answer
+    assert "Link ChatOps Account" in answer
 
     record = await ledger.get("V1")
     assert record is not None and record.state is RequestState.AWAITING_APPROVAL
@@ -152,7 +152,7 @@ async def test_a_slack_approver_without_an_account_link_is_refused_where_the_rul
     counted, answer = await approvals.decide("V1", Decider(BOB, "bob"), told[BOB], approve=True)
     assert not counted
     assert "linked to an active Nautobot user, and yours is not. Nothing was decided." in answer
-    assert "ChatOps → Account Links → Add" in answer and "ask a Nautobot admin" in answer
+    assert "Apps → Nautobot ChatOps → Link ChatOps Account" in answer and "ask a Nautobot admin" in answer
     counted, answer = await approvals.decide(
         "V1", Decider(CAROL, "U0CAROL (carol)", "carol"), told[CAROL], approve=True
     )

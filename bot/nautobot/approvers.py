@@ -17,6 +17,11 @@ the links are read from Nautobot's change log, as :meth:`bot.nautobot.chatops.Ch
 each link's latest change holds its current fields (a deleted link's latest change is its deletion). A link
 whose changes the change log no longer keeps (``CHANGELOG_RETENTION``, 90 days by default) is not found.
 
+The same lookups serve approval rules in Slack that name approvers through Nautobot (``nautobot_groups``,
+``require_account_link``; see :mod:`bot.runs.approver_links`): a group's active users and their Slack links
+(:meth:`ApproverLookup.group_links`), and the active Nautobot user a Slack user's link points to
+(:meth:`ApproverLookup.linked_users`: the change log, then ``GET /api/users/users/?id=…``), on 2.4 and 3.x alike.
+
 Nautobot 2.4 (``Job.approval_required``) names no approvers: whoever holds an ObjectPermission with the
 ``approve`` action on the Job may approve, and such a permission's ``constraints`` are arbitrary queries the
 bot cannot evaluate (and reading permissions needs a view on them the bot's token should not have). So on 2.4

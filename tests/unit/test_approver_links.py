@@ -6,12 +6,13 @@ person is told."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from bot.ledger import Ledger, RequestState
+from bot.ledger import Approval, Ledger, RequestState
 from bot.models import APPROVED_BY, RunRequest
 from bot.nautobot import NautobotAuthError, NautobotUnreachable
 from bot.nautobot.approvers import ApproverLookup
@@ -19,9 +20,10 @@ from bot.policy import ApprovalRule
 from bot.runs.approvals import Approvals, Decider
 from bot.runs.approver_links import ApproverLinks
 from bot.runs.outcome import Sent
+from bot.slack import approval_messages
 from bot.slack.thread import SlackThreads, Thread
 from testbed.fake_nautobot import FakeNautobot
-from testbed.fake_slack import FakeSlack
+from testbed.fake_slack import FakeSlack, blocks_text
 from tests.unit.test_approval_checks import _NoForms, ledger  # noqa: F401 - the ledger fixture
 from tests.unit.test_nautobot_approvers import ADMIN, GROUP, OUTSIDER, USERS, on_3_2, page, user
 from tests.unit.test_nautobot_approvers import CAROL as CAROL_ID
@@ -221,3 +223,17 @@ async def test_a_groups_links_and_a_slack_users_link_are_read_as_they_stand_now(
         await client.aclose()
     asked = [request.url.params.get_list("id") for request in nautobot.requests if request.url.path == USERS]
     assert asked == [[], [ADMIN, OUTSIDER]]
+
+
+async def test_the_messages_name_the_nautobot_groups_escaped_and_the_link_requirement() -> None:
+    since = datetime(2026, 12, 7, 6, 9, tzinfo=UTC)
+    groups = (LEADS, "<!channel> & co")
+    approval = Approval(users=(BOB,), nautobot_groups=groups, require_account_link=True, since=since, expire_at=since)
+    request = RunRequest(request_id="V1", requester_id=ALICE, channel_id="C0NETOPS", job_name="Create")
+
+    _, blocks = approval_messages.waiting_message(request, None, approval)
+
+    shown = blocks_text(blocks)
+    assert f"<@{BOB}>, the linked members of Nautobot group *{LEADS}*, the linked members of Nautobot group " in shown
+    assert "*&lt;!channel&gt; &amp; co*" in shown and "<!channel>" not in shown
+    assert "(each with a Slack account linked to an active Nautobot user)" in shown

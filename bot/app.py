@@ -27,6 +27,7 @@ from bot.metrics import Metrics
 from bot.nautobot import ChatOpsApp, FormCache, FormCaches, NautobotClient, ResultReader
 from bot.nautobot.approvers import ApproverLookup
 from bot.nautobot.events import EventSource
+from bot.runs.approver_links import ApproverLinks
 from bot.runs.core import Runs
 from bot.runs.follow import Follower
 from bot.runs.nautobot_approvers import NautobotApprovers
@@ -137,6 +138,7 @@ def wire(
         command.access.watch_form(command.forms.current(), command.forms.refresh)  # every form read is checked
         command.forms.listen(command.access.form_changed)
     threads = SlackThreads(slack, pacer, can_cancel=lambda: nautobot.capabilities.cancel)
+    lookup = ApproverLookup(nautobot)
     follower = Follower(
         nautobot,
         threads,
@@ -146,9 +148,7 @@ def wire(
         reader=reader,
         events=events,
         sleep=sleep,
-        approvers=NautobotApprovers(
-            ApproverLookup(nautobot), threads, ledger, channel=approvers_channel, remind_after=approval_remind
-        ),
+        approvers=NautobotApprovers(lookup, threads, ledger, channel=approvers_channel, remind_after=approval_remind),
     )
     runs = Runs(
         ledger=ledger,
@@ -160,6 +160,7 @@ def wire(
         members=commands[0].access.groups.members if commands else None,  # one cache of user groups for all
         grant_times=grant_times,
     )
+    runs.approvals.links = ApproverLinks(lookup)  # approvers named by Nautobot group, or required to be linked
     return Listeners(
         [
             Parts(

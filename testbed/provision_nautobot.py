@@ -67,6 +67,9 @@ if ContentType.objects.filter(app_label="extras", model="approvalworkflow").exis
         ["view"],
         ["extras.approvalworkflowdefinition"],
     )
+# Approval rules naming Nautobot groups, or requiring an account link: the groups' users (and whether each is active),
+# and the groups themselves (doctor tells a group that does not exist); the links come from the change log above.
+grant("meraki-chatops: find approvers named by Nautobot group", ["view"], ["users.user", "auth.group"])
 # The test-only Job "Every Variable Type" offers statuses in its ObjectVar selects: what the README asks
 # of an operator whose Job has ObjectVars (view on the models they name).
 grant("meraki-chatops tests: view the statuses the test Job offers", ["view"], ["extras.status"])

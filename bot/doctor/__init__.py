@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 from pydantic import ValidationError
 
-from bot.doctor.approvers_check import check_approvers
+from bot.doctor.approvers_check import check_approvers, check_nautobot_approvers
 from bot.doctor.events_check import check_events
 from bot.doctor.expiry_check import check_expiry
 from bot.doctor.ledger_check import check_ledger
@@ -142,6 +142,7 @@ STEPS: tuple[Step, ...] = (
     Step("access policy", check_policy, ("settings",)),
     Step("job permissions", check_permissions, ("nautobot token",)),
     Step("access expiry", check_expiry, ("nautobot token",)),
+    Step("nautobot approvers", check_nautobot_approvers, ("nautobot token",)),
     Step("ledger", check_ledger, ("settings",)),
     Step("nautobot events", check_events, ("settings",)),
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from bot.doctor.report import Context, Status, Verdict
 from bot.models import JobForm
 from bot.nautobot import NautobotError
-from bot.policy import AccessPolicy, ApprovalRule, Audience, CommandPolicy, describe_duration, policy_problems
+from bot.policy import AccessPolicy, ApprovalRule, ApproverAudience, CommandPolicy, describe_duration, policy_problems
 from bot.settings import Settings
 
 ORG_ACCESS = "meraki_access_level"
@@ -70,11 +70,13 @@ def describe_rule(rule: ApprovalRule) -> str:
     if rule.escalate_after is not None and rule.escalate_to is not None:
         steps.append(f"escalate after {describe_duration(rule.escalate_after)} to {_people(rule.escalate_to)}")
     steps.append(f"expire {describe_duration(rule.expire_after)}")
-    return f"{commands}{which}{dry_runs} → {rule.count} of {_people(rule.approvers)}; {'; '.join(steps)}"
+    linked = " (linked to Nautobot)" if rule.require_account_link else ""
+    return f"{commands}{which}{dry_runs} → {rule.count} of {_people(rule.approvers)}{linked}; {'; '.join(steps)}"
 
 
-def _people(audience: Audience) -> str:
-    return ", ".join([*audience.users, *audience.groups])
+def _people(audience: ApproverAudience) -> str:
+    nautobot = [f"Nautobot group {name}" for name in audience.nautobot_groups]
+    return ", ".join([*audience.users, *audience.groups, *nautobot])
 
 
 def _uncovered(settings: Settings, verdict: Verdict) -> Verdict:

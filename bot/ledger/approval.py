@@ -62,6 +62,11 @@ class Approval(BaseModel):
     groups: tuple[str, ...] = ()
     escalate_users: tuple[str, ...] = ()
     escalate_groups: tuple[str, ...] = ()
+    nautobot_groups: tuple[str, ...] = ()
+    """Nautobot groups whose members' linked Slack users may approve."""
+    escalate_nautobot_groups: tuple[str, ...] = ()
+    require_account_link: bool = False
+    """Every approver must have linked their Slack account to an active Nautobot user."""
     count: int = 1
     notify: str = "dm"
     since: datetime
@@ -102,6 +107,12 @@ class Approval(BaseModel):
             return self.users, self.groups
         users = tuple(dict.fromkeys((*self.users, *self.escalate_users)))
         return users, tuple(dict.fromkeys((*self.groups, *self.escalate_groups)))
+
+    def nautobot_deciders(self, *, escalated: bool) -> tuple[str, ...]:
+        """The Nautobot groups whose linked members may decide, and once ``escalated`` those it escalates to."""
+        if not escalated:
+            return self.nautobot_groups
+        return tuple(dict.fromkeys((*self.nautobot_groups, *self.escalate_nautobot_groups)))
 
     def noticed(self, channel: str, ts: str) -> bool:
         return any(notice.channel == channel and notice.ts == ts for notice in self.notices)

@@ -117,7 +117,7 @@ async def _decide(
 
 
 def _decider(actor: Actor) -> Decider:
-    return Decider(user_id=actor.user_id, label=actor.label)
+    return Decider(user_id=actor.user_id, label=actor.label, name=actor.user_name)
 
 
 async def _answer(

@@ -17,6 +17,11 @@ the links are read from Nautobot's change log, as :meth:`bot.nautobot.chatops.Ch
 each link's latest change holds its current fields (a deleted link's latest change is its deletion). A link
 whose changes the change log no longer keeps (``CHANGELOG_RETENTION``, 90 days by default) is not found.
 
+The same lookups serve approval rules in Slack that name approvers through Nautobot (``nautobot_groups``,
+``require_account_link``; see :mod:`bot.runs.approver_links`): a group's active users and their Slack links
+(:meth:`ApproverLookup.group_links`), and the active Nautobot user a Slack user's link points to
+(:meth:`ApproverLookup.linked_users`: the change log, then ``GET /api/users/users/?id=…``), on 2.4 and 3.x alike.
+
 Nautobot 2.4 (``Job.approval_required``) names no approvers: whoever holds an ObjectPermission with the
 ``approve`` action on the Job may approve, and such a permission's ``constraints`` are arbitrary queries the
 bot cannot evaluate (and reading permissions needs a view on them the bot's token should not have). So on 2.4
@@ -80,6 +85,41 @@ class ApproverLookup:
         slack = tuple(dict.fromkeys(links[str(user["id"])] for user in users if str(user.get("id")) in links))
         return Approvers(slack_users=slack, usernames=tuple(name for name in usernames if name), group=_label(group))
 
+    async def group_links(self, groups: Iterable[str]) -> dict[str, str]:
+        """Slack user id → Nautobot username, for the active users of the Nautobot groups named whose account link
+        names a Slack user (approvers named by Nautobot group in the access policy); raises
+        :class:`NautobotError` when Nautobot refuses a lookup."""
+        members: dict[str, str] = {}
+        for name in sorted(set(groups)):
+            for user in await self._group_users(name):
+                if user.get("id") is not None:
+                    members[str(user["id"])] = _label(user) or str(user["id"])
+        if not members:
+            return {}
+        return {slack_id: members[owner_id] for owner_id, slack_id in await self._live_links() if owner_id in members}
+
+    async def linked_users(self, slack_users: Iterable[str]) -> dict[str, str]:
+        """Slack user id → the username of the active Nautobot user its account link points to, for each of
+        ``slack_users`` that has one; raises :class:`NautobotError` when Nautobot refuses a lookup."""
+        wanted = set(slack_users)
+        owners = {slack_id: owner_id for owner_id, slack_id in await self._live_links() if slack_id in wanted}
+        if not owners:
+            return {}
+        users = await self.nautobot.list_objects(
+            "/api/users/users/",
+            what="read the Nautobot users approvers linked their Slack accounts to",
+            params=[("id", owner_id) for owner_id in sorted(set(owners.values()))],
+        )
+        active = {str(user["id"]): _label(user) or str(user["id"]) for user in users if _active(user)}
+        return {slack_id: active[owner_id] for slack_id, owner_id in owners.items() if owner_id in active}
+
+    async def group_exists(self, name: str) -> bool:
+        """Whether Nautobot has a group of this name (needs view on ``auth.group``)."""
+        groups = await self.nautobot.list_objects(
+            "/api/users/groups/", what="find a Nautobot group", params=[("name", name)], page_size=10
+        )
+        return any(_label(group) == name for group in groups)
+
     async def deciders(self, scheduled_id: str) -> tuple[str, ...]:
         """The Nautobot usernames of who decided, as Nautobot names them (empty when it does not)."""
         if await self.workflows():
@@ -131,9 +171,17 @@ class ApproverLookup:
         return [user for user in users if user.get("is_active", True)]
 
     async def _slack_links(self, user_ids: set[str]) -> dict[str, str]:
-        """Nautobot user id → the Slack user id its account link names, from each link's latest change."""
+        """Nautobot user id → the Slack user id its account link names."""
         if not user_ids:
             return {}
+        found: dict[str, str] = {}
+        for owner_id, slack_id in await self._live_links():
+            if owner_id in user_ids:
+                found.setdefault(owner_id, slack_id)
+        return found
+
+    async def _live_links(self) -> list[tuple[str, str]]:
+        """``(Nautobot user id, Slack user id)`` of every Slack account link, from each link's latest change."""
         changes = await self.nautobot.list_objects(
             "/api/extras/object-changes/",
             what="find ChatOps account links in Nautobot's change log",
@@ -144,16 +192,18 @@ class ApproverLookup:
             link_id = str(change.get("changed_object_id") or "")
             if link_id:
                 latest[link_id] = change
-        found: dict[str, str] = {}
-        for change in latest.values():
-            data = _mapping(change.get("object_data"))
-            owner = data.get("nautobot_user")
-            owner_id = str(owner.get("id") if isinstance(owner, Mapping) else owner or "")
-            slack_id = str(data.get("user_id") or "")
-            live = _value(change.get("action")).lower() != "delete"
-            if live and owner_id in user_ids and _value(data.get("platform")) == PLATFORM_SLUG and slack_id:
-                found.setdefault(owner_id, slack_id)
-        return found
+        return [link for link in map(_slack_link, latest.values()) if link is not None]
+
+
+def _slack_link(change: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(Nautobot user id, Slack user id)`` of a link as its latest change leaves it; None: deleted, or not Slack."""
+    data = _mapping(change.get("object_data"))
+    owner = data.get("nautobot_user")
+    owner_id = str(owner.get("id") if isinstance(owner, Mapping) else owner or "")
+    slack_id = str(data.get("user_id") or "")
+    if _value(change.get("action")).lower() == "delete" or _value(data.get("platform")) != PLATFORM_SLUG:
+        return None
+    return (owner_id, slack_id) if owner_id and slack_id else None
 
 
 def _deciders(stages: Iterable[Mapping[str, Any]]) -> Iterable[str]:
@@ -164,6 +214,10 @@ def _deciders(stages: Iterable[Mapping[str, Any]]) -> Iterable[str]:
                 name = _label(response.get("user"))
                 if name:
                     yield name
+
+
+def _active(user: Mapping[str, Any]) -> bool:
+    return user.get("id") is not None and bool(user.get("is_active", True))
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

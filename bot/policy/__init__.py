@@ -5,6 +5,7 @@ applies it to each request, and the approval flow waits on its ``approvals``.
 """
 
 from bot.policy.approvals import ApprovalRule
+from bot.policy.audience import ApproverAudience
 from bot.policy.durations import Duration, describe_duration, parse_duration
 from bot.policy.grant_durations import DurationRule, describe_length, parse_length
 from bot.policy.rules import AccessPolicy, Audience, CommandPolicy, Rule, old_shape, policy_problems
@@ -13,6 +14,7 @@ from bot.policy.source import policy_file, policy_text
 __all__ = [
     "AccessPolicy",
     "ApprovalRule",
+    "ApproverAudience",
     "Audience",
     "CommandPolicy",
     "Duration",

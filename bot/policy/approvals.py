@@ -3,7 +3,9 @@
 A rule covers commands (``*``: every one); of those, the requests it ``needs`` approval for are the ones whose
 Job variables hold one of the values of ``when`` (every request when ``when`` is empty), dry runs only when
 ``dry_runs`` says so. ``count`` distinct people of ``approvers`` must approve within ``expire_after``; after
-``escalate_after`` the people of ``escalate_to`` are told too and may approve as well.
+``escalate_after`` the people of ``escalate_to`` are told too and may approve as well. Approvers may be named by
+Nautobot group (``nautobot_groups``: the Slack users linked to its active users through nautobot-chatops), and
+``require_account_link`` makes such a link a condition for everyone approving under the rule.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.policy.audience import WILDCARD, Audience, slash_commands
+from bot.policy.audience import WILDCARD, ApproverAudience, slash_commands
 from bot.policy.durations import Duration, describe_duration
 
 DM = "dm"
@@ -32,12 +34,14 @@ class ApprovalRule(BaseModel):
     commands: tuple[str, ...]
     when: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     dry_runs: bool = False
-    approvers: Audience
+    approvers: ApproverAudience
+    require_account_link: bool = False
+    """Every approver's Slack account must be linked (nautobot-chatops) to an active Nautobot user."""
     count: int = 1
     notify: str = DM
     remind_after: Duration | None = None
     escalate_after: Duration | None = None
-    escalate_to: Audience | None = None
+    escalate_to: ApproverAudience | None = None
     expire_after: Duration = timedelta(hours=24)
 
     @field_validator("commands")
@@ -68,11 +72,11 @@ class ApprovalRule(BaseModel):
 
     @field_validator("approvers", "escalate_to")
     @classmethod
-    def _named_people(cls, value: Audience | None) -> Audience | None:
+    def _named_people(cls, value: ApproverAudience | None) -> ApproverAudience | None:
         if value is not None and WILDCARD in value.users:
             raise ValueError(
-                'names everyone ("*"), and approval by anyone is no approval: name the people (U…) or user groups '
-                "(S…) who may approve"
+                'names everyone ("*"), and approval by anyone is no approval: name the people (U…), user groups '
+                "(S…) or Nautobot groups who may approve"
             )
         return value
 
@@ -117,11 +121,11 @@ class ApprovalRule(BaseModel):
     @model_validator(mode="after")
     def _satisfiable(self) -> ApprovalRule:
         everyone = self.deciders(escalated=True)
-        if not everyone.groups and self.count > len(everyone.users):
+        if not everyone.groups and not everyone.nautobot_groups and self.count > len(everyone.users):
             raise ValueError(
                 f"nobody can satisfy this rule: it needs {self.count} approvers but names only "
                 f"{len(everyone.users)} {'person' if len(everyone.users) == 1 else 'people'}; lower count, or name "
-                "more people or a user group"
+                "more people, a user group or a Nautobot group"
             )
         return self
 
@@ -136,13 +140,14 @@ class ApprovalRule(BaseModel):
             return True
         return any(_picked(values.get(name)) & set(listed) for name, listed in self.when.items())
 
-    def deciders(self, *, escalated: bool) -> Audience:
+    def deciders(self, *, escalated: bool) -> ApproverAudience:
         """Who may approve: the approvers, and once the request is escalated the people of ``escalate_to`` too."""
         if not escalated or self.escalate_to is None:
             return self.approvers
-        return Audience(
+        return ApproverAudience(
             users=(*self.approvers.users, *self.escalate_to.users),
             groups=(*self.approvers.groups, *self.escalate_to.groups),
+            nautobot_groups=(*self.approvers.nautobot_groups, *self.escalate_to.nautobot_groups),
         )
 
 

@@ -1,5 +1,5 @@
 """What every part of the access policy names: Slack ids (people, groups, channels, workspaces), audiences of
-people, and slash commands, each checked as it is read."""
+people (approvers also by Nautobot group), and slash commands, each checked as it is read."""
 
 from __future__ import annotations
 
@@ -62,3 +62,31 @@ class Audience(BaseModel):
         if WILDCARD in self.users or user_id in self.users:
             return True
         return any(user_id in members(group) for group in self.groups)
+
+
+NAUTOBOT_GROUP_MAX = 150
+"""The length of a Nautobot (Django) group's name."""
+
+
+class ApproverAudience(Audience):
+    """Who may approve: Slack users and user groups, and ``nautobot_groups``, the names of Nautobot groups whose
+    active users' nautobot-chatops account links name the Slack users who may approve."""
+
+    nautobot_groups: tuple[str, ...] = ()
+
+    @field_validator("nautobot_groups")
+    @classmethod
+    def _nautobot_groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not name.strip() or len(name) > NAUTOBOT_GROUP_MAX or name != name.strip():
+                raise ValueError(
+                    f"{name!r} is not a Nautobot group's name: write the name as Nautobot shows it under Users → "
+                    f"Groups (1 to {NAUTOBOT_GROUP_MAX} characters, no spaces around it)"
+                )
+        return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _someone(self) -> ApproverAudience:
+        if not self.users and not self.groups and not self.nautobot_groups:
+            raise ValueError("names nobody: give users, groups, nautobot_groups, or several of them")
+        return self

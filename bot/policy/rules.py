@@ -154,6 +154,10 @@ class AccessPolicy(BaseModel):
         """Every user group that may approve (``approvers`` and ``escalate_to``): what the approvals look up."""
         return frozenset(group for rule in self.approvals for group in rule.deciders(escalated=True).groups)
 
+    def approval_nautobot_groups(self) -> frozenset[str]:
+        """Every Nautobot group whose linked members may approve (``approvers`` and ``escalate_to``)."""
+        return frozenset(name for rule in self.approvals for name in rule.deciders(escalated=True).nautobot_groups)
+
     def approval_for(self, command: str, values: Mapping[str, Any], *, dryrun: bool) -> ApprovalRule | None:
         """The first rule, in the policy's order, under which this request of ``command`` waits for approval; None
         when it needs none."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -30,12 +30,13 @@ from bot.ledger import (
     Notice,
     NoticeKind,
     Record,
-    RequestState,
 )
 from bot.ledger import Vote as LedgerVote
 from bot.models import APPROVED_BY, JobForm, RunRequest
 from bot.nautobot import FormCaches, NautobotError
 from bot.policy import ApprovalRule, describe_duration
+from bot.runs.approval_checks import Decider, Identity, check_click
+from bot.runs.approver_links import ApproverLinks
 from bot.runs.outcome import NoApprovers, Sent, SubmitOutcome
 from bot.slack import approval_messages
 from bot.slack.thread import SlackThreads, Thread
@@ -57,20 +58,15 @@ class Sender(Protocol):
     def holding(self, request_id: str) -> contextlib.AbstractContextManager[None]: ...
 
 
-@dataclass(frozen=True)
-class Decider:
-    """Who clicked, as the click's payload names them."""
-
-    user_id: str
-    label: str
-
-
 class Approvals:
     def __init__(self, ledger: Ledger, threads: SlackThreads, forms: FormCaches, members: Members) -> None:
         self.ledger = ledger
         self.threads = threads
         self.forms = forms
         self.members = members
+        self.links = ApproverLinks()
+        """Approvers Nautobot vouches for (the app gives it Nautobot's lookups; without them such rules approve
+        nothing)."""
         self.sender: Sender | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
 
@@ -79,11 +75,14 @@ class Approvals:
     async def ask(self, request: RunRequest, rule: ApprovalRule) -> SubmitOutcome:
         """Record that ``request`` waits for approval under ``rule``; refused when too few people could give it."""
         approval = _snapshot(rule)
+        where = "Slack"
         try:
-            possible = await self._people(*approval.deciders(escalated=True)) - {request.requester_id}
-        except Exception as exc:  # Slack unreachable: who may approve is unknown, so nobody is asked
-            log.warning("request=%s: cannot read its approvers' user groups: %s", request.request_id, exc)
-            reason = f"The bot could not read who may approve it from Slack ({exc}); try again in a minute."
+            slack_people = await self._people(*approval.deciders(escalated=True))
+            where = "Nautobot"
+            possible = await self.links.possible(approval, slack_people) - {request.requester_id}
+        except Exception as exc:  # Slack or Nautobot unreachable: who may approve is unknown, so nobody is asked
+            log.warning("request=%s: cannot read its approvers from %s: %s", request.request_id, where, exc)
+            reason = f"The bot could not read who may approve it from {where} ({exc}); try again in a minute."
             await self.ledger.refused(request.request_id, reason)
             return SubmitOutcome(Sent.NO_APPROVERS, error=NoApprovers(reason), request=request)
         if len(possible) < approval.count:
@@ -109,7 +108,7 @@ class Approvals:
             )
             link = await self.threads.permalink(thread)
             record = await self.ledger.approval_message(request_id, channel=thread.channel_id, ts=thread.ts, link=link)
-        await self._notify(record, form, approval.users, approval.groups)
+        await self._notify(record, form, approval.users, approval.groups, approval.nautobot_groups)
         try:
             record = await self.ledger.awaiting_approval(request_id)
         except IllegalTransition:  # decided while the messages went out: that decision's replica goes on
@@ -124,6 +123,7 @@ class Approvals:
         form: JobForm | None,
         users: Iterable[str],
         groups: Iterable[str],
+        nautobot_groups: Iterable[str] = (),
         kind: NoticeKind = NoticeKind.ASK,
     ) -> None:
         """Ask the people named: one message in the approvers' channel (the rule's choice; not for an escalation,
@@ -136,7 +136,9 @@ class Approvals:
             if reminder or not approval.notices:
                 await self._notice(record.request_id, Notice(channel=approval.notify, ts="", kind=kind), message)
             return
-        people = sorted(await self._people(users, groups) - {record.requester_id})
+        people = sorted(
+            (await self._people(users, groups) | await self._linked(record, nautobot_groups)) - {record.requester_id}
+        )
         if len(people) > DIRECT_MESSAGES_MAX:
             log.warning(
                 "request=%s: %d approvers, only the first %d are told",
@@ -167,38 +169,24 @@ class Approvals:
 
         The button must be one of this request's approvers' messages (a forged value names another request's id),
         the request must still wait, the person must not have asked for it, and must be an approver today (user
-        groups read from Slack now)."""
+        groups read from Slack now, Nautobot groups and account links from Nautobot now)."""
+        return (await self._checked(request_id, decider, clicked)).refused
+
+    async def _checked(self, request_id: str, decider: Decider, clicked: Thread) -> Identity:
         record = await self.ledger.get(request_id)
-        approval = record.approval if record is not None else None
-        if record is None or approval is None:
-            return "This button does not belong to a request the bot knows. Nothing was decided."
-        if not approval.noticed(clicked.channel_id, clicked.ts):  # a forged value, or a copy never recorded
-            return (
-                "The bot does not take decisions on this request from this message. Nothing was decided; decide "
-                "from the latest message the bot sent you about it."
-            )
-        if record.state not in (RequestState.ASKING_APPROVAL, RequestState.AWAITING_APPROVAL):
-            return "This request is no longer waiting for approval. Nothing was decided."
-        if decider.user_id == record.requester_id:
-            return "You asked for this yourself: someone else must approve it. Nothing was decided."
-        try:
-            deciders = await self._people(*approval.deciders(escalated=approval.escalated), fresh=True)
-        except Exception as exc:  # whether they are an approver cannot be checked: they are not, for now
-            log.warning("request=%s: cannot read its approvers' user groups: %s", request_id, exc)
-            return "The bot could not check with Slack that you are an approver. Nothing was decided; try again."
-        if decider.user_id not in deciders:
-            return "You are not one of this request's approvers (any more). Nothing was decided."
-        return None
+        return await check_click(record, decider, clicked, functools.partial(self._people, fresh=True), self.links)
 
     async def decide(
         self, request_id: str, decider: Decider, clicked: Thread, *, approve: bool, reason: str = ""
     ) -> tuple[bool, str]:
         """A person's Approve or Deny, checked when it is made; ``(counted, what they are told)``."""
-        refused = await self.refusal(request_id, decider, clicked)
-        if refused is not None:
-            return False, refused
+        checked = await self._checked(request_id, decider, clicked)
+        if checked.refused is not None:
+            return False, checked.refused
         record = await self._get(request_id)
-        vote = LedgerVote(person=decider.user_id, label=decider.label, approve=approve, reason=reason, at=_now())
+        linked = checked.nautobot_user
+        label = decider.linked(linked) if linked else decider.label
+        vote = LedgerVote(person=decider.user_id, label=label, approve=approve, reason=reason, at=_now())
         try:
             record, counted = await self.ledger.vote(request_id, vote, approved_by=await self._approved_by(record))
         except IllegalTransition:
@@ -207,7 +195,8 @@ class Approvals:
             return False, "You already decided on this request; it counts once."
         log.info("request=%s %s by %s", request_id, "approved" if approve else "denied", decider.user_id)
         await self._shown(record)
-        return True, self._told(record, approve)
+        told = self._told(record, approve)
+        return True, f"{told} Recorded as Nautobot user {linked}, linked to your Slack account." if linked else told
 
     def _told(self, record: Record, approve: bool) -> str:
         approval = _approval(record)
@@ -263,11 +252,13 @@ class Approvals:
         if fired.escalated:
             log.info("request=%s escalated after %s", record.request_id, waited)
             escalation = NoticeKind.ESCALATION
-            await self._notify(record, form, approval.escalate_users, approval.escalate_groups, kind=escalation)
+            escalated = (approval.escalate_users, approval.escalate_groups, approval.escalate_nautobot_groups)
+            await self._notify(record, form, *escalated, kind=escalation)
             await self._audit(record, AuditAction.ESCALATE, AuditOutcome.ALLOWED, f"undecided after {waited}")
         if fired.reminded:
             log.info("request=%s: approvers reminded after %s", record.request_id, waited)
-            await self._notify(record, form, approval.users, approval.groups, kind=NoticeKind.REMINDER)
+            approvers = (approval.users, approval.groups, approval.nautobot_groups)
+            await self._notify(record, form, *approvers, kind=NoticeKind.REMINDER)
             await self._audit(record, AuditAction.REMIND, AuditOutcome.ALLOWED, f"undecided after {waited}")
         await self._shown(await self._get(record.request_id))
 
@@ -334,6 +325,15 @@ class Approvals:
             people |= await self.members(group, fresh=fresh)
         return frozenset(people)
 
+    async def _linked(self, record: Record, nautobot_groups: Iterable[str]) -> frozenset[str]:
+        """The Slack users linked to the members of ``nautobot_groups``; nobody when Nautobot cannot tell (the
+        others are told all the same)."""
+        try:
+            return frozenset(await self.links.members(nautobot_groups))
+        except Exception as exc:
+            log.warning("request=%s: cannot read its approvers' Nautobot groups: %s", record.request_id, exc)
+            return frozenset()
+
     async def _form(self, job_name: str) -> JobForm | None:
         try:
             return await self.forms.of(job_name).get()
@@ -385,6 +385,9 @@ def _snapshot(rule: ApprovalRule) -> Approval:
         groups=rule.approvers.groups,
         escalate_users=escalate.users if escalate else (),
         escalate_groups=escalate.groups if escalate else (),
+        nautobot_groups=rule.approvers.nautobot_groups,
+        escalate_nautobot_groups=escalate.nautobot_groups if escalate else (),
+        require_account_link=rule.require_account_link,
         count=rule.count,
         notify=rule.notify,
         since=since,

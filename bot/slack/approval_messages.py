@@ -34,18 +34,19 @@ REASON_MAX = 500
 Message = tuple[str, list[Block]]
 
 
-def who(users: Iterable[str], groups: Iterable[str]) -> str:
+def who(users: Iterable[str], groups: Iterable[str], nautobot_groups: Iterable[str] = ()) -> str:
     names = [mention(user) for user in users] + [f"<!subteam^{group}>" for group in groups if group.isalnum()]
+    names += [f"the linked members of Nautobot group *{escape(group, limit=150)}*" for group in nautobot_groups]
     return ", ".join(names) or "nobody"
 
 
 def _needs(approval: Approval) -> str:
     count = f"{approval.count} approval" + ("s" if approval.count > 1 else "")
     deciders = who(
-        (*approval.users, *(approval.escalate_users if approval.escalated else ())),
-        (*approval.groups, *(approval.escalate_groups if approval.escalated else ())),
+        *approval.deciders(escalated=approval.escalated), approval.nautobot_deciders(escalated=approval.escalated)
     )
-    return f"Needs {count} from {deciders}, since {when(approval.since)}."
+    linked = " (each with a Slack account linked to an active Nautobot user)" if approval.require_account_link else ""
+    return f"Needs {count} from {deciders}{linked}, since {when(approval.since)}."
 
 
 def ending_line(approval: Approval) -> str | None:

@@ -1,11 +1,13 @@
 """Approvals in Slack, end to end with the real Job: nothing reaches Nautobot before the approvals the policy asks
-for, N distinct approvers (never the requester), a denial with its reason, a withdrawal, an expiry, and a wait
-that survives the bot's restart; every message shows how it ended."""
+for, N distinct approvers (never the requester), a denial with its reason, a withdrawal, an expiry, a wait that
+survives the bot's restart, and approvers Nautobot vouches for (a Nautobot group's linked members, a required account
+link); every message shows how it ended."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -241,3 +243,49 @@ def test_killed_while_asking_the_approvers_it_asks_the_rest_once_after_the_resta
         assert len(people.messages(people.dm_with(person) or "")) == 1  # each asked once
     parents = [m for m in people.messages(CHANNEL)[before:] if WITHDRAW in json.dumps(m.get("history"))]
     assert [m["ts"] for m in parents] == [waiting["ts"]]  # the one requester's message became the run's
+
+
+LEADS = "meraki-chatops-leads"
+"""A Nautobot group whose linked members may approve; lead-carol (linked to Slack's carol) is in it, outsider-dave
+(linked to Slack's dave) is not, and bob has no link at all."""
+
+
+@pytest.fixture
+def leads(nautobot: NautobotStack, people: SlackStandIn) -> Iterator[None]:
+    admin = nautobot.admin
+    group = admin.post("/api/users/groups/", json={"name": LEADS}).raise_for_status().json()
+    created = []
+    try:
+        for username, slack_id, groups in (("lead-carol", CAROL, [group["id"]]), ("outsider-dave", DAVE, [])):
+            user = admin.post("/api/users/users/", json={"username": username, "groups": groups}).raise_for_status()
+            created.append(f"/api/users/users/{user.json()['id']}/")
+            body = {"nautobot_user": user.json()["id"], "platform": "slack", "user_id": slack_id}
+            link = admin.post("/api/plugins/chatops/accountlink/", json=body).raise_for_status()
+            created.append(f"/api/plugins/chatops/accountlink/{link.json()['id']}/")
+        yield
+    finally:
+        for path in [*reversed(created), f"/api/users/groups/{group['id']}/"]:
+            admin.delete(path)
+
+
+def test_a_nautobot_groups_linked_member_approves_and_nobody_else_counts(
+    people: SlackStandIn, leads: None, chatops, meraki, nautobot: NautobotStack
+) -> None:
+    rule = {"count": 1, "approvers": {"users": [OTHER_USER], "nautobot_groups": [LEADS]}, "require_account_link": True}
+    start_connected(chatops, people, ACCESS_POLICY=policy(**rule), HEARTBEAT_SECONDS="1")
+    _, before = ask_full(people, "linked.full@example.com")
+    carol_dm = asked(people, CAROL)  # linked to a member of the Nautobot group: told like any approver
+    bob_dm = asked(people, OTHER_USER)  # named by Slack id: told, though the rule wants his account linked
+    assert people.dm_with(DAVE) is None  # linked, but to a Nautobot user outside the group
+
+    click(people, OTHER_USER, APPROVE, bob_dm)
+    told(people, OTHER_USER, "linked to an active Nautobot user, and yours is not")
+    click(people, DAVE, APPROVE, carol_dm)  # a click from outside the group, as a forged payload would carry
+    told(people, DAVE, f"not linked to an active member of the Nautobot group(s) {LEADS}")
+    assert job_runs(nautobot, "linked.full@example.com") == []
+
+    click(people, CAROL, APPROVE, carol_dm)
+    told(people, CAROL, "Recorded as Nautobot user lead-carol")
+    assert_once(nautobot, people, meraki, before, "linked.full@example.com")
+    [run] = job_runs(nautobot, "linked.full@example.com")
+    assert run["task_kwargs"]["approved_by"] == "Slack users U0CAROL (carol, Nautobot user lead-carol)"

@@ -1,11 +1,13 @@
 """``doctor`` on a policy with approval rules: each rule checked against its commands' live forms, a line per rule
-saying what waits for whose approval, and the scope to read the approvers' user groups."""
+saying what waits for whose approval, the scope to read the approvers' user groups, and the approvers named through
+Nautobot (their groups, their account links, the permissions to read them)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.doctor import Status
@@ -22,6 +24,7 @@ from tests.unit.test_doctor import (
     slack,  # noqa: F401 - a fixture env needs
     statuses,
 )
+from tests.unit.test_nautobot_approvers import link_change, page, user
 
 pytestmark = pytest.mark.usefixtures("env", "leads")
 
@@ -180,3 +183,92 @@ async def test_durations_the_jobs_form_does_not_have_fail(monkeypatch: pytest.Mo
     failed = assert_only_failure(await diagnose(nautobot()), "access policy")
 
     assert "durations for /meraki-add-user names access, which the Job has no choice variable of" in failed.detail
+
+
+# -- approvers named through Nautobot ------------------------------------------------------------
+
+LEADS_GROUP, LEAD_ID, SPARE_ID = "network-leads", "5bc15940-ef90-47fd-80cf-54c0203afa3d", "6ac15940-ef90-47fd"
+BY_NAUTOBOT_GROUP = {**FULL_ACCESS, "approvers": {"nautobot_groups": [LEADS_GROUP]}, "count": 1}
+
+
+def approver_nautobot(*, groups: tuple[str, ...] = (LEADS_GROUP,), linked: bool = True, **routes: Any) -> Any:
+    """Nautobot with ``groups``, ``network-leads`` holding the users lead (linked to Slack user U0LEAD when
+    ``linked``) and spare (never linked); ``routes`` override single GETs (e.g. a 403)."""
+
+    def group_list(request: httpx.Request) -> httpx.Response:
+        wanted = request.url.params.get("name")
+        return page([{"id": index, "name": name} for index, name in enumerate(groups) if wanted in (None, name)])
+
+    def users(request: httpx.Request) -> httpx.Response:
+        members = [user(LEAD_ID, "lead"), user(SPARE_ID, "spare")]
+        named = request.url.params.get("groups")
+        ids = request.url.params.get_list("id")
+        return page([m for m in members if (named == LEADS_GROUP and named in groups) or m["id"] in ids])
+
+    links = [link_change("create", "L1", LEAD_ID, "U0LEAD", "2026-12-07T06:09:00Z")] if linked else []
+    answers = {"/api/users/groups/": group_list, "/api/users/users/": users, "/api/extras/object-changes/": page(links)}
+    return nautobot(**(answers | routes))
+
+
+async def test_a_nautobot_group_with_linked_members_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_policy(monkeypatch, BY_NAUTOBOT_GROUP)
+
+    report = await diagnose(approver_nautobot())
+
+    check = report["nautobot approvers"]
+    assert check.status is Status.OK, check
+    assert "Nautobot groups' linked members network-leads: 1" in check.detail
+    assert report["approvers"].status is Status.OK  # count 1 with no Slack people: the Nautobot group decides
+    assert "→ 1 of Nautobot group network-leads;" in report["access policy"].detail
+
+
+async def test_a_nautobot_group_that_does_not_exist_fails_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_policy(monkeypatch, BY_NAUTOBOT_GROUP)
+
+    failed = assert_only_failure(await diagnose(approver_nautobot(groups=("admins",))), "nautobot approvers")
+
+    assert "Nautobot has no group named network-leads" in failed.detail
+    assert "Users → Groups" in failed.fix and "ACCESS_POLICY" in failed.fix
+
+
+async def test_a_nautobot_group_nobody_linked_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_policy(monkeypatch, BY_NAUTOBOT_GROUP)
+
+    check = (await diagnose(approver_nautobot(linked=False)))["nautobot approvers"]
+
+    assert check.status is Status.WARN, check
+    assert "no active member of Nautobot group(s) network-leads has linked a Slack account" in check.detail
+    assert "Link ChatOps Account" in check.fix
+
+
+@pytest.mark.parametrize(
+    ("path", "label", "model"),
+    [
+        ("/api/users/users/", "view users", "users | user"),
+        ("/api/users/groups/", "view groups", "auth | group"),
+        ("/api/extras/object-changes/", "view account links in the change log", "extras | object change"),
+    ],
+)
+async def test_a_token_that_cannot_read_them_fails_naming_the_permission(
+    monkeypatch: pytest.MonkeyPatch, path: str, label: str, model: str
+) -> None:
+    set_policy(monkeypatch, BY_NAUTOBOT_GROUP)
+
+    report = await diagnose(approver_nautobot(**{path: ok({"detail": "no permission"}, 403)}))
+
+    failed = assert_only_failure(report, "nautobot approvers")
+    assert f"the token may not {label}" in failed.detail
+    assert f"view on {model}" in failed.fix
+
+
+async def test_a_named_approver_the_link_requirement_refuses_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    rule = {**FULL_ACCESS, "approvers": {"users": ["U0LEAD", "U0ALICE"]}, "count": 1, "require_account_link": True}
+    set_policy(monkeypatch, rule)
+
+    report = await diagnose(approver_nautobot())
+
+    check = report["nautobot approvers"]
+    assert check.status is Status.WARN, check
+    assert "U0ALICE may approve nothing under a rule with require_account_link" in check.detail
+    assert "U0LEAD" not in check.detail  # linked to the active Nautobot user lead
+    assert "(linked to Nautobot)" in report["access policy"].detail

@@ -17,7 +17,7 @@ from bot.models import JobForm
 from bot.policy import (
     AccessPolicy,
     ApprovalRule,
-    Audience,
+    ApproverAudience,
     CommandPolicy,
     describe_duration,
     parse_duration,
@@ -136,8 +136,8 @@ def test_an_approval_rule_is_read_with_its_defaults() -> None:
 
     assert read.commands == (ADD,)
     assert read.when == {"meraki_access_level": ("full", "enterprise")}
-    assert read.approvers == Audience(users=(ALICE, BOB), groups=(LEADS,))
-    assert (read.count, read.notify, read.dry_runs) == (2, "dm", False)
+    assert read.approvers == ApproverAudience(users=(ALICE, BOB), groups=(LEADS,))
+    assert (read.count, read.notify, read.dry_runs, read.require_account_link) == (2, "dm", False, False)
     assert (read.remind_after, read.escalate_after, read.escalate_to) == (None, None, None)
     assert read.expire_after == timedelta(hours=24)
 
@@ -149,7 +149,7 @@ def test_approvals_are_read_from_access_policy_json(monkeypatch: pytest.MonkeyPa
 
     assert loaded.policy is not None
     [read] = loaded.policy.approvals
-    assert read.escalate_after == timedelta(hours=2) and read.escalate_to == Audience(groups=(ONCALL,))
+    assert read.escalate_after == timedelta(hours=2) and read.escalate_to == ApproverAudience(groups=(ONCALL,))
     assert read.notify == "C0APPROVE"
 
 
@@ -209,7 +209,14 @@ INVALID = {
         {"when": {"meraki_org_id": [111111]}},
         'choice values are text, write it in quotes ("111111")',
     ),
-    "nobody approves": ({"approvers": {}}, "names nobody: give users, groups or both"),
+    "nobody approves": ({"approvers": {}}, "names nobody: give users, groups, nautobot_groups, or several of them"),
+    "a misspelt Nautobot groups key": ({"approvers": {"nautobot_group": ["network-leads"]}}, "nautobot_group"),
+    "a blank Nautobot group": ({"approvers": {"nautobot_groups": [" "]}}, "' ' is not a Nautobot group's name"),
+    "a Nautobot group with spaces around": (
+        {"approvers": {"nautobot_groups": ["leads "]}},
+        "(1 to 150 characters, no spaces around it)",
+    ),
+    "a misspelt link requirement": ({"require_link": True}, "require_link"),
     "anyone approves": ({"approvers": {"users": ["*"]}}, "approval by anyone is no approval"),
     "anyone is escalated to": (
         {"escalate_after": "1h", "escalate_to": {"users": ["*"], "groups": [LEADS]}},
@@ -254,6 +261,23 @@ def test_each_invalid_rule_is_refused_saying_what_to_write(changes: dict[str, An
         policy({"commands": [ADD], "approvers": {"users": [ALICE]}, **changes})
 
     assert problem in str(caught.value)
+
+
+def test_nautobot_groups_name_approvers_alone_or_beside_slack_ones_and_escalation_adds_them() -> None:
+    alone = rule(count=3, approvers={"nautobot_groups": ["network-leads", "network-leads"]}, require_account_link=True)
+    beside = rule(
+        approvers={"users": [ALICE], "nautobot_groups": ["network-leads"]},
+        escalate_after="1h",
+        escalate_to={"nautobot_groups": ["on-call"]},
+    )
+
+    assert alone.approvers == ApproverAudience(nautobot_groups=("network-leads",))  # counted once
+    assert alone.count == 3 and alone.require_account_link  # a Nautobot group may hold any number of people
+    assert beside.deciders(escalated=False) == ApproverAudience(users=(ALICE,), nautobot_groups=("network-leads",))
+    assert beside.deciders(escalated=True).nautobot_groups == ("network-leads", "on-call")
+    read = AccessPolicy.model_validate({"allow": EVERYONE, "approvals": [alone.model_dump(), beside.model_dump()]})
+    assert read.approval_nautobot_groups() == {"network-leads", "on-call"}
+    assert read.approval_groups() == frozenset()
 
 
 def test_approvers_counted_once_and_groups_or_escalation_make_a_count_satisfiable() -> None:
@@ -329,9 +353,9 @@ def test_escalation_adds_its_people_to_those_who_may_decide() -> None:
         escalate_to={"users": [BOB, ALICE], "groups": [ONCALL]},
     )
 
-    assert escalating.deciders(escalated=False) == Audience(users=(ALICE,), groups=(LEADS,))
-    assert escalating.deciders(escalated=True) == Audience(users=(ALICE, BOB), groups=(LEADS, ONCALL))
-    assert rule().deciders(escalated=True) == Audience(users=(ALICE,))
+    assert escalating.deciders(escalated=False) == ApproverAudience(users=(ALICE,), groups=(LEADS,))
+    assert escalating.deciders(escalated=True) == ApproverAudience(users=(ALICE, BOB), groups=(LEADS, ONCALL))
+    assert rule().deciders(escalated=True) == ApproverAudience(users=(ALICE,))
 
 
 def test_the_commands_and_groups_approvals_name_are_listed_apart() -> None:

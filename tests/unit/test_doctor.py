@@ -59,10 +59,19 @@ CHECK_NAMES = [
     "access policy",
     "job permissions",
     "access expiry",
+    "nautobot approvers",
     "ledger",
     "nautobot events",
 ]
-NAUTOBOT_DEPENDENTS = ["nautobot version", "nautobot token", "job", "job variables", "job permissions", "access expiry"]
+NAUTOBOT_DEPENDENTS = [
+    "nautobot version",
+    "nautobot token",
+    "job",
+    "job variables",
+    "job permissions",
+    "access expiry",
+    "nautobot approvers",
+]
 
 
 class HeaderlessStandIn(SlackStandIn):
@@ -243,7 +252,7 @@ async def test_the_table_fits_100_columns_and_has_colour_only_when_asked(env: di
     assert "fix: Enable it: Jobs → Edit → Enabled." in plain
     for name in CHECK_NAMES:
         assert any(line.startswith(name) for line in plain.splitlines())
-    assert plain.splitlines()[-1].startswith("15 checks: 14 OK, 1 FAIL; the bot cannot work until every FAIL is fixed")
+    assert plain.splitlines()[-1].startswith("16 checks: 15 OK, 1 FAIL; the bot cannot work until every FAIL is fixed")
 
 
 def test_long_details_wrap_within_the_width() -> None:
@@ -386,7 +395,7 @@ async def test_a_refused_nautobot_token_fails_the_token_check(env: dict[str, str
     failed = assert_only_failure(
         report,
         "nautobot token",
-        skipped=["nautobot version", "job", "job variables", "job permissions", "access expiry"],
+        skipped=["nautobot version", "job", "job variables", "job permissions", "access expiry", "nautobot approvers"],
     )
     assert "HTTP 403: Invalid token" in failed.detail
     assert "NAUTOBOT_TOKEN" in failed.fix
@@ -397,9 +406,8 @@ async def test_a_refused_nautobot_token_fails_the_token_check(env: dict[str, str
 async def test_a_token_without_view_job_gets_the_permissions_fix(env: dict[str, str]) -> None:
     report = await diagnose(nautobot(**{JOBS_PATH: forbidden()}))
 
-    failed = assert_only_failure(
-        report, "nautobot token", skipped=["job", "job variables", "job permissions", "access expiry"]
-    )
+    skipped = ["job", "job variables", "job permissions", "access expiry", "nautobot approvers"]
+    failed = assert_only_failure(report, "nautobot token", skipped=skipped)
     assert "view and run on extras.job" in failed.fix
 
 

@@ -73,3 +73,10 @@ grant("meraki-chatops: find approvers named by Nautobot group", ["view"], ["user
 # The test-only Job "Every Variable Type" offers statuses in its ObjectVar selects: what the README asks
 # of an operator whose Job has ObjectVars (view on the models they name).
 grant("meraki-chatops tests: view the statuses the test Job offers", ["view"], ["extras.status"])
+
+# Celery beat takes no notice of the first change it ever sees to the scheduled jobs (django-celery-beat compares
+# each change's time with the one before, and a database that never scheduled a job has none): record one, as in
+# any Nautobot that has scheduled a job before, so that a revoke scheduled while beat runs is picked up.
+from nautobot.extras.models import ScheduledJobs  # noqa: E402 - this file runs as a shell script, top to bottom
+
+ScheduledJobs.update_changed()

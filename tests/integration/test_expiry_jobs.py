@@ -18,6 +18,7 @@ from testbed.nautobot_stack import NautobotStack, StackError
 from testbed.seed import ACME, BRANCH, WAREHOUSE
 from tests.support.approvals import requiring_approval
 from tests.support.job_runs import Run, run_job
+from tests.support.revokes import REVOKE, delete_scheduled_revokes, scheduled_revokes
 
 pytestmark = pytest.mark.nautobot
 
@@ -39,18 +40,12 @@ def short_durations(nautobot: NautobotStack):
 def no_revokes_left(stack: NautobotStack):
     """Each test starts without scheduled revokes and leaves none for the next one's scheduler."""
     yield
-    for scheduled in scheduled_revokes(stack):
-        stack.admin.delete(f"/api/extras/scheduled-jobs/{scheduled['id']}/")
+    delete_scheduled_revokes(stack)
 
 
 def grant(stack: NautobotStack, bot: httpx.Client, email: str, **data) -> Run:
     payload = {"user_email": email, "user_name": email.split("@")[0].title(), "meraki_org_id": ACME, **data}
     return run_job(stack, bot, stack.job_id, {"meraki_access_level": "read-only", **payload})
-
-
-def scheduled_revokes(stack: NautobotStack) -> list[dict]:
-    params = {"job_model": stack.job_ids[REVOKE], "limit": 0}
-    return stack.admin.get("/api/extras/scheduled-jobs/", params=params).raise_for_status().json()["results"]
 
 
 def revoke_results(stack: NautobotStack, scheduled_id: str) -> list[dict]:

@@ -22,7 +22,7 @@ from tests.support.revokes import REVOKE, delete_scheduled_revokes, scheduled_re
 
 pytestmark = pytest.mark.nautobot
 
-REVOKE, FIND = "Revoke Meraki Access", "Find Meraki User"
+FIND = "Find Meraki User"
 JANE, JOHN, MARY = "jane@example.com", "john@example.com", "mary@example.com"
 WRITES = r"/organizations/\d+/admins(/\d+)?"
 LATE = 60

@@ -147,5 +147,10 @@ def test_revoke_now_for_its_requester_and_the_safety_net_when_the_scheduler_is_d
     assert sum("Expired" in t for t in thread(slack, late)) == 1
     params = {"job_model": stack.job_ids[REVOKE], "limit": 0}
     runs = stack.admin.get("/api/extras/job-results/", params=params).raise_for_status().json()["results"]
-    assert len(runs) == 2  # one revoke each (john's extended one too), both run by the bot; their schedules deleted
+    revoked = sorted(((run.get("task_kwargs") or {}).get("grant") or {}).get("email") or "" for run in runs)
+    # One revoke each (john's extended grant too), both run by the bot; the schedules they replaced are gone.
+    assert [email for email in revoked if email in ("john.early@example.com", "mary.late@example.com")] == [
+        "john.early@example.com",
+        "mary.late@example.com",
+    ]
     assert scheduled_revokes(stack) == []

@@ -19,6 +19,7 @@ from bot.access.rate import RateLimit
 from bot.audit import Audit
 from bot.clients import nautobot_client
 from bot.command_bindings import CommandBinding
+from bot.home.service import Home
 from bot.ledger import Ledger
 from bot.ledger.grants import GrantTimes
 from bot.listeners import Listeners
@@ -106,6 +107,8 @@ class Bot:
 
     async def aclose(self) -> None:
         """Close the connections to Nautobot and Slack (after the last call through them)."""
+        if self.listeners.home is not None:
+            await self.listeners.home.stop()
         await self.nautobot.aclose()
         if self.slack_session is not None:
             await self.slack_session.close()
@@ -160,6 +163,15 @@ def wire(
         members=commands[0].access.groups.members if commands else None,  # one cache of user groups for all
         grant_times=grant_times,
     )
+    home = Home(
+        ledger=ledger,
+        client=slack,
+        results=nautobot.job_results,
+        commands=[(command.slash, command.access) for command in commands],
+        members=runs.approvals.members,
+        can_cancel=threads.can_cancel,
+    )
+    home.watch(runs, follower, runs.approvals, runs.grants)
     return Listeners(
         [
             Parts(
@@ -175,7 +187,8 @@ def wire(
                 rate=rate,
             )
             for command in commands
-        ]
+        ],
+        home,
     )
 
 

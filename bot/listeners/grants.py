@@ -10,12 +10,14 @@ checks and approvals), and the Job moves the grant's one revoke rather than sche
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Actor, Decision
+from bot.home.clicks import clicked_channel
 from bot.ledger import AuditAction, AuditOutcome, Record
 from bot.listeners.approvals import other_workspace
 from bot.listeners.parts import Parts, form_view
@@ -44,6 +46,8 @@ async def extend(find: ForGrant, ack: AsyncAck, body: dict[str, Any], client: As
     await ack()
     parts, request_id, actor, channel, _ = await _clicked(find, body)
     record = await parts.ledger.get(request_id) if request_id else None
+    if not channel and record is not None:  # from the Home: the access to extend is the request's, in its channel
+        actor = replace(actor, channel_id=record.channel_id)
     checked = await _may_extend(parts, actor, record)
     if isinstance(checked, str) or record is None:
         refused = checked if isinstance(checked, str) else ""
@@ -78,7 +82,7 @@ async def _may_extend(parts: Parts, actor: Actor, record: Record | None) -> str 
 async def _clicked(find: ForGrant, body: dict[str, Any]) -> tuple[Parts, str | None, Actor, str, str]:
     """The grant a button names: its parts and request, who clicked, in which channel, the grant's key."""
     scheduled_job_id = str(body["actions"][0]["value"])
-    channel = str((body.get("container") or {}).get("channel_id") or "")
+    channel = clicked_channel(body)
     parts, request_id = await find(scheduled_job_id)
     set_correlation(request_id or scheduled_job_id)
     return parts, request_id, Actor.from_interaction(body, channel), channel, scheduled_job_id

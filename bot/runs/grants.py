@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.home.changes import NOBODY, HomeChanges
 from bot.ledger import Ledger, LedgerError
 from bot.ledger.grant import Grant, GrantTimer
 from bot.ledger.grants import FiredGrant, GrantTimes
@@ -81,6 +82,7 @@ class Grants:
         self.times = times
         self.metrics = metrics
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.home: HomeChanges = NOBODY
 
     async def granted(self, request: RunRequest, thread: Thread, run: JobRun | None) -> None:
         """A followed run ended: if it made a time-bound grant, the bot follows the grant from now on."""
@@ -121,6 +123,7 @@ class Grants:
             await self.ledger.revoke_not_started(scheduled_job_id)
             return f"The revoke could not be started ({failed}). Nothing was changed: try again in a moment."
         await self._say(grant, grant_messages.revoking_message(grant, person))
+        self.home.changed(grant)
         return None
 
     async def stop(self) -> None:
@@ -163,6 +166,7 @@ class Grants:
             return  # another replica posts it
         log.info("grant revoke=%s ended: %s result=%s", grant.scheduled_job_id, outcome, run.result_id)
         self.metrics.grant_ended(outcome if run.status is RunStatus.SUCCEEDED else "failed")
+        self.home.changed(ended)
         thread = await self._say(ended, grant_messages.ended_message(ended, run))
         entries = await self._log_of(run)
         await self.threads.post_log(thread, _request_of(ended), run, entries)

@@ -53,14 +53,22 @@ async def _ability(slash: str, access: Access, actor: Actor) -> Ability | None:
 
 def _channels_named(access: Access) -> list[str]:
     """The channels the policy names for this command (a wildcard is the "any channel" decision's)."""
-    if access.grants is not None:
-        grants = access.grants.peek() or ()
-        covering = (grant for grant in grants if grant.covers(access.grants.command, access.grants.subcommand))
-        named = [grant.value for grant in covering if grant.grant_type == GrantType.CHANNEL]
-    else:
-        rules = access.applying.allow if access.applying is not None else ()
-        named = [channel for rule in rules for channel in rule.channels]
+    named = _granted_channels(access) if access.grants is not None else _allowed_channels(access)
     return sorted({channel for channel in named if channel and channel != WILDCARD})
+
+
+def _granted_channels(access: Access) -> list[str]:
+    """nautobot-chatops' channel grants for this command (as cached: a redraw asks Nautobot nothing more)."""
+    chatops = access.grants
+    if chatops is None:
+        return []
+    covering = [grant for grant in chatops.peek() or () if grant.covers(chatops.command, chatops.subcommand)]
+    return [grant.value for grant in covering if grant.grant_type == GrantType.CHANNEL]
+
+
+def _allowed_channels(access: Access) -> list[str]:
+    rules = access.applying.allow if access.applying is not None else ()
+    return [channel for rule in rules for channel in rule.channels]
 
 
 def _in(actor: Actor, channel: str) -> Actor:

@@ -25,12 +25,18 @@ def for_request(record: Record, final: RunStatus | None, *, can_cancel: bool) ->
         return [ButtonElement(text="Retry", action_id=modal.RETRY_ACTION_ID, value=key, style="primary")]
     if record.state in (RequestState.ASKING_APPROVAL, RequestState.AWAITING_APPROVAL) and record.approval:
         return [_withdraw(key)]
-    running = record.run_status is not None and not record.run_status.is_final
-    if can_cancel and record.result_id and record.state is RequestState.ANNOUNCED and running:
+    if can_cancel and _running(record):
         return [_cancel(key)]
     if record.dryrun and final is RunStatus.SUCCEEDED and record.state in (RequestState.LOGGED, RequestState.DONE):
         return [_for_real(record)]
     return []
+
+
+def _running(record: Record) -> bool:
+    """Its run goes on in Nautobot, as far as the bot showed."""
+    if not record.result_id or record.state is not RequestState.ANNOUNCED:
+        return False
+    return record.run_status is not None and not record.run_status.is_final
 
 
 def for_approver(record: Record) -> list[ButtonElement]:

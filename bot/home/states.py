@@ -27,14 +27,18 @@ def status_line(record: Record, final: RunStatus | None) -> str:
         return "⚠️ Not sent: Nautobot could not be reached. *Retry* sends it again."
     if record.state is RequestState.REFUSED:
         return f"⛔ Nautobot refused it, nothing ran: {escape(record.error or 'no reason given', limit=ERROR_MAX)}"
+    return _approval_line(record) or _run_line(record, final)
+
+
+def _approval_line(record: Record) -> str | None:
+    """How its wait for approval stands, while it does or when it ended with nothing run; None: it ran."""
     approval = record.approval
-    if record.state is RequestState.AWAITING_APPROVAL and approval is not None:
+    if approval is None:
+        return None
+    if record.state is RequestState.AWAITING_APPROVAL:
         return f"🕒 Waiting for approval: {len(approval.approvals)} of {approval.count}."
-    if approval is not None and approval.ending is not None and record.state is RequestState.NOT_APPROVED:
-        return ending_line(approval) or "Not approved. Nothing was run."
-    if record.state is RequestState.DONE and record.result_id is None and approval is not None:
-        return ending_line(approval) or "Not approved. Nothing was run."
-    return _run_line(record, final)
+    unrun = record.state is RequestState.NOT_APPROVED or (record.state is RequestState.DONE and not record.result_id)
+    return (ending_line(approval) or "Not approved. Nothing was run.") if unrun else None
 
 
 def _run_line(record: Record, final: RunStatus | None) -> str:

@@ -46,8 +46,6 @@ async def extend(find: ForGrant, ack: AsyncAck, body: dict[str, Any], client: As
     await ack()
     parts, request_id, actor, channel, _ = await _clicked(find, body)
     record = await parts.ledger.get(request_id) if request_id else None
-    if not channel and record is not None:  # from the Home: the access to extend is the request's, in its channel
-        actor = replace(actor, channel_id=record.channel_id)
     checked = await _may_extend(parts, actor, record)
     if isinstance(checked, str) or record is None:
         refused = checked if isinstance(checked, str) else ""
@@ -71,6 +69,8 @@ async def _may_extend(parts: Parts, actor: Actor, record: Record | None) -> str 
         return refused
     if record is None or record.requester_id != actor.user_id:
         return "Only the person who asked for this access can extend it."
+    if not actor.channel_id:  # clicked on the Home: the access to extend it is the request's, in its channel
+        actor = replace(actor, channel_id=record.channel_id)
     try:
         form = await parts.forms.get()
     except NautobotError as exc:

@@ -30,7 +30,6 @@ from testbed.block_kit import view_size
 from testbed.slack_constants import TEAM_ID
 from testbed.slack_standin import SlackStandIn, validate_home_view
 
-
 ALICE, BOB, CAROL = "U0ALICE01", "U0BOB0001", "U0CAROL01"
 CHANNEL = "C0NETOPS1"
 GROUP = "S0APPROVE"

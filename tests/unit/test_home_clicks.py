@@ -74,6 +74,17 @@ async def record(listeners: Listeners, request_id: str, requester: str = ALICE) 
     return request
 
 
+async def waiting_for_bob(listeners: Listeners, request_id: str, asked_in: Notice | None = None) -> None:
+    """Alice's ``request_id`` waits for Bob's approval (``asked_in``: the message that asked him, if any)."""
+    await record(listeners, request_id)
+    since = datetime.now(UTC)
+    approval = Approval(users=(BOB,), since=since, expire_at=since + timedelta(hours=1))
+    await listeners.ledger.ask_approval(request_id, approval)
+    if asked_in is not None:
+        await listeners.ledger.approval_notice(request_id, asked_in)
+    await listeners.ledger.awaiting_approval(request_id)
+
+
 def told_directly(slack: FakeSlack, user: str) -> str:
     """What the bot told ``user`` in their direct message with it (never an ephemeral without a channel)."""
     assert all(call.get("channel") for call in slack.calls_to("chat_postEphemeral"))
@@ -88,10 +99,7 @@ async def test_cancel_on_the_home_is_answered_directly(listeners: Listeners, sla
 
 
 async def test_withdraw_on_the_home_withdraws_and_is_answered_directly(listeners: Listeners, slack: FakeSlack) -> None:
-    await record(listeners, "R1")
-    since = datetime.now(UTC)
-    await listeners.ledger.ask_approval("R1", Approval(users=(BOB,), since=since, expire_at=since + timedelta(hours=1)))
-    await listeners.ledger.awaiting_approval("R1")
+    await waiting_for_bob(listeners, "R1")
 
     await listeners.withdraw(FakeAck(), home_click(approval_messages.WITHDRAW_ACTION_ID, "R1", ALICE))
 
@@ -101,11 +109,7 @@ async def test_withdraw_on_the_home_withdraws_and_is_answered_directly(listeners
 
 
 async def test_approve_on_the_home_counts_as_on_the_message_that_asked(listeners: Listeners, slack: FakeSlack) -> None:
-    await record(listeners, "R1")
-    since = datetime.now(UTC)
-    await listeners.ledger.ask_approval("R1", Approval(users=(BOB,), since=since, expire_at=since + timedelta(hours=1)))
-    await listeners.ledger.approval_notice("R1", Notice(channel="D0BOBDM01", ts="1.000200", person=BOB))
-    await listeners.ledger.awaiting_approval("R1")
+    await waiting_for_bob(listeners, "R1", asked_in=Notice(channel="D0BOBDM01", ts="1.000200", person=BOB))
 
     await listeners.approve(FakeAck(), home_click(approval_messages.APPROVE_ACTION_ID, "R1", BOB))
 
@@ -117,11 +121,7 @@ async def test_approve_on_the_home_counts_as_on_the_message_that_asked(listeners
 
 
 async def test_an_approval_on_the_home_is_still_checked(listeners: Listeners, slack: FakeSlack) -> None:
-    await record(listeners, "R1")
-    since = datetime.now(UTC)
-    await listeners.ledger.ask_approval("R1", Approval(users=(BOB,), since=since, expire_at=since + timedelta(hours=1)))
-    await listeners.ledger.approval_notice("R1", Notice(channel="D0BOBDM01", ts="1.000200", person=BOB))
-    await listeners.ledger.awaiting_approval("R1")
+    await waiting_for_bob(listeners, "R1", asked_in=Notice(channel="D0BOBDM01", ts="1.000200", person=BOB))
 
     await listeners.approve(FakeAck(), home_click(approval_messages.APPROVE_ACTION_ID, "R1", ALICE))  # her own
 

@@ -19,6 +19,7 @@ from bot.access.rate import RateLimit
 from bot.audit import Audit
 from bot.clients import nautobot_client
 from bot.command_bindings import CommandBinding
+from bot.home.service import Home
 from bot.ledger import Ledger
 from bot.ledger.grants import GrantTimes
 from bot.listeners import Listeners
@@ -107,6 +108,8 @@ class Bot:
 
     async def aclose(self) -> None:
         """Close the connections to Nautobot and Slack (after the last call through them)."""
+        if self.listeners.home is not None:
+            await self.listeners.home.stop()
         await self.nautobot.aclose()
         if self.slack_session is not None:
             await self.slack_session.close()
@@ -161,6 +164,15 @@ def wire(
         grant_times=grant_times,
     )
     runs.approvals.links = ApproverLinks(lookup)  # approvers named by Nautobot group, or required to be linked
+    home = Home(
+        ledger=ledger,
+        client=slack,
+        results=nautobot.job_results,
+        commands=[(command.slash, command.access) for command in commands],
+        members=runs.approvals.members,
+        can_cancel=threads.can_cancel,
+    )
+    home.watch(runs, follower, runs.approvals, runs.grants)
     return Listeners(
         [
             Parts(
@@ -176,7 +188,8 @@ def wire(
                 rate=rate,
             )
             for command in commands
-        ]
+        ],
+        home,
     )
 
 

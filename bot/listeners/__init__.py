@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.home.service import Home
 from bot.ledger import Ledger, Record
 from bot.listeners import approvals, buttons, grants, options, slash_command, submission
 from bot.listeners.parts import Parts
@@ -25,7 +26,8 @@ from bot.slack import approval_messages, grant_messages, messages, modal
 class Listeners:
     """The handlers of every command; each Slack event is handed to the parts of the command it belongs to."""
 
-    def __init__(self, commands: Sequence[Parts]):
+    def __init__(self, commands: Sequence[Parts], home: Home | None = None):
+        """``home``: each person's App Home (None: the app has none)."""
         if not commands:
             raise ValueError("no command to listen for")
         self.commands: dict[str, Parts] = {parts.slash: parts for parts in commands}
@@ -34,6 +36,7 @@ class Listeners:
         self.runs: Runs = self.main.runs
         self.ledger: Ledger = self.main.ledger
         self.metrics: Metrics = self.main.metrics
+        self.home = home
 
     def for_job(self, job_name: str) -> Parts | None:
         """The command that runs ``job_name`` (each Job is bound to one command at most)."""
@@ -91,6 +94,11 @@ class Listeners:
     async def withdraw(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await approvals.withdraw(self._for_request, ack, body)
 
+    async def home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        """A person opened the app's Home tab: it is drawn for them from the ledger, whichever replica they reach."""
+        if self.home is not None and event.get("tab") == "home":
+            self.home.opened(str(event.get("user") or ""), str(body.get("team_id") or ""))
+
     async def revoke_now(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await grants.revoke_now(self._for_grant, ack, body)
 
@@ -134,3 +142,4 @@ def register(app: AsyncApp, listeners: Listeners) -> None:
     app.action(approval_messages.WITHDRAW_ACTION_ID)(listeners.withdraw)
     app.action(grant_messages.REVOKE_NOW_ACTION_ID)(listeners.revoke_now)
     app.action(grant_messages.EXTEND_ACTION_ID)(listeners.extend)
+    app.event("app_home_opened")(listeners.home_opened)

@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Actor
 from bot.access.decisions import team_decision
+from bot.home.clicks import asked_in, on_home
 from bot.ledger import AuditAction, AuditOutcome, Record
 from bot.listeners.parts import Parts
 from bot.logs import set_correlation
@@ -27,16 +28,16 @@ ForRequest = Callable[[str], Awaitable[tuple[Parts, Record | None]]]
 
 async def approve(find: ForRequest, ack: AsyncAck, body: dict[str, Any]) -> None:
     await ack()
-    request_id, actor, clicked = _click(body)
-    parts, _ = await find(request_id)
+    request_id, parts, record = await _find(find, body)
+    actor, clicked = _click(body, record)
     await _decide(parts, request_id, actor, clicked, approve=True)
 
 
 async def deny(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     """Deny asks why first (a modal); the click is checked before it opens, and again when the reason is sent."""
     await ack()
-    request_id, actor, clicked = _click(body)
-    parts, record = await find(request_id)
+    request_id, parts, record = await _find(find, body)
+    actor, clicked = _click(body, record)
     refused = other_workspace(parts, actor) or await parts.runs.approvals.refusal(request_id, _decider(actor), clicked)
     if refused is not None:
         await _answer(parts, actor, clicked, request_id, AuditAction.DENY, False, refused)
@@ -64,8 +65,8 @@ async def deny_reason(find: ForRequest, ack: AsyncAck, body: dict[str, Any], vie
 
 async def withdraw(find: ForRequest, ack: AsyncAck, body: dict[str, Any]) -> None:
     await ack()
-    request_id, actor, clicked = _click(body)
-    parts, _ = await find(request_id)
+    request_id, parts, _ = await _find(find, body)
+    actor, clicked = _click(body, None)
     refused = other_workspace(parts, actor)
     if refused is not None:
         await _answer(parts, actor, clicked, request_id, AuditAction.WITHDRAW, False, refused)
@@ -74,13 +75,22 @@ async def withdraw(find: ForRequest, ack: AsyncAck, body: dict[str, Any]) -> Non
     await _answer(parts, actor, clicked, request_id, AuditAction.WITHDRAW, withdrawn, told)
 
 
-def _click(body: dict[str, Any]) -> tuple[str, Actor, Thread]:
-    """The request a button names, who clicked, and the message they clicked in."""
+async def _find(find: ForRequest, body: dict[str, Any]) -> tuple[str, Parts, Record | None]:
+    """The request a button names, the parts of the command that runs its Job, and its record."""
     request_id = str(body["actions"][0]["value"])
     set_correlation(request_id)
+    parts, record = await find(request_id)
+    return request_id, parts, record
+
+
+def _click(body: dict[str, Any], record: Record | None) -> tuple[Actor, Thread]:
+    """Who clicked, and the message they clicked in: on the Home, the one that asked them about ``record``
+    (none for the requester's Withdraw, answered in a direct message)."""
     container = body.get("container") or {}
     clicked = Thread(str(container.get("channel_id") or ""), str(container.get("message_ts") or ""))
-    return request_id, Actor.from_interaction(body, clicked.channel_id), clicked
+    if on_home(body):
+        clicked = Thread(*asked_in(record, str((body.get("user") or {}).get("id") or "")))
+    return Actor.from_interaction(body, clicked.channel_id), clicked
 
 
 def other_workspace(parts: Parts, actor: Actor) -> str | None:

@@ -11,6 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Actor, Decision, refused_choices
+from bot.home.clicks import clicked_channel, on_home
 from bot.ledger import AuditAction, AuditOutcome, Record, RequestState
 from bot.listeners.outcome import Asked, ModalAnswer, PrivateAnswer, Reply
 from bot.listeners.parts import RETRY_LATER, Parts, denied_view
@@ -32,7 +33,7 @@ ForRequest = Callable[[str], Awaitable[tuple[Parts, Record | None]]]
 
 async def retry(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     await ack()
-    view_id, request_id, user_id = body["view"]["id"], body["actions"][0]["value"], body["user"]["id"]
+    view_id, request_id, user_id = await _answered_in(body, client), body["actions"][0]["value"], body["user"]["id"]
     set_correlation(request_id)
     parts, record = await find(request_id)
     if record is None or record.requester_id != user_id or record.state is not RequestState.UNSENT:
@@ -53,6 +54,17 @@ async def retry(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: A
     context = ModalContext(channel_id=record.channel_id, user_id=record.requester_id, job_id="", command=parts.slash)
     answer = ModalAnswer(parts, Asked(form, context, actor, decision, AuditAction.RETRY), Reply(client, view_id))
     await parts.runs.retry(record.to_request(), form, answer)
+
+
+async def _answered_in(body: dict[str, Any], client: AsyncWebClient) -> str:
+    """The modal a Retry is answered in: the one clicked, or, for a click on the Home (which is not a modal), one
+    opened for it now."""
+    if not on_home(body):
+        return str(body["view"]["id"])
+    opened = await client.views_open(
+        trigger_id=body["trigger_id"], view=modal.message_modal("Retry", "Sending it again…")
+    )
+    return str(opened["view"]["id"])
 
 
 async def _button_decision(
@@ -106,7 +118,7 @@ async def _clicked(find: ForRequest, ack: AsyncAck, body: dict[str, Any]) -> tup
     request_id, user_id = body["actions"][0]["value"], body["user"]["id"]
     set_correlation(request_id)
     parts, record = await find(request_id)
-    return request_id, user_id, body["container"]["channel_id"], parts, record
+    return request_id, user_id, clicked_channel(body), parts, record
 
 
 async def cancel(find: ForRequest, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -10,12 +10,14 @@ checks and approvals), and the Job moves the grant's one revoke rather than sche
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Actor, Decision
+from bot.home.clicks import clicked_channel
 from bot.ledger import AuditAction, AuditOutcome, Record
 from bot.listeners.approvals import other_workspace
 from bot.listeners.parts import Parts, form_view
@@ -67,6 +69,8 @@ async def _may_extend(parts: Parts, actor: Actor, record: Record | None) -> str 
         return refused
     if record is None or record.requester_id != actor.user_id:
         return "Only the person who asked for this access can extend it."
+    if not actor.channel_id:  # clicked on the Home: the access to extend it is the request's, in its channel
+        actor = replace(actor, channel_id=record.channel_id)
     try:
         form = await parts.forms.get()
     except NautobotError as exc:
@@ -78,7 +82,7 @@ async def _may_extend(parts: Parts, actor: Actor, record: Record | None) -> str 
 async def _clicked(find: ForGrant, body: dict[str, Any]) -> tuple[Parts, str | None, Actor, str, str]:
     """The grant a button names: its parts and request, who clicked, in which channel, the grant's key."""
     scheduled_job_id = str(body["actions"][0]["value"])
-    channel = str((body.get("container") or {}).get("channel_id") or "")
+    channel = clicked_channel(body)
     parts, request_id = await find(scheduled_job_id)
     set_correlation(request_id or scheduled_job_id)
     return parts, request_id, Actor.from_interaction(body, channel), channel, scheduled_job_id

@@ -128,8 +128,15 @@ class Parts:
         return True
 
     async def tell(self, channel_id: str, user_id: str, message: tuple[str, list[Block]]) -> None:
-        """A message only ``user_id`` sees, in ``channel_id`` (or a direct message where the bot may not post)."""
-        await self.runs.threads.tell_privately(channel_id, user_id, message)
+        """A message only ``user_id`` sees, in ``channel_id`` (or a direct message where the bot may not post, or
+        when there is no channel: a click on the Home)."""
+        if channel_id:
+            await self.runs.threads.tell_privately(channel_id, user_id, message)
+            return
+        try:
+            await self.runs.threads.post(user_id, message)
+        except Exception:
+            log.exception("could not tell user=%s", user_id)
 
     async def record(
         self,

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bot.home.changes import NOBODY, HomeChanges
 from bot.ledger import (
     Approval,
     AuditAction,
@@ -68,6 +69,7 @@ class Approvals:
         """Approvers Nautobot vouches for (the app gives it Nautobot's lookups; without them such rules approve
         nothing)."""
         self.sender: Sender | None = None
+        self.home: HomeChanges = NOBODY
         self.tasks: set[asyncio.Task[Any]] = set()
 
     # -- asking ----------------------------------------------------------------------------------
@@ -114,6 +116,7 @@ class Approvals:
         except IllegalTransition:  # decided while the messages went out: that decision's replica goes on
             log.info("request=%s was decided while its approvers were being asked", request_id)
             return
+        self.home.changed(record)
         asked = len(record.approval.notices) if record.approval else 0
         log.info("request=%s waits for its approvers: %d message(s) asked them", request_id, asked)
 
@@ -315,6 +318,7 @@ class Approvals:
         for notice in approval.notices:
             message = approval_messages.approver_message(request, form, approval, notice.kind)
             await self.threads.rewrite(Thread(notice.channel, notice.ts), message)
+        self.home.changed(record)
 
     # -- internals -------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import replace
 from typing import Any
 
+from bot.home.changes import NOBODY, HomeChanges
 from bot.ledger import IllegalTransition, Ledger, LedgerError, LostLease, Record, RequestState
 from bot.ledger.grants import GrantTimes
 from bot.logs import set_correlation
@@ -77,6 +78,7 @@ class Runs:
         self.approvals = Approvals(ledger, threads, forms, members or _no_members)
         self.approvals.sender = self
         self.grants = Grants(ledger, nautobot, threads, grant_times or GrantTimes.default(), self.metrics)
+        self.home: HomeChanges = NOBODY
 
     # -- a request's way in: every entry point's one call ---------------------------------------
 
@@ -171,6 +173,7 @@ class Runs:
             log.error("request=%s not recorded: %s", outcome.request.request_id, outcome.error)
         await answer.tell(outcome)
         await answer.record(outcome)
+        self.home.changed(outcome.request)
         return outcome
 
     async def _claim(self, ask: Ask) -> RunRequest | None:
@@ -263,6 +266,7 @@ class Runs:
             thread = await self.threads.show(thread, request, form, run, status, nautobot_url=scheduled_url) or thread
         await self.ledger.announced(request.request_id, channel=thread.channel_id, ts=thread.ts, run_status=status)
         log.info("announced request=%s result=%s", request.request_id, run.result_id if run else None)
+        self.home.changed(request)
         if run is not None:
             self.follow(request, form, run, thread)
         else:
@@ -287,6 +291,7 @@ class Runs:
         """Follow the run; a time-bound grant it made is followed on to its revoke (:mod:`bot.runs.grants`)."""
         run = await following()  # made here: a task cancelled before it starts leaves no follow never awaited
         await self.grants.granted(request, thread, run)
+        self.home.changed(request)
         return run
 
     def _background(self, request_id: str, following: Coroutine[Any, Any, Any]) -> None:

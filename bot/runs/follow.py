@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from bot.home.changes import NOBODY, HomeChanges
 from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
@@ -66,6 +67,7 @@ class Follower:
         self.timeout = timeout
         self.ledger = ledger
         self.sleep = sleep
+        self.home: HomeChanges = NOBODY
         self._moved: dict[str, Thread] = {}
         """Requests whose messages went on elsewhere (a DM) than the thread they started in."""
 
@@ -342,6 +344,7 @@ class Follower:
         log.info("status request=%s result=%s status=%s", request.request_id, run and run.result_id, status.value)
         if self.ledger is not None and not (status.is_final and status is not RunStatus.TIMED_OUT):
             await self.ledger.set_run_status(request.request_id, status)
+        self.home.changed(request)
         return True
 
     async def post_result(

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.home.changes import NOBODY, HomeChanges
 from bot.ledger import Ledger, LedgerError
 from bot.ledger.grant import Grant, GrantTimer
 from bot.ledger.grants import FiredGrant, GrantTimes
@@ -94,6 +95,7 @@ class Grants:
         self.times = times
         self.metrics = metrics
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.home: HomeChanges = NOBODY
 
     async def granted(self, request: RunRequest, thread: Thread, run: JobRun | None) -> None:
         """A followed run ended: if it made a time-bound grant, the bot follows the grant from now on."""
@@ -138,6 +140,7 @@ class Grants:
             again = " Nothing was changed: try again in a moment." if failed.again else ""
             return f"The revoke could not be started: {failed.reason}.{again}"
         await self._say(grant, grant_messages.revoking_message(grant, person))
+        self.home.changed(grant)
         return None
 
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
@@ -175,6 +178,7 @@ class Grants:
             return  # another replica posts it
         log.info("grant revoke=%s ended: %s result=%s", grant.scheduled_job_id, outcome, run.result_id)
         self.metrics.grant_ended(outcome if run.status is RunStatus.SUCCEEDED else "failed")
+        self.home.changed(ended)
         thread = await self._say(ended, grant_messages.ended_message(ended, run))
         if outcome == "changed" or run.status is not RunStatus.SUCCEEDED:  # the access may not be what was agreed
             await self._tell_directly(ended, grant_messages.ended_message(ended, run))

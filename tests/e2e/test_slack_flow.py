@@ -4,6 +4,7 @@ the real Nautobot and its real worker, the Meraki stand-in."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -14,6 +15,7 @@ from testbed.nautobot_stack import EMAIL_REGEX, NautobotStack
 from testbed.seed import ACME, BRANCH, FIELD_ORDER
 from testbed.slack_flow import (
     CHANNEL,
+    OTHER_USER,
     USER,
     bot_env,
     entered,
@@ -166,3 +168,32 @@ def test_one_correlation_id_follows_a_request_through_the_log(flow, chatops):
     about_it = [line for line in output if result_id in line or f"request={request_id}" in line]
     assert len(about_it) >= 4, about_it
     assert all(line.endswith(f"[cid={request_id}]") for line in about_it), about_it
+
+
+def _home_text(slack: SlackStandIn) -> str:
+    return str((slack.home(USER) or {}).get("blocks"))
+
+
+def test_the_home_shows_the_persons_requests_and_follows_them(flow):
+    seen = len(flow.publishes(USER))
+    flow.open_home(USER)
+    flow.wait_for(lambda: len(flow.publishes(USER)) > seen, timeout=30)
+    assert "My requests" in _home_text(flow) and "/meraki-add-user" in _home_text(flow)  # what she may use
+
+    view = open_form(flow)
+    sent_at = len(flow.publishes(USER))
+    _, before = submit(flow, view, entered(view, "home.follows@example.com"))
+    parent_message(flow, before)
+    flow.wait_for(lambda: "home.follows@example.com" in _home_text(flow) and "Succeeded" in _home_text(flow), 30)
+    time.sleep(3)  # the last change's publish, if one is still due, goes out
+    during = len(flow.publishes(USER)) - sent_at
+    # Announced, running, ended (and any grant): a burst of changes; never one publish per passing status.
+    assert 1 <= during <= 4, [p["published_at"] for p in flow.publishes(USER)[sent_at:]]
+
+    settled = len(flow.publishes(USER))
+    flow.open_home(USER)  # a visit redraws it from the ledger, once
+    flow.wait_for(lambda: len(flow.publishes(USER)) > settled, timeout=30)
+    time.sleep(3)
+    assert len(flow.publishes(USER)) == settled + 1
+    assert "home.follows@example.com" in _home_text(flow)
+    assert flow.publishes(OTHER_USER) == []  # nothing of it concerns Bob

@@ -167,3 +167,21 @@ def _query_scheduled(nautobot: NautobotStack, email: str) -> list[str]:
     params = {"job_model": nautobot.job_id, "limit": 1000}
     found = nautobot.admin.get("/api/extras/scheduled-jobs/", params=params).raise_for_status().json()["results"]
     return [job["id"] for job in found if (job.get("kwargs") or {}).get("user_email") == email]
+
+
+def test_each_replica_draws_the_homes_its_changes_concern_and_any_draws_a_visit(stack, slack, replica, meraki):
+    for replica_id in ("replica-a", "replica-b"):
+        start_connected(replica(replica_id), slack)
+    slack.wait_connected(count=2)
+    emails = ("home.one@example.com", "home.two@example.com")
+    for email in emails:
+        view = open_form(slack)
+        submit(slack, view, entered(view, email))
+        shown = lambda email=email: email in str((slack.home(USER) or {}).get("blocks"))  # noqa: E731
+        slack.wait_for(shown, timeout=90)  # whichever replica ran it redrew her Home
+    for _ in range(4):  # Slack hands each visit to either replica: every one draws it whole from the ledger
+        seen = len(slack.publishes(USER))
+        slack.open_home(USER)
+        slack.wait_for(lambda seen=seen: len(slack.publishes(USER)) > seen, timeout=30)
+        home = str(slack.home(USER)["blocks"])
+        assert all(email in home for email in emails) and "Succeeded" in home

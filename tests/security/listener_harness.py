@@ -262,6 +262,9 @@ class Harness:
         outcome = await self.submit(view, {})
         texts = [text for call in outcome.calls for text in rendered_texts(call.method, call.args)]
         self.allowed = control_sequences(texts)
+        if self.listeners.home is not None:  # the Home of its requester: where it may be used, its channel's link
+            home = await self.listeners.home.draw(USER)
+            self.allowed |= control_sequences(rendered_texts("views.publish", {"view": home}))
         assert f"<@{USER}>" in self.allowed, self.allowed
         problems = self._call_problems(outcome.calls)
         assert not problems, problems

@@ -75,3 +75,11 @@ async def ledger(backend: Backend) -> AsyncIterator[Ledger]:
     opened = await Ledger.open(backend.url)
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+async def sqlite_ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
+    """A ledger on SQLite alone, for tests of what is built on the ledger rather than of the ledger."""
+    opened = await Ledger.open(sqlite_backend(tmp_path).url)
+    yield opened
+    await opened.close()

@@ -37,6 +37,7 @@ from bot.models import APPROVED_BY, JobForm, RunRequest
 from bot.nautobot import FormCaches, NautobotError
 from bot.policy import ApprovalRule, describe_duration
 from bot.runs.approval_checks import Decider, Identity, check_click
+from bot.runs.approval_snapshot import snapshot
 from bot.runs.approver_links import ApproverLinks
 from bot.runs.outcome import NoApprovers, Sent, SubmitOutcome
 from bot.slack import approval_messages
@@ -76,7 +77,7 @@ class Approvals:
 
     async def ask(self, request: RunRequest, rule: ApprovalRule) -> SubmitOutcome:
         """Record that ``request`` waits for approval under ``rule``; refused when too few people could give it."""
-        approval = _snapshot(rule)
+        approval = snapshot(rule, _now())
         where = "Slack"
         try:
             slack_people = await self._people(*approval.deciders(escalated=True))
@@ -378,24 +379,3 @@ def _approval(record: Record) -> Approval:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _snapshot(rule: ApprovalRule) -> Approval:
-    """The rule as it stands when the request is asked: later policy changes do not move its goalposts."""
-    since = _now()
-    escalate = rule.escalate_to
-    return Approval(
-        users=rule.approvers.users,
-        groups=rule.approvers.groups,
-        escalate_users=escalate.users if escalate else (),
-        escalate_groups=escalate.groups if escalate else (),
-        nautobot_groups=rule.approvers.nautobot_groups,
-        escalate_nautobot_groups=escalate.nautobot_groups if escalate else (),
-        require_account_link=rule.require_account_link,
-        count=rule.count,
-        notify=rule.notify,
-        since=since,
-        remind_at=since + rule.remind_after if rule.remind_after else None,
-        escalate_at=since + rule.escalate_after if rule.escalate_after else None,
-        expire_at=since + rule.expire_after,
-    )

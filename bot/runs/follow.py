@@ -24,6 +24,7 @@ from bot.nautobot.events import EventSource
 from bot.nautobot.wakeups import CANCEL_ASKED, JOB_STARTED, Wakeups
 from bot.runs.nautobot_approvers import TellingNobody
 from bot.runs.pace import STARTED_SETTLE, ApprovalPace, RunPace
+from bot.runs.scheduled_states import APPROVED_STATES, UNRUN_STATES, scheduled_state
 from bot.slack.thread import SlackThreads, Thread
 
 log = logging.getLogger("bot.follow")
@@ -31,14 +32,6 @@ T = TypeVar("T")
 
 LOG_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0)
 LATE_WINDOW = 24 * 3600.0
-
-# A scheduled job's ``state`` in Nautobot 3.x (2.4 has none: see _scheduled_state): these end it with nothing run.
-UNRUN_STATES: dict[str, RunStatus] = {
-    "denied": RunStatus.DENIED,
-    "canceled": RunStatus.CANCELLED,
-    "errored": RunStatus.FAILED,
-}
-APPROVED_STATES = frozenset({"active", "completed"})
 
 
 class Follower:
@@ -272,11 +265,7 @@ class Follower:
     async def _scheduled_state(self, scheduled_id: str) -> str | None:
         """The scheduled job's state (``pending``, ``active``, ``denied``…); None while Nautobot is away."""
         record = await self._unless_away(self.nautobot.scheduled_job(scheduled_id), None, f"scheduled={scheduled_id}")
-        if record is not None and "state" not in record:
-            # Nautobot 2.4 has no approval workflows: an approval stamps approved_at, a denial deletes the record.
-            return "active" if record.get("approved_at") else "pending"
-        state = (record or {}).get("state")
-        return str(state.get("value") if isinstance(state, dict) else state or "").lower() or None
+        return scheduled_state(record)
 
     async def _scheduled_run(self, scheduled_id: str) -> JobRun | None:
         return await self._unless_away(self.nautobot.scheduled_run(scheduled_id), None, f"scheduled={scheduled_id}")

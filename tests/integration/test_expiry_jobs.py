@@ -1,7 +1,7 @@
 """Time-bound grants: Create Meraki User schedules Revoke Meraki Access, and Nautobot's own scheduler revokes.
 
 A real Nautobot runs both Jobs (synced from Git) and Celery beat; the web server and the worker offer durations of
-one and two minutes, so a grant expires within the test. Waits are bounded: beat ticks every few seconds, and each
+40 and 80 seconds, so a grant expires within the test. Waits are bounded: beat ticks every few seconds, and each
 revoke is polled for with a timeout.
 """
 
@@ -31,8 +31,8 @@ LATE = 60
 
 @pytest.fixture(scope="module", autouse=True)
 def short_durations(nautobot: NautobotStack):
-    """Durations of minutes in the form (the web server validates the choice) and in the runs (the worker)."""
-    with nautobot.job_env(NAUTOBOT_JOB_MERAKI_DURATIONS="1m,2m,1h"):
+    """Durations of seconds in the form (the web server validates the choice) and in the runs (the worker)."""
+    with nautobot.job_env(NAUTOBOT_JOB_MERAKI_DURATIONS="40s,80s,1h"):
         yield
 
 
@@ -87,13 +87,13 @@ def test_the_scheduler_removes_restores_and_leaves_hand_changes_alone(stack, mer
     john = meraki.add_admin(ACME, JOHN, "John", "read-only", [{"id": WAREHOUSE, "access": "monitor-only"}], tags=tags)
     mary = meraki.add_admin(ACME, MARY, "Mary", "read-only")
 
-    new = grant(stack, bot, JANE, duration="1m")
+    new = grant(stack, bot, JANE, duration="40s")
     raised = grant(stack, bot, JOHN, meraki_access_level="full", meraki_network=BRANCH, meraki_network_access="full",
-                   duration="1m")  # fmt: skip
-    hand_changed = grant(stack, bot, MARY, meraki_access_level="full", duration="1m")
+                   duration="40s")  # fmt: skip
+    hand_changed = grant(stack, bot, MARY, meraki_access_level="full", duration="40s")
 
     assert new.status == raised.status == hand_changed.status == "SUCCESS", (new.lines(), raised.lines())
-    assert new.data["outcome"] == "created" and new.data["before"] is None and new.data["duration"] == "1m"
+    assert new.data["outcome"] == "created" and new.data["before"] is None and new.data["duration"] == "40s"
     assert raised.data["outcome"] == "raised" and raised.data["admin_id"] == john["id"]
     assert raised.data["before"] == {"orgAccess": "read-only", "networks": john["networks"], "tags": tags}
     assert raised.data["granted"] == {
@@ -108,13 +108,13 @@ def test_the_scheduler_removes_restores_and_leaves_hand_changes_alone(stack, mer
         assert revoke["job"] == REVOKE and revoke["grant"]["admin_id"] == run.data["admin_id"]
         assert revoke["grant"]["expires_at"] == run.data["expires_at"]
         assert revoke["name"].startswith("Revoke Meraki access: ") and run.result["id"] in revoke["name"]
-        assert 30 < seconds_left(run) <= 60
+        assert 10 < seconds_left(run) <= 40
     assert len(scheduled_revokes(stack)) == 3
     meraki.update_admin(ACME, mary["id"], orgAccess="enterprise")  # by hand, in the dashboard
 
     with stack.scheduler():
         done = {
-            run.data["email"]: wait_for_revoke(stack, run.data["revoke"]["scheduled_job_id"], timeout=60 + LATE)
+            run.data["email"]: wait_for_revoke(stack, run.data["revoke"]["scheduled_job_id"], timeout=40 + LATE)
             for run in (new, raised, hand_changed)
         }
 
@@ -139,17 +139,17 @@ def test_the_scheduler_removes_restores_and_leaves_hand_changes_alone(stack, mer
 def test_extending_moves_the_one_revoke_and_beat_honours_it(stack, meraki, bot):
     meraki.add_admin(ACME, JANE, "Jane", "read-only")
     with stack.scheduler():  # beat has loaded the first time before the grant is extended
-        first = grant(stack, bot, JANE, meraki_access_level="full", duration="1m")
+        first = grant(stack, bot, JANE, meraki_access_level="full", duration="40s")
         assert first.data["outcome"] == "raised", first.lines()
         time.sleep(10)
-        extended = grant(stack, bot, JANE, meraki_access_level="full", duration="2m")
+        extended = grant(stack, bot, JANE, meraki_access_level="full", duration="80s")
 
         assert extended.status == "SUCCESS", extended.lines()
         assert extended.data["outcome"] == "extended"
         assert extended.data["revoke"]["scheduled_job_id"] == first.data["revoke"]["scheduled_job_id"]
         assert extended.data["before"] == first.data["before"]
         assert extended.data["revoke"]["grant"]["expires_at"] == extended.data["expires_at"]
-        assert moment(extended.data["expires_at"]) >= moment(first.data["expires_at"]) + timedelta(seconds=60)
+        assert moment(extended.data["expires_at"]) >= moment(first.data["expires_at"]) + timedelta(seconds=40)
         [scheduled] = scheduled_revokes(stack)
         assert moment(scheduled["start_time"]) == moment(extended.data["expires_at"])
         assert meraki.requests_to("PUT", WRITES)[1:] == []  # raised once, never again
@@ -200,13 +200,13 @@ def test_find_says_whose_access_is_time_bound_and_until_when(stack, meraki, bot)
 
 
 def test_limits_refuse_with_nothing_changed(stack, meraki, bot):
-    with stack.worker_env(NAUTOBOT_JOB_MERAKI_LONGEST="full=1m", NAUTOBOT_JOB_MERAKI_UNTIL_REMOVED="read-only"):
-        too_long = grant(stack, bot, JANE, meraki_access_level="full", duration="2m")
+    with stack.worker_env(NAUTOBOT_JOB_MERAKI_LONGEST="full=40s", NAUTOBOT_JOB_MERAKI_UNTIL_REMOVED="read-only"):
+        too_long = grant(stack, bot, JANE, meraki_access_level="full", duration="80s")
         forever = grant(stack, bot, JANE, meraki_access_level="full")
         allowed = grant(stack, bot, JOHN, meraki_access_level="read-only")
 
     assert too_long.status == forever.status == "FAILURE"
-    assert "NAUTOBOT_JOB_MERAKI_LONGEST" in too_long.data["error"] and "1 minute" in too_long.data["error"]
+    assert "NAUTOBOT_JOB_MERAKI_LONGEST" in too_long.data["error"] and "40 seconds" in too_long.data["error"]
     assert "NAUTOBOT_JOB_MERAKI_UNTIL_REMOVED" in forever.data["error"]
     assert allowed.status == "SUCCESS" and allowed.data["outcome"] == "created", allowed.lines()
     assert [a["email"] for a in meraki.admins(ACME)] == [JOHN]

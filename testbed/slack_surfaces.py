@@ -69,6 +69,13 @@ class SurfaceActions(UserActions):
         self._deliver("events_api", payload, accepts_response=False)
         return execution.id
 
+    def function_event(self, callback_id: str, inputs: Mapping[str, Any], user_id: str = "U123") -> dict[str, Any]:
+        """Like :meth:`run_function`, but the ``event_callback`` is returned instead of delivered: for tests that
+        hand it to a listener themselves. The execution and its token are Slack's as for a delivered one."""
+        with self._lock:
+            execution = self._functions.start(callback_id, dict(inputs), user_id, self._workspace)
+            return event_callback(execution.event())
+
     def function_execution(self, execution_id: str) -> dict[str, Any]:
         """What became of an execution: ``state`` (open, completed, failed), ``outputs`` or ``error``, ``ended``."""
         with self._lock:

@@ -1,0 +1,171 @@
+"""The steps manifest.yml declares are the steps the bot handles, with the inputs its Jobs take and the outputs
+it sends; and the ledger keeps each step once, its ending decided once, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+from slack_bolt.async_app import AsyncApp
+
+from bot.ledger import Ledger, Record, RequestState
+from bot.ledger.workflow_steps import StepState, WorkflowStep
+from bot.models import JobRun, RunRequest, RunStatus
+from bot.workflow import STEPS, WorkflowSteps, register
+from bot.workflow.endings import outputs
+from bot.workflow.specs import CHANNEL, COMMON_OUTPUTS, REQUESTER
+from testbed.manifest import ROOT, functions, manifest
+from testbed.slack_functions import parameters, value_problems
+from testbed.slack_workspace import Workspace
+from tests.support.ledger_backends import Backend
+
+JOB_CLASSES = {
+    "/meraki-add-user": ("jobs/meraki_users.py", "CreateMerakiUser"),
+    "/meraki-find-user": ("jobs/meraki_lifecycle.py", "FindMerakiUser"),
+    "/meraki-remove-user": ("jobs/meraki_lifecycle.py", "RemoveMerakiUser"),
+}
+
+
+def job_variables(path: str, name: str) -> set[str]:
+    """The names a Job class assigns in its body (its variables), read without importing Nautobot."""
+    tree = ast.parse((ROOT / path).read_text())
+    [job] = [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name == name]
+    return {
+        target.id
+        for node in job.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+def test_the_manifest_declares_exactly_the_steps_the_bot_handles() -> None:
+    declared = functions()
+
+    assert set(declared) == set(STEPS)
+    assert manifest()["settings"]["org_deploy_enabled"] is True  # steps show in Workflow Builder only then
+
+
+@pytest.mark.parametrize("callback_id", sorted(STEPS))
+def test_each_steps_inputs_are_its_jobs_variables(callback_id: str) -> None:
+    spec = STEPS[callback_id]
+    inputs = parameters(functions()[callback_id]["input_parameters"], callback_id)
+    path, job = JOB_CLASSES[spec.command]
+
+    assert inputs[REQUESTER]["type"] == "slack#/types/user_id" and inputs[REQUESTER]["is_required"]
+    assert inputs[CHANNEL]["type"] == "slack#/types/channel_id" and not inputs[CHANNEL]["is_required"]
+    assert set(inputs) - {REQUESTER, CHANNEL} == set(spec.variables)
+    assert set(spec.variables.values()) <= job_variables(path, job)
+    if "dry_run" in inputs:
+        assert inputs["dry_run"]["type"] == "boolean"
+
+
+@pytest.mark.parametrize("callback_id", sorted(STEPS))
+def test_each_steps_outputs_fit_its_declaration(callback_id: str) -> None:
+    """What the bot sends for a Job that succeeded passes Slack's checks of the declared outputs."""
+    spec = STEPS[callback_id]
+    declared = parameters(functions()[callback_id]["output_parameters"], callback_id)
+    stamp = datetime.now(UTC)
+    record = Record(
+        request_id="step-Fx1:abc",
+        requester_id="U1",
+        channel_id="U1",
+        job_name="Job",
+        state=RequestState.DONE,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    result = {
+        "outcome": "done",
+        "admin_id": "1",
+        "summary": "s",
+        "matches": [{}],
+        "admins": [{"action": "removed"}],
+    }
+    run = JobRun(result_id="r", status=RunStatus.SUCCEEDED, url="https://nautobot/r", result=result)
+
+    sent = outputs(spec, record, run)
+    bare = outputs(spec, record, run.model_copy(update={"result": None}))
+
+    assert (
+        value_problems(declared, sent, Workspace(trigger_ttl=3.0)) == []
+        and value_problems(declared, bare, Workspace(trigger_ttl=3.0)) == []
+    )
+    assert set(COMMON_OUTPUTS) | set(sent) == set(declared)
+    assert {name for name, param in declared.items() if param["is_required"]} == {"outcome", "request_id"}
+
+
+def test_every_declared_step_has_a_listener() -> None:
+    registered: list[str] = []
+
+    class Recorder:
+        def function(self, callback_id: str) -> Any:
+            registered.append(callback_id)
+            return lambda listener: listener
+
+    register(cast(AsyncApp, Recorder()), cast(WorkflowSteps, object.__new__(WorkflowSteps)))
+
+    assert sorted(registered) == sorted(functions())
+
+
+# --------------------------------------------------------------------------------------
+# The ledger's steps
+# --------------------------------------------------------------------------------------
+
+
+def a_step(execution_id: str = "Fx0001") -> WorkflowStep:
+    stamp = datetime.now(UTC)
+    return WorkflowStep(
+        execution_id=execution_id,
+        callback_id="add_meraki_admin",
+        requester_id="U1",
+        request_key=f"step-{execution_id}",
+        state=StepState.OPEN,
+        deadline=stamp + timedelta(minutes=14),
+        created_at=stamp,
+        token="xwfp-secret",
+    )
+
+
+async def test_a_step_is_recorded_once_and_ends_once(ledger: Ledger) -> None:
+    assert await ledger.record_step(a_step()) is True
+    assert await ledger.record_step(a_step()) is False  # Slack's redelivery
+
+    first = await ledger.end_step("Fx0001", {"outputs": {"outcome": "created"}})
+    second = await ledger.end_step("Fx0001", {"error": "too late"})
+
+    step = await ledger.get_step("Fx0001")
+    assert first and not second
+    assert step is not None and step.state is StepState.ENDING and step.ending == {"outputs": {"outcome": "created"}}
+    assert "xwfp-secret" not in repr(step)  # never in a log line that prints the step
+
+
+async def test_one_replica_at_a_time_sends_a_completion(backend: Backend, ledger: Ledger) -> None:
+    other = await Ledger.open(backend.url, owner="replica-b")
+    try:
+        await ledger.record_step(a_step())
+        await ledger.end_step("Fx0001", {"error": "refused"})
+
+        claims = await asyncio.gather(ledger.claim_step("Fx0001"), other.claim_step("Fx0001"))
+        [held] = [claim for claim in claims if claim is not None]
+        await ledger.finish_step("Fx0001", StepState.FAILED)
+    finally:
+        await other.close()
+
+    step = await ledger.get_step("Fx0001")
+    assert held.token == "xwfp-secret"  # the claimer gets the token to complete the step with
+    assert step is not None and step.state is StepState.FAILED and step.token is None
+    assert await ledger.unfinished_steps() == [] and await ledger.claim_step("Fx0001") is None
+
+
+async def test_a_steps_request_is_found_by_its_key(ledger: Ledger) -> None:
+    await ledger.record(RunRequest(request_id="step-Fx_1:aaa", requester_id="U1", channel_id="U1", job_name="J"))
+    await ledger.record(RunRequest(request_id="step-FxA1:bbb", requester_id="U1", channel_id="U1", job_name="J"))
+
+    found = await ledger.step_request("step-Fx_1")
+
+    assert found is not None and found.request_id == "step-Fx_1:aaa"  # "_" matched as itself, not any character
+    assert await ledger.step_request("step-Fx") is None

@@ -30,6 +30,9 @@ from bot.workflow.specs import CHANNEL, REQUESTER, STEPS, StepSpec
 
 log = logging.getLogger("bot.workflow")
 
+GOES_ON = frozenset({Sent.DUPLICATE, Sent.UNRECORDED})
+"""Outcomes after which the request may still run (another delivery has it, or it is taken up once the ledger
+answers): the step ends when the request does."""
 NOT_RUN = ("Nothing ran.", "Correct the workflow step's inputs, or run the workflow again once Nautobot is back.")
 
 
@@ -44,7 +47,7 @@ class StepAnswer(PrivateAnswer):
 
     async def tell(self, outcome: SubmitOutcome) -> None:
         await super().tell(outcome)
-        if outcome.accepted or outcome.sent is Sent.DUPLICATE:
+        if outcome.accepted or outcome.sent in GOES_ON:
             return
         await self.completions.end(
             self.execution_id, endings.failure(f"Nautobot did not run it: {described(outcome)}. Nothing ran.")
@@ -176,12 +179,21 @@ def _values(spec: StepSpec, parts: Parts, form: JobForm, inputs: dict[str, Any])
     values = {var.name: var.default for var in shown if var.default is not None}
     for name, value in spec.values(inputs).items():
         var = form.variable(name)
-        if var is not None and var.choices and isinstance(value, str):
-            by_label = {label.casefold(): choice for choice, label in var.choices}
-            if value not in dict(var.choices) and value.casefold() in by_label:
-                value = by_label[value.casefold()]
-        values[name] = value
+        values[name] = _choice(var.choices, value) if var is not None and isinstance(value, str) else value
     return parts.default_duration(form, values)
+
+
+def _choice(choices: list[tuple[str, str]], value: str) -> str:
+    """A choice's value from what a workflow author typed: the value itself, or its label as the form shows it
+    (``Acme Corp (111111)``) or without the id in brackets (``Acme Corp``), when only one choice has it. Anything
+    else is left as typed, for the form's checks to refuse."""
+    if not choices or value in dict(choices):
+        return value
+    wanted = value.strip().casefold()
+    found = {
+        choice for choice, label in choices if wanted in (label.casefold(), label.rsplit(" (", 1)[0].strip().casefold())
+    }
+    return found.pop() if len(found) == 1 else value
 
 
 def _problems(spec: StepSpec, parts: Parts, form: JobForm, values: dict[str, Any], decision: Decision) -> list[str]:

@@ -17,7 +17,7 @@ from bot.models import JobRun, RunRequest, RunStatus
 from bot.workflow import STEPS, WorkflowSteps, register
 from bot.workflow.endings import outputs
 from bot.workflow.specs import CHANNEL, COMMON_OUTPUTS, REQUESTER
-from testbed.manifest import ROOT, functions, manifest
+from testbed.manifest import ROOT, functions, manifest, web_api_methods
 from testbed.slack_functions import parameters, value_problems
 from testbed.slack_workspace import Workspace
 from tests.support.ledger_backends import Backend
@@ -47,6 +47,7 @@ def test_the_manifest_declares_exactly_the_steps_the_bot_handles() -> None:
 
     assert set(declared) == set(STEPS)
     assert manifest()["settings"]["org_deploy_enabled"] is True  # steps show in Workflow Builder only then
+    assert {"functions.completeSuccess", "functions.completeError"} <= web_api_methods()  # no scope needed
 
 
 @pytest.mark.parametrize("callback_id", sorted(STEPS))

@@ -16,13 +16,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Access, AccessPolicy, SlackGroups
 from bot.app import wire
-from bot.ledger import AuditOutcome, Ledger
+from bot.ledger import Approval, AuditOutcome, Ending, Ledger, Record, RequestState, Vote
 from bot.ledger.workflow_steps import StepState, WorkflowStep
 from bot.listeners import Listeners
 from bot.listeners.parts import SlashCommand
+from bot.logs import scrub
 from bot.models import RunRequest, RunStatus
 from bot.nautobot import FormCache
-from bot.workflow import StepCompletions, WorkflowSteps
+from bot.workflow import STEPS, StepCompletions, WorkflowSteps, endings
 from bot.workflow.completion import request_key
 from testbed.fake_nautobot import (
     ACME_ORG,
@@ -41,7 +42,8 @@ from tests.support.audit_trail import audit_trail
 
 ALICE, MALLORY = "U0ALICE01", "U0MALLORY"
 STEP = "add_meraki_admin"
-INPUTS = {"requester": ALICE, "email": "jane@example.com", "name": "Jane Doe", "organization": "Acme Corp (111111)"}
+INPUTS = {"requester": ALICE, "email": "jane@example.com", "name": "Jane Doe", "organization": "acme corp"}
+NOW = datetime.now(UTC)
 CREATED = job_result("SUCCESS", result={"outcome": "created", "admin_id": "646829496481105433"})
 
 
@@ -297,3 +299,39 @@ async def test_a_step_slack_no_longer_takes_is_given_up(bot: Bot, slack: SlackSt
 
     step = await until(lambda: final_step(bot.ledger, event["event"]["function_execution_id"]))
     assert step.state is StepState.EXPIRED and step.token is None
+
+
+def test_the_steps_token_is_scrubbed_from_any_log_line() -> None:
+    token = "xwfp-1325532282098-1322446258629-6123648410839-527a1cab3979cad288c9e20330d212cf"
+
+    assert token[5:] not in scrub(f"event body: {{'bot_access_token': '{token}'}}")
+
+
+@pytest.mark.parametrize(
+    ("ending", "votes", "said"),
+    [
+        (
+            Ending.DENIED,
+            (Vote(person="U0BOB0001", label="U0BOB0001 (bob)", approve=False, reason="no window", at=NOW),),
+            "Not approved: U0BOB0001 (bob) denied the request (no window). Nothing ran.",
+        ),
+        (Ending.WITHDRAWN, (), "Not approved: the requester withdrew the request. Nothing ran."),
+        (Ending.EXPIRED, (), "Not approved: nobody decided in time. Nothing ran."),
+    ],
+    ids=["denied", "withdrawn", "expired"],
+)
+def test_a_request_not_approved_fails_its_step_saying_how(ending: Ending, votes: tuple[Vote, ...], said: str) -> None:
+    approval = Approval(users=("U0BOB0001",), since=NOW, expire_at=NOW, votes=votes, ending=ending)
+    record = Record(
+        request_id="step-Fx1:a",
+        requester_id=ALICE,
+        channel_id=ALICE,
+        job_name=JOB_NAME,
+        state=RequestState.DONE,
+        created_at=NOW,
+        updated_at=NOW,
+        approval=approval,
+    )
+
+    assert endings.of_request(STEPS[STEP], record, None) == {"error": said}
+    assert endings.of_request(STEPS[STEP], record.model_copy(update={"state": RequestState.ANNOUNCED}), None) is None

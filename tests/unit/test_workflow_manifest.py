@@ -10,8 +10,11 @@ from typing import Any, cast
 
 import pytest
 from slack_bolt.async_app import AsyncApp
+from sqlalchemy import update
 
 from bot.ledger import Ledger, Record, RequestState
+from bot.ledger.retention import Retention, sweep
+from bot.ledger.schema import WORKFLOW_STEPS
 from bot.ledger.workflow_steps import StepState, WorkflowStep
 from bot.models import JobRun, RunRequest, RunStatus
 from bot.workflow import STEPS, WorkflowSteps, register
@@ -22,6 +25,7 @@ from testbed.slack_functions import parameters, value_problems
 from testbed.slack_workspace import Workspace
 from tests.support.ledger_backends import Backend
 
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 JOB_CLASSES = {
     "/meraki-add-user": ("jobs/meraki_users.py", "CreateMerakiUser"),
     "/meraki-find-user": ("jobs/meraki_lifecycle.py", "FindMerakiUser"),
@@ -170,3 +174,16 @@ async def test_a_steps_request_is_found_by_its_key(ledger: Ledger) -> None:
 
     assert found is not None and found.request_id == "step-Fx_1:aaa"  # "_" matched as itself, not any character
     assert await ledger.step_request("step-Fx") is None
+
+
+async def test_finished_steps_are_swept_with_the_finished_requests(ledger: Ledger) -> None:
+    for execution_id in ("Fx0001", "Fx0002"):
+        await ledger.record_step(a_step(execution_id))
+    await ledger.end_step("Fx0001", {"error": "refused"})
+    await ledger.finish_step("Fx0001", StepState.FAILED)
+    await ledger._run(lambda conn: conn.execute(update(WORKFLOW_STEPS).values(updated_at=LONG_AGO)), write=True)
+
+    await sweep(ledger, Retention(requests_days=90, audit_days=365))
+
+    assert await ledger.get_step("Fx0001") is None
+    assert await ledger.get_step("Fx0002") is not None  # unfinished: never swept

@@ -84,6 +84,15 @@ class SurfaceActions(UserActions):
                 raise KeyError(f"no function execution {execution_id!r}")
             return execution.observed()
 
+    def function_ended(self, execution_id: str, timeout: float = 30) -> dict[str, Any]:
+        """The execution once the app completed or failed it (its state no longer ``open``); raises TimeoutError."""
+
+        def ended() -> dict[str, Any] | None:
+            execution = self.function_execution(execution_id)
+            return execution if execution["state"] != "open" else None
+
+        return self.wait_for(ended, timeout)
+
     def function_executions(self) -> list[dict[str, Any]]:
         """Every execution, oldest first."""
         with self._lock:

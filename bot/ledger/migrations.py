@@ -145,7 +145,7 @@ def _v6_grants(conn: Connection) -> None:
 
 
 def _v7_workflow_steps(conn: Connection) -> None:
-    """Version 7: Workflow Builder steps, each with the request it started, its own token until it is completed,
+    """Version 7: Workflow Builder steps, each with the request it asked for, its own token until it is completed,
     and how it ends (outputs or an error) once that is known."""
     metadata = MetaData()
     Table(
@@ -154,7 +154,7 @@ def _v7_workflow_steps(conn: Connection) -> None:
         Column("execution_id", String(KEY_MAX), primary_key=True),
         Column("callback_id", String(255), nullable=False),
         Column("requester_id", String(255), nullable=False),
-        Column("request_key", String(KEY_MAX), nullable=False),
+        Column("request_id", String(KEY_MAX)),
         Column("token", Text),
         Column("state", String(32), nullable=False),
         Column("ending", JSON),

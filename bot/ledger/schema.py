@@ -119,7 +119,7 @@ class WorkflowStepRow(Base):
     execution_id: Mapped[str] = mapped_column(String(KEY_MAX), primary_key=True)
     callback_id: Mapped[str] = mapped_column(String(255))
     requester_id: Mapped[str] = mapped_column(String(255))
-    request_key: Mapped[str] = mapped_column(String(KEY_MAX))
+    request_id: Mapped[str | None] = mapped_column(String(KEY_MAX))
     token: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(32))
     ending: Mapped[dict[str, Any] | None] = mapped_column(JSON)

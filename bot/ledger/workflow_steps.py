@@ -19,8 +19,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.ledger.grants import GrantSteps
-from bot.ledger.records import LedgerError, Record
-from bot.ledger.schema import KEY_MAX, REQUESTS, WORKFLOW_STEPS, now, to_record
+from bot.ledger.records import LedgerError
+from bot.ledger.schema import KEY_MAX, WORKFLOW_STEPS, now
 
 STEPS_PER_SWEEP = 100
 
@@ -47,14 +47,14 @@ class WorkflowStep:
     execution_id: str
     callback_id: str
     requester_id: str
-    request_key: str
-    """The key of the request it asks for (the request's id starts with it)."""
     state: StepState
     deadline: datetime
     """When the bot stops waiting for the request and fails the step (before Slack's own limit)."""
     created_at: datetime
     ending: dict[str, Any] | None = None
     """``{"outputs": {...}}`` or ``{"error": "..."}`` once decided."""
+    request_id: str | None = None
+    """The request it asked for; None until it asks (a step refused before that never has one)."""
     token: str | None = field(default=None, repr=False)
     """The execution's own bot token (never logged); None once the step is final."""
     owner: str | None = None
@@ -74,14 +74,14 @@ class WorkflowStepSteps(GrantSteps):
     async def record_step(self, step: WorkflowStep) -> bool:
         """Record a step execution unless known (Slack redelivers events); True when this call recorded it. It is
         held by this replica for one lease from its ``created_at`` while its request is asked for."""
-        if len(step.execution_id) > KEY_MAX or len(step.request_key) > KEY_MAX:
+        if len(step.execution_id) > KEY_MAX:
             raise LedgerError("a step's execution id is too long to record")
         stamp = step.created_at
         values = {
             "execution_id": step.execution_id,
             "callback_id": step.callback_id[:255],
             "requester_id": step.requester_id[:255],
-            "request_key": step.request_key,
+            "request_id": None,
             "token": step.token,
             "state": StepState.OPEN.value,
             "ending": None,
@@ -112,20 +112,17 @@ class WorkflowStepSteps(GrantSteps):
 
         return await self._run(read, write=False)
 
-    async def step_request(self, request_key: str) -> Record | None:
-        """The latest request a step asked for (request ids are its key, ``:``, a digest of the values)."""
-
-        def read(conn: Connection) -> Record | None:
-            pattern = request_key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
-            row = conn.execute(
-                select(REQUESTS)
-                .where(REQUESTS.c.request_id.like(pattern, escape="\\"))
-                .order_by(REQUESTS.c.created_at.desc())
-                .limit(1)
-            ).one_or_none()
-            return to_record(row) if row is not None else None
-
-        return await self._run(read, write=False)
+    async def ask_step(self, execution_id: str, request_id: str) -> None:
+        """The step is about to ask for ``request_id`` (recorded before it is asked for, so whoever settles the
+        step finds it)."""
+        if len(request_id) > KEY_MAX:
+            raise LedgerError("a step's request id is too long to record")
+        statement = (
+            update(WORKFLOW_STEPS)
+            .where(WORKFLOW_STEPS.c.execution_id == execution_id, WORKFLOW_STEPS.c.state == StepState.OPEN.value)
+            .values(request_id=request_id, updated_at=now())
+        )
+        await self._run(lambda conn: conn.execute(statement), write=True)
 
     async def unfinished_steps(self) -> list[WorkflowStep]:
         """Steps not final yet, oldest first (at most :data:`STEPS_PER_SWEEP`)."""

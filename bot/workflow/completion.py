@@ -41,7 +41,8 @@ PASSING = frozenset({"ratelimited", "internal_error", "fatal_error", "service_un
 """Slack's answers that may change on another try: the next sweep sends the completion again."""
 
 
-def request_key(execution_id: str) -> str:
+def step_key(execution_id: str) -> str:
+    """The idempotency key of the request a step asks for: its id is this, ``:``, a digest of its values."""
     return f"{STEP_KEY}{execution_id}"
 
 
@@ -108,7 +109,7 @@ class StepCompletions(HomeChanges):
         await self.deliver(execution_id)
 
     async def _ending(self, step: WorkflowStep) -> dict[str, Any] | None:
-        record = await self.ledger.step_request(step.request_key)
+        record = await self.ledger.get(step.request_id) if step.request_id else None
         stamp = datetime.now(UTC)
         if record is None:
             lost = step.lease_until is None or step.lease_until < stamp

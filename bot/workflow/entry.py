@@ -22,10 +22,10 @@ from bot.listeners.outcome import Asked, PrivateAnswer, described
 from bot.listeners.parts import Parts, requested_by
 from bot.models import REQUESTED_BY, JobForm, ModalContext
 from bot.nautobot import NautobotError
-from bot.runs.outcome import Ask, Sent, SubmitOutcome
+from bot.runs.outcome import Ask, Sent, SubmitOutcome, request_key
 from bot.slack import messages, modal
 from bot.workflow import endings
-from bot.workflow.completion import StepCompletions, request_key
+from bot.workflow.completion import StepCompletions, step_key
 from bot.workflow.specs import CHANNEL, REQUESTER, STEPS, StepSpec
 
 log = logging.getLogger("bot.workflow")
@@ -125,9 +125,10 @@ class WorkflowSteps:
         context = ModalContext(channel_id=channel, user_id=actor.user_id, job_id=form.job_id, command=parts.slash)
         asked = Asked(form, context, actor, decision, note=f"Workflow Builder step {spec.callback_id}")
         answer = StepAnswer(parts, asked, self.completions, step.execution_id)
-        ask = Ask(
-            step.request_key, actor.user_id, channel or actor.user_id, form, values, parts.approval_for(form, values)
-        )
+        key = step_key(step.execution_id)
+        # The request's id is known before it is asked for (one ask per step: redeliveries never get this far).
+        await self.completions.ledger.ask_step(step.execution_id, request_key(key, values))
+        ask = Ask(key, actor.user_id, channel or actor.user_id, form, values, parts.approval_for(form, values))
         await parts.runs.ask(ask, answer)
         return None
 
@@ -164,7 +165,6 @@ def _step_of(event: dict[str, Any], wait: timedelta) -> WorkflowStep | None:
         execution_id=execution_id,
         callback_id=str((event.get("function") or {}).get("callback_id") or ""),
         requester_id=str((event.get("inputs") or {}).get(REQUESTER) or ""),
-        request_key=request_key(execution_id),
         state=StepState.OPEN,
         deadline=stamp + wait,
         created_at=stamp,

@@ -23,24 +23,24 @@ STRANGER = "U789"
 
 @pytest.fixture(scope="module")
 def chatops(slack: SlackStandIn, nautobot: NautobotStack, tmp_path_factory) -> Iterator[BotProcess]:
+    """One bot process for the module; a stranger in the workspace besides the policy's two people."""
     slack.add_user(STRANGER, name="mallory", real_name="Mallory Stranger")
-    process = start_connected(BotProcess(tmp_path_factory.mktemp("bot"), bot_env(slack, nautobot)), slack)
-    yield process
-    process.stop()
+    process = BotProcess(tmp_path_factory.mktemp("bot"), bot_env(slack, nautobot))
+    try:
+        yield start_connected(process, slack)
+    finally:
+        process.stop()
 
 
 @pytest.fixture
-def flow(stack, slack, chatops):
+def flow(stack: NautobotStack, slack: SlackStandIn, chatops: BotProcess) -> SlackStandIn:
+    """Each test: the Meraki stand-in seeded afresh (``stack``), the bot still running."""
     assert chatops.alive(), chatops.output()[-4000:]
-    yield slack
+    return slack
 
 
 def ended(slack: SlackStandIn, execution_id: str, timeout: float = 90) -> dict[str, Any]:
-    def done() -> dict[str, Any] | None:
-        execution = slack.function_execution(execution_id)
-        return execution if execution["state"] != "open" else None
-
-    return slack.wait_for(done, timeout=timeout)
+    return slack.function_ended(execution_id, timeout=timeout)
 
 
 def add(email: str, requester: str = USER) -> dict[str, Any]:

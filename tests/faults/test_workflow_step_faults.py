@@ -30,12 +30,8 @@ def add(email: str, access: str = "read-only") -> dict:
     }
 
 
-def completed(slack: SlackStandIn, execution_id: str, timeout: float = 120) -> dict:
-    def done() -> dict | None:
-        execution = slack.function_execution(execution_id)
-        return execution if execution["state"] != "open" else None
-
-    execution = slack.wait_for(done, timeout=timeout)
+def completed(slack: SlackStandIn, execution_id: str) -> dict:
+    execution = slack.function_ended(execution_id, timeout=120)
     assert execution["state"] == "completed", execution["error"]
     return execution
 

@@ -16,7 +16,7 @@ from bot.ledger import Ledger, Record, RequestState
 from bot.ledger.retention import Retention, sweep
 from bot.ledger.schema import WORKFLOW_STEPS
 from bot.ledger.workflow_steps import StepState, WorkflowStep
-from bot.models import JobRun, RunRequest, RunStatus
+from bot.models import JobRun, RunStatus
 from bot.workflow import STEPS, WorkflowSteps, register
 from bot.workflow.endings import outputs
 from bot.workflow.specs import CHANNEL, COMMON_OUTPUTS, REQUESTER
@@ -127,7 +127,6 @@ def a_step(execution_id: str = "Fx0001") -> WorkflowStep:
         execution_id=execution_id,
         callback_id="add_meraki_admin",
         requester_id="U1",
-        request_key=f"step-{execution_id}",
         state=StepState.OPEN,
         deadline=stamp + timedelta(minutes=14),
         created_at=stamp,
@@ -166,14 +165,15 @@ async def test_one_replica_at_a_time_sends_a_completion(backend: Backend, ledger
     assert await ledger.unfinished_steps() == [] and await ledger.claim_step("Fx0001") is None
 
 
-async def test_a_steps_request_is_found_by_its_key(ledger: Ledger) -> None:
-    await ledger.record(RunRequest(request_id="step-Fx_1:aaa", requester_id="U1", channel_id="U1", job_name="J"))
-    await ledger.record(RunRequest(request_id="step-FxA1:bbb", requester_id="U1", channel_id="U1", job_name="J"))
+async def test_a_steps_request_is_named_before_it_is_asked_for(ledger: Ledger) -> None:
+    await ledger.record_step(a_step())
 
-    found = await ledger.step_request("step-Fx_1")
+    await ledger.ask_step("Fx0001", "step-Fx0001:aaa")
+    await ledger.end_step("Fx0001", {"error": "refused"})
+    await ledger.ask_step("Fx0001", "step-Fx0001:bbb")  # ended already: nothing changes
 
-    assert found is not None and found.request_id == "step-Fx_1:aaa"  # "_" matched as itself, not any character
-    assert await ledger.step_request("step-Fx") is None
+    step = await ledger.get_step("Fx0001")
+    assert step is not None and step.request_id == "step-Fx0001:aaa"
 
 
 async def test_finished_steps_are_swept_with_the_finished_requests(ledger: Ledger) -> None:

@@ -24,7 +24,7 @@ from bot.logs import scrub
 from bot.models import RunRequest, RunStatus
 from bot.nautobot import FormCache
 from bot.workflow import STEPS, StepCompletions, WorkflowSteps, endings
-from bot.workflow.completion import request_key
+from bot.workflow.completion import step_key
 from testbed.fake_nautobot import (
     ACME_ORG,
     JOB_NAME,
@@ -136,7 +136,7 @@ async def test_a_step_runs_the_job_once_and_completes_with_its_outputs(bot: Bot,
     outputs = execution["outputs"]
     assert execution["state"] == "completed", execution["error"]
     assert outputs["outcome"] == "created" and outputs["admin_id"] == "646829496481105433"
-    assert outputs["request_id"].startswith(request_key(execution_id)) and "/job-results/" in outputs["result_url"]
+    assert outputs["request_id"].startswith(step_key(execution_id)) and "/job-results/" in outputs["result_url"]
     [completion] = slack.calls_to("functions.completeSuccess")
     assert completion.token == event["event"]["bot_access_token"]  # the step's own token, not the bot's
     step = await until(lambda: final_step(bot.ledger, execution_id))
@@ -223,7 +223,6 @@ def open_step(execution_id: str, token: str | None, *, waited: timedelta = timed
         execution_id=execution_id,
         callback_id=STEP,
         requester_id=ALICE,
-        request_key=request_key(execution_id),
         state=StepState.OPEN,
         deadline=stamp + timedelta(minutes=14),
         created_at=stamp,
@@ -248,7 +247,8 @@ async def test_another_replica_completes_a_step_whose_request_ended(
     event = step_event(slack, INPUTS)
     execution_id, token = event["event"]["function_execution_id"], event["event"]["bot_access_token"]
     await bot.ledger.record_step(open_step(execution_id, token))
-    await ended_request(bot.ledger, f"{request_key(execution_id)}:0123abcd")
+    await bot.ledger.ask_step(execution_id, f"{step_key(execution_id)}:0123abcd")
+    await ended_request(bot.ledger, f"{step_key(execution_id)}:0123abcd")
     other = await Ledger.open(f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}", owner="replica-b")
     try:
         completions = StepCompletions(other, AsyncWebClient(base_url=slack.api_url), bot.nautobot.client())
@@ -287,8 +287,9 @@ async def test_a_step_that_waits_too_long_fails_and_its_request_goes_on(bot: Bot
     execution = await ended(slack, execution_id)
 
     assert execution["state"] == "failed" and "still under way" in execution["error"]
-    [request] = [r for r in [await bot.ledger.step_request(request_key(execution_id))] if r is not None]
-    assert not request.final  # the run goes on, followed as any other
+    step = await bot.ledger.get_step(execution_id)
+    request = await bot.ledger.get(step.request_id or "") if step is not None else None
+    assert request is not None and not request.final  # the run goes on, followed as any other
 
 
 async def test_a_step_slack_no_longer_takes_is_given_up(bot: Bot, slack: SlackStandIn) -> None:

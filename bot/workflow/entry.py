@@ -30,6 +30,7 @@ from bot.workflow.specs import CHANNEL, REQUESTER, STEPS, StepSpec
 
 log = logging.getLogger("bot.workflow")
 
+TRY_AGAIN = "Run the workflow again; if it keeps failing, tell the bot's administrator."
 GOES_ON = frozenset({Sent.DUPLICATE, Sent.UNRECORDED})
 """Outcomes after which the request may still run (another delivery has it, or it is taken up once the ledger
 answers): the step ends when the request does."""
@@ -69,9 +70,24 @@ class WorkflowSteps:
         if step is None or not await self._recorded(step):
             return
         log.info("step=%s callback=%s for user=%s", step.execution_id, step.callback_id, step.requester_id)
-        ending = await self._ask(step, dict(event.get("inputs") or {}), str(body.get("team_id") or ""))
+        try:
+            ending = await self._ask(step, dict(event.get("inputs") or {}), str(body.get("team_id") or ""))
+        except Exception:
+            log.exception("step=%s: asking for its request failed", step.execution_id)
+            ending = await self._failed_before_asking(step.execution_id)
         if ending is not None:
             await self.completions.end(step.execution_id, ending)
+
+    async def _failed_before_asking(self, execution_id: str) -> dict[str, Any] | None:
+        """The step's ending after an unexpected failure: none if its request may exist (the sweep settles it once
+        the request ends), else that nothing ran."""
+        try:
+            step = await self.completions.ledger.get_step(execution_id)
+        except LedgerError:
+            return None  # the sweep decides, once the ledger answers
+        if step is None or step.request_id:
+            return None
+        return endings.failure(f"The bot failed while checking the request: nothing ran. {TRY_AGAIN}")
 
     async def _recorded(self, step: WorkflowStep) -> bool:
         """Whether this delivery recorded the step (and so runs it): a redelivery, or an unrecorded step, does not."""

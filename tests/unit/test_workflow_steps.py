@@ -336,3 +336,19 @@ def test_a_request_not_approved_fails_its_step_saying_how(ending: Ending, votes:
 
     assert endings.of_request(STEPS[STEP], record, None) == {"error": said}
     assert endings.of_request(STEPS[STEP], record.model_copy(update={"state": RequestState.ANNOUNCED}), None) is None
+
+
+async def test_a_step_whose_checks_break_fails_saying_nothing_ran(
+    bot: Bot, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any) -> dict[str, str]:
+        raise RuntimeError("a check broke in an unexpected way")
+
+    monkeypatch.setattr(bot.listeners.main, "duration_errors", broken)
+    event = step_event(slack, INPUTS)
+
+    await bot.run(event)
+    execution = await ended(slack, event["event"]["function_execution_id"])
+
+    assert execution["state"] == "failed" and "nothing ran" in execution["error"]
+    assert bot.nautobot.run_bodies() == []

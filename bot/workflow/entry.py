@@ -21,7 +21,7 @@ from bot.ledger.workflow_steps import StepState, WorkflowStep
 from bot.listeners.outcome import Asked, PrivateAnswer, described
 from bot.listeners.parts import Parts, requested_by
 from bot.models import REQUESTED_BY, JobForm, ModalContext
-from bot.nautobot import NautobotError
+from bot.nautobot import NautobotError, NautobotUnreachable
 from bot.runs.outcome import Ask, Sent, SubmitOutcome, request_key
 from bot.slack import messages, modal
 from bot.workflow import endings
@@ -48,7 +48,7 @@ class StepAnswer(PrivateAnswer):
 
     async def tell(self, outcome: SubmitOutcome) -> None:
         await super().tell(outcome)
-        if outcome.accepted or outcome.sent in GOES_ON:
+        if outcome.accepted or outcome.sent in GOES_ON or _may_have_run(outcome):
             return
         await self.completions.end(
             self.execution_id, endings.failure(f"Nautobot did not run it: {described(outcome)}. Nothing ran.")
@@ -169,6 +169,12 @@ class WorkflowSteps:
             reason=f"Workflow Builder step: {what}",
             inputs=inputs,
         )
+
+
+def _may_have_run(outcome: SubmitOutcome) -> bool:
+    """Nautobot's answer to the run was lost after it was sent: the request is taken up (found in Nautobot, or
+    known not to have run) once its lease runs out, and the step ends when it does."""
+    return isinstance(outcome.error, NautobotUnreachable) and outcome.error.request_sent
 
 
 def _step_of(event: dict[str, Any], wait: timedelta) -> WorkflowStep | None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -352,3 +353,28 @@ async def test_a_step_whose_checks_break_fails_saying_nothing_ran(
 
     assert execution["state"] == "failed" and "nothing ran" in execution["error"]
     assert bot.nautobot.run_bodies() == []
+
+
+async def test_nautobot_unreachable_fails_the_step_saying_nothing_ran(bot: Bot, slack: SlackStandIn) -> None:
+    bot.nautobot.on("POST", RUN_PATH, httpx.ConnectError("connection refused"))
+    event = step_event(slack, INPUTS)
+
+    await bot.run(event)
+    execution = await ended(slack, event["event"]["function_execution_id"])
+
+    assert execution["state"] == "failed" and "Nothing ran" in execution["error"]
+
+
+async def test_a_run_nautobot_may_have_taken_keeps_its_step_open(bot: Bot, slack: SlackStandIn) -> None:
+    """The answer to the run was lost: whether it ran is found out when the request is taken up."""
+    bot.nautobot.on("POST", RUN_PATH, httpx.ReadTimeout("no answer"))
+    event = step_event(slack, INPUTS)
+    execution_id = event["event"]["function_execution_id"]
+
+    await bot.run(event)
+    await bot.listeners.runs.sweep()
+
+    assert slack.function_execution(execution_id)["state"] == "open"
+    step = await bot.ledger.get_step(execution_id)
+    request = await bot.ledger.get(step.request_id or "") if step is not None else None
+    assert request is not None and request.state is RequestState.SUBMITTING

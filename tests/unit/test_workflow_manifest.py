@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import ast
 import asyncio
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
-from slack_bolt.async_app import AsyncApp
 from sqlalchemy import update
 
 from bot.ledger import Ledger, Record, RequestState
@@ -22,7 +22,9 @@ from bot.workflow.endings import outputs
 from bot.workflow.specs import CHANNEL, COMMON_OUTPUTS, REQUESTER
 from testbed.manifest import ROOT, functions, manifest, web_api_methods
 from testbed.slack_functions import parameters, value_problems
+from testbed.slack_standin import SlackStandIn
 from testbed.slack_workspace import Workspace
+from tests.support.bolt_socket import BoltBot
 from tests.support.ledger_backends import Backend
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -103,17 +105,34 @@ def test_each_steps_outputs_fit_its_declaration(callback_id: str) -> None:
     assert {name for name, param in declared.items() if param["is_required"]} == {"outcome", "request_id"}
 
 
-def test_every_declared_step_has_a_listener() -> None:
-    registered: list[str] = []
+@pytest.fixture
+def standin() -> Iterator[SlackStandIn]:
+    with SlackStandIn(functions=functions()) as server:
+        server.add_user("U1", "alice")
+        yield server
 
-    class Recorder:
-        def function(self, callback_id: str) -> Any:
-            registered.append(callback_id)
-            return lambda listener: listener
 
-    register(cast(AsyncApp, Recorder()), cast(WorkflowSteps, object.__new__(WorkflowSteps)))
+def required_inputs(spec: dict[str, Any]) -> dict[str, Any]:
+    """The least a workflow must give the step: each required input, of its type."""
+    sample = {"string": "x", "slack#/types/user_id": "U1"}
+    return {name: sample[p["type"]] for name, p in parameters(spec["input_parameters"], "").items() if p["is_required"]}
 
-    assert sorted(registered) == sorted(functions())
+
+def test_every_declared_step_reaches_its_listener(standin: SlackStandIn, bolt: Callable[..., BoltBot]) -> None:
+    """A real Bolt app with the bot's registration: each step the manifest declares is routed to the bot."""
+    heard: list[str] = []
+
+    class Heard:
+        async def executed(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+            heard.append(event["function"]["callback_id"])
+
+    bolt(standin, lambda app: register(app, cast(WorkflowSteps, Heard())))
+    for callback_id, spec in functions().items():
+        standin.run_function(callback_id, required_inputs(spec), user_id="U1")
+
+    standin.wait_for(lambda: len(heard) == len(functions()), 5)
+    assert sorted(heard) == sorted(functions()) == sorted(STEPS)
+    assert all(envelope.ack == {} for envelope in standin.envelopes)  # acknowledged by Bolt itself
 
 
 # --------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ from bot.settings import Settings
 from bot.slack.client import slack_client
 from bot.slack.pacing import ChannelPacer
 from bot.slack.thread import SlackThreads
+from bot.workflow import StepCompletions, Told, WorkflowSteps
+from bot.workflow import register as register_steps
 
 
 class _SameToken(logging.Filter):
@@ -110,6 +112,8 @@ class Bot:
         """Close the connections to Nautobot and Slack (after the last call through them)."""
         if self.listeners.home is not None:
             await self.listeners.home.stop()
+        if self.listeners.steps is not None:
+            await self.listeners.steps.completions.stop()
         await self.nautobot.aclose()
         if self.slack_session is not None:
             await self.slack_session.close()
@@ -132,6 +136,7 @@ def wire(
     approvers_channel: str | None = None,
     approval_remind: float = 3600.0,
     grant_times: GrantTimes | None = None,
+    step_wait: float = 840.0,
 ) -> Listeners:
     """The core (threads, follower, runs) and the listeners of every command on top of it, from the clients given."""
     metrics = metrics or Metrics()
@@ -172,25 +177,27 @@ def wire(
         members=runs.approvals.members,
         can_cancel=threads.can_cancel,
     )
-    home.watch(runs, follower, runs.approvals, runs.grants)
-    return Listeners(
-        [
-            Parts(
-                ledger=ledger,
-                runs=runs,
-                forms=command.forms,
-                access=command.access,
-                audit=command.audit or Audit(ledger),
-                metrics=metrics,
-                slash=command.slash,
-                binding=command.binding or CommandBinding(job=command.forms.job_name),
-                email_regex=email_regex,
-                rate=rate,
-            )
-            for command in commands
-        ],
-        home,
-    )
+    completions = StepCompletions(ledger, slack, nautobot)
+    Told([home, completions]).watch(runs, follower, runs.approvals, runs.grants)
+    runs.sweepers.append(completions.sweep)  # steps whose request ended unseen (a restart, another replica)
+    parts = [
+        Parts(
+            ledger=ledger,
+            runs=runs,
+            forms=command.forms,
+            access=command.access,
+            audit=command.audit or Audit(ledger),
+            metrics=metrics,
+            slash=command.slash,
+            binding=command.binding or CommandBinding(job=command.forms.job_name),
+            email_regex=email_regex,
+            rate=rate,
+        )
+        for command in commands
+    ]
+    handlers = Listeners(parts, home)
+    handlers.steps = WorkflowSteps({part.slash: part for part in parts}, completions, wait=timedelta(seconds=step_wait))
+    return handlers
 
 
 def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
@@ -222,6 +229,7 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
             warn_ahead=timedelta(seconds=settings.grant_warn_ahead_seconds),
             grace=timedelta(seconds=settings.grant_revoke_grace_seconds),
         ),
+        step_wait=settings.workflow_step_wait_seconds,
     )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
@@ -229,4 +237,6 @@ def build(settings: Settings, ledger: Ledger, metrics: Metrics) -> Bot:
         bolt_logger.addFilter(_SAME_TOKEN)
     app = AsyncApp(client=client, signing_secret=signing_secret)
     listeners.register(app, handlers)
+    if handlers.steps is not None:
+        register_steps(app, handlers.steps)
     return Bot(app, nautobot, handlers.runs, handlers, bound, reader, events, session)

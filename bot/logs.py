@@ -69,6 +69,7 @@ _SECRET = re2.compile(
         rf"|(?P<url>\b[a-z][a-z0-9+.-]*://[^{_S}:/@'\"<>]*:)(?P<password>[^{_S}/@'\"<>]+)@"
         r"|xox[abpr]-[A-Za-z0-9-]+"
         r"|xapp-[A-Za-z0-9-]+"
+        r"|xwfp-[A-Za-z0-9-]+"  # a Workflow Builder step's own token
         r"|(?P<hex>[0-9A-Fa-f]{40,})"  # a run of hex digits: only one of exactly 40 is a token
     ).encode(),
     _secret_options(),

@@ -196,6 +196,9 @@ class Settings(NautobotSettings):
     # its time is reported loudly and run by the bot itself.
     grant_warn_ahead_seconds: float = Field(default=3600, ge=0)
     grant_revoke_grace_seconds: float = Field(default=300, ge=10)
+    # A Workflow Builder step whose request has not ended after WORKFLOW_STEP_WAIT_SECONDS fails with a message
+    # saying so (the request goes on): Slack takes a step's completion for 15 minutes at most.
+    workflow_step_wait_seconds: float = Field(default=840, ge=5, le=900)
     # Several replicas on one ledger: each holds the requests it works on for LEASE_SECONDS at a time and
     # renews them every HEARTBEAT_SECONDS; a request whose lease ran out is taken over by another replica.
     replica_id: str | None = Field(default=None, min_length=1, max_length=255)

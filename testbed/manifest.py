@@ -59,6 +59,7 @@ def web_api_methods() -> set[str]:
                         "usergroups",
                         "auth",
                         "reactions",
+                        "functions",
                     }:
                         found.add(f"{family}.{method.replace('_', '.')}")  # usergroups_users_list
     return found

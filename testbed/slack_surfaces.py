@@ -69,6 +69,13 @@ class SurfaceActions(UserActions):
         self._deliver("events_api", payload, accepts_response=False)
         return execution.id
 
+    def function_event(self, callback_id: str, inputs: Mapping[str, Any], user_id: str = "U123") -> dict[str, Any]:
+        """Like :meth:`run_function`, but the ``event_callback`` is returned instead of delivered: for tests that
+        hand it to a listener themselves. The execution and its token are Slack's as for a delivered one."""
+        with self._lock:
+            execution = self._functions.start(callback_id, dict(inputs), user_id, self._workspace)
+            return event_callback(execution.event())
+
     def function_execution(self, execution_id: str) -> dict[str, Any]:
         """What became of an execution: ``state`` (open, completed, failed), ``outputs`` or ``error``, ``ended``."""
         with self._lock:
@@ -76,6 +83,15 @@ class SurfaceActions(UserActions):
             if execution is None:
                 raise KeyError(f"no function execution {execution_id!r}")
             return execution.observed()
+
+    def function_ended(self, execution_id: str, timeout: float = 30) -> dict[str, Any]:
+        """The execution once the app completed or failed it (its state no longer ``open``); raises TimeoutError."""
+
+        def ended() -> dict[str, Any] | None:
+            execution = self.function_execution(execution_id)
+            return execution if execution["state"] != "open" else None
+
+        return self.wait_for(ended, timeout)
 
     def function_executions(self) -> list[dict[str, Any]]:
         """Every execution, oldest first."""

@@ -144,6 +144,30 @@ def _v6_grants(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _v7_workflow_steps(conn: Connection) -> None:
+    """Version 7: Workflow Builder steps, each with the request it asked for, its own token until it is completed,
+    and how it ends (outputs or an error) once that is known."""
+    metadata = MetaData()
+    Table(
+        "workflow_steps",
+        metadata,
+        Column("execution_id", String(KEY_MAX), primary_key=True),
+        Column("callback_id", String(255), nullable=False),
+        Column("requester_id", String(255), nullable=False),
+        Column("request_id", String(KEY_MAX)),
+        Column("token", Text),
+        Column("state", String(32), nullable=False),
+        Column("ending", JSON),
+        Column("owner", String(255)),
+        Column("lease_until", UTCDateTime),
+        Column("deadline", UTCDateTime, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Index("ix_workflow_steps_state", "state"),
+    )
+    metadata.create_all(conn)
+
+
 MIGRATIONS: Sequence[Migration] = (
     _v1_create_requests,
     _v2_create_audit,
@@ -151,6 +175,7 @@ MIGRATIONS: Sequence[Migration] = (
     _v4_approvals,
     _v5_nautobot_approvals,
     _v6_grants,
+    _v7_workflow_steps,
 )
 """Step ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``; only ever append."""
 

@@ -22,8 +22,9 @@ from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, t
 
 from bot.ledger.grant import GrantState
 from bot.ledger.records import FINAL_STATES, LedgerError
-from bot.ledger.schema import AUDIT, GRANTS, REQUESTS, now
+from bot.ledger.schema import AUDIT, GRANTS, REQUESTS, WORKFLOW_STEPS, now
 from bot.ledger.store import Ledger
+from bot.ledger.workflow_steps import StepState
 
 log = logging.getLogger("bot.ledger")
 
@@ -64,6 +65,9 @@ async def sweep(ledger: Ledger, retention: Retention) -> Swept:
         requests = await _delete_all(ledger, REQUESTS, REQUESTS.c.request_id, old)
         ended = (GRANTS.c.state == GrantState.ENDED.value) & (GRANTS.c.updated_at < cutoff)
         grants = await _delete_all(ledger, GRANTS, GRANTS.c.scheduled_job_id, ended)
+        final = [state.value for state in StepState if state.final]  # Workflow Builder steps, as long as requests
+        done = WORKFLOW_STEPS.c.state.in_(final) & (WORKFLOW_STEPS.c.updated_at < cutoff)
+        await _delete_all(ledger, WORKFLOW_STEPS, WORKFLOW_STEPS.c.execution_id, done)
     if retention.audit_days > 0:
         audit = await _delete_all(ledger, AUDIT, AUDIT.c.id, AUDIT.c.at < stamp - timedelta(days=retention.audit_days))
     return Swept(requests, audit, grants)

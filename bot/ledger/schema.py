@@ -110,6 +110,29 @@ class GrantRow(Base):
 GRANTS: Table = Base.metadata.tables[GrantRow.__tablename__]
 
 
+class WorkflowStepRow(Base):
+    """The ``workflow_steps`` table: one row per Workflow Builder step execution, keyed by Slack's execution id."""
+
+    __tablename__ = "workflow_steps"
+    __table_args__ = (Index("ix_workflow_steps_state", "state"),)
+
+    execution_id: Mapped[str] = mapped_column(String(KEY_MAX), primary_key=True)
+    callback_id: Mapped[str] = mapped_column(String(255))
+    requester_id: Mapped[str] = mapped_column(String(255))
+    request_id: Mapped[str | None] = mapped_column(String(KEY_MAX))
+    token: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(32))
+    ending: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+WORKFLOW_STEPS: Table = Base.metadata.tables[WorkflowStepRow.__tablename__]
+
+
 class AuditRow(Base):
     """The ``audit`` table as the current schema version defines it."""
 

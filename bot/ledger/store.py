@@ -23,7 +23,6 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.ledger.database import DEFAULT_URL, async_url, create_engine, safe_url
-from bot.ledger.grants import GrantSteps
 from bot.ledger.migrations import upgrade
 from bot.ledger.records import (
     ASKED,
@@ -40,6 +39,7 @@ from bot.ledger.records import (
 from bot.ledger.replica import LEASE_SECONDS, failure_reason
 from bot.ledger.schema import KEY_MAX, now, to_audit, to_record
 from bot.ledger.statements import GET_REQUEST, INSERT_AUDIT, PROBE, execute, insert_absent
+from bot.ledger.workflow_steps import WorkflowStepSteps
 from bot.models import RunRequest, RunStatus
 
 log = logging.getLogger("bot.ledger")
@@ -49,14 +49,15 @@ class _Probed(Exception):
     """The probe's write went through; raised to roll it back."""
 
 
-class Ledger(GrantSteps):
+class Ledger(WorkflowStepSteps):
     """The request ledger; open with :meth:`open`, share one instance per process.
 
     Each instance is one replica (``owner``); see :class:`~bot.ledger.replica.Replica` for how it holds the
     requests it works on (:meth:`take_over`, :meth:`renew`, :meth:`hold`, :meth:`release`), and
     :class:`~bot.ledger.approvals.ApprovalSteps` for a request's wait for approval, and
     :class:`~bot.ledger.nautobot_approvals.NautobotApprovalSteps` for telling Nautobot's approvers of a run it holds,
-    and :class:`~bot.ledger.grants.GrantSteps` for time-bound grants.
+    :class:`~bot.ledger.grants.GrantSteps` for time-bound grants, and
+    :class:`~bot.ledger.workflow_steps.WorkflowStepSteps` for Workflow Builder steps.
     """
 
     @classmethod

@@ -7,7 +7,7 @@ turns what comes back into Slack's answer (:mod:`bot.listeners.outcome`), record
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -21,6 +21,9 @@ from bot.metrics import Metrics
 from bot.models import ModalContext
 from bot.runs.core import Runs
 from bot.slack import approval_messages, grant_messages, messages, modal
+
+if TYPE_CHECKING:  # the steps build on the listeners' parts: registered by the wiring (bot.app)
+    from bot.workflow.entry import WorkflowSteps
 
 
 class Listeners:
@@ -37,6 +40,8 @@ class Listeners:
         self.ledger: Ledger = self.main.ledger
         self.metrics: Metrics = self.main.metrics
         self.home = home
+        self.steps: WorkflowSteps | None = None
+        """The Workflow Builder steps (None: the app offers none)."""
 
     def for_job(self, job_name: str) -> Parts | None:
         """The command that runs ``job_name`` (each Job is bound to one command at most)."""

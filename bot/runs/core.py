@@ -79,6 +79,8 @@ class Runs:
         self.approvals.sender = self
         self.grants = Grants(ledger, nautobot, threads, grant_times or GrantTimes.default(), self.metrics)
         self.home: HomeChanges = NOBODY
+        self.sweepers: list[Callable[[], Awaitable[object]]] = []
+        """More work each heartbeat's sweep does (e.g. completing Workflow Builder steps whose request ended)."""
 
     # -- a request's way in: every entry point's one call ---------------------------------------
 
@@ -360,6 +362,8 @@ class Runs:
             await self.grants.fire()
         except LedgerError as exc:
             log.warning("cannot fire the approval or grant timers: %s", exc)
+        for sweeper in self.sweepers:
+            await sweeper()
         return self._taking_up(taken)
 
     # -- after a restart -------------------------------------------------------------------------

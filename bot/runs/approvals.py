@@ -290,9 +290,11 @@ class Approvals:
         await self._shown(record)
         await self._reply(record)
         try:
-            await self.ledger.closed(record.request_id)
+            closed = await self.ledger.closed(record.request_id)
         except IllegalTransition:
             log.info("request=%s was closed already", record.request_id)
+            return
+        self.home.changed(closed)  # final now: a workflow step waiting on it ends without waiting for the sweep
 
     async def _send(self, record: Record) -> None:
         if self.sender is None:

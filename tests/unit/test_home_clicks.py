@@ -13,7 +13,9 @@ import pytest
 
 from bot.access import Access, AccessPolicy, SlackGroups
 from bot.app import wire
-from bot.ledger import Approval, Ledger, Notice, RequestState
+from bot.home.changes import HomeChanges
+from bot.ledger import Approval, Ledger, Notice, Record, RequestState
+from bot.ledger.grant import Grant
 from bot.listeners import Listeners
 from bot.listeners.parts import SlashCommand
 from bot.models import RunRequest
@@ -106,6 +108,22 @@ async def test_withdraw_on_the_home_withdraws_and_is_answered_directly(listeners
     assert "Withdrawn" in told_directly(slack, ALICE)
     found = await listeners.ledger.get("R1")
     assert found is not None and found.state in (RequestState.NOT_APPROVED, RequestState.DONE)
+
+
+async def test_a_withdrawn_request_is_told_to_its_watchers_once_final(listeners: Listeners) -> None:
+    """The Home and a workflow step waiting on the request hear of its end at once, not at the next sweep."""
+    told: list[RequestState] = []
+
+    class Watcher(HomeChanges):
+        def changed(self, *about: RunRequest | Grant | None) -> None:
+            told.extend(each.state for each in about if isinstance(each, Record))
+
+    listeners.runs.approvals.home = Watcher()
+    await waiting_for_bob(listeners, "R1")
+
+    await listeners.withdraw(FakeAck(), home_click(approval_messages.WITHDRAW_ACTION_ID, "R1", ALICE))
+
+    assert told[-1] == RequestState.DONE
 
 
 async def test_approve_on_the_home_counts_as_on_the_message_that_asked(listeners: Listeners, slack: FakeSlack) -> None:

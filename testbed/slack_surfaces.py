@@ -98,6 +98,25 @@ class SurfaceActions(UserActions):
         with self._lock:
             return [execution.observed() for execution in self._functions.executions.values()]
 
+    def function_messages(self, execution_id: str) -> list[tuple[str, str]]:
+        """The (channel, ts) of each message the execution posted with its own token, oldest first: the messages
+        whose buttons carry the step's data."""
+        with self._lock:
+            return [place for place, execution in self._functions.messages.items() if execution.id == execution_id]
+
+    def answer_function_message(self, execution_id: str, action_id: str, user_id: str, timeout: float = 30) -> None:
+        """``user_id`` clicks ``action_id`` on the first message the execution posted (waiting for it to appear)."""
+        channel, ts = self.wait_for(lambda: next(iter(self.function_messages(execution_id)), None), timeout)
+        self.click_button(channel, ts, action_id, execution_id, user_id)
+
+    def click_payload(
+        self, channel_id: str, message_ts: str, action_id: str, value: str | None = None, user_id: str = "U123"
+    ) -> dict[str, Any]:
+        """Like :meth:`click_button`, but the ``block_actions`` payload is returned instead of delivered: for tests
+        that hand it to a listener themselves."""
+        with self._lock:
+            return self._block_actions_payload(channel_id, message_ts, action_id, value, user_id)
+
     def expire_function_tokens(self, after: float) -> None:
         """Let a step's token and its time to complete run out ``after`` seconds (Slack: 15 minutes)."""
         with self._lock:

@@ -1,10 +1,11 @@
 """Workflow Builder steps as ledger steps: each execution recorded once, its ending decided once, and its
 completion sent to Slack by one replica at a time.
 
-A step's row lives through ``open`` (its request runs), ``ending`` (how it ends is decided: outputs or an
-error, to be sent to Slack) and one final state: ``completed``, ``failed`` or ``expired`` (Slack would no longer
-take the completion). The execution's own token, which only completes that execution, is kept while the step is
-open or ending (so any replica can complete it after a restart) and erased when it is final.
+A step's row lives through ``confirming`` (the person it names has yet to confirm it), ``open`` (its request
+runs), ``ending`` (how it ends is decided: outputs or an error, to be sent to Slack) and one final state:
+``completed``, ``failed`` or ``expired`` (Slack would no longer take the completion). The execution's own token,
+which only completes that execution, is kept until the step is final (so any replica can complete it after a
+restart) and erased then.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ STEPS_PER_SWEEP = 100
 
 
 class StepState(StrEnum):
+    CONFIRMING = "confirming"
+    """Recorded; nothing is asked until the person it names as its requester confirms it."""
     OPEN = "open"
     """Its request is under way (or being asked for)."""
     ENDING = "ending"
@@ -72,8 +75,9 @@ class WorkflowStepSteps(GrantSteps):
     """The Workflow Builder steps of the ledger (see the module's description)."""
 
     async def record_step(self, step: WorkflowStep) -> bool:
-        """Record a step execution unless known (Slack redelivers events); True when this call recorded it. It is
-        held by this replica for one lease from its ``created_at`` while its request is asked for."""
+        """Record a step execution unless known (Slack redelivers events); True when this call recorded it. A new
+        step waits for its requester to confirm it (:meth:`confirm_step`); an open one is held by this replica for
+        one lease from its ``created_at``."""
         if len(step.execution_id) > KEY_MAX:
             raise LedgerError("a step's execution id is too long to record")
         stamp = step.created_at
@@ -83,7 +87,7 @@ class WorkflowStepSteps(GrantSteps):
             "requester_id": step.requester_id[:255],
             "request_id": None,
             "token": step.token,
-            "state": StepState.OPEN.value,
+            "state": step.state.value,
             "ending": None,
             "owner": self.owner,
             "lease_until": stamp + self.lease,
@@ -112,6 +116,28 @@ class WorkflowStepSteps(GrantSteps):
 
         return await self._run(read, write=False)
 
+    async def confirm_step(self, execution_id: str, user_id: str) -> bool:
+        """The step's requester confirmed it: open, and held by this replica for one lease while its request is
+        asked for. False unless this call opened it (someone else's click, a second click, a step ended or past
+        its deadline)."""
+        stamp = now()
+        statement = (
+            update(WORKFLOW_STEPS)
+            .where(*_unanswered(execution_id, user_id), WORKFLOW_STEPS.c.deadline > stamp)
+            .values(state=StepState.OPEN.value, owner=self.owner, lease_until=stamp + self.lease, updated_at=stamp)
+        )
+        return bool(await self._run(lambda conn: conn.execute(statement).rowcount, write=True))
+
+    async def decline_step(self, execution_id: str, user_id: str, ending: dict[str, Any]) -> bool:
+        """The step's requester declined it before confirming: it ends with ``ending``. False unless this call
+        ended it (someone else's click, a step confirmed or ended already)."""
+        statement = (
+            update(WORKFLOW_STEPS)
+            .where(*_unanswered(execution_id, user_id))
+            .values(state=StepState.ENDING.value, ending=ending, owner=None, lease_until=None, updated_at=now())
+        )
+        return bool(await self._run(lambda conn: conn.execute(statement).rowcount, write=True))
+
     async def ask_step(self, execution_id: str, request_id: str) -> None:
         """The step is about to ask for ``request_id`` (recorded before it is asked for, so whoever settles the
         step finds it)."""
@@ -128,17 +154,19 @@ class WorkflowStepSteps(GrantSteps):
         """Steps not final yet, oldest first (at most :data:`STEPS_PER_SWEEP`)."""
         query = (
             select(WORKFLOW_STEPS)
-            .where(WORKFLOW_STEPS.c.state.in_([StepState.OPEN.value, StepState.ENDING.value]))
+            .where(WORKFLOW_STEPS.c.state.in_([state.value for state in StepState if not state.final]))
             .order_by(WORKFLOW_STEPS.c.created_at)
             .limit(STEPS_PER_SWEEP)
         )
         return await self._run(lambda conn: [WorkflowStep.from_row(row) for row in conn.execute(query)], write=False)
 
     async def end_step(self, execution_id: str, ending: dict[str, Any]) -> bool:
-        """Decide how an open step ends; False when it was decided already (by another replica, or a redelivery)."""
+        """Decide how an open (or unconfirmed) step ends; False when it was decided already (by another replica, or a
+        redelivery)."""
+        waiting = [StepState.CONFIRMING.value, StepState.OPEN.value]
         statement = (
             update(WORKFLOW_STEPS)
-            .where(WORKFLOW_STEPS.c.execution_id == execution_id, WORKFLOW_STEPS.c.state == StepState.OPEN.value)
+            .where(WORKFLOW_STEPS.c.execution_id == execution_id, WORKFLOW_STEPS.c.state.in_(waiting))
             .values(state=StepState.ENDING.value, ending=ending, owner=None, lease_until=None, updated_at=now())
         )
         return bool(await self._run(lambda conn: conn.execute(statement).rowcount, write=True))
@@ -178,3 +206,12 @@ class WorkflowStepSteps(GrantSteps):
             .values(state=state.value, token=None, owner=None, lease_until=None, updated_at=now())
         )
         await self._run(lambda conn: conn.execute(statement), write=True)
+
+
+def _unanswered(execution_id: str, user_id: str) -> tuple[Any, ...]:
+    """The step waits for ``user_id``'s answer: it names them, and nobody has confirmed or declined it yet."""
+    return (
+        WORKFLOW_STEPS.c.execution_id == execution_id,
+        WORKFLOW_STEPS.c.state == StepState.CONFIRMING.value,
+        WORKFLOW_STEPS.c.requester_id == user_id,
+    )

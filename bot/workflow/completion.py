@@ -95,7 +95,7 @@ class StepCompletions(HomeChanges):
         step = await self.ledger.get_step(execution_id)
         if step is None or step.state.final:
             return
-        if step.state is StepState.OPEN:
+        if step.state in (StepState.CONFIRMING, StepState.OPEN):
             ending = await self._ending(step)
             if ending is None:
                 return
@@ -109,8 +109,13 @@ class StepCompletions(HomeChanges):
         await self.deliver(execution_id)
 
     async def _ending(self, step: WorkflowStep) -> dict[str, Any] | None:
-        record = await self.ledger.get(step.request_id) if step.request_id else None
         stamp = datetime.now(UTC)
+        if step.state is StepState.CONFIRMING:  # nothing asked yet: it ends only when its time is up
+            return endings.unconfirmed(step.requester_id) if stamp >= step.deadline else None
+        return await self._request_ending(step, stamp)
+
+    async def _request_ending(self, step: WorkflowStep, stamp: datetime) -> dict[str, Any] | None:
+        record = await self.ledger.get(step.request_id) if step.request_id else None
         if record is None:
             lost = step.lease_until is None or step.lease_until < stamp
             return endings.LOST if lost and stamp - step.created_at > ASKING else None

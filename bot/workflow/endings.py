@@ -32,6 +32,22 @@ def refused(reason: str, remedy: str = "") -> dict[str, Any]:
     return failure(f"Refused: {reason} Nothing ran. {remedy}".strip())
 
 
+def unconfirmed(requester_id: str) -> dict[str, Any]:
+    """The person named as the step's requester did not confirm it before the step's time ran out."""
+    return failure(
+        f"Not confirmed: the requester ({requester_id}) did not confirm this step in Slack in time. Nothing ran. "
+        "Run the workflow again, and confirm in the bot's direct message."
+    )
+
+
+def declined(requester_id: str) -> dict[str, Any]:
+    """The person named as the step's requester declined it (the workflow asked in their name)."""
+    return failure(
+        f"Declined: the requester ({requester_id}) declined to run this step as them. Nothing ran. "
+        "Ask the person the step names in Requested by, or set it to Person who used this workflow."
+    )
+
+
 def of_request(spec: StepSpec, record: Record, run: JobRun | None) -> dict[str, Any] | None:
     """How a step ends once its request is final (``run``: its JobResult, when Nautobot ran it); None while the
     request goes on."""

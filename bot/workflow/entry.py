@@ -1,11 +1,11 @@
 """A workflow reached one of the bot's steps (``function_executed``): the request is checked like a command's and
 handed to the core under the execution's id, so Slack's redelivery of the event runs it once.
 
-The requester is the step's ``requester`` input, which a workflow author sets to "Person who used this workflow"
-(Slack's event names nobody else: the author picks who the step is for). Their access, the policy's approval
-rules and the audit apply as if they had typed the command. A request the checks refuse ends the step at once,
-with the reason as its error; a request the core took ends it when the request ends
-(:mod:`bot.workflow.completion`).
+The requester is the person the step's ``requester`` input names ("Person who used this workflow"), once they
+confirm the step in Slack (:mod:`bot.workflow.confirmation`: the input is the workflow author's to fill, a click
+is Slack's word for who it is). Their access, the policy's approval rules and the audit apply as if they had
+typed the command. A request the checks refuse ends the step at once, with the reason as its error; a request the
+core took ends it when the request ends (:mod:`bot.workflow.completion`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from bot.models import REQUESTED_BY, JobForm, ModalContext
 from bot.nautobot import NautobotError, NautobotUnreachable
 from bot.runs.outcome import Ask, Sent, SubmitOutcome, request_key
 from bot.slack import messages, modal
-from bot.workflow import endings
+from bot.workflow import confirmation, endings
 from bot.workflow.completion import StepCompletions, step_key
 from bot.workflow.specs import CHANNEL, REQUESTER, STEPS, StepSpec
 
@@ -65,18 +65,102 @@ class WorkflowSteps:
         self.wait = wait
 
     async def executed(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        """Bolt acknowledged the event already (``auto_acknowledge``); this records the step and asks the core."""
+        """Bolt acknowledged the event already (``auto_acknowledge``); this records the step and asks the person it
+        names to confirm it."""
         step = _step_of(event, self.wait)
         if step is None or not await self._recorded(step):
             return
-        log.info("step=%s callback=%s for user=%s", step.execution_id, step.callback_id, step.requester_id)
+        log.info("step=%s callback=%s names user=%s", step.execution_id, step.callback_id, step.requester_id)
+        title = str((event.get("function") or {}).get("title") or step.callback_id)
+        ending = self._unrunnable(step) or await self._ask_to_confirm(step, title, dict(event.get("inputs") or {}))
+        if ending is not None:
+            await self.completions.end(step.execution_id, ending)
+
+    async def confirmed(self, ack: Any, body: dict[str, Any]) -> None:
+        """*Run it*: the person the step names confirmed it, so its request is asked for, once."""
+        await ack()
+        click = confirmation.Click.of(body)
+        if click is None or not await self.completions.ledger.confirm_step(click.execution_id, click.user_id):
+            await self._not_theirs(click)
+            return
+        await self._answered(click, body, confirmed=True)
+        step = await self.completions.ledger.get_step(click.execution_id)
+        if step is None:
+            return
         try:
-            ending = await self._ask(step, dict(event.get("inputs") or {}), str(body.get("team_id") or ""))
+            ending = await self._ask(step, click.inputs, click.team_id)
         except Exception:
             log.exception("step=%s: asking for its request failed", step.execution_id)
             ending = await self._failed_before_asking(step.execution_id)
         if ending is not None:
             await self.completions.end(step.execution_id, ending)
+
+    async def declined(self, ack: Any, body: dict[str, Any]) -> None:
+        """*Decline*: the person the step names did not ask for it; the step fails and nothing runs."""
+        await ack()
+        click = confirmation.Click.of(body)
+        ending = endings.declined(click.user_id) if click is not None else {}
+        if click is None or not await self.completions.ledger.decline_step(click.execution_id, click.user_id, ending):
+            await self._not_theirs(click)
+            return
+        log.info("step=%s declined by user=%s", click.execution_id, click.user_id)
+        await self._answered(click, body, confirmed=False)
+        await self.completions.deliver(click.execution_id)
+
+    def _unrunnable(self, step: WorkflowStep) -> dict[str, Any] | None:
+        """The step's ending when no one could confirm it into a request: an unknown step, nobody named."""
+        spec = STEPS.get(step.callback_id)
+        if spec is None or spec.command not in self.commands:
+            return endings.refused(
+                f"The bot does not offer the step {step.callback_id!r}.",
+                "Ask the bot's administrator which steps it offers.",
+            )
+        if not step.requester_id:
+            return endings.refused(
+                "The step was given no requester.", "Set its Requested by input to Person who used this workflow."
+            )
+        return None
+
+    async def _ask_to_confirm(self, step: WorkflowStep, title: str, inputs: dict[str, Any]) -> dict[str, Any] | None:
+        """A direct message to the person named, with the execution's token so Slack ties its buttons to the step;
+        the step's ending when it cannot be sent."""
+        hidden = frozenset({REQUESTER})
+        text, blocks = confirmation.asking(title, step.execution_id, step.requester_id, inputs, hidden)
+        client = self.completions.client
+        try:
+            opened = await client.conversations_open(users=step.requester_id, token=step.token)
+            channel = str((opened.get("channel") or {}).get("id") or "")
+            await client.chat_postMessage(channel=channel, text=text, blocks=blocks, token=step.token)
+        except Exception as exc:  # Slack refused or is out of reach: nobody can confirm, so nothing runs
+            log.warning("step=%s: could not ask user=%s to confirm it: %s", step.execution_id, step.requester_id, exc)
+            return endings.failure(
+                f"The bot could not ask the requester ({step.requester_id}) to confirm the step in Slack: nothing "
+                f"ran. {TRY_AGAIN}"
+            )
+        return None
+
+    async def _answered(self, click: confirmation.Click, body: dict[str, Any], *, confirmed: bool) -> None:
+        """The confirmation's buttons give way to the answer (best effort: the step goes on either way)."""
+        text, blocks = confirmation.answered(click.user_id, confirmed)
+        try:
+            await self.completions.client.chat_update(
+                channel=click.channel_id, ts=click.message_ts, text=text, blocks=blocks,
+                token=str(body.get("bot_access_token") or "") or None,
+            )  # fmt: skip
+        except Exception as exc:
+            log.warning("step=%s: the confirmation was not updated: %s", click.execution_id, exc)
+
+    async def _not_theirs(self, click: confirmation.Click | None) -> None:
+        """A click that answers nothing: not the person named, a second click, a step ended or unknown."""
+        if click is None:
+            log.warning("a step confirmation click without its step's data: ignored")
+            return
+        log.warning("step=%s: click by user=%s answers nothing", click.execution_id, click.user_id)
+        text = "This workflow step is not waiting for your answer: it was answered already, or it names someone else."
+        try:
+            await self.completions.client.chat_postEphemeral(channel=click.channel_id, user=click.user_id, text=text)
+        except Exception as exc:
+            log.warning("step=%s: could not tell user=%s: %s", click.execution_id, click.user_id, exc)
 
     async def _failed_before_asking(self, execution_id: str) -> dict[str, Any] | None:
         """The step's ending after an unexpected failure: none if its request may exist (the sweep settles it once
@@ -104,14 +188,7 @@ class WorkflowSteps:
         spec = STEPS.get(step.callback_id)
         parts = self.commands.get(spec.command) if spec is not None else None
         if spec is None or parts is None:
-            return endings.refused(
-                f"The bot does not offer the step {step.callback_id!r}.",
-                "Ask the bot's administrator which steps it offers.",
-            )
-        if not step.requester_id:
-            return endings.refused(
-                "The step was given no requester.", "Set its Requested by input to Person who used this workflow."
-            )
+            return self._unrunnable(step)
         channel = str(inputs.get(CHANNEL) or "")
         actor = Actor(user_id=step.requester_id, channel_id=channel, team_id=team_id)
         decision = await parts.access.decide(actor, fresh=True)
@@ -187,7 +264,7 @@ def _step_of(event: dict[str, Any], wait: timedelta) -> WorkflowStep | None:
         execution_id=execution_id,
         callback_id=str((event.get("function") or {}).get("callback_id") or ""),
         requester_id=str((event.get("inputs") or {}).get(REQUESTER) or ""),
-        state=StepState.OPEN,
+        state=StepState.CONFIRMING,
         deadline=stamp + wait,
         created_at=stamp,
         token=str(event.get("bot_access_token") or "") or None,

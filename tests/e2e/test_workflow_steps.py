@@ -1,6 +1,7 @@
 """Workflow Builder steps end to end: a workflow reaches the bot's step (the Slack stand-in's ``function_executed``
 with the execution's own token), the bot process runs the Job in the real Nautobot for the person who used the
-workflow, and completes the step once with the Job's outputs, or fails it with the reason."""
+workflow once that person confirms it in Slack, and completes the step once with the Job's outputs, or fails it
+with the reason."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.workflow.confirmation import CONFIRM_ACTION_ID
 from testbed.bot_process import BotProcess
 from testbed.nautobot_stack import NautobotStack
 from testbed.seed import ACME
@@ -43,6 +45,12 @@ def ended(slack: SlackStandIn, execution_id: str, timeout: float = 90) -> dict[s
     return slack.function_ended(execution_id, timeout=timeout)
 
 
+def confirmed(slack: SlackStandIn, execution_id: str, user_id: str = USER) -> str:
+    """The person the step names confirms it in the bot's direct message."""
+    slack.answer_function_message(execution_id, CONFIRM_ACTION_ID, user_id)
+    return execution_id
+
+
 def add(email: str, requester: str = USER) -> dict[str, Any]:
     """The step's inputs as an onboarding workflow fills them: the person who used it, the new engineer."""
     return {
@@ -56,7 +64,7 @@ def add(email: str, requester: str = USER) -> dict[str, Any]:
 
 
 def test_a_workflow_adds_an_admin_and_the_step_completes_with_its_outputs(flow, chatops, meraki):
-    execution_id = flow.run_function("add_meraki_admin", add("new.engineer@example.com"), user_id=USER)
+    execution_id = confirmed(flow, flow.run_function("add_meraki_admin", add("new.engineer@example.com"), user_id=USER))
 
     execution = ended(flow, execution_id)
 
@@ -74,6 +82,7 @@ def test_a_workflow_adds_an_admin_and_the_step_completes_with_its_outputs(flow, 
 
 def test_a_step_refused_by_the_policy_fails_with_its_reason(flow, meraki):
     execution_id = flow.run_function("add_meraki_admin", add("refused@example.com", STRANGER), user_id=STRANGER)
+    confirmed(flow, execution_id, STRANGER)
 
     execution = ended(flow, execution_id, timeout=30)
 
@@ -88,6 +97,7 @@ def test_a_redelivered_step_runs_once_and_completes_once(flow, meraki):
     execution_id = flow.run_function("add_meraki_admin", add("twice@example.com"), user_id=USER)
     flow.redeliver(execution_id)
     flow.redeliver(execution_id)
+    confirmed(flow, execution_id)
 
     execution = ended(flow, execution_id)
     flow.redeliver(execution_id)  # and once more after it completed
@@ -100,3 +110,4 @@ def test_a_redelivered_step_runs_once_and_completes_once(flow, meraki):
         if call.args["function_execution_id"] == execution_id
     ]
     assert len(mine) == 1
+    assert len(flow.function_messages(execution_id)) == 1  # one confirmation asked, whatever Slack redelivered

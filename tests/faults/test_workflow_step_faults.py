@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from bot.workflow.confirmation import CONFIRM_ACTION_ID
 from testbed.nautobot_stack import NautobotStack
 from testbed.seed import ACME
 from testbed.slack_flow import CHANNEL, POLICY, USER, start_connected
@@ -40,6 +41,7 @@ def test_a_step_whose_bot_was_killed_mid_run_completes_once(stack, slack, chatop
     meraki.delay(8, times=1, match=f"POST {ADMIN_POSTS}")  # the Job still runs when the bot dies
     start_connected(chatops, slack, HEARTBEAT_SECONDS="1")
     execution_id = slack.run_function("add_meraki_admin", add("killed.step@example.com"), user_id=USER)
+    slack.answer_function_message(execution_id, CONFIRM_ACTION_ID, USER)
     slack.wait_for(lambda: "announced request=step-" in chatops.output(), timeout=60)
     kill(chatops)
 
@@ -62,6 +64,7 @@ def test_a_step_needing_approval_waits_and_completes_once_approved(stack, slack,
     }
     start_connected(chatops, slack, ACCESS_POLICY=json.dumps(POLICY | {"approvals": [rule]}), HEARTBEAT_SECONDS="1")
     execution_id = slack.run_function("add_meraki_admin", add("approved.step@example.com", "full"), user_id=USER)
+    slack.answer_function_message(execution_id, CONFIRM_ACTION_ID, USER)
 
     def asked() -> dict | None:
         messages = slack.messages(slack.dm_with(CAROL) or "") if slack.dm_with(CAROL) else []

@@ -6,10 +6,12 @@ from __future__ import annotations
 import ast
 import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from slack_sdk import WebClient
 from sqlalchemy import update
 
 from bot.ledger import Ledger, Record, RequestState
@@ -18,6 +20,7 @@ from bot.ledger.schema import WORKFLOW_STEPS
 from bot.ledger.workflow_steps import StepState, WorkflowStep
 from bot.models import JobRun, RunStatus
 from bot.workflow import STEPS, WorkflowSteps, register
+from bot.workflow.confirmation import CONFIRM_ACTION_ID, DECLINE_ACTION_ID, asking
 from bot.workflow.endings import outputs
 from bot.workflow.specs import CHANNEL, COMMON_OUTPUTS, REQUESTER
 from testbed.manifest import ROOT, functions, manifest, web_api_methods
@@ -122,17 +125,44 @@ def test_every_declared_step_reaches_its_listener(standin: SlackStandIn, bolt: C
     """A real Bolt app with the bot's registration: each step the manifest declares is routed to the bot."""
     heard: list[str] = []
 
+    clicks: list[tuple[str, str]] = []
+
     class Heard:
         async def executed(self, body: dict[str, Any], event: dict[str, Any]) -> None:
             heard.append(event["function"]["callback_id"])
 
+        async def confirmed(self, ack: Any, body: dict[str, Any]) -> None:
+            await ack()
+            clicks.append(("confirmed", body["function_data"]["execution_id"]))
+
+        async def declined(self, ack: Any, body: dict[str, Any]) -> None:
+            await ack()
+            clicks.append(("declined", body["function_data"]["execution_id"]))
+
     bolt(standin, lambda app: register(app, cast(WorkflowSteps, Heard())))
-    for callback_id, spec in functions().items():
+    executions = [
         standin.run_function(callback_id, required_inputs(spec), user_id="U1")
+        for callback_id, spec in functions().items()
+    ]
 
     standin.wait_for(lambda: len(heard) == len(functions()), 5)
     assert sorted(heard) == sorted(functions()) == sorted(STEPS)
     assert all(envelope.ack == {} for envelope in standin.envelopes)  # acknowledged by Bolt itself
+    # The confirmation's buttons, on a message the step posted with its own token, reach the bot with its data.
+    token = standin.function_execution(executions[0])["bot_access_token"]
+    channel, ts = post_confirmation(standin, token, executions[0])
+    standin.click_button(channel, ts, CONFIRM_ACTION_ID, executions[0], user_id="U1")
+    standin.click_button(channel, ts, DECLINE_ACTION_ID, executions[0], user_id="U1")
+    standin.wait_for(lambda: len(clicks) == 2, 5)
+    assert clicks == [("confirmed", executions[0]), ("declined", executions[0])]
+
+
+def post_confirmation(standin: SlackStandIn, token: str, execution_id: str) -> tuple[str, str]:
+    """The confirmation the step posts to its requester, with the execution's token."""
+    web = WebClient(token=token, base_url=standin.api_url)
+    channel = web.conversations_open(users="U1")["channel"]["id"]
+    _text, blocks = asking("Add a Meraki administrator", execution_id, "U1", {}, frozenset())
+    return channel, str(web.chat_postMessage(channel=channel, text="confirm", blocks=blocks)["ts"])
 
 
 # --------------------------------------------------------------------------------------
@@ -182,6 +212,35 @@ async def test_one_replica_at_a_time_sends_a_completion(backend: Backend, ledger
     assert held.token == "xwfp-secret"  # the claimer gets the token to complete the step with
     assert step is not None and step.state is StepState.FAILED and step.token is None
     assert await ledger.unfinished_steps() == [] and await ledger.claim_step("Fx0001") is None
+
+
+async def test_only_the_person_named_answers_a_step_and_once_across_replicas(backend: Backend, ledger: Ledger) -> None:
+    other = await Ledger.open(backend.url, owner="replica-b")
+    try:
+        await ledger.record_step(replace(a_step(), state=StepState.CONFIRMING))
+        assert await ledger.confirm_step("Fx0001", "U2") is False  # someone else's click
+        assert await ledger.decline_step("Fx0001", "U2", {"error": "declined"}) is False
+
+        answers = await asyncio.gather(
+            ledger.confirm_step("Fx0001", "U1"),
+            other.confirm_step("Fx0001", "U1"),
+            other.decline_step("Fx0001", "U1", {"error": "declined"}),
+        )
+    finally:
+        await other.close()
+
+    step = await ledger.get_step("Fx0001")
+    assert answers.count(True) == 1  # the first answer stands, on whichever replica
+    assert step is not None and step.state in (StepState.OPEN, StepState.ENDING)
+
+
+async def test_a_step_cannot_be_confirmed_past_its_deadline(ledger: Ledger) -> None:
+    late = replace(a_step(), state=StepState.CONFIRMING, deadline=datetime.now(UTC) - timedelta(seconds=1))
+    await ledger.record_step(late)
+
+    assert await ledger.confirm_step("Fx0001", "U1") is False
+    step = await ledger.get_step("Fx0001")
+    assert step is not None and step.state is StepState.CONFIRMING and step in await ledger.unfinished_steps()
 
 
 async def test_a_steps_request_is_named_before_it_is_asked_for(ledger: Ledger) -> None:

@@ -26,6 +26,7 @@ from bot.models import RunRequest, RunStatus
 from bot.nautobot import FormCache
 from bot.workflow import STEPS, StepCompletions, WorkflowSteps, endings
 from bot.workflow.completion import step_key
+from bot.workflow.confirmation import CONFIRM_ACTION_ID, DECLINE_ACTION_ID
 from testbed.fake_nautobot import (
     ACME_ORG,
     JOB_NAME,
@@ -36,6 +37,7 @@ from testbed.fake_nautobot import (
     job_result,
     ok,
 )
+from testbed.fake_slack import FakeAck
 from testbed.manifest import functions
 from testbed.slack_constants import TEAM_ID
 from testbed.slack_standin import SlackStandIn
@@ -61,6 +63,7 @@ class Bot:
     listeners: Listeners
     nautobot: FakeNautobot
     ledger: Ledger
+    slack: SlackStandIn
 
     @property
     def steps(self) -> WorkflowSteps:
@@ -68,8 +71,21 @@ class Bot:
         return self.listeners.steps
 
     async def run(self, event: dict[str, Any]) -> None:
-        """The step's listener, as Bolt calls it for the event (acknowledged already)."""
+        """The step's listener, as Bolt calls it for the event (acknowledged already); then the person the step
+        names confirms it, as they would in Slack."""
         await self.steps.executed(event, event["event"])
+        await self.answer(event, CONFIRM_ACTION_ID, event["event"]["inputs"]["requester"])
+
+    async def answer(self, event: dict[str, Any], action_id: str, user_id: str) -> None:
+        """``user_id`` clicks ``action_id`` on the step's confirmation, if it still shows its buttons."""
+        execution_id = event["event"]["function_execution_id"]
+        for channel, ts in self.slack.function_messages(execution_id)[:1]:
+            try:
+                payload = self.slack.click_payload(channel, ts, action_id, execution_id, user_id)
+            except (KeyError, ValueError):  # answered already: the buttons are gone
+                return
+            handler = self.steps.confirmed if action_id == CONFIRM_ACTION_ID else self.steps.declined
+            await handler(FakeAck(), payload)
 
 
 def step_event(slack: SlackStandIn, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +131,7 @@ async def bot(slack: SlackStandIn, tmp_path: Path) -> AsyncIterator[Bot]:
         commands=[SlashCommand("/meraki-add-user", FormCache(client, JOB_NAME), access)],
         follow_timeout=60.0,
     )
-    yield Bot(wired, nautobot, ledger)
+    yield Bot(wired, nautobot, ledger, slack)
     assert wired.steps is not None and wired.home is not None
     await wired.steps.completions.stop()
     await wired.home.stop()
@@ -149,10 +165,65 @@ async def test_the_requester_hears_of_the_request_directly(bot: Bot, slack: Slac
     await bot.run(event)
     await ended(slack, event["event"]["function_execution_id"])
 
-    posts = [call for call in slack.calls_to("chat.postMessage") if call.ok]
-    assert posts and all(call.token == slack.bot_token for call in posts)  # the bot's token, not the step's
+    posts = [call for call in slack.calls_to("chat.postMessage") if call.ok and call.token == slack.bot_token]
+    [confirm] = [call for call in slack.calls_to("chat.postMessage") if call.token != slack.bot_token]
+    assert confirm.token == event["event"]["bot_access_token"]  # only the confirmation is the step's own message
     [dm] = {call.response["channel"] for call in posts}
     assert dm.startswith("D") and "Jane Doe" in str(slack.messages(dm))  # no channel given: a direct message
+
+
+async def test_nothing_is_asked_until_the_person_named_confirms_and_only_they_can(
+    bot: Bot, slack: SlackStandIn
+) -> None:
+    """The Requested by input is the workflow author's to fill: the person it names confirms in Slack first."""
+    event = step_event(slack, INPUTS)
+    execution_id = event["event"]["function_execution_id"]
+
+    await bot.steps.executed(event, event["event"])
+    [(dm, ts)] = slack.function_messages(execution_id)
+    assert "Run it" in str(slack.messages(dm)) and "jane@example.com" in str(slack.messages(dm))
+    assert slack.function_execution(execution_id)["state"] == "open"
+    await bot.answer(event, CONFIRM_ACTION_ID, MALLORY)  # a click Slack signs as someone else's
+    await bot.answer(event, DECLINE_ACTION_ID, MALLORY)
+
+    assert bot.nautobot.run_bodies() == [] and slack.function_execution(execution_id)["state"] == "open"
+    step = await bot.ledger.get_step(execution_id)
+    assert step is not None and step.state is StepState.CONFIRMING and step.request_id is None
+    await asyncio.gather(
+        bot.answer(event, CONFIRM_ACTION_ID, ALICE), bot.answer(event, CONFIRM_ACTION_ID, ALICE)
+    )  # fmt: skip
+    execution = await ended(slack, execution_id)
+    assert execution["state"] == "completed" and len(bot.nautobot.run_bodies()) == 1
+    [shown] = [message for message in slack.messages(dm) if message["ts"] == ts]
+    assert "You confirmed" in str(shown["blocks"]) and "Run it" not in str(shown["blocks"])  # the buttons gone
+
+
+async def test_a_declined_step_fails_and_nothing_runs(bot: Bot, slack: SlackStandIn) -> None:
+    event = step_event(slack, INPUTS)
+    execution_id = event["event"]["function_execution_id"]
+
+    await bot.steps.executed(event, event["event"])
+    await bot.answer(event, DECLINE_ACTION_ID, ALICE)
+    execution = await ended(slack, execution_id)
+
+    assert execution["state"] == "failed" and execution["error"].startswith(f"Declined: the requester ({ALICE})")
+    assert bot.nautobot.run_bodies() == []
+    await bot.answer(event, CONFIRM_ACTION_ID, ALICE)  # the buttons are gone; a replayed click answers nothing
+    assert bot.nautobot.run_bodies() == []
+
+
+async def test_a_step_nobody_confirms_in_time_fails_and_nothing_runs(bot: Bot, slack: SlackStandIn) -> None:
+    bot.steps.wait = timedelta(0)
+    event = step_event(slack, INPUTS)
+    execution_id = event["event"]["function_execution_id"]
+
+    await bot.steps.executed(event, event["event"])
+    await bot.answer(event, CONFIRM_ACTION_ID, ALICE)  # too late: the step's time is up
+    await bot.listeners.runs.sweep()
+    execution = await ended(slack, execution_id)
+
+    assert execution["state"] == "failed" and execution["error"].startswith("Not confirmed: ")
+    assert bot.nautobot.run_bodies() == []
 
 
 async def test_a_step_refused_by_the_policy_fails_with_its_reason(bot: Bot, slack: SlackStandIn) -> None:
@@ -279,11 +350,12 @@ async def test_a_step_lost_before_its_request_was_made_fails_once(bot: Bot, slac
 
 async def test_a_step_that_waits_too_long_fails_and_its_request_goes_on(bot: Bot, slack: SlackStandIn) -> None:
     bot.nautobot.on("GET", RESULT_PATH, ok(job_result("STARTED")))
-    bot.steps.wait = timedelta(0)  # a step may not wait at all: the next look fails it
+    bot.steps.wait = timedelta(seconds=1)  # confirmed at once, then past its time: the next look fails it
     event = step_event(slack, INPUTS)
     execution_id = event["event"]["function_execution_id"]
 
     await bot.run(event)
+    await asyncio.sleep(1.1)
     await bot.listeners.runs.sweep()
     execution = await ended(slack, execution_id)
 

@@ -19,6 +19,7 @@ from bot.access.rate import RateLimit
 from bot.audit import Audit
 from bot.clients import nautobot_client
 from bot.command_bindings import CommandBinding
+from bot.home.emails import Emails
 from bot.home.service import Home
 from bot.ledger import Ledger
 from bot.ledger.grants import GrantTimes
@@ -176,6 +177,7 @@ def wire(
         commands=[(command.slash, command.access) for command in commands],
         members=runs.approvals.members,
         can_cancel=threads.can_cancel,
+        emails=Emails(slack),  # the grants a person holds, where the token may read addresses
     )
     completions = StepCompletions(ledger, slack, nautobot)
     Told([home, completions]).watch(runs, follower, runs.approvals, runs.grants)

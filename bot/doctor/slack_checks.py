@@ -13,7 +13,10 @@ from bot.doctor.report import Context, Status, Verdict, last_four
 from bot.settings import Settings
 
 REQUIRED_SCOPES = frozenset({"commands", "chat:write", "im:write", "files:write", "usergroups:read"})
-"""The bot scopes of manifest.yml; kept here because an installed wheel does not ship the manifest."""
+"""The bot scopes of manifest.yml the bot cannot do without; kept here because an installed wheel does not ship the
+manifest."""
+OPTIONAL_SCOPES = frozenset({"users:read", "users:read.email"})
+"""The manifest's other scopes: with them a person's Home also shows the access granted to their address."""
 GROUP_SCOPE = "usergroups:read"
 """Needed only when the access policy names Slack user groups (to decide access, or who may approve); neither
 required nor extra otherwise."""
@@ -103,7 +106,7 @@ async def check_slack_scopes(context: Context) -> Verdict:
             "Slack did not report the bot token's scopes (no x-oauth-scopes header)",
             f"Compare OAuth & Permissions → Bot Token Scopes with manifest.yml: {wanted}.",
         )
-    missing, extra = sorted(needed - granted), sorted(granted - REQUIRED_SCOPES)
+    missing, extra = sorted(needed - granted), sorted(granted - REQUIRED_SCOPES - OPTIONAL_SCOPES)
     if missing:
         also = f"; granted but not needed: {', '.join(extra)}" if extra else ""
         return Verdict(
@@ -118,7 +121,15 @@ async def check_slack_scopes(context: Context) -> Verdict:
             f"granted but not needed: {', '.join(extra)} (least privilege: the bot needs only {wanted})",
             "Remove them under OAuth & Permissions → Bot Token Scopes, or reinstall the app from manifest.yml.",
         )
-    return Verdict(Status.OK, f"exactly the scopes of manifest.yml: {wanted}")
+    without = sorted(OPTIONAL_SCOPES - granted)
+    if without:
+        return Verdict(
+            Status.WARN,
+            f"without {', '.join(without)}: each person's Home shows the access they asked for, not the access "
+            "granted to their email address",
+            "Reinstall the app from manifest.yml to add them, or leave them out if that is what you want.",
+        )
+    return Verdict(Status.OK, f"the scopes of manifest.yml: {', '.join(sorted(needed | OPTIONAL_SCOPES))}")
 
 
 async def check_socket_mode(context: Context) -> Verdict:

@@ -4,7 +4,8 @@
 - the requests waiting for approval that they may decide: the oldest waiting ones, read a bounded batch at a
   time, of which those naming them (or a user group of theirs) as an approver, not asked by them, not decided by
   them yet, and with a message the bot asked them in (its buttons' checks need one);
-- their active time-bound grants, soonest to end first.
+- their active time-bound grants, soonest to end first: those they asked for, and those granted to their email
+  address (when Slack tells it: :mod:`bot.home.emails`).
 
 The reads are ledger steps like any other (off the event loop); they write nothing.
 """
@@ -15,7 +16,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, false, func, select
 
 from bot.ledger import Approval, Ledger, Record, RequestState
 from bot.ledger.grant import Grant, GrantState
@@ -48,12 +49,12 @@ class Shown:
     grants_more: int = 0
 
 
-async def read(ledger: Ledger, person: str, members: Members) -> Shown:
-    """``person``'s Home as the ledger has it now."""
+async def read(ledger: Ledger, person: str, members: Members, email: str | None = None) -> Shown:
+    """``person``'s Home as the ledger has it now (``email``: their address, for the grants they hold)."""
     requests, made = await ledger._run(functools.partial(_latest_requests, person, REQUESTS_SHOWN), write=False)
     waiting, read_all = await ledger._run(functools.partial(_waiting, WAITING_READ), write=False)
     decidable = [record for record in waiting if await may_decide(record, person, members)]
-    grants, held = await ledger._run(functools.partial(_active_grants, person, GRANTS_SHOWN), write=False)
+    grants, held = await ledger._run(functools.partial(_active_grants, person, email, GRANTS_SHOWN), write=False)
     return Shown(
         requests=tuple(requests),
         requests_more=max(made - len(requests), 0),
@@ -108,9 +109,11 @@ def _waiting(limit: int, conn: Connection) -> tuple[list[Record], bool]:
     return [to_record(row) for row in rows[:limit]], len(rows) <= limit
 
 
-def _active_grants(person: str, limit: int, conn: Connection) -> tuple[list[Grant], int]:
-    # The requester is inside the grant's JSON: JSON_EXTRACT on SQLite, ->> on PostgreSQL.
-    theirs = (GRANTS.c.state == GrantState.ACTIVE.value) & (GRANTS.c.grant["requester_id"].as_string() == person)
+def _active_grants(person: str, email: str | None, limit: int, conn: Connection) -> tuple[list[Grant], int]:
+    # The requester and the address are inside the grant's JSON: JSON_EXTRACT on SQLite, ->> on PostgreSQL.
+    asked = GRANTS.c.grant["requester_id"].as_string() == person
+    to_them = func.lower(GRANTS.c.grant["email"].as_string()) == email.lower() if email else false()
+    theirs = (GRANTS.c.state == GrantState.ACTIVE.value) & (asked | to_them)
     rows = conn.execute(select(GRANTS.c.grant).where(theirs).order_by(GRANTS.c.due).limit(limit)).all()
     held = conn.execute(select(func.count()).select_from(GRANTS).where(theirs)).scalar_one()
     return [Grant.model_validate(row.grant) for row in rows], int(held)

@@ -76,7 +76,7 @@ def render(drawing: Drawing) -> View:
             [_grant(grant, drawing) for grant in shown.grants],
             more=shown.grants_more,
             more_text=lambda count: f"…and {count} more, each in its grant's thread.",
-            empty="None of the access you asked for runs out.",
+            empty="None of the access you asked for or hold runs out.",
         ),
         Part("What I may do", [[section(_abilities(drawing.abilities))]], empty=""),
     ]
@@ -122,6 +122,8 @@ def _grant(grant: Grant, drawing: Drawing) -> list[Block]:
     if grant.rescued_at is not None:  # Revoke now, or the safety net: its result follows in the thread
         return [section(f"⏳ *{whose}*: being revoked now · {where}")]
     text = f"⏰ *{whose}* until {when(grant.expires_at)} · {where}"
+    if grant.requester_id != drawing.person:  # granted to them, asked by someone else: theirs to extend or revoke
+        return [section(f"{text}\nAsked for by {mention(grant.requester_id)}, who can extend it or revoke it early.")]
     return [section(text), ActionsBlock(elements=buttons.for_grant(grant))]
 
 

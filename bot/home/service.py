@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.access import Access, Actor
 from bot.home.abilities import abilities
 from bot.home.changes import HomeChanges
+from bot.home.emails import Emails
 from bot.home.publisher import HomePublisher
 from bot.home.reading import Members, read
 from bot.home.render import Drawing, render
@@ -58,15 +59,18 @@ class Home(HomeChanges):
         commands: Sequence[tuple[str, Access]],
         members: Members,
         can_cancel: Callable[[], bool] = lambda: False,
+        emails: Emails | None = None,
         publisher: dict[str, Any] | None = None,
     ) -> None:
         """``results``: Nautobot's JobResults by id; ``commands``: each slash command and its access; ``members``:
-        a user group's members (cached); ``publisher``: :class:`HomePublisher`'s pacing, for tests."""
+        a user group's members (cached); ``emails``: each person's address, for the grants they hold (None: only
+        those they asked for); ``publisher``: :class:`HomePublisher`'s pacing, for tests."""
         self.ledger = ledger
         self.client = client
         self.commands = list(commands)
         self.members = members
         self.can_cancel = can_cancel
+        self.emails = emails
         self.statuses = FinalStatuses(results)
         self.publisher = HomePublisher(self.draw, self._send, **(publisher or {}))
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -115,7 +119,8 @@ class Home(HomeChanges):
 
     async def draw(self, person: str) -> dict[str, Any]:
         """``person``'s Home as it stands now."""
-        shown = await read(self.ledger, person, self.members)
+        email = await self.emails.of(person) if self.emails is not None else None
+        shown = await read(self.ledger, person, self.members, email)
         drawing = Drawing(
             person=person,
             shown=shown,

@@ -19,6 +19,7 @@ from aiohttp import web
 import bot.nautobot.rest
 from bot import doctor
 from bot.doctor import REQUIRED_SCOPES, Check, Status, exit_code, render, run_checks
+from bot.doctor.slack_checks import OPTIONAL_SCOPES
 from bot.settings import Settings
 from testbed.fake_nautobot import (
     APPROVAL_DEFINITIONS_PATH,
@@ -264,8 +265,8 @@ def test_long_details_wrap_within_the_width() -> None:
     assert any(line.strip().startswith("fix: fix") for line in lines)
 
 
-def test_required_scopes_are_the_manifests() -> None:
-    assert bot_scopes() == REQUIRED_SCOPES
+def test_required_and_optional_scopes_are_the_manifests() -> None:
+    assert bot_scopes() == REQUIRED_SCOPES | OPTIONAL_SCOPES and not REQUIRED_SCOPES & OPTIONAL_SCOPES
 
 
 def test_exit_code_is_one_only_for_a_failure() -> None:
@@ -322,14 +323,26 @@ async def test_usergroups_read_is_required_only_when_the_policy_names_groups(
 
 
 async def test_an_extra_scope_warns(env: dict[str, str], slack: SlackStandIn) -> None:
-    slack.scopes.add("users:read")
+    slack.scopes.add("channels:history")
 
     report = await diagnose(nautobot())
 
     assert report["slack scopes"].status is Status.WARN
-    assert "users:read" in report["slack scopes"].detail
+    assert "channels:history" in report["slack scopes"].detail
     assert "least privilege" in report["slack scopes"].detail
     assert exit_code(list(report.values())) == 0
+
+
+async def test_without_the_email_scopes_the_home_shows_less_and_doctor_says_so(
+    env: dict[str, str], slack: SlackStandIn
+) -> None:
+    slack.scopes.difference_update({"users:read", "users:read.email"})
+
+    report = await diagnose(nautobot())
+
+    assert report["slack scopes"].status is Status.WARN
+    assert "users:read, users:read.email" in report["slack scopes"].detail
+    assert "access they asked for" in report["slack scopes"].detail and exit_code(list(report.values())) == 0
 
 
 async def test_no_scopes_header_warns(env: dict[str, str], monkeypatch) -> None:

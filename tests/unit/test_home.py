@@ -19,10 +19,13 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Access, AccessPolicy, SlackGroups
+from bot.home.emails import Emails
 from bot.home.fit import MAX_BLOCKS, MAX_BYTES, Part, home_view
 from bot.home.publisher import HomePublisher
 from bot.home.service import Home
 from bot.ledger import Approval, Ledger, Notice
+from bot.ledger.grant import Grant
+from bot.ledger.grants import GrantTimes
 from bot.models import JobRun, RunRequest
 from bot.slack.text import section
 from testbed.block_kit import view_size
@@ -109,7 +112,7 @@ async def test_an_empty_home_says_there_is_nothing_and_slack_takes_it(home: Home
     shown = texts(view)
     assert "You have not asked for anything yet" in shown
     assert "Nothing waits for your approval" in shown
-    assert "None of the access you asked for runs out" in shown
+    assert "None of the access you asked for or hold runs out" in shown
     assert "lets you use none of its commands" in shown  # Bob is in no rule of the policy
     await home.client.views_publish(user_id=BOB, view=view)
     assert standin.home(BOB)["blocks"][1]["text"]["text"] == "My requests"
@@ -283,3 +286,59 @@ async def test_without_a_home_tab_the_bot_stops_publishing_until_someone_opens_i
         home.opened(ALICE, TEAM_ID)
         await home.publisher.idle()
         assert "R2" not in texts(server.home(ALICE)) and "Create Meraki User" in texts(server.home(ALICE))
+
+
+# -- access a person holds ----------------------------------------------------------------------
+
+
+def a_grant(email: str, requester: str = ALICE) -> Grant:
+    stamp = datetime.now(UTC)
+    return Grant(
+        scheduled_job_id=f"sched-{email}",
+        request_id=f"R-{email}",
+        requester_id=requester,
+        channel=CHANNEL,
+        ts="1.000100",
+        revoke_job="Revoke Meraki Access",
+        email=email,
+        organization="Acme",
+        granted_at=stamp,
+        expires_at=stamp + timedelta(hours=2),
+        revoke={"organization_id": "1", "admin_id": "9", "email": email},
+    )
+
+
+async def test_a_home_shows_the_access_granted_to_the_person_without_its_buttons(
+    home: Home, ledger: Ledger, standin: SlackStandIn
+) -> None:
+    """Bob holds access Alice asked for (his address): his Home shows it, and who may extend or revoke it."""
+    standin.add_user(BOB, "bob", email="Bob@Example.com")
+    standin.scopes.update({"users:read", "users:read.email"})
+    home.emails = Emails(home.client)
+    times = GrantTimes(warn_ahead=timedelta(minutes=10), grace=timedelta(minutes=5))
+    await ledger.record_grant(a_grant("bob@example.com"), times)
+    await ledger.record_grant(a_grant("someone.else@example.com"), times)
+
+    bobs = texts(await home.draw(BOB))
+    alices = texts(await home.draw(ALICE))
+
+    assert "bob@example.com" in bobs and "someone.else" not in bobs
+    assert f"Asked for by <@{ALICE}>" in bobs and "Revoke now" not in bobs  # theirs to change, not his
+    assert "bob@example.com" in alices and "someone.else" in alices and "Revoke now" in alices
+
+
+async def test_without_the_email_scopes_a_home_shows_the_access_asked_for(
+    home: Home, ledger: Ledger, standin: SlackStandIn
+) -> None:
+    standin.add_user(BOB, "bob", email="bob@example.com")
+    standin.scopes.discard("users:read")
+    home.emails = Emails(home.client)
+    await ledger.record_grant(
+        a_grant("bob@example.com"), GrantTimes(warn_ahead=timedelta(minutes=10), grace=timedelta(minutes=5))
+    )
+
+    bobs = texts(await home.draw(BOB))
+    await home.draw(BOB)
+
+    assert "bob@example.com" not in bobs and home.emails.readable is False
+    assert len(standin.calls_to("users.info")) == 1  # asked once: Slack said the token may not read profiles

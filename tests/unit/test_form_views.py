@@ -68,3 +68,19 @@ def test_only_the_latest_forms_are_kept() -> None:
     for form in forms:
         views.view(form, context=ALICE, prefill={}, hidden=frozenset(), notice=None)
     assert len(views._built) == 2
+
+
+def test_each_persons_command_pre_fills_their_own_view() -> None:
+    views, form = FormViews(), job_form("Adds a user")
+    for email in ("alice@example.com", "bob@example.com"):
+        prefill = {"user_email": email, "dryrun": True}
+        view = views.view(form, context=ALICE, prefill=prefill, hidden=frozenset(), notice="Not used: xyz")
+        assert view == built(form, ALICE, prefill=prefill, notice="Not used: xyz")
+
+
+def test_a_form_without_fields_shows_a_notice_in_place_of_its_placeholder() -> None:
+    views = FormViews()
+    empty = JobForm.from_api({"id": "job-2", "name": "No inputs"}, [])
+    assert views.view(empty, context=ALICE, prefill={}, hidden=frozenset(), notice=None) == built(empty, ALICE)
+    noticed = views.view(empty, context=ALICE, prefill={}, hidden=frozenset(), notice="Not used: xyz")
+    assert noticed == built(empty, ALICE, notice="Not used: xyz")

@@ -127,8 +127,22 @@ def build_modal(
 
     ``notice`` is plain text shown above the fields (e.g. words of the command that were ignored).
     """
+    return fitted(form, context=context, prefill=prefill, hidden=hidden, callback_id=callback_id, notice=notice)[0]
+
+
+def fitted(
+    form: JobForm,
+    *,
+    context: ModalContext,
+    prefill: Mapping[str, Any] | None = None,
+    hidden: Iterable[str] = frozenset(),
+    callback_id: str = CALLBACK_ID,
+    notice: str | None = None,
+) -> tuple[View, Budget]:
+    """:func:`build_modal`, and the budget its texts were cut to so that it fits."""
     hidden = frozenset(hidden)
-    view = _view(form, context, prefill or {}, hidden, callback_id, notice, BUDGETS[0])
+    budget = BUDGETS[0]
+    view = _view(form, context, prefill or {}, hidden, callback_id, notice, budget)
     for budget in BUDGETS[1:]:
         if view_size(view) <= MAX_VIEW_BYTES:
             break
@@ -136,4 +150,14 @@ def build_modal(
     has_inputs = any(isinstance(block, InputBlock) for block in view.blocks or [])
     if not has_inputs and blocking_problems(form, hidden):
         view.submit = None
-    return view
+    return view, budget
+
+
+def variable_block(slot: Slot, prefill: Mapping[str, Any], budget: Budget) -> Block:
+    """One field of the form, pre-filled from ``prefill``, its texts cut to ``budget``."""
+    return _variable_block(slot, prefill, budget)
+
+
+def notice_block(notice: str) -> Block | None:
+    """The notice above the form's fields (e.g. words of the command that were ignored)."""
+    return _context_note(notice, 1000)

@@ -1,9 +1,11 @@
-"""The Job's form as the payload ``views.open`` sends, built once and sent to everyone it fits.
+"""The Job's form as the payload ``views.open`` sends, its blocks built once and sent to everyone.
 
 Building the form's blocks with slack_sdk's models and serialising them (``to_dict`` runs every model's checks)
 took half the CPU of a slash command. Everyone who gets the same form, with the same choices left out for them,
-the same pre-filled values and the same notice, gets the same blocks: those are built once and kept; only the
-private metadata (who asked, where) is the person's own. A refreshed form is another object, so it is built
+gets the same blocks but for the fields their command pre-filled and the notice above them: the form is built
+once without either and kept, and each person's view is that form with their own pre-filled fields (built with
+the same models, at the same budget), their notice and their private metadata (who asked, where). A view that
+would then pass Slack's size limit is built whole instead. A refreshed form is another object, so it is built
 afresh; the kept ones are few and the oldest go first.
 """
 
@@ -18,16 +20,17 @@ from typing import Any
 from slack_sdk.models.views import View
 
 from bot.models import JobForm, ModalContext
-from bot.slack.modal.build import CALLBACK_ID, build_modal
-from bot.slack.modal.fields import MAX_VIEW_BYTES
+from bot.slack.modal.build import CALLBACK_ID, build_modal, fitted, notice_block, variable_block
+from bot.slack.modal.elements import Budget
+from bot.slack.modal.fields import MAX_VIEW_BYTES, Slot, layout
 
 ViewPayload = View | dict[str, Any]
 """A view as Slack's methods take it: slack_sdk's model, or the dict it turns into (a form built once)."""
 
 KEPT = 32
-"""Forms kept built: one per Job and per distinct restriction or pre-fill seen lately."""
+"""Forms kept built: one per Job and per distinct restriction seen lately."""
 
-_Key = tuple[int, str, str, str | None, frozenset[str], str]
+_Key = tuple[int, str, frozenset[str], str]
 
 
 @dataclass(frozen=True)
@@ -35,13 +38,14 @@ class _Built:
     form: JobForm
     """Kept so that the form's id in the key is never reused by another object while the entry lives."""
     view: dict[str, Any]
-    """The view as sent, without ``private_metadata``."""
-    size: int
-    """Bytes of ``view`` as JSON, without ``private_metadata``."""
+    """The view as sent, nothing pre-filled, no notice, without ``private_metadata``."""
+    budget: Budget
+    slots: dict[str, Slot]
+    """The fields by block id: the blocks a pre-filled value replaces."""
 
 
 class FormViews:
-    """Built forms by (form, pre-filled values, notice, hidden fields, callback id), the oldest dropped first."""
+    """Built forms by (form, choices left out, hidden fields, callback id), the oldest dropped first."""
 
     def __init__(self, kept: int = KEPT) -> None:
         self._kept = kept
@@ -52,30 +56,31 @@ class FormViews:
         form: JobForm,
         *,
         of: JobForm | None = None,
+        shape: str = "",
         context: ModalContext,
         prefill: Mapping[str, Any],
         hidden: frozenset[str],
         notice: str | None,
         callback_id: str = CALLBACK_ID,
-        shape: str = "",
     ) -> dict[str, Any]:
-        """What :func:`build_modal` would build of ``form``, as ``to_dict()`` gives it.
+        """What :func:`build_modal` builds of ``form``, as ``to_dict()`` gives it.
 
         ``of``: the form as Nautobot gave it, when ``form`` is that form with this person's choices left out;
         ``shape`` then says which, as text (the same for everyone whose ``form`` is the same).
         """
-        metadata = context.to_metadata()
         source = of or form
-        key: _Key = (id(source), shape, repr(sorted(prefill.items())), notice, hidden, callback_id)
+        key: _Key = (id(source), shape, hidden, callback_id)
         built = self._built.get(key)
         if built is None or built.form is not source:
-            built = self._build(key, source, form, context, prefill, hidden, notice, callback_id)
+            built = self._build(key, source, form, context, hidden, callback_id)
         else:
             self._built.move_to_end(key)
-        if built.size + len(json.dumps(metadata)) + len(',"private_metadata":') > MAX_VIEW_BYTES:
-            # This person's metadata tips the form over Slack's limit: built for them alone, with a tighter budget.
-            return _as_sent(form, context, prefill, hidden, notice, callback_id)
-        return {**built.view, "private_metadata": metadata}
+        view = _personal(built, context, prefill, notice)
+        if view is None or _size(view) > MAX_VIEW_BYTES:  # theirs needs texts cut further: built whole
+            return build_modal(
+                form, context=context, prefill=prefill, hidden=hidden, notice=notice, callback_id=callback_id
+            ).to_dict()
+        return view
 
     def _build(
         self,
@@ -83,27 +88,38 @@ class FormViews:
         source: JobForm,
         form: JobForm,
         context: ModalContext,
-        prefill: Mapping[str, Any],
         hidden: frozenset[str],
-        notice: str | None,
         callback_id: str,
     ) -> _Built:
-        view = _as_sent(form, context, prefill, hidden, notice, callback_id)
-        view.pop("private_metadata", None)
-        built = _Built(source, view, len(json.dumps(view).encode()))
+        view, budget = fitted(form, context=context, hidden=hidden, callback_id=callback_id)
+        sent = view.to_dict()
+        sent.pop("private_metadata", None)
+        slots = {slot.block_id: slot for slot in layout(form, hidden)[0] if slot.block_id}
+        built = _Built(source, sent, budget, slots)
         self._built[key] = built
         while len(self._built) > self._kept:
             self._built.popitem(last=False)
         return built
 
 
-def _as_sent(
-    form: JobForm,
-    context: ModalContext,
-    prefill: Mapping[str, Any],
-    hidden: frozenset[str],
-    notice: str | None,
-    callback_id: str,
-) -> dict[str, Any]:
-    built = build_modal(form, context=context, prefill=prefill, hidden=hidden, notice=notice, callback_id=callback_id)
-    return built.to_dict()
+def _personal(
+    built: _Built, context: ModalContext, prefill: Mapping[str, Any], notice: str | None
+) -> dict[str, Any] | None:
+    """The kept form with this person's pre-filled fields, notice and metadata; None: build it whole."""
+    if not built.slots:  # no fields: a notice would take the place of the form's placeholder
+        return None if notice else {**built.view, "private_metadata": context.to_metadata()}
+    filled = {
+        block_id: variable_block(slot, prefill, built.budget).to_dict()
+        for block_id, slot in built.slots.items()
+        if slot.var.name in prefill
+    }
+    blocks = [filled.get(block.get("block_id", ""), block) for block in built.view["blocks"]]
+    if notice:
+        note = notice_block(notice)
+        blocks = [note.to_dict(), *blocks] if note is not None else blocks
+    return {**built.view, "blocks": blocks, "private_metadata": context.to_metadata()}
+
+
+def _size(view: dict[str, Any]) -> int:
+    """Bytes of the JSON that ``views.open`` sends, as :func:`~bot.slack.modal.build.view_size` counts them."""
+    return len(json.dumps(view).encode())

@@ -101,6 +101,8 @@ class Follower:
             woken_by = await self._pause(run.result_id, delay)
             if woken_by == JOB_STARTED:
                 woken_by = await self._pause(run.result_id, STARTED_SETTLE) or woken_by
+                if woken_by == JOB_STARTED and not self.threads.may_show_now(self._where(request, thread)):
+                    continue  # read only for the "running" it would show, which Slack's edit budget has no turn for
             log.debug("reading result=%s (%s)", run.result_id, woken_by or "on the polling pace")
             try:
                 run = await self._poll(run, with_log=pace.with_log(woken_by))

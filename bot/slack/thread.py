@@ -177,6 +177,10 @@ class SlackThreads:
             return await self._edits.edit(key, message, deliver, turn=_no_wait)
         return await self._edits.edit(key, message, deliver, turn=turn)
 
+    def may_show_now(self, thread: Thread) -> bool:
+        """Whether a passing status (:meth:`show` ``unless_waiting``) would be shown on ``thread`` this moment."""
+        return not self._edits.busy((thread.channel_id, thread.ts)) and self.update_pacer.free_now(DEFAULT_WORKSPACE)
+
     async def post_log(
         self, thread: Thread, request: RunRequest, run: JobRun, entries: list[LogEntry] | None
     ) -> Thread:

@@ -88,8 +88,7 @@ def run(
         )
         bursts[design] = figures.burst(found_burst.records, found_burst.released, found_burst.channel)
         scenarios.append(found_burst.machine)
-    one_core = run_one_core(plan, workdir / "one-core", seed, events_url, host)
-    scenarios += [one_core["machine"]] if one_core else []
+    one_core = run_one_core(plan, workdir / "one-core", seed, events_url, host, scenarios)
     real_nautobot: dict[str, Any]
     if plan.real_runs and real:
         from bench.real_nautobot import run_real

@@ -17,8 +17,11 @@ from bench.plans import ONE_CORE, Plan
 from bench.scenarios import EVENTS_DESIGN, run_wave
 
 
-def run_one_core(plan: Plan, workdir: Path, seed: int, events_url: str, host: Machine) -> dict[str, Any] | None:
-    """The plan's one-core wave for ours, its figures and (under ``machine``) how busy the machine was."""
+def run_one_core(
+    plan: Plan, workdir: Path, seed: int, events_url: str, host: Machine, watched: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The plan's one-core wave for ours and its figures; how busy the machine was meanwhile goes to ``watched``
+    (the run's scenarios, for its comparability) and under ``machine``."""
     wave = plan.one_core
     if wave is None:
         return None
@@ -33,6 +36,7 @@ def run_one_core(plan: Plan, workdir: Path, seed: int, events_url: str, host: Ma
         final_statuses_awaited=False,
         cores=ONE_CORE,
     )
+    watched.append(found.machine)
     summary = figures.summarize(found.records)
     scalars = summary["scalars"]
     return {

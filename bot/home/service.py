@@ -101,11 +101,9 @@ class Home(HomeChanges):
                 people.update(users)
                 people.update(notice.person for notice in each.approval.notices if notice.person)
                 groups.update(named)
-        if self._visits_all_here:
-            if not self._visited:
-                return  # nobody has looked at their Home: no group to read, nothing to draw
-            people = {person for person in people if person in self._visited}
-        self.publisher.refresh(people)
+        if not self._anyone_watching():
+            return  # nobody has looked at their Home: no group to read, nothing to draw
+        self.publisher.refresh(self._watching(people))
         if groups:
             self._background(self._refresh_members(groups))
 
@@ -121,6 +119,14 @@ class Home(HomeChanges):
             while len(self._teams) > TEAMS_KEPT:
                 self._teams.popitem(last=False)
         self.publisher.opened(person)
+
+    def _anyone_watching(self) -> bool:
+        """Whether any Home may be looked at: with replicas, always (each sees only some of the visits)."""
+        return not self._visits_all_here or bool(self._visited)
+
+    def _watching(self, people: set[str]) -> set[str]:
+        """Those of ``people`` whose Home may be looked at (see :meth:`_anyone_watching`)."""
+        return {person for person in people if person in self._visited} if self._visits_all_here else people
 
     async def stop(self) -> None:
         for task in list(self.tasks):
@@ -172,9 +178,7 @@ class Home(HomeChanges):
                 people |= await self.members(group)
             except Exception as exc:  # their Home is right again when they open it
                 log.info("could not read user group %s for the approvers' Homes: %s", group, exc)
-        if self._visits_all_here:
-            people = {person for person in people if person in self._visited}
-        self.publisher.refresh(people)
+        self.publisher.refresh(self._watching(people))
 
     def _background(self, work: Any) -> None:
         task = asyncio.create_task(work)

@@ -114,20 +114,13 @@ def view_size(view: View) -> int:
     return len(json.dumps(view.to_dict()).encode())
 
 
-def build_modal(
-    form: JobForm,
-    *,
-    context: ModalContext,
-    prefill: Mapping[str, Any] | None = None,
-    hidden: Iterable[str] = frozenset(),
-    callback_id: str = CALLBACK_ID,
-    notice: str | None = None,
-) -> View:
+def build_modal(form: JobForm, *, context: ModalContext, **options: Any) -> View:
     """The Job's form as a modal: one block per variable, in the Job's order, within Slack's limits.
 
-    ``notice`` is plain text shown above the fields (e.g. words of the command that were ignored).
+    ``options``: ``prefill``, ``hidden``, ``callback_id``, and ``notice``, plain text shown above the fields (e.g.
+    words of the command that were ignored); see :func:`fitted`.
     """
-    return fitted(form, context=context, prefill=prefill, hidden=hidden, callback_id=callback_id, notice=notice)[0]
+    return fitted(form, context=context, **options)[0]
 
 
 def fitted(

@@ -1,7 +1,8 @@
 """How big each benchmark run is: the full run, ``--quick``, and a tiny one for the tests.
 
 Every scenario runs once per design (ours with events, ours-polling, baseline), so a plan takes three
-times its scenarios: ``--quick`` about 5 minutes, the full plan 41 to 44, 21 of them waiting for the
+times its scenarios, and the one-core run (ours alone, about 15 s) once: ``--quick`` about 5 minutes, the
+full plan 41 to 44, 21 of them waiting for the
 final statuses of the 1,000 runs at Tier 3's pace. To fit the third design the full plan's drains went
 from 30 s to 20 s: a drain is waited out only by a design that never reports some
 runs (the baseline), after the longest Job and its channel's one post a second are already allowed

@@ -109,10 +109,11 @@ class Home(HomeChanges):
 
     def opened(self, person: str, team: str = "") -> None:
         """``person`` opened their Home (from workspace ``team``): it is drawn for them now."""
-        self._visited[person] = None
-        self._visited.move_to_end(person)
-        while len(self._visited) > TEAMS_KEPT:
-            self._visited.popitem(last=False)
+        if person:
+            self._visited[person] = None
+            self._visited.move_to_end(person)
+            while len(self._visited) > TEAMS_KEPT:
+                self._visited.popitem(last=False)
         if team:
             self._teams[person] = team
             self._teams.move_to_end(person)

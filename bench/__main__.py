@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import ROOT, chart, compare, figures, machine, nautobot_events, report, targets
+from bench.one_core import run_one_core
 from bench.plans import PLANS, Plan
 from bench.processes import bot_code
 from bench.scenarios import DESIGNS, EVENTS_DESIGN, run_burst, run_wave
@@ -87,6 +88,7 @@ def run(
         )
         bursts[design] = figures.burst(found_burst.records, found_burst.released, found_burst.channel)
         scenarios.append(found_burst.machine)
+    one_core = run_one_core(plan, workdir / "one-core", seed, events_url, host, scenarios)
     real_nautobot: dict[str, Any]
     if plan.real_runs and real:
         from bench.real_nautobot import run_real
@@ -106,9 +108,10 @@ def run(
         "seconds": round(time.monotonic() - began, 1),
         "waves": waves,
         "burst": bursts,
+        "one_core": one_core,
         "real_nautobot": real_nautobot,
     }
-    results["targets"] = targets.check(waves, bursts) + targets.real(real_nautobot)
+    results["targets"] = targets.check(waves, bursts) + targets.one_core(one_core) + targets.real(real_nautobot)
     out.parent.mkdir(parents=True, exist_ok=True)
     results["chart"] = str(chart.write(results, out.parent / CHART_NAME))
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -10,7 +10,7 @@ from collections.abc import Container, Iterable
 from typing import Any
 
 from bench.records import Records
-from bench.resources import cpu_percent, cpu_seconds_per_run, rss_mb
+from bench.resources import cpu_percent, cpu_seconds_per_run, cpu_seconds_per_run_started, rss_mb
 from bench.stats import distribution
 from bot.models import RunStatus
 from bot.slack.messages import STATUS_ICONS
@@ -267,6 +267,7 @@ def summarize(records: Records) -> dict[str, Any]:
             "chat_update_429s": rate_limited(records, "chat.update"),
             "nautobot_shared_requests": shared_nautobot_requests(records),
             "cpu_seconds_per_run": cpu_seconds_per_run(records),
+            "cpu_seconds_per_run_started": cpu_seconds_per_run_started(records),
             "chat_update_peak_per_minute": peak_per_minute(records, "chat.update"),
             "nautobot_events_published": records.events_published,
         },

@@ -1,7 +1,8 @@
 """How big each benchmark run is: the full run, ``--quick``, and a tiny one for the tests.
 
 Every scenario runs once per design (ours with events, ours-polling, baseline), so a plan takes three
-times its scenarios: ``--quick`` about 5 minutes, the full plan 41 to 44, 21 of them waiting for the
+times its scenarios, and the one-core run (ours alone, about 15 s) once: ``--quick`` about 5 minutes, the
+full plan 41 to 44, 21 of them waiting for the
 final statuses of the 1,000 runs at Tier 3's pace. To fit the third design the full plan's drains went
 from 30 s to 20 s: a drain is waited out only by a design that never reports some
 runs (the baseline), after the longest Job and its channel's one post a second are already allowed
@@ -22,6 +23,9 @@ TARGET_AT = 500
 CPU_AT = 100
 CPU_RATE = 50.0
 """The CPU-per-run and arrivals' ack targets are set for 100 runs arriving at 50 submissions a second."""
+ONE_CORE_RATE = 100.0
+ONE_CORE = frozenset({0})
+"""The one-core run: 100 runs arriving at 100 submissions a second, the bot (only) pinned to core 0."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,8 @@ class Plan:
     burst: Burst
     real_runs: int
     """Runs against a real Nautobot (0: skipped)."""
+    one_core: Wave | None = None
+    """Run for ours alone with the bot pinned to :data:`ONE_CORE`: how fast it acknowledges on one core."""
 
 
 # Most Jobs end in seconds; the lognormal's tail reaches the cap now and then.
@@ -53,6 +59,7 @@ FULL = Plan(
     ),
     burst=Burst(runs=100, rate=25.0, settle=130.0, drain=20.0),
     real_runs=5,
+    one_core=Wave(runs=CPU_AT, rate=ONE_CORE_RATE, probes=0, plateau=1.0, durations=SHORT_DURATIONS, drain=2.0),
 )
 
 # The plateau is 3 s, not shorter: the in-flight CPU figure is taken over 1 s spans (see resources.CPU_WINDOW),
@@ -65,6 +72,7 @@ QUICK = Plan(
     ),
     burst=Burst(runs=8, rate=50.0, settle=10.0, drain=2.0),
     real_runs=0,
+    one_core=Wave(runs=CPU_AT, rate=ONE_CORE_RATE, probes=0, plateau=1.0, durations=SHORT_DURATIONS, drain=2.0),
 )
 
 TINY = Plan(
@@ -83,6 +91,15 @@ TINY = Plan(
     ),
     burst=Burst(runs=2, rate=50.0, settle=4.0, drain=2.0),
     real_runs=0,
+    one_core=Wave(
+        runs=5,
+        rate=ONE_CORE_RATE,
+        probes=0,
+        runs_per_channel=1,
+        plateau=0.5,
+        durations=Durations(median=0.3, sigma=0.3, cap=1.0),
+        drain=2.0,
+    ),
 )
 
 PLANS = {plan.name: plan for plan in (FULL, QUICK, TINY)}

@@ -31,6 +31,7 @@ SCALARS = {
     "chat_update_429s": "chat.update 429 answers",
     "nautobot_shared_requests": "Nautobot requests for no run (Job, form, status)",
     "cpu_seconds_per_run": "bot CPU seconds per run",
+    "cpu_seconds_per_run_started": "bot CPU seconds per run started in Nautobot",
     "chat_update_peak_per_minute": "chat.update calls, busiest minute",
     "nautobot_events_published": "Nautobot events published",
 }

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+
+import psutil
 
 from bench.processes import Sample
 from bench.records import Records
@@ -71,3 +75,20 @@ def cpu_seconds_per_run(records: Records) -> float | None:
     if records.bot_cpu_seconds is None or not records.people:
         return None
     return records.bot_cpu_seconds / records.people
+
+
+def cpu_seconds_per_run_started(records: Records) -> float | None:
+    """The same CPU over the runs that reached Nautobot: a design that takes few submissions while it polls (the
+    baseline's five threads) spends its CPU on fewer runs than were asked for."""
+    if records.bot_cpu_seconds is None or not records.runs:
+        return None
+    return records.bot_cpu_seconds / len(records.runs)
+
+
+def pin(pid: int, cores: frozenset[int]) -> None:
+    """Every thread of process ``pid`` on ``cores`` only (as ``taskset -a -p``); threads it starts later inherit it.
+
+    Only the bot under test is pinned: the stand-ins and the crowd go on using every core."""
+    for thread in psutil.Process(pid).threads():
+        with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+            os.sched_setaffinity(thread.id, cores)

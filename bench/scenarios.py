@@ -32,6 +32,7 @@ from bench.machine import Machine, ScenarioWatch
 from bench.nautobot_standin import TOKEN, NautobotStandIn
 from bench.processes import BOT_DESIGNS, BotProcess
 from bench.records import Records
+from bench.resources import pin
 from bench.users import Crowd, FormWatcher, Person, people, workspace
 from testbed.slack_standin import SlackStandIn
 
@@ -214,22 +215,26 @@ def run_wave(
     machine: Machine,
     *,
     final_statuses_awaited: bool = True,
+    cores: frozenset[int] | None = None,
 ) -> Scenario:
     """One wave for one design. ``final_statuses_awaited``: after the logs, wait for every parent's final status
-    (at Tier 3's pace, N * 1.2 s); otherwise the scenario ends with the logs and that figure is not taken."""
+    (at Tier 3's pace, N * 1.2 s); otherwise the scenario ends with the logs and that figure is not taken.
+    ``cores``: the bot process (only) runs on these cores."""
     crowd = people(wave.runs, wave.runs_per_channel)
     channels = sorted({person.channel_id for person in crowd})
     probes = [Person(f"P{index:05d}", channels[index % len(channels)]) for index in range(wave.probe_count)]
     # Slack lets a channel take one message a second: a channel's logs need that long at least.
     busiest = max(Counter(person.channel_id for person in crowd + probes).values())
-    watch = ScenarioWatch(machine, f"wave {wave.runs} {design}")
+    watch = ScenarioWatch(machine, f"wave {wave.runs} {design}" + (f" on cores {sorted(cores)}" if cores else ""))
     with (
         NautobotStandIn(wave.durations, seed=seed, events_url=events_url) as nautobot,
         workspace(crowd + probes) as slack,
     ):
         bot = BotProcess(design, workdir, bot_env(design, slack, nautobot, events_url)).start()
         try:
+            _pinned(bot, cores)
             _ready(design, slack, nautobot, bot)
+            _pinned(bot, cores)  # and every thread it started meanwhile
             cpu_at_ready = bot.cpu_seconds()
             nautobot.hold()
             with FormWatcher(slack) as watcher:
@@ -280,8 +285,14 @@ def run_wave(
         "settle_s": round(begin - arrivals_ended, 2),
         "plateau_s": round(end - begin, 2),
         "chat_update_limit": limit,
+        "bot_cores": sorted(cores) if cores else None,
     }
     return Scenario(records, watch.stop(), setup)
+
+
+def _pinned(bot: BotProcess, cores: frozenset[int] | None) -> None:
+    if cores and bot.popen is not None:
+        pin(bot.popen.pid, cores)
 
 
 @dataclass

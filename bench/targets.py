@@ -276,3 +276,21 @@ def real(real_nautobot: dict[str, Any]) -> list[dict]:
     label = f"real Nautobot: Job end → log in thread, median ≤ {REAL_EVENTS_MEDIAN * 1000:.0f} ms"
     at = f"{real_nautobot['runs']} runs, one a second"
     return [_target(label, "ours", at, values, _within(medians.get("ours"), REAL_EVENTS_MEDIAN))]
+
+
+def one_core(found: dict[str, Any] | None) -> list[dict]:
+    """The arrivals' ack on one core (:mod:`bench.one_core`), judged on ours alone."""
+    if found is None:
+        return []
+    setup = found["setup"]
+    p99 = found["submission_to_ack_arrivals_s"]["p99"]
+    cores = ", ".join(str(core) for core in setup["bot_cores"] or [])
+    return [
+        _target(
+            f"view_submission → ack of the arrivals on one core, p99 ≤ {ACK_P99 * 1000:.0f} ms",
+            "ours",
+            f"{setup['runs']} arriving at {setup['arrivals_per_second']:g} submissions/s, the bot on core {cores}",
+            {"ours": _ms(p99)},
+            _within(p99, ACK_P99),
+        )
+    ]

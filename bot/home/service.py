@@ -2,7 +2,10 @@
 again whenever the core changes something it shows (:class:`Home` is the core's :class:`HomeChanges`).
 
 Each replica redraws the Homes its own changes concern; opening the Home always redraws it from the ledger, so it
-is right whichever replica Slack hands the visit to.
+is right whichever replica Slack hands the visit to. A bot alone on its ledger (SQLite) is handed every visit, so it
+redraws only the Homes opened since it started: a change of someone who never looked at their Home costs no read and
+no publish (Slack shows what was last published, and a visit redraws it anyway). Replicas sharing a ledger each see
+only some visits, so each redraws every Home its changes concern.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.engine import make_url
 
 from bot.access import Access, Actor
 from bot.home.abilities import abilities
@@ -31,7 +35,8 @@ from bot.models import RunRequest
 log = logging.getLogger("bot.home")
 
 TEAMS_KEPT = 10_000
-"""People whose workspace is remembered from their last visit (for the access decisions of later redraws)."""
+"""People whose workspace is remembered from their last visit (for the access decisions of later redraws), and
+whose visit is remembered at all (for a bot alone on its ledger, the Homes its changes redraw)."""
 APPROVAL_STATES = frozenset(
     {
         RequestState.ASKING_APPROVAL,
@@ -76,6 +81,10 @@ class Home(HomeChanges):
         self.tasks: set[asyncio.Task[Any]] = set()
         self._teams: OrderedDict[str, str] = OrderedDict()
         self._workspace_url: str | None = None
+        self._visits_all_here = make_url(ledger.url).get_backend_name() == "sqlite"
+        """Alone on its ledger: every visit to a Home comes to this bot (see the module's description)."""
+        self._visited: OrderedDict[str, None] = OrderedDict()
+        """People who opened their Home since the start, the latest last."""
 
     def watch(self, *parts: Watched) -> None:
         """Be told by each of ``parts`` (the core, its follower, approvals and grants) of the changes it makes."""
@@ -96,18 +105,33 @@ class Home(HomeChanges):
                 people.update(users)
                 people.update(notice.person for notice in each.approval.notices if notice.person)
                 groups.update(named)
-        self.publisher.refresh(people)
+        if not self._anyone_watching():
+            return  # nobody has looked at their Home: no group to read, nothing to draw
+        self.publisher.refresh(self._watching(people))
         if groups:
             self._background(self._refresh_members(groups))
 
     def opened(self, person: str, team: str = "") -> None:
         """``person`` opened their Home (from workspace ``team``): it is drawn for them now."""
+        if person:
+            self._visited[person] = None
+            self._visited.move_to_end(person)
+            while len(self._visited) > TEAMS_KEPT:
+                self._visited.popitem(last=False)
         if team:
             self._teams[person] = team
             self._teams.move_to_end(person)
             while len(self._teams) > TEAMS_KEPT:
                 self._teams.popitem(last=False)
         self.publisher.opened(person)
+
+    def _anyone_watching(self) -> bool:
+        """Whether any Home may be looked at: with replicas, always (each sees only some of the visits)."""
+        return not self._visits_all_here or bool(self._visited)
+
+    def _watching(self, people: set[str]) -> set[str]:
+        """Those of ``people`` whose Home may be looked at (see :meth:`_anyone_watching`)."""
+        return {person for person in people if person in self._visited} if self._visits_all_here else people
 
     async def stop(self) -> None:
         for task in list(self.tasks):
@@ -160,7 +184,7 @@ class Home(HomeChanges):
                 people |= await self.members(group)
             except Exception as exc:  # their Home is right again when they open it
                 log.info("could not read user group %s for the approvers' Homes: %s", group, exc)
-        self.publisher.refresh(people)
+        self.publisher.refresh(self._watching(people))
 
     def _background(self, work: Any) -> None:
         task = asyncio.create_task(work)

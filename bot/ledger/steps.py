@@ -18,7 +18,8 @@ in a savepoint of one that steps queued together share; see below).
   transaction and its one commit, each step in a savepoint of its own: a step that fails leaves
   nothing of what it wrote, the others stand. A commit waits for the disk (``synchronous =
   FULL``), so this is what makes a crowd of steps cheap; every caller hears of its step only once
-  the commit is done, and if the commit fails, every step in it fails.
+  the commit is done, and if the commit fails, every step in it fails. A step alone in its round
+  needs no savepoint: its transaction is all it would hold.
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ class SqliteThread:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-sqlite")
         self._conn: Connection | None = None
         self._waiting: queue.SimpleQueue[_Turn[Any]] = queue.SimpleQueue()
+        self._called = False
+        """A round is called and has not begun taking the waiting steps: a step queued now is taken along. Set on
+        the loop, cleared by the thread before it takes any: a step queued after that calls a round of its own."""
 
     async def run(self, step: Step[T], *, write: bool) -> T:
         # A step cancelled before its turn never runs; once begun it runs to its commit or rollback. The thread
@@ -98,7 +102,9 @@ class SqliteThread:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[T] = loop.create_future()
         self._waiting.put(_Turn(step, write, waiter, contextvars.copy_context(), loop))
-        self._thread.submit(self._take_turns)  # finds its step gone when an earlier round took it along
+        if not self._called:  # a round not begun yet takes this step along; else one more round is called
+            self._called = True
+            self._thread.submit(self._take_turns)
         return await waiter
 
     async def close(self) -> None:
@@ -109,6 +115,7 @@ class SqliteThread:
 
     def _take_turns(self) -> None:
         """Every step waiting now (up to :data:`MAX_SHARED`), in one transaction."""
+        self._called = False
         turns: list[_Turn[Any]] = []
         while len(turns) < MAX_SHARED:
             try:
@@ -117,6 +124,9 @@ class SqliteThread:
                 break
             if not turn.waiter.cancelled():
                 turns.append(turn)
+        if len(turns) == MAX_SHARED:  # more may wait, queued while this round was called: one more round for them
+            self._called = True
+            self._thread.submit(self._take_turns)
         if not turns:
             return
         try:
@@ -132,6 +142,8 @@ class SqliteThread:
         conn = self._connection()
         with conn.begin():
             conn.exec_driver_sql("BEGIN IMMEDIATE" if any(turn.write for turn in turns) else "BEGIN")
+            if len(turns) == 1:  # alone in its transaction, which is all its savepoint would be: it raises through
+                return [(turns[0].context.run(turns[0].step, conn), None)]
             return [self._step(conn, turn) for turn in turns]
 
     @staticmethod

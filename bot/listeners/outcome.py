@@ -25,6 +25,7 @@ from bot.models import JobForm, ModalContext
 from bot.nautobot import JobFieldErrors, NautobotError, Submission
 from bot.runs.outcome import AUDITED, NoApprovers, Sent, SubmitOutcome
 from bot.slack import messages, modal
+from bot.slack.modal.cached import ViewPayload
 from bot.slack.text import channel_link, truncate
 
 log = logging.getLogger("bot.listeners")
@@ -107,7 +108,7 @@ class Reply:
                 await self._update(late)
             self.given.set()
 
-    async def replace(self, view: View) -> None:
+    async def replace(self, view: ViewPayload) -> None:
         async with self._turn:
             if self.ack is not None:
                 await self.ack(response_action="update", view=view)
@@ -129,7 +130,7 @@ class Reply:
         """Whether Slack still waits for the ack (the modal closes by answering it)."""
         return self.ack is not None
 
-    async def _update(self, view: View) -> None:
+    async def _update(self, view: ViewPayload) -> None:
         """A late answer: the person may have closed the modal, or opened another, meanwhile."""
         try:
             await self.client.views_update(view_id=self.view_id, view=view)

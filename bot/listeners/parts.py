@@ -22,6 +22,7 @@ from bot.nautobot import FormCache, NautobotError, ObjectSearch
 from bot.policy import ApprovalRule
 from bot.runs.core import Runs
 from bot.slack import messages, modal
+from bot.slack.modal.cached import FormViews
 from bot.slack.text import escape
 
 log = logging.getLogger("bot.listeners")
@@ -70,10 +71,13 @@ class Parts:
     """How often one person may use the command; None: as often as they like."""
     objects: ObjectSearch = field(init=False)
     """Nautobot objects for the selects of ObjectVars, searched as a person types."""
+    views: FormViews = field(init=False)
+    """The form's views as sent, built once for everyone they fit."""
 
     def __post_init__(self) -> None:
         self.hidden = frozenset(self.hidden) | FILLED_BY_BOT
         self.objects = ObjectSearch(self.forms.nautobot)
+        self.views = FormViews()
 
     def approval_for(self, form: JobForm, values: dict[str, Any]) -> ApprovalRule | None:
         """The policy's rule this request must be approved under before it is sent; None: it needs none."""
@@ -176,7 +180,7 @@ def form_view(
     *,
     values: dict[str, Any] | None = None,
     notice: str | None = None,
-) -> View:
+) -> dict[str, Any]:
     """The Job's form for this person: only the choices they may pick, pre-filled from ``values`` or the command.
 
     ``notice`` (e.g. why Nautobot refused the last submission) replaces what the command text would say.
@@ -184,11 +188,19 @@ def form_view(
     shown = restricted_form(form, decision)
     context = context.model_copy(update={"job_id": form.job_id, "values": None})  # a form, not a summary
     if values is None:
-        prefill = modal.parse_command_text(context.command_text or "", shown, parts.hidden)
+        text = context.command_text or ""
+        prefill = modal.parse_command_text(text, shown, parts.hidden) if text else modal.Prefill()
         notes = (prefill.notice(), choice_notice(form, decision))
-        notice = " ".join(text for text in notes if text) or None
+        notice = " ".join(note for note in notes if note) or None
         values = parts.default_duration(shown, prefill.values)
-    return modal.build_modal(shown, context=context, prefill=values, hidden=parts.hidden, notice=notice)
+    return parts.views.view(
+        shown, of=form, shape=_left_out(decision), context=context, prefill=values, hidden=parts.hidden, notice=notice
+    )
+
+
+def _left_out(decision: Decision) -> str:
+    """The choices the form leaves out for this person, as text: the one way two people's forms differ."""
+    return repr(sorted((name, sorted(denied)) for name, denied in decision.denied_choices.items()))
 
 
 def denied_view(decision: Decision) -> View:

@@ -8,7 +8,6 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
-from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Actor, Decision, refused_choices, restricted_form
@@ -19,6 +18,7 @@ from bot.models import REQUESTED_BY, JobForm, ModalContext
 from bot.nautobot import NautobotError
 from bot.runs.outcome import Ask
 from bot.slack import messages, modal
+from bot.slack.modal.cached import ViewPayload
 from bot.slack.text import channel_link
 
 log = logging.getLogger("bot.listeners")
@@ -71,7 +71,7 @@ async def typed(parts: Parts, ack: AsyncAck, body: dict[str, Any], client: Async
 
 async def _loaded(
     parts: Parts, form: JobForm | None, context: ModalContext, decision: Decision
-) -> tuple[View, dict[str, Any] | None]:
+) -> tuple[ViewPayload, dict[str, Any] | None]:
     """What replaces the "Loading…" view: the form, why there is none, or (with the values to run) that the run
     goes ahead without one."""
     if not decision.allowed:
@@ -89,7 +89,7 @@ async def _loaded(
 
 
 async def _replace_loading(
-    parts: Parts, client: AsyncWebClient, actor: Actor, opened: tuple[str, str | None], view: View, *, runs: bool
+    parts: Parts, client: AsyncWebClient, actor: Actor, opened: tuple[str, str | None], view: ViewPayload, *, runs: bool
 ) -> None:
     """Put ``view`` in place of the "Loading…" view. That view may be gone (the person closed it, or a second
     command opened a form over it): a run from the text still goes ahead and shows in the channel, and anything

@@ -98,9 +98,9 @@ class Follower:
                 return run
             shown = await self._show_passing(request, form, run, thread, shown, elapsed)
             flowing = self._flowing()
-            woken_by = await self._pause(run.result_id, delay)
-            if woken_by == JOB_STARTED:
-                woken_by = await self._pause(run.result_id, STARTED_SETTLE) or woken_by
+            worth_reading, woken_by = await self._look_after(run.result_id, delay, self._where(request, thread))
+            if not worth_reading:
+                continue
             log.debug("reading result=%s (%s)", run.result_id, woken_by or "on the polling pace")
             try:
                 run = await self._poll(run, with_log=pace.with_log(woken_by))
@@ -112,6 +112,16 @@ class Follower:
                 self.events.missed(run.result_id)
         await self.post_result(request, form, run, thread, log_posted=log_posted)
         return run
+
+    async def _look_after(self, key: str, delay: float, where: Thread) -> tuple[bool, str | None]:
+        """Pause ``delay`` (a start waits a moment for the end): whether the run is worth reading now, and what woke
+        the pause. After a start alone, a read is only for the "running" it would show, so it is not made while
+        Slack's edit budget has no turn for that edit (the next look shows it)."""
+        woken_by = await self._pause(key, delay)
+        if woken_by != JOB_STARTED:
+            return True, woken_by
+        woken_by = await self._pause(key, STARTED_SETTLE) or woken_by
+        return woken_by != JOB_STARTED or self.threads.may_show_now(where), woken_by
 
     async def _show_passing(
         self, request: RunRequest, form: JobForm | None, run: JobRun, thread: Thread, shown: RunStatus, elapsed: float

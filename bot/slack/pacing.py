@@ -91,6 +91,13 @@ class TokenBucket:
         self._tokens -= 1.0
         return True
 
+    def free_now(self) -> bool:
+        """Whether :meth:`take_now` would give a turn this moment; nothing is taken."""
+        if self._lock.locked():
+            return False
+        self._refill()
+        return self._tokens >= 1.0
+
     def _refill(self) -> None:
         now = self.clock()
         self._tokens = min(float(self.burst), self._tokens + (now - self._filled_at) * self.per_second)
@@ -124,6 +131,10 @@ class WorkspacePacer:
     def turn_now(self, workspace: str = DEFAULT_WORKSPACE) -> bool:
         """A turn at once, or False: for an edit that is worth making only if it costs no wait."""
         return self._bucket(workspace).take_now()
+
+    def free_now(self, workspace: str = DEFAULT_WORKSPACE) -> bool:
+        """Whether :meth:`turn_now` would give a turn this moment; nothing is taken."""
+        return self._bucket(workspace).free_now()
 
     def _bucket(self, workspace: str) -> TokenBucket:
         bucket = self._buckets.get(workspace)

@@ -151,6 +151,12 @@ class SlackThreads:
         ``unless_waiting``: a passing status (queued, running), shown only if the workspace's edit budget
         has a turn free at once; else None, and a later status (the final one at last) takes its place.
         """
+        # A request does not name its workspace: all the bot's edits share one budget. That is right for
+        # the one workspace a bot token serves, and keeps under each workspace's limit in an org-wide install.
+        workspace = DEFAULT_WORKSPACE
+        key = (thread.channel_id, thread.ts)
+        if unless_waiting and (self._edits.busy(key) or not self.update_pacer.turn_now(workspace)):
+            return None  # checked before the message is built: while edits are scarce, most are not shown
         message = messages.parent_message(
             request,
             run,
@@ -160,10 +166,6 @@ class SlackThreads:
             elapsed=timedelta(seconds=elapsed) if elapsed else None,
             cancellable=self.can_cancel(),
         )
-        # A request does not name its workspace: all the bot's edits share one budget. That is right for
-        # the one workspace a bot token serves, and keeps under each workspace's limit in an org-wide install.
-        workspace = DEFAULT_WORKSPACE
-        key = (thread.channel_id, thread.ts)
 
         async def turn() -> None:
             await self.update_pacer.turn(workspace)
@@ -172,10 +174,12 @@ class SlackThreads:
             return await self._surviving(thread, request, self._update(thread, latest, turn), latest)
 
         if unless_waiting:
-            if self._edits.busy(key) or not self.update_pacer.turn_now(workspace):
-                return None
             return await self._edits.edit(key, message, deliver, turn=_no_wait)
         return await self._edits.edit(key, message, deliver, turn=turn)
+
+    def may_show_now(self, thread: Thread) -> bool:
+        """Whether a passing status (:meth:`show` ``unless_waiting``) would be shown on ``thread`` this moment."""
+        return not self._edits.busy((thread.channel_id, thread.ts)) and self.update_pacer.free_now(DEFAULT_WORKSPACE)
 
     async def post_log(
         self, thread: Thread, request: RunRequest, run: JobRun, entries: list[LogEntry] | None

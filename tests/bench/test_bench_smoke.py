@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -12,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from bench import nautobot_events
@@ -21,9 +25,10 @@ from bench.durations import Durations
 from bench.figures import log_bounds, log_over_bound
 from bench.machine import Machine, Reading, assess
 from bench.nautobot_standin import JOB_ID, SAVE_LAG, TOKEN, NautobotStandIn, Run
-from bench.plans import TINY
+from bench.plans import ONE_CORE, TINY
 from bench.records import Records
 from bench.report import DISTRIBUTIONS, RATIOS, SCALARS, STATS, ratio_name, targets_table
+from bench.resources import pin
 from bench.scenarios import DESIGNS
 from bot.models import RunStatus
 from bot.nautobot import NautobotClient
@@ -247,3 +252,31 @@ def test_the_channel_bound_queues_logs_behind_slacks_per_channel_limit():
 def post(channel: str, *, at: float, ts: str = "", thread: str = "", text: str = "") -> Call:
     args = {"channel": channel, "text": text} | ({"thread_ts": thread} if thread else {})
     return Call("chat.postMessage", args, None, True, None, at, response={"ok": True, "ts": ts or f"t{at}"})
+
+
+def test_the_one_core_run_times_the_acks_of_ours_alone_with_the_bot_pinned(written):
+    results, _ = written
+    found = results["one_core"]
+    assert TINY.one_core is not None
+    assert found["design"] == "ours" and found["setup"]["bot_cores"] == sorted(ONE_CORE)
+    assert found["setup"]["arrivals_per_second"] == TINY.one_core.rate
+    assert found["submission_to_ack_arrivals_s"]["count"] == TINY.one_core.runs
+    [target] = [t for t in results["targets"] if "on one core" in t["target"]]
+    assert set(target["values"]) == {"ours"} and target["met"] in (True, False)
+    watched = [scenario["scenario"] for scenario in results["machine_during_scenarios"]]
+    assert f"wave {TINY.one_core.runs} ours on cores [0]" in watched
+
+
+def test_pinning_puts_every_thread_of_a_process_on_the_cores_given() -> None:
+    started = "import threading, time; [threading.Thread(target=time.sleep, args=(30,)).start() for _ in range(3)]; "
+    code = started + "print(flush=True); time.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stdout.readline()  # its threads are up
+        pin(child.pid, ONE_CORE)
+        threads = psutil.Process(child.pid).threads()
+        assert len(threads) == 4
+        assert all(os.sched_getaffinity(thread.id) == ONE_CORE for thread in threads)
+    finally:
+        child.kill()
+        child.wait()

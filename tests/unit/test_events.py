@@ -14,6 +14,7 @@ import redis.asyncio as redis
 
 import bot.nautobot.events as events_module
 import bot.nautobot.wakeups as wakeups_module
+import bot.runs.follow as follow_module
 import bot.runs.pace as run_pace
 from bot.metrics import Metrics
 from bot.models import JobRun, RunStatus
@@ -381,6 +382,33 @@ async def test_a_start_event_waits_a_moment_for_the_end_so_a_short_job_is_read_o
     assert final.status is RunStatus.SUCCEEDED
     assert nautobot.count("GET", RESULT_PATH) == 1
     assert slack.methods() == ["chat_postMessage", "chat_update"]  # never shown as running: it was over
+
+
+@pytest.mark.parametrize("edit_turn_free", [True, False])
+async def test_a_start_event_is_read_for_its_running_status_only_when_slack_would_take_the_edit(
+    follower_with_events: Follower,
+    nautobot: FakeNautobot,
+    slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    edit_turn_free: bool,
+) -> None:
+    monkeypatch.setattr(follow_module, "STARTED_SETTLE", 0.01)
+    nautobot.on("GET", RESULT_PATH, ok(job_result("STARTED")))
+    pacer = follower_with_events.threads.update_pacer
+    while not edit_turn_free and pacer.turn_now():  # the workspace's edits are used up for now
+        pass
+    pending = JobRun.from_api(job_result("PENDING"), BASE)
+    following = asyncio.create_task(follower_with_events.follow(REQUEST, FORM, pending, THREAD))
+    await asyncio.sleep(0.01)
+
+    events_of(follower_with_events).wakeups.wake(RESULT_ID, JOB_STARTED)
+    await asyncio.sleep(0.2)
+
+    assert nautobot.count("GET", RESULT_PATH) == (1 if edit_turn_free else 0)
+    assert slack.methods() == (["chat_update"] if edit_turn_free else [])  # "running", when it can be shown
+    following.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await following
 
 
 async def test_a_run_that_ends_without_its_event_is_still_reported_and_slows_nothing_after(

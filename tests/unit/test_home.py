@@ -12,7 +12,8 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from slack_sdk.models.blocks import Block
@@ -247,6 +248,9 @@ async def test_a_change_redraws_the_homes_of_the_requester_and_the_approvers(hom
     await ask(ledger, "R1")
     await waiting_for(ledger, "R1", users=(BOB,), told=(BOB,))
     record = await ledger.get("R1")
+    for person in (ALICE, BOB, CAROL):
+        home.opened(person, TEAM_ID)
+    await home.publisher.idle()
     asked: list[str] = []
     home.publisher.refresh = lambda people: asked.extend(people)  # type: ignore[method-assign]
 
@@ -254,6 +258,41 @@ async def test_a_change_redraws_the_homes_of_the_requester_and_the_approvers(hom
     await asyncio.gather(*home.tasks)
 
     assert sorted(asked) == [ALICE, BOB, CAROL]  # Carol through the approvers' group
+
+
+async def test_alone_on_its_ledger_a_change_draws_only_the_homes_opened_since_the_start(
+    home: Home, ledger: Ledger, standin: SlackStandIn
+) -> None:
+    await ask(ledger, "R1")
+    await waiting_for(ledger, "R1", users=(BOB,), told=(BOB,))
+    record = await ledger.get("R1")
+    home.changed(record)  # nobody has looked at their Home: nothing read, nothing drawn
+    await asyncio.gather(*home.tasks)
+    assert home.publisher.pending() == 0 and standin.calls_to("views.publish") == []
+
+    home.opened(BOB, TEAM_ID)
+    await home.publisher.idle()
+    asked: list[str] = []
+    home.publisher.refresh = lambda people: asked.extend(people)  # type: ignore[method-assign]
+    home.changed(record)
+    await asyncio.gather(*home.tasks)
+    assert asked == [BOB]
+
+
+async def test_replicas_sharing_a_ledger_draw_every_home_their_changes_concern(home: Home, ledger: Ledger) -> None:
+    """Each replica is handed only some of the visits, so none can tell who never opened their Home."""
+    request = await ask(ledger, "R1")
+    shared = Home(
+        ledger=cast(Ledger, SimpleNamespace(url="postgresql+asyncpg://bot@db/ledger")),
+        client=home.client,
+        results=home.statuses.read,
+        commands=home.commands,
+        members=home.members,
+    )
+    asked: list[str] = []
+    shared.publisher.refresh = lambda people: asked.extend(people)  # type: ignore[method-assign]
+    shared.changed(request)
+    assert asked == [ALICE]
 
 
 async def test_without_a_home_tab_the_bot_stops_publishing_until_someone_opens_it(ledger: Ledger) -> None:
@@ -275,7 +314,7 @@ async def test_without_a_home_tab_the_bot_stops_publishing_until_someone_opens_i
             members=no_members,
             publisher={"settle": 0.0, "spacing": 0.0},
         )
-        home.changed(await ask(ledger, "R1"))
+        home.opened(ALICE, TEAM_ID)
         await home.publisher.idle()
         assert home.publisher.enabled is False
         home.changed(await ask(ledger, "R2"))

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, insert, select, text
 from bot.ledger import Ledger, RequestState
 from bot.ledger.database import async_url, sqlite_engine
 from bot.ledger.schema import AUDIT, now
-from bot.ledger.steps import SqliteThread, Step
+from bot.ledger.steps import MAX_SHARED, SqliteThread, Step
 from bot.logs import correlation, current_correlation
 from bot.models import RunRequest
 
@@ -181,6 +181,19 @@ async def test_steps_that_queued_up_together_share_one_transaction(steps: Sqlite
 
     assert all(transaction is transactions[0] for transaction in transactions)
     assert await steps.run(_count_audit, write=False) == 5
+
+
+async def test_more_steps_than_one_transaction_takes_all_run_when_nothing_else_comes(steps: SqliteThread) -> None:
+    """Steps queued while a round was already called do not call one of their own: the rounds call the rest."""
+
+    def write(conn: Connection) -> str:
+        conn.execute(insert(AUDIT), _audit_row("many"))
+        return "written"
+
+    outcomes = await asyncio.wait_for(_queued_behind_a_blocker(steps, *(write for _ in range(2 * MAX_SHARED + 1))), 10)
+
+    assert outcomes == ["written"] * (2 * MAX_SHARED + 1)
+    assert await steps.run(_count_audit, write=False) == 2 * MAX_SHARED + 1
 
 
 async def test_a_step_that_fails_among_others_leaves_nothing_and_the_others_stand(steps: SqliteThread) -> None:

@@ -114,7 +114,16 @@ def view_size(view: View) -> int:
     return len(json.dumps(view.to_dict()).encode())
 
 
-def build_modal(
+def build_modal(form: JobForm, *, context: ModalContext, **options: Any) -> View:
+    """The Job's form as a modal: one block per variable, in the Job's order, within Slack's limits.
+
+    ``options``: ``prefill``, ``hidden``, ``callback_id``, and ``notice``, plain text shown above the fields (e.g.
+    words of the command that were ignored); see :func:`fitted`.
+    """
+    return fitted(form, context=context, **options)[0]
+
+
+def fitted(
     form: JobForm,
     *,
     context: ModalContext,
@@ -122,13 +131,11 @@ def build_modal(
     hidden: Iterable[str] = frozenset(),
     callback_id: str = CALLBACK_ID,
     notice: str | None = None,
-) -> View:
-    """The Job's form as a modal: one block per variable, in the Job's order, within Slack's limits.
-
-    ``notice`` is plain text shown above the fields (e.g. words of the command that were ignored).
-    """
+) -> tuple[View, Budget]:
+    """:func:`build_modal`, and the budget its texts were cut to so that it fits."""
     hidden = frozenset(hidden)
-    view = _view(form, context, prefill or {}, hidden, callback_id, notice, BUDGETS[0])
+    budget = BUDGETS[0]
+    view = _view(form, context, prefill or {}, hidden, callback_id, notice, budget)
     for budget in BUDGETS[1:]:
         if view_size(view) <= MAX_VIEW_BYTES:
             break
@@ -136,4 +143,14 @@ def build_modal(
     has_inputs = any(isinstance(block, InputBlock) for block in view.blocks or [])
     if not has_inputs and blocking_problems(form, hidden):
         view.submit = None
-    return view
+    return view, budget
+
+
+def variable_block(slot: Slot, prefill: Mapping[str, Any], budget: Budget) -> Block:
+    """One field of the form, pre-filled from ``prefill``, its texts cut to ``budget``."""
+    return _variable_block(slot, prefill, budget)
+
+
+def notice_block(notice: str) -> Block | None:
+    """The notice above the form's fields (e.g. words of the command that were ignored)."""
+    return _context_note(notice, 1000)

@@ -1,0 +1,95 @@
+"""The chaos run's report (Markdown), and two runs side by side: the same zeros, latencies within a fifth."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from bench.chaos.checker import ZEROS
+
+LATENCIES = (("job_end_to_log_s", "p50"), ("job_end_to_log_s", "p99"), ("takeover_wait_s", "max"))
+TOLERANCE = 0.2
+"""Two runs with one seed agree when each latency is within this fraction of the other's."""
+ZERO_NAMES = {
+    "requests_lost": "requests lost (acknowledged, never run, person not told)",
+    "jobs_run_twice": "Jobs run twice",
+    "runs_never_reported": "runs never reported (no parent message or no log in its thread)",
+    "parent_messages_twice_outside_window": "parent messages posted twice outside the README's window",
+    "log_replies_twice_outside_window": "log replies posted twice outside the README's window",
+}
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value * 1000:,.0f} ms"
+
+
+def _s(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} s"
+
+
+def render(results: dict[str, Any]) -> str:
+    figures, plan = results["figures"], results["plan"]
+    latency, takeover = figures["job_end_to_log_s"], figures["takeover_wait_s"]
+    inside = figures["repeats_inside_window"]
+    kinds = Counter(fault["kind"] for fault in results["faults_done"])
+    failed = [fault for fault in results["faults_done"] if fault["note"].startswith("failed")]
+    lines = [
+        f"# Chaos run, seed {results['seed']}",
+        "",
+        f"{plan['replicas']} replicas on one PostgreSQL ledger, Nautobot's events on; {figures['people']} people "
+        f"over {results['spans_s']['arrivals_s']:.0f} s ({plan['rate']}/s), drain {results['spans_s']['drain_s']:.0f}"
+        f" s; LEASE_SECONDS {plan['lease_seconds']:g}, HEARTBEAT_SECONDS {plan['heartbeat_seconds']:g}. "
+        f"Machine: {results['machine']['cpu_model']}, {results['machine']['cores']} cores, load average "
+        f"{results['load_average_at_start']:.2f} at the start.",
+        "",
+        "| zero | found |",
+        "| --- | --- |",
+        *(f"| {ZERO_NAMES[name]} | {figures['zeros'][name]['count']} |" for name in ZEROS),
+        "",
+        "| figure | value |",
+        "| --- | --- |",
+        f"| submissions acknowledged | {figures['acknowledged']} of {figures['people']} |",
+        f'| acknowledged, not run, person told "Not run" | {figures["acknowledged_and_told_not_run"]} |',
+        f"| runs in Nautobot | {figures['runs_in_nautobot']} |",
+        f"| Job end → log in thread, p50 / p99 / max | {_ms(latency['p50'])} / {_ms(latency['p99'])} / "
+        f"{_ms(latency['max'])} ({latency['missing']} missing) |",
+        f"| killed replicas' requests taken over, longest wait | {takeover['requests']} requests, "
+        f"{_s(takeover['max'])} (p50 {_s(takeover['p50'])}; {takeover['missing']} never) |",
+        f"| parent messages / log replies posted twice inside the window (a SIGKILL ≤ 1 s after the post) | "
+        f"{len(inside['parent_messages'])} / {len(inside['log_replies'])} |",
+        f"| parent messages showing their final status at the end | {figures['final_statuses_shown']} |",
+        f"| Slack 5xx answers given | {figures['slack_5xx_answered']} |",
+        f"| Nautobot events published | {figures['events_published']} |",
+        f"| ledger states at the end | {', '.join(f'{k} {v}' for k, v in figures['ledger_states'].items())} |",
+        "",
+        "Faults carried out: " + ", ".join(f"{kind} {n} times" for kind, n in sorted(kinds.items())) + ".",
+    ]
+    if failed:
+        lines += ["", "Faults that could not be carried out:"]
+        lines += [f"- {f['began']} s {f['what']}: {f['note']}" for f in failed]
+    lines += ["", "| at | fault | took | note |", "| --- | --- | --- | --- |"]
+    lines += [f"| {f['began']:.1f} s | {f['what']} | {f['took']:.1f} s | {f['note']} |" for f in results["faults_done"]]
+    broken = figures["zeros_broken"]
+    lines += ["", f"ZEROS BROKEN: {', '.join(broken)}" if broken else "Every zero held."]
+    return "\n".join(lines)
+
+
+def compare(first: dict[str, Any], second: dict[str, Any]) -> tuple[str, list[str]]:
+    """The two runs' zeros and latencies side by side, and what disagrees."""
+    disagree = []
+    lines = ["| figure | first | second | agree |", "| --- | --- | --- | --- |"]
+    if first["seed"] != second["seed"] or first["schedule"] != second["schedule"]:
+        disagree.append("seed or schedule")
+    for name in ZEROS:
+        a, b = (run["figures"]["zeros"][name]["count"] for run in (first, second))
+        same = a == b == 0
+        lines.append(f"| {ZERO_NAMES[name]} | {a} | {b} | {'yes' if same else 'NO'} |")
+        if not same:
+            disagree.append(name)
+    for figure, stat in LATENCIES:
+        a, b = (run["figures"][figure][stat] for run in (first, second))
+        close = a is not None and b is not None and abs(a - b) <= TOLERANCE * max(a, b)
+        lines.append(f"| {figure} {stat} | {_ms(a)} | {_ms(b)} | {'yes' if close else 'NO'} |")
+        if not close:
+            disagree.append(f"{figure} {stat}")
+    return "\n".join(lines), disagree

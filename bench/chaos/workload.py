@@ -1,0 +1,84 @@
+"""People arriving at a steady pace, each asking for one run, whatever the bot is going through.
+
+Each person types the command, waits for the modal, fills it in and submits, as in the benchmark's waves
+(:mod:`bench.users`); here what the submission's acknowledgement said is kept, with the modal's id, so the
+checker can tell a request that was acknowledged and then told "Not run" from one that was lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from bench.users import LATE_MODAL, MODAL_PATIENCE, FormWatcher, Person
+from testbed.seed import ACME
+from testbed.slack_flow import entered
+from testbed.slack_standin import SlackStandIn
+
+TOLD_NOT_RUN = ("Not run", "Not sent")
+"""Modal titles that tell the person their request did not run."""
+
+
+@dataclass
+class Submission:
+    person: Person
+    arrived: float
+    view_id: str = ""
+    ack: dict[str, Any] | None = None
+    """What the app acknowledged the submission with; None: no modal, or Slack showed the person an error."""
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.ack is not None
+
+    def told_not_run(self, slack: SlackStandIn) -> bool:
+        """The modal said the request did not run, in the submission's ack or in a later update of its view."""
+        shown = [(self.ack or {}).get("view"), slack.views.get(self.view_id) if self.view_id else None]
+        return any(view and any(told in str(view.get("title")) for told in TOLD_NOT_RUN) for view in shown)
+
+
+class Arrivals:
+    """People arriving at ``rate`` a second, each from a thread of their own (an open workload)."""
+
+    def __init__(self, slack: SlackStandIn, watcher: FormWatcher, threads: int = 64) -> None:
+        self.slack = slack
+        self.watcher = watcher
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="person")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=False)
+
+    def request(self, person: Person) -> Submission:
+        submission = Submission(person, time.monotonic())
+        ready, box = self.watcher.expect(person.user_id)
+        acked = False
+        try:
+            self.slack.slash_command(
+                text=f"{person.email} read-only", user_id=person.user_id, channel_id=person.channel_id
+            )
+            acked = True
+        except TimeoutError:
+            pass  # Slack showed the person an error; a views.open already under way may still land
+        if not ready.wait(MODAL_PATIENCE if acked else LATE_MODAL):
+            return submission
+        view = box[0]
+        submission.view_id = view["id"]
+        values = entered(view, person.email, name=f"Person {person.user_id}", org=ACME, access="read-only")
+        # Not acknowledged: the person saw Slack's error and knows it did not go through.
+        with contextlib.suppress(TimeoutError, ValueError):
+            submission.ack = self.slack.submit_view(view["id"], values, user_id=person.user_id)
+        return submission
+
+    def arrive(self, crowd: list[Person], rate: float) -> list[Future[Submission]]:
+        """Start each person's request at ``rate`` a second, on schedule."""
+        futures = []
+        start = time.monotonic()
+        for index, person in enumerate(crowd):
+            delay = start + index / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(self.pool.submit(self.request, person))
+        return futures

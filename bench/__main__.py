@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chaos", action="store_true", help="the chaos run: replicas through a fault schedule")
     parser.add_argument("--seed", type=int, default=None, help="the chaos run's fault schedule (default fixed)")
     parser.add_argument("--chaos-minutes", type=float, help="how long people arrive in the chaos run (default 10)")
+    parser.add_argument("--note", default="", help=argparse.SUPPRESS)  # said in the chaos results and report
     parser.add_argument(
         "--events-url", default=nautobot_events.DEFAULT_URL, help="Redis the Nautobot stand-in publishes events to"
     )
@@ -204,7 +205,7 @@ def _chaos(args: argparse.Namespace) -> int:
     if args.chaos_minutes:
         plan = plan.with_minutes(args.chaos_minutes)
     out = args.out or ROOT / "bench" / "chaos-results.json"
-    results = run_chaos(plan, SEED if args.seed is None else args.seed, out, say=_say)
+    results = run_chaos(plan, SEED if args.seed is None else args.seed, out, say=_say, note=args.note)
     _say(report.render(results))
     _say(f"\nWritten to {out} and {out.with_suffix('.md')}")
     return 1 if results["figures"]["zeros_broken"] else 0

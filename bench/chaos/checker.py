@@ -21,7 +21,6 @@ from bench.figures import completion_to_log, final_statuses
 from bench.records import Records
 from bench.stats import distribution
 from testbed.slack_replies import Call
-from testbed.slack_standin import SlackStandIn
 
 DEATH_WINDOW = 1.0
 """Seconds after a post within which a SIGKILL explains a repeat of it (the README's "a few milliseconds" between
@@ -98,7 +97,7 @@ def _zero(found: list[Any]) -> dict[str, Any]:
 def check(
     submissions: list[Submission],
     records: Records,
-    slack: SlackStandIn,
+    views: dict[str, dict[str, Any]],
     ledger: Ledger,
     kills: list[float],
     takeovers: list[Takeover],
@@ -107,11 +106,11 @@ def check(
     for run in records.runs:
         runs_by_email[str(run.data.get("user_email"))].append(run.result_id)
     acknowledged = [s for s in submissions if s.acknowledged]
-    told = [s for s in acknowledged if not runs_by_email.get(s.person.email) and s.told_not_run(slack)]
+    told = [s for s in acknowledged if not runs_by_email.get(s.person.email) and s.told_not_run(views)]
     lost = [
         {"email": s.person.email, "view_id": s.view_id, "ledger": ledger.of(s.person.email)}
         for s in acknowledged
-        if not runs_by_email.get(s.person.email) and not s.told_not_run(slack)
+        if not runs_by_email.get(s.person.email) and not s.told_not_run(views)
     ]
     twice = [{"email": email, "runs": ids} for email, ids in runs_by_email.items() if len(ids) > 1]
     parents, logs = _posts(records)

@@ -40,7 +40,9 @@ def render(results: dict[str, Any]) -> str:
         f"over {results['spans_s']['arrivals_s']:.0f} s ({plan['rate']}/s), drain {results['spans_s']['drain_s']:.0f}"
         f" s; LEASE_SECONDS {plan['lease_seconds']:g}, HEARTBEAT_SECONDS {plan['heartbeat_seconds']:g}. "
         f"Machine: {results['machine']['cpu_model']}, {results['machine']['cores']} cores, load average "
-        f"{results['load_average_at_start']:.2f} at the start.",
+        f"{results['load_average_at_start']:.2f} at the start. Bot: commit {results['bot']['commit']}, bot/ "
+        f"sources {results['bot']['bot_sha256'][:12]}.",
+        *([f"Note: {results['note']}"] if results.get("note") else []),
         "",
         "| zero | found |",
         "| --- | --- |",

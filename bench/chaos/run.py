@@ -3,8 +3,10 @@ fault schedule; then the checker, the results file and the report."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -13,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import machine
+from bench import ROOT, machine
 from bench.chaos import checker, report, schedule
 from bench.chaos.faults import Injector
 from bench.chaos.plan import ChaosPlan
@@ -94,7 +96,17 @@ def _ready(slack: SlackStandIn, nautobot: NautobotStandIn, count: int) -> None:
     slack.wait_for(lambda: any("variables" in key for key in nautobot.shared_requests), timeout=30)
 
 
-def run(plan: ChaosPlan, seed: int, out: Path, *, say: Callable[[str], None] = print) -> dict[str, Any]:
+def source() -> dict[str, Any]:
+    """The checkout the replicas run: its commit (None outside git) and a digest of bot/'s sources, so two results
+    files show whether they ran the same bot."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    found = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    return {"commit": found.stdout.strip() or None, "bot_sha256": digest.hexdigest()}
+
+
+def run(plan: ChaosPlan, seed: int, out: Path, *, say: Callable[[str], None] = print, note: str = "") -> dict[str, Any]:
     """One chaos run; writes ``out`` (JSON) and the report beside it (``.md``). A zero broken keeps the replicas'
     logs (the path is in the results)."""
     workdir = Path(tempfile.mkdtemp(prefix="meraki-chatops-chaos-"))
@@ -129,7 +141,7 @@ def run(plan: ChaosPlan, seed: int, out: Path, *, say: Callable[[str], None] = p
                 )
                 rows = ledger.query(f"SELECT {LEDGER_COLUMNS} FROM requests")
                 figures = checker.check(
-                    submissions, records, slack, checker.Ledger.read(rows), injector.kills, injector.takeovers
+                    submissions, records, slack.views, checker.Ledger.read(rows), injector.kills, injector.takeovers
                 )
             finally:
                 replicas.stop_all()
@@ -142,7 +154,8 @@ def run(plan: ChaosPlan, seed: int, out: Path, *, say: Callable[[str], None] = p
         "plan": {**asdict(plan), "runs": plan.runs},
         "machine": machine.describe(),
         "load_average_at_start": load_at_start,
-        "bot": bot,
+        "bot": {**bot, **source()},
+        "note": note,
         "spans_s": {name: round(value, 1) for name, value in spans.items()},
         "schedule": [fault.to_json() for fault in faults],
         "faults_done": injector.record(),

@@ -34,9 +34,10 @@ class Submission:
     def acknowledged(self) -> bool:
         return self.ack is not None
 
-    def told_not_run(self, slack: SlackStandIn) -> bool:
-        """The modal said the request did not run, in the submission's ack or in a later update of its view."""
-        shown = [(self.ack or {}).get("view"), slack.views.get(self.view_id) if self.view_id else None]
+    def told_not_run(self, views: dict[str, dict[str, Any]]) -> bool:
+        """The modal said the request did not run, in the submission's ack or in a later update of its view
+        (``views``: the stand-in's views at the end, read once)."""
+        shown = [(self.ack or {}).get("view"), views.get(self.view_id) if self.view_id else None]
         return any(view and any(told in str(view.get("title")) for told in TOLD_NOT_RUN) for view in shown)
 
 

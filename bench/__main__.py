@@ -177,14 +177,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.compare:
-        first, second = (json.loads(path.read_text()) for path in args.compare)
-        if first.get("chaos") or second.get("chaos"):
-            return _compare_chaos(first, second)
-        text, flagged = compare.render(first, second, *(str(path) for path in args.compare))
-        _say(text)
-        return 1 if flagged else 0
+        return _compare(args.compare)
     if args.chaos:
         return _chaos(args)
+    return _bench(args)
+
+
+def _compare(paths: list[Path]) -> int:
+    first, second = (json.loads(path.read_text()) for path in paths)
+    if first.get("chaos") or second.get("chaos"):
+        return _compare_chaos(first, second)
+    text, flagged = compare.render(first, second, *(str(path) for path in paths))
+    _say(text)
+    return 1 if flagged else 0
+
+
+def _bench(args: argparse.Namespace) -> int:
     plan = PLANS[args.plan or ("quick" if args.quick else "full")]
     machine.wait_until_quiet(machine.Machine(), say=_say)
     out = args.out or ROOT / "bench" / "results.json"

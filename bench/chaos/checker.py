@@ -94,6 +94,46 @@ def _zero(found: list[Any]) -> dict[str, Any]:
     return {"count": len(found), "examples": found[:EXAMPLES]}
 
 
+def _unanswered(
+    submissions: list[Submission], runs_by_email: dict[str, list[str]], views: dict[str, dict[str, Any]], ledger: Ledger
+) -> tuple[list[Submission], list[dict[str, Any]]]:
+    """Acknowledged submissions that never ran: (told "Not run", lost: never told)."""
+    told, lost = [], []
+    for submission in submissions:
+        if not submission.acknowledged or runs_by_email.get(submission.person.email):
+            continue
+        if submission.told_not_run(views):
+            told.append(submission)
+        else:
+            email = submission.person.email
+            lost.append({"email": email, "view_id": submission.view_id, "ledger": ledger.of(email)})
+    return told, lost
+
+
+def _unreported(records: Records, parents: dict[str, list[Call]], logs: dict[str, list[Call]], ledger: Ledger):
+    """Runs without a parent message or without their log in its thread."""
+    return [
+        {
+            "result_id": run.result_id,
+            "email": run.data.get("user_email"),
+            "parents": len(parents.get(run.result_id, [])),
+            "logs": len(logs.get(run.result_id, [])),
+            "ledger": ledger.of(str(run.data.get("user_email"))),
+        }
+        for run in records.runs
+        if not parents.get(run.result_id) or not logs.get(run.result_id)
+    ]
+
+
+def _takeovers(takeovers: list[Takeover]) -> dict[str, Any]:
+    waits = [t.waited for t in takeovers if t.waited is not None]
+    return {
+        **distribution(waits, missing=len(takeovers) - len(waits)),
+        "requests": len(takeovers),
+        "by_state": dict(Counter(t.state for t in takeovers)),
+    }
+
+
 def check(
     submissions: list[Submission],
     records: Records,
@@ -105,50 +145,27 @@ def check(
     runs_by_email: dict[str, list[str]] = defaultdict(list)
     for run in records.runs:
         runs_by_email[str(run.data.get("user_email"))].append(run.result_id)
-    acknowledged = [s for s in submissions if s.acknowledged]
-    told = [s for s in acknowledged if not runs_by_email.get(s.person.email) and s.told_not_run(views)]
-    lost = [
-        {"email": s.person.email, "view_id": s.view_id, "ledger": ledger.of(s.person.email)}
-        for s in acknowledged
-        if not runs_by_email.get(s.person.email) and not s.told_not_run(views)
-    ]
-    twice = [{"email": email, "runs": ids} for email, ids in runs_by_email.items() if len(ids) > 1]
+    told, lost = _unanswered(submissions, runs_by_email, views, ledger)
     parents, logs = _posts(records)
-    unreported = [
-        {
-            "result_id": run.result_id,
-            "email": run.data.get("user_email"),
-            "parents": len(parents.get(run.result_id, [])),
-            "logs": len(logs.get(run.result_id, [])),
-            "ledger": ledger.of(str(run.data.get("user_email"))),
-        }
-        for run in records.runs
-        if not parents.get(run.result_id) or not logs.get(run.result_id)
-    ]
     parents_inside, parents_outside = _repeats(parents, kills)
     logs_inside, logs_outside = _repeats(logs, kills)
-    waits = [t.waited for t in takeovers if t.waited is not None]
     zeros = {
         "requests_lost": _zero(lost),
-        "jobs_run_twice": _zero(twice),
-        "runs_never_reported": _zero(unreported),
+        "jobs_run_twice": _zero([{"email": e, "runs": ids} for e, ids in runs_by_email.items() if len(ids) > 1]),
+        "runs_never_reported": _zero(_unreported(records, parents, logs, ledger)),
         "parent_messages_twice_outside_window": _zero(parents_outside),
         "log_replies_twice_outside_window": _zero(logs_outside),
     }
     return {
         "people": len(submissions),
-        "acknowledged": len(acknowledged),
+        "acknowledged": sum(1 for s in submissions if s.acknowledged),
         "acknowledged_and_told_not_run": len(told),
         "runs_in_nautobot": len(records.runs),
         "zeros": zeros,
         "zeros_broken": [name for name in ZEROS if zeros[name]["count"]],
         "repeats_inside_window": {"parent_messages": parents_inside, "log_replies": logs_inside},
         "job_end_to_log_s": completion_to_log(records),
-        "takeover_wait_s": {
-            **distribution(waits, missing=len(takeovers) - len(waits)),
-            "requests": len(takeovers),
-            "by_state": dict(Counter(t.state for t in takeovers)),
-        },
+        "takeover_wait_s": _takeovers(takeovers),
         "final_statuses_shown": final_statuses(records.calls, records.parents),
         "ledger_states": ledger.states(),
         "slack_5xx_answered": sum(1 for call in records.calls if call.status >= 500),

@@ -50,15 +50,18 @@ FULL = ChaosPlan(name="full", seconds=600.0, rate=1.7)
 
 TINY = ChaosPlan(
     name="tiny",
+    # A dozen people over 16 s, two to a channel, Jobs under 2 s.
     seconds=16.0,
     rate=0.75,
-    replicas=2,
-    runs_per_channel=2,
     durations=Durations(median=0.5, sigma=0.3, cap=1.5),
-    lease_seconds=4.0,
-    heartbeat_seconds=1.0,
+    runs_per_channel=2,
+    # Two replicas, each killed about once, with leases short enough to run out within the drain.
+    replicas=2,
     kill_every=(6.0, 8.0),
     kill_down=(1.0, 2.0),
+    lease_seconds=4.0,
+    heartbeat_seconds=1.0,
+    # Every other fault at least once.
     redis_down=3.0,
     nautobot_down=2.0,
     nautobot_503_every=(5.0, 7.0),

@@ -27,27 +27,24 @@ def _s(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} s"
 
 
-def render(results: dict[str, Any]) -> str:
-    figures, plan = results["figures"], results["plan"]
-    latency, takeover = figures["job_end_to_log_s"], figures["takeover_wait_s"]
-    inside = figures["repeats_inside_window"]
-    kinds = Counter(fault["kind"] for fault in results["faults_done"])
-    failed = [fault for fault in results["faults_done"] if fault["note"].startswith("failed")]
-    lines = [
+def _header(results: dict[str, Any]) -> list[str]:
+    plan, spans, described = results["plan"], results["spans_s"], results["machine"]
+    return [
         f"# Chaos run, seed {results['seed']}",
         "",
-        f"{plan['replicas']} replicas on one PostgreSQL ledger, Nautobot's events on; {figures['people']} people "
-        f"over {results['spans_s']['arrivals_s']:.0f} s ({plan['rate']}/s), drain {results['spans_s']['drain_s']:.0f}"
-        f" s; LEASE_SECONDS {plan['lease_seconds']:g}, HEARTBEAT_SECONDS {plan['heartbeat_seconds']:g}. "
-        f"Machine: {results['machine']['cpu_model']}, {results['machine']['cores']} cores, load average "
-        f"{results['load_average_at_start']:.2f} at the start. Bot: commit {results['bot']['commit']}, bot/ "
-        f"sources {results['bot']['bot_sha256'][:12]}.",
+        f"{plan['replicas']} replicas on one PostgreSQL ledger, Nautobot's events on; {results['figures']['people']} "
+        f"people over {spans['arrivals_s']:.0f} s ({plan['rate']}/s), drain {spans['drain_s']:.0f} s; LEASE_SECONDS "
+        f"{plan['lease_seconds']:g}, HEARTBEAT_SECONDS {plan['heartbeat_seconds']:g}. Machine: {described['cpu_model']}"
+        f", {described['cores']} cores, load average {results['load_average_at_start']:.2f} at the start. Bot: commit "
+        f"{results['bot']['commit']}, bot/ sources {results['bot']['bot_sha256'][:12]}.",
         *([f"Note: {results['note']}"] if results.get("note") else []),
-        "",
-        "| zero | found |",
-        "| --- | --- |",
-        *(f"| {ZERO_NAMES[name]} | {figures['zeros'][name]['count']} |" for name in ZEROS),
-        "",
+    ]
+
+
+def _figures(figures: dict[str, Any]) -> list[str]:
+    latency, takeover = figures["job_end_to_log_s"], figures["takeover_wait_s"]
+    inside = figures["repeats_inside_window"]
+    return [
         "| figure | value |",
         "| --- | --- |",
         f"| submissions acknowledged | {figures['acknowledged']} of {figures['people']} |",
@@ -63,35 +60,56 @@ def render(results: dict[str, Any]) -> str:
         f"| Slack 5xx answers given | {figures['slack_5xx_answered']} |",
         f"| Nautobot events published | {figures['events_published']} |",
         f"| ledger states at the end | {', '.join(f'{k} {v}' for k, v in figures['ledger_states'].items())} |",
-        "",
-        "Faults carried out: " + ", ".join(f"{kind} {n} times" for kind, n in sorted(kinds.items())) + ".",
     ]
+
+
+def _faults(done: list[dict[str, Any]]) -> list[str]:
+    kinds = Counter(fault["kind"] for fault in done)
+    lines = ["Faults carried out: " + ", ".join(f"{kind} {n} times" for kind, n in sorted(kinds.items())) + "."]
+    failed = [fault for fault in done if fault["note"].startswith("failed")]
     if failed:
         lines += ["", "Faults that could not be carried out:"]
         lines += [f"- {f['began']} s {f['what']}: {f['note']}" for f in failed]
     lines += ["", "| at | fault | took | note |", "| --- | --- | --- | --- |"]
-    lines += [f"| {f['began']:.1f} s | {f['what']} | {f['took']:.1f} s | {f['note']} |" for f in results["faults_done"]]
+    return lines + [f"| {f['began']:.1f} s | {f['what']} | {f['took']:.1f} s | {f['note']} |" for f in done]
+
+
+def render(results: dict[str, Any]) -> str:
+    figures = results["figures"]
+    zeros = ["| zero | found |", "| --- | --- |"]
+    zeros += [f"| {ZERO_NAMES[name]} | {figures['zeros'][name]['count']} |" for name in ZEROS]
     broken = figures["zeros_broken"]
-    lines += ["", f"ZEROS BROKEN: {', '.join(broken)}" if broken else "Every zero held."]
-    return "\n".join(lines)
+    verdict = f"ZEROS BROKEN: {', '.join(broken)}" if broken else "Every zero held."
+    parts = [_header(results), zeros, _figures(figures), _faults(results["faults_done"]), [verdict]]
+    return "\n\n".join("\n".join(part) for part in parts)
 
 
-def compare(first: dict[str, Any], second: dict[str, Any]) -> tuple[str, list[str]]:
-    """The two runs' zeros and latencies side by side, and what disagrees."""
-    disagree = []
-    lines = ["| figure | first | second | agree |", "| --- | --- | --- | --- |"]
-    if first["seed"] != second["seed"] or first["schedule"] != second["schedule"]:
-        disagree.append("seed or schedule")
+def _zero_rows(first: dict[str, Any], second: dict[str, Any]) -> tuple[list[str], list[str]]:
+    rows, disagree = [], []
     for name in ZEROS:
         a, b = (run["figures"]["zeros"][name]["count"] for run in (first, second))
-        same = a == b == 0
-        lines.append(f"| {ZERO_NAMES[name]} | {a} | {b} | {'yes' if same else 'NO'} |")
-        if not same:
+        rows.append(f"| {ZERO_NAMES[name]} | {a} | {b} | {'yes' if a == b == 0 else 'NO'} |")
+        if not a == b == 0:
             disagree.append(name)
+    return rows, disagree
+
+
+def _latency_rows(first: dict[str, Any], second: dict[str, Any]) -> tuple[list[str], list[str]]:
+    rows, disagree = [], []
     for figure, stat in LATENCIES:
         a, b = (run["figures"][figure][stat] for run in (first, second))
         close = a is not None and b is not None and abs(a - b) <= TOLERANCE * max(a, b)
-        lines.append(f"| {figure} {stat} | {_ms(a)} | {_ms(b)} | {'yes' if close else 'NO'} |")
+        rows.append(f"| {figure} {stat} | {_ms(a)} | {_ms(b)} | {'yes' if close else 'NO'} |")
         if not close:
             disagree.append(f"{figure} {stat}")
+    return rows, disagree
+
+
+def compare(first: dict[str, Any], second: dict[str, Any]) -> tuple[str, list[str]]:
+    """The two runs' zeros and latencies side by side, and what disagrees (the zeros must both be zero)."""
+    zeros, zeros_apart = _zero_rows(first, second)
+    latencies, latencies_apart = _latency_rows(first, second)
+    same_schedule = first["seed"] == second["seed"] and first["schedule"] == second["schedule"]
+    disagree = ([] if same_schedule else ["seed or schedule"]) + zeros_apart + latencies_apart
+    lines = ["| figure | first | second | agree |", "| --- | --- | --- | --- |", *zeros, *latencies]
     return "\n".join(lines), disagree

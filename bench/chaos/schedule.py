@@ -12,15 +12,11 @@ from typing import Any
 
 from bench.chaos.plan import ChaosPlan
 
-SLACK_METHODS = ("chat.postMessage", "chat.update", "views.update", "views.open")
-"""The Web API methods a 5xx burst answers: the bot's posts and edits, and the person's modal."""
-SLACK_STATUSES = (500, 502, 503)
-START = 5.0
-"""Seconds into the arrivals before the first fault, so the first requests see a settled bot."""
-
 
 @dataclass(frozen=True)
 class Fault:
+    """One fault of the schedule; which fields matter depends on its ``kind`` (see :meth:`describe`)."""
+
     at: float
     """Seconds after the arrivals began."""
     kind: str
@@ -47,6 +43,13 @@ class Fault:
     def to_json(self) -> dict[str, Any]:
         found = {key: value for key, value in asdict(self).items() if value not in ("", 0.0, 0, {})}
         return {**found, "at": round(self.at, 2), "what": self.describe()}
+
+
+SLACK_METHODS = ("chat.postMessage", "chat.update", "views.update", "views.open")
+"""The Web API methods a 5xx burst answers: the bot's posts and edits, and the person's modal."""
+SLACK_STATUSES = (500, 502, 503)
+START = 5.0
+"""Seconds into the arrivals before the first fault, so the first requests see a settled bot."""
 
 
 def _rng(seed: int, kind: str) -> random.Random:

@@ -114,13 +114,9 @@ class LedgerDatabase:
         """One query on a connection of its own (a killed one is tried again once)."""
         for attempt in (1, 2):
             try:
-                conn = self._connect(self.name)
-                try:
-                    with conn.cursor() as cursor:
-                        cursor.execute(statement, args)
-                        return cursor.fetchall()
-                finally:
-                    conn.close()
+                with contextlib.closing(self._connect(self.name)) as conn, conn.cursor() as cursor:
+                    cursor.execute(statement, args)
+                    return cursor.fetchall()
             except psycopg2.OperationalError:
                 if attempt == 2:
                     raise

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from bench.users import LATE_MODAL, MODAL_PATIENCE, FormWatcher, Person
+from bench.users import Crowd, Outcome, Person
 from testbed.seed import ACME
 from testbed.slack_flow import entered
-from testbed.slack_standin import SlackStandIn
 
 TOLD_NOT_RUN = ("Not run", "Not sent")
 """Modal titles that tell the person their request did not run."""
@@ -41,45 +39,18 @@ class Submission:
         return any(view and any(told in str(view.get("title")) for told in TOLD_NOT_RUN) for view in shown)
 
 
-class Arrivals:
-    """People arriving at ``rate`` a second, each from a thread of their own (an open workload)."""
+class Arrivals(Crowd):
+    """People arriving at a steady pace, each from a thread of their own (an open workload), keeping what the
+    submission's acknowledgement said."""
 
-    def __init__(self, slack: SlackStandIn, watcher: FormWatcher, threads: int = 64) -> None:
-        self.slack = slack
-        self.watcher = watcher
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="person")
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=False)
-
-    def request(self, person: Person) -> Submission:
+    def request(self, person: Person) -> Submission:  # type: ignore[override]
         submission = Submission(person, time.monotonic())
-        ready, box = self.watcher.expect(person.user_id)
-        acked = False
-        try:
-            self.slack.slash_command(
-                text=f"{person.email} read-only", user_id=person.user_id, channel_id=person.channel_id
-            )
-            acked = True
-        except TimeoutError:
-            pass  # Slack showed the person an error; a views.open already under way may still land
-        if not ready.wait(MODAL_PATIENCE if acked else LATE_MODAL):
+        view = self.open_form(person, Outcome(person))
+        if view is None:
             return submission
-        view = box[0]
         submission.view_id = view["id"]
         values = entered(view, person.email, name=f"Person {person.user_id}", org=ACME, access="read-only")
         # Not acknowledged: the person saw Slack's error and knows it did not go through.
         with contextlib.suppress(TimeoutError, ValueError):
             submission.ack = self.slack.submit_view(view["id"], values, user_id=person.user_id)
         return submission
-
-    def arrive(self, crowd: list[Person], rate: float) -> list[Future[Submission]]:
-        """Start each person's request at ``rate`` a second, on schedule."""
-        futures = []
-        start = time.monotonic()
-        for index, person in enumerate(crowd):
-            delay = start + index / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            futures.append(self.pool.submit(self.request, person))
-        return futures

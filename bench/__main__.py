@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -209,6 +211,8 @@ def _chaos(args: argparse.Namespace) -> int:
     from bench.chaos.run import SEED
     from bench.chaos.run import run as run_chaos
 
+    # A stop (SIGTERM) ends the run through its clean-up: the replicas, its Redis and its database go with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plan = TINY if args.plan == "tiny" else FULL
     if args.chaos_minutes:
         plan = plan.with_minutes(args.chaos_minutes)

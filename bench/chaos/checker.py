@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.chaos.faults import Takeover
 from bench.chaos.workload import Submission
-from bench.figures import completion_to_log, final_statuses
+from bench.figures import completion_to_log, final_statuses, log_over_bound
 from bench.records import Records
 from bench.stats import distribution
 from testbed.slack_replies import Call
@@ -165,6 +165,7 @@ def check(
         "zeros_broken": [name for name in ZEROS if zeros[name]["count"]],
         "repeats_inside_window": {"parent_messages": parents_inside, "log_replies": logs_inside},
         "job_end_to_log_s": completion_to_log(records),
+        "log_over_channel_bound_s": log_over_bound(records),
         "takeover_wait_s": _takeovers(takeovers),
         "final_statuses_shown": final_statuses(records.calls, records.parents),
         "ledger_states": ledger.states(),

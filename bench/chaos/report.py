@@ -43,6 +43,7 @@ def _header(results: dict[str, Any]) -> list[str]:
 
 def _figures(figures: dict[str, Any]) -> list[str]:
     latency, takeover = figures["job_end_to_log_s"], figures["takeover_wait_s"]
+    over = figures.get("log_over_channel_bound_s", {})
     inside = figures["repeats_inside_window"]
     return [
         "| figure | value |",
@@ -52,6 +53,8 @@ def _figures(figures: dict[str, Any]) -> list[str]:
         f"| runs in Nautobot | {figures['runs_in_nautobot']} |",
         f"| Job end → log in thread, p50 / p99 / max | {_ms(latency['p50'])} / {_ms(latency['p99'])} / "
         f"{_ms(latency['max'])} ({latency['missing']} missing) |",
+        f"| of which above Slack's one post a second per channel, p50 / p99 | {_ms(over.get('p50'))} / "
+        f"{_ms(over.get('p99'))} |",
         f"| killed replicas' requests taken over, longest wait | {takeover['requests']} requests, "
         f"{_s(takeover['max'])} (p50 {_s(takeover['p50'])}; {takeover['missing']} never) |",
         f"| parent messages / log replies posted twice inside the window (a SIGKILL ≤ 1 s after the post) | "

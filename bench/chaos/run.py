@@ -20,12 +20,12 @@ from bench.chaos import checker, report, schedule
 from bench.chaos.faults import Injector
 from bench.chaos.plan import ChaosPlan
 from bench.chaos.services import LedgerDatabase, RedisServer, Replicas
-from bench.chaos.workload import Arrivals, Submission
+from bench.chaos.workload import Arrivals, Submission, taking_turns
 from bench.nautobot_standin import NautobotStandIn
 from bench.processes import bot_code
 from bench.records import Records
 from bench.scenarios import EVENTS_DESIGN, bot_env
-from bench.users import FormWatcher, Person, people, workspace
+from bench.users import FormWatcher, Person, workspace
 from testbed.slack_standin import SlackStandIn
 
 SEED = 3101
@@ -114,7 +114,7 @@ def run(plan: ChaosPlan, seed: int, out: Path, *, say: Callable[[str], None] = p
     faults = schedule.build(plan, seed, names)
     load_at_start = machine.Machine().load_average()
     bot = bot_code()
-    crowd = people(plan.runs, plan.runs_per_channel)
+    crowd = taking_turns(plan.runs, plan.runs_per_channel)
     redis = RedisServer(workdir).start()
     ledger = LedgerDatabase().create()
     try:

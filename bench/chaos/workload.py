@@ -39,6 +39,13 @@ class Submission:
         return any(view and any(told in str(view.get("title")) for told in TOLD_NOT_RUN) for view in shown)
 
 
+def taking_turns(count: int, runs_per_channel: int) -> list[Person]:
+    """``count`` people, ``runs_per_channel`` to a channel, one after another in different channels: Slack's one post
+    a second per channel then queues no run behind the one before it, and the log's latency is the bot's."""
+    channels = max(1, count // runs_per_channel)
+    return [Person(f"U{index:05d}", f"C{index % channels:05d}") for index in range(count)]
+
+
 class Arrivals(Crowd):
     """People arriving at a steady pace, each from a thread of their own (an open workload), keeping what the
     submission's acknowledgement said."""

@@ -60,21 +60,25 @@ class Ledger:
         return dict(sorted(Counter(row["state"] for row in self.rows).items()))
 
 
-def _posts(records: Records) -> tuple[dict[str, list[Call]], dict[str, list[Call]]]:
-    """Each run's parent messages and log replies, as Slack accepted them, in order."""
+def _posts(records: Records) -> tuple[dict[str, list[Call]], dict[str, list[Call]], dict[str, list[Call]]]:
+    """Each run's parent messages and log replies in its channel, as Slack accepted them, in order; and the direct
+    messages naming it (a request that could not be taken up tells its requester it waits, naming the error)."""
     parents: dict[str, list[Call]] = defaultdict(list)
     logs: dict[str, list[Call]] = defaultdict(list)
+    direct: dict[str, list[Call]] = defaultdict(list)
     for call in records.calls:
         if call.method != "chat.postMessage" or not call.ok:
             continue
         result_id = records.run_of(call)
         if result_id is None:
             continue
-        if not call.args.get("thread_ts"):
+        if not str(call.args.get("channel", "")).startswith("C"):
+            direct[result_id].append(call)
+        elif not call.args.get("thread_ts"):
             parents[result_id].append(call)
         elif LOG_MARK in json.dumps(call.args, default=str):
             logs[result_id].append(call)
-    return parents, logs
+    return parents, logs, direct
 
 
 def _repeats(posts: dict[str, list[Call]], kills: list[float]) -> tuple[list[dict], list[dict]]:
@@ -146,7 +150,7 @@ def check(
     for run in records.runs:
         runs_by_email[str(run.data.get("user_email"))].append(run.result_id)
     told, lost = _unanswered(submissions, runs_by_email, views, ledger)
-    parents, logs = _posts(records)
+    parents, logs, direct = _posts(records)
     parents_inside, parents_outside = _repeats(parents, kills)
     logs_inside, logs_outside = _repeats(logs, kills)
     zeros = {
@@ -167,6 +171,7 @@ def check(
         "job_end_to_log_s": completion_to_log(records),
         "log_over_channel_bound_s": log_over_bound(records),
         "takeover_wait_s": _takeovers(takeovers),
+        "runs_named_in_direct_messages": len(direct),
         "final_statuses_shown": final_statuses(records.calls, records.parents),
         "ledger_states": ledger.states(),
         "slack_5xx_answered": sum(1 for call in records.calls if call.status >= 500),

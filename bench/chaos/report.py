@@ -59,6 +59,8 @@ def _figures(figures: dict[str, Any]) -> list[str]:
         f"{_s(takeover['max'])} (p50 {_s(takeover['p50'])}; {takeover['missing']} never) |",
         f"| parent messages / log replies posted twice inside the window (a SIGKILL ≤ 1 s after the post) | "
         f"{len(inside['parent_messages'])} / {len(inside['log_replies'])} |",
+        f'| runs whose requester got a direct message ("is waiting": not taken up 5 times) | '
+        f"{figures.get('runs_named_in_direct_messages', '—')} |",
         f"| parent messages showing their final status at the end | {figures['final_statuses_shown']} |",
         f"| Slack 5xx answers given | {figures['slack_5xx_answered']} |",
         f"| Nautobot events published | {figures['events_published']} |",

@@ -90,8 +90,8 @@ def _run(result_id: str, email: str, done_at: float) -> Run:
     return Run(result_id, {"user_email": email}, 0.0, None, 1.0, done_at)
 
 
-def _post(at: float, text: str, thread: str = "", ts: str = "") -> Call:
-    args = {"channel": "C1", "text": text} | ({"thread_ts": thread} if thread else {})
+def _post(at: float, text: str, thread: str = "", ts: str = "", channel: str = "C1") -> Call:
+    args = {"channel": channel, "text": text} | ({"thread_ts": thread} if thread else {})
     return Call("chat.postMessage", args, None, True, None, at, response={"ok": True, "ts": ts or f"t{at}"})
 
 
@@ -107,6 +107,7 @@ def test_the_checker_counts_a_repeat_outside_the_window_a_job_run_twice_and_a_lo
         _post(12.0, "Created administrator", thread="pb"),
         _post(3.0, f"run {c}", ts="pc"),
         _post(13.0, "Created administrator", thread="pc"),
+        _post(40.0, f"Your request is waiting: Nautobot answered 503 reading {c}", channel="D1"),  # no parent
     ]
     records = Records(calls, [], runs, Counter(), [], people=3)
     # a@ and b@ ran; ul@ was acknowledged, never ran, and its modal never said so.
@@ -126,6 +127,7 @@ def test_the_checker_counts_a_repeat_outside_the_window_a_job_run_twice_and_a_lo
     assert found["zeros"]["requests_lost"]["examples"][0]["ledger"][0]["state"] == "received"
     assert [r["result_id"] for r in found["repeats_inside_window"]["parent_messages"]] == [a]
     assert found["takeover_wait_s"]["max"] == 2
+    assert found["runs_named_in_direct_messages"] == 1
 
 
 def test_the_nautobot_stand_in_answers_503_for_a_while_and_goes_down_and_comes_back():

@@ -56,6 +56,13 @@ GRAPHQL_RESULT_FIELDS = frozenset(
     {"id", "name", "status", "date_created", "date_started", "date_done", "result", "traceback"}
 )
 GRAPHQL_LOG_FIELDS = frozenset({"created", "log_level", "grouping", "message", "log_object"})
+_FIXED_ANSWERS: dict[str, Any] = {
+    "/api/status/": {"nautobot-version": "3.2.7", "python-version": "3.11", "celery-workers-running": 1},
+    f"/api/extras/jobs/{JOB_ID}/": JOB,
+    f"/api/extras/jobs/{JOB_ID}/variables/": VARIABLES,
+    # No run waits for approval here; a bot that died while sending a run looks here too (runs/take_up.py).
+    "/api/extras/scheduled-jobs/": {"count": 0, "next": None, "previous": None, "results": []},
+}
 
 
 @dataclass
@@ -252,15 +259,11 @@ class NautobotStandIn:
         self.shared_requests[f"{method} {_route(path)}"] += 1
         if method != "GET":
             return _json({"detail": f'Method "{method}" not allowed.'}, 405)
-        if path == "/api/status/":
-            return _json({"nautobot-version": "3.2.7", "python-version": "3.11", "celery-workers-running": 1})
+        if path in _FIXED_ANSWERS:
+            return _json(_FIXED_ANSWERS[path])
         if path == "/api/extras/jobs/":
             matches = [JOB] if query.get("name", JOB["name"]) == JOB["name"] else []
             return _json({"count": len(matches), "next": None, "previous": None, "results": matches})
-        if path == f"/api/extras/jobs/{JOB_ID}/":
-            return _json(JOB)
-        if path == f"/api/extras/jobs/{JOB_ID}/variables/":
-            return _json(VARIABLES)
         if path == "/api/extras/job-results/":
             results = [self._result(run, now) for run in reversed(self.runs.values())][:100]
             return _json({"count": len(results), "next": None, "previous": None, "results": results})

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.chaos.faults import Takeover
+from bench.chaos.services import UNREPORTED_STATES
 from bench.chaos.workload import Submission
 from bench.figures import completion_to_log, final_statuses, log_over_bound
 from bench.records import Records
@@ -129,6 +130,19 @@ def _unreported(records: Records, parents: dict[str, list[Call]], logs: dict[str
     ]
 
 
+def _unfinished(submissions: list[Submission], views: dict[str, dict[str, Any]], ledger: Ledger) -> list[dict]:
+    """Requests the ledger still works on at the end, before their log: what their person saw."""
+    by_email = {s.person.email: s for s in submissions}
+    found = []
+    for row in ledger.rows:
+        if row["state"] in UNREPORTED_STATES:
+            submission = by_email.get(row["email"])
+            acked = bool(submission and submission.acknowledged)
+            told = bool(submission and submission.told_not_run(views))
+            found.append({**row, "acknowledged": acked, "told_not_run": told})
+    return found
+
+
 def _takeovers(takeovers: list[Takeover]) -> dict[str, Any]:
     waits = [t.waited for t in takeovers if t.waited is not None]
     return {
@@ -174,6 +188,7 @@ def check(
         "runs_named_in_direct_messages": len(direct),
         "final_statuses_shown": final_statuses(records.calls, records.parents),
         "ledger_states": ledger.states(),
+        "unfinished_at_end": _unfinished(submissions, views, ledger),
         "slack_5xx_answered": sum(1 for call in records.calls if call.status >= 500),
         "events_published": records.events_published,
     }

@@ -128,6 +128,8 @@ def test_the_checker_counts_a_repeat_outside_the_window_a_job_run_twice_and_a_lo
     assert [r["result_id"] for r in found["repeats_inside_window"]["parent_messages"]] == [a]
     assert found["takeover_wait_s"]["max"] == 2
     assert found["runs_named_in_direct_messages"] == 1
+    [unfinished] = found["unfinished_at_end"]
+    assert unfinished["request_id"] == "r-lost" and unfinished["acknowledged"] and not unfinished["told_not_run"]
 
 
 def test_the_nautobot_stand_in_answers_503_for_a_while_and_goes_down_and_comes_back():

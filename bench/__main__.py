@@ -1,12 +1,17 @@
 """``python -m bench [--quick]``: every scenario for each design, tables, results.json and a latency chart.
 
 ``python -m bench --compare A.json B.json``: the headline figures of two runs side by side.
+
+``python -m bench --chaos [--seed N] [--chaos-minutes M]``: three replicas on one PostgreSQL ledger through a
+seeded fault schedule, and a checker (``bench/chaos``); chaos-results.json, and exit 1 when a zero is broken.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -160,7 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller N and no real Nautobot: about 5 minutes")
     parser.add_argument("--plan", choices=sorted(PLANS), help=argparse.SUPPRESS)
     parser.add_argument("--skip-real", action="store_true", help="leave out the runs against a real Nautobot")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--out", type=Path, help="results file (default bench/results.json, bench/chaos-results.json)")
+    parser.add_argument("--chaos", action="store_true", help="the chaos run: replicas through a fault schedule")
+    parser.add_argument("--seed", type=int, default=None, help="the chaos run's fault schedule (default fixed)")
+    parser.add_argument("--chaos-minutes", type=float, help="how long people arrive in the chaos run (default 10)")
+    parser.add_argument("--note", default="", help=argparse.SUPPRESS)  # said in the chaos results and report
     parser.add_argument(
         "--events-url", default=nautobot_events.DEFAULT_URL, help="Redis the Nautobot stand-in publishes events to"
     )
@@ -173,17 +182,58 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.compare:
-        first, second = (json.loads(path.read_text()) for path in args.compare)
-        text, flagged = compare.render(first, second, *(str(path) for path in args.compare))
-        _say(text)
-        return 1 if flagged else 0
+        return _compare(args.compare)
+    if args.chaos:
+        return _chaos(args)
+    return _bench(args)
+
+
+def _compare(paths: list[Path]) -> int:
+    first, second = (json.loads(path.read_text()) for path in paths)
+    if first.get("chaos") or second.get("chaos"):
+        return _compare_chaos(first, second)
+    text, flagged = compare.render(first, second, *(str(path) for path in paths))
+    _say(text)
+    return 1 if flagged else 0
+
+
+def _bench(args: argparse.Namespace) -> int:
     plan = PLANS[args.plan or ("quick" if args.quick else "full")]
     machine.wait_until_quiet(machine.Machine(), say=_say)
+    out = args.out or ROOT / "bench" / "results.json"
     with tempfile.TemporaryDirectory(prefix="meraki-chatops-bench-") as workdir:
-        results = run(plan, args.out, Path(workdir), real=not args.skip_real, events_url=args.events_url)
+        results = run(plan, out, Path(workdir), real=not args.skip_real, events_url=args.events_url)
     _say(render(results))
-    _say(f"\nWritten to {args.out}")
+    _say(f"\nWritten to {out}")
     return 0
+
+
+def _chaos(args: argparse.Namespace) -> int:
+    from bench.chaos import report
+    from bench.chaos.plan import FULL, TINY
+    from bench.chaos.run import SEED
+    from bench.chaos.run import run as run_chaos
+
+    # A stop (SIGTERM) ends the run through its clean-up: the replicas, its Redis and its database go with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    plan = TINY if args.plan == "tiny" else FULL
+    if args.chaos_minutes:
+        plan = plan.with_minutes(args.chaos_minutes)
+    out = args.out or ROOT / "bench" / "chaos-results.json"
+    results = run_chaos(plan, SEED if args.seed is None else args.seed, out, say=_say, note=args.note)
+    _say(report.render(results))
+    _say(f"\nWritten to {out} and {out.with_suffix('.md')}")
+    return 1 if results["figures"]["zeros_broken"] else 0
+
+
+def _compare_chaos(first: dict[str, Any], second: dict[str, Any]) -> int:
+    from bench.chaos import report
+
+    text, disagree = report.compare(first, second)
+    _say(text)
+    if disagree:
+        _say(f"\nDisagree: {', '.join(disagree)}")
+    return 1 if disagree else 0
 
 
 if __name__ == "__main__":

@@ -56,6 +56,13 @@ GRAPHQL_RESULT_FIELDS = frozenset(
     {"id", "name", "status", "date_created", "date_started", "date_done", "result", "traceback"}
 )
 GRAPHQL_LOG_FIELDS = frozenset({"created", "log_level", "grouping", "message", "log_object"})
+_FIXED_ANSWERS: dict[str, Any] = {
+    "/api/status/": {"nautobot-version": "3.2.7", "python-version": "3.11", "celery-workers-running": 1},
+    f"/api/extras/jobs/{JOB_ID}/": JOB,
+    f"/api/extras/jobs/{JOB_ID}/variables/": VARIABLES,
+    # No run waits for approval here; a bot that died while sending a run looks here too (runs/take_up.py).
+    "/api/extras/scheduled-jobs/": {"count": 0, "next": None, "previous": None, "results": []},
+}
 
 
 @dataclass
@@ -107,8 +114,11 @@ class NautobotStandIn:
         self._ids = random.Random(seed + 1)
         self._holding = False
         self._lock = threading.Lock()
+        self._unavailable_until = 0.0
+        self._down = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -149,9 +159,12 @@ class NautobotStandIn:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
+        await self._listen(0)
         self.port = self._runner.addresses[0][1]
+
+    async def _listen(self, port: int) -> None:
+        self._site = web.TCPSite(self._runner, self.host, port)
+        await self._site.start()
 
     async def _shutdown(self) -> None:
         await self._runner.cleanup()
@@ -182,6 +195,22 @@ class NautobotStandIn:
             self._loop.call_soon_threadsafe(self._announce_ends, ending)
         return now
 
+    def unavailable(self, seconds: float) -> None:
+        """Answer every request 503 for ``seconds`` from now, as a Nautobot behind a proxy that cannot reach it."""
+        with self._lock:
+            self._unavailable_until = time.monotonic() + seconds
+
+    def down(self, seconds: float) -> None:
+        """Stop listening for ``seconds`` (connections refused; open ones cut at their next request), then listen
+        again on the same port. Blocks the caller's thread for that long."""
+        self._down = True
+        asyncio.run_coroutine_threadsafe(self._site.stop(), self._loop).result(10)
+        try:
+            time.sleep(seconds)
+        finally:
+            asyncio.run_coroutine_threadsafe(self._listen(self.port), self._loop).result(10)
+            self._down = False
+
     def snapshot(self) -> list[Run]:
         with self._lock:
             return [copy.deepcopy(run) for run in self.runs.values()]
@@ -194,6 +223,11 @@ class NautobotStandIn:
     # -- the API ---------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
+        if self._down and request.transport is not None:
+            request.transport.close()  # a keep-alive connection to a server that has gone away
+            return _json({"detail": "down"}, 503)
+        if time.monotonic() < self._unavailable_until:
+            return web.Response(status=503, text="Service Unavailable")
         if request.headers.get("Authorization") != f"Token {TOKEN}":
             return _json({"detail": "Invalid token"}, 403)
         path, method = request.path, request.method
@@ -225,15 +259,11 @@ class NautobotStandIn:
         self.shared_requests[f"{method} {_route(path)}"] += 1
         if method != "GET":
             return _json({"detail": f'Method "{method}" not allowed.'}, 405)
-        if path == "/api/status/":
-            return _json({"nautobot-version": "3.2.7", "python-version": "3.11", "celery-workers-running": 1})
+        if path in _FIXED_ANSWERS:
+            return _json(_FIXED_ANSWERS[path])
         if path == "/api/extras/jobs/":
             matches = [JOB] if query.get("name", JOB["name"]) == JOB["name"] else []
             return _json({"count": len(matches), "next": None, "previous": None, "results": matches})
-        if path == f"/api/extras/jobs/{JOB_ID}/":
-            return _json(JOB)
-        if path == f"/api/extras/jobs/{JOB_ID}/variables/":
-            return _json(VARIABLES)
         if path == "/api/extras/job-results/":
             results = [self._result(run, now) for run in reversed(self.runs.values())][:100]
             return _json({"count": len(results), "next": None, "previous": None, "results": results})

@@ -123,8 +123,8 @@ class Crowd:
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def request(self, person: Person) -> Outcome:
-        outcome = Outcome(person)
+    def open_form(self, person: Person, outcome: Outcome) -> dict | None:
+        """Type the command and wait for the modal; the form's view, or None when none came in time."""
         ready, box = self.watcher.expect(person.user_id)
         try:
             self.slack.slash_command(
@@ -134,9 +134,15 @@ class Crowd:
         except TimeoutError:
             pass  # Slack showed the person an error; the trigger_id is dead, so no modal can open any more
         if not ready.wait(MODAL_PATIENCE if outcome.command_acked else LATE_MODAL):
-            return outcome
+            return None
         outcome.modal_opened = True
-        view = box[0]
+        return box[0]
+
+    def request(self, person: Person) -> Outcome:
+        outcome = Outcome(person)
+        view = self.open_form(person, outcome)
+        if view is None:
+            return outcome
         values = entered(view, person.email, name=f"Person {person.user_id}", org=ACME, access="read-only")
         try:
             self.slack.submit_view(view["id"], values, user_id=person.user_id)

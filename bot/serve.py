@@ -24,6 +24,7 @@ from bot.ledger.retention import Retention, sweep_forever
 from bot.metrics import Metrics
 from bot.nautobot import NautobotClient, NautobotError
 from bot.settings import Settings
+from bot.slack.errors import slack_error
 from bot.supervise import supervised
 from bot.web import Readiness, build_web, combine_checks, start_web
 
@@ -243,6 +244,6 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 def _why(exc: BaseException) -> str:
     if isinstance(exc, SlackApiError):
-        return f"Slack answered {exc.response.get('error') or exc.response.status_code}"
+        return f"Slack answered {slack_error(exc) or 'nothing'}"
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.nautobot import AccessGrant, ChatOpsApp, NautobotError
+from bot.slack.errors import slack_error
 
 log = logging.getLogger("bot.access")
 
@@ -81,7 +82,7 @@ class SlackGroups:
             answer = await self.client.usergroups_users_list(usergroup=group_id)
         except SlackApiError as exc:
             # Fails closed: an unreadable group has no members until Slack answers again.
-            error = exc.response.get("error") if exc.response is not None else str(exc)
+            error = slack_error(exc) or str(exc)
             log.warning("cannot read the members of user group %s: %s", group_id, error)
             return self._cache.put(group_id, frozenset(), min(self._cache.ttl, FAILED_LOOKUP_TTL))
         users = answer.get("users") or []

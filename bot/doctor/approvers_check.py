@@ -13,6 +13,7 @@ from bot.doctor.slack_checks import SLACK_TRANSPORT_ERRORS, slack_unreachable
 from bot.nautobot import NautobotError
 from bot.nautobot.approvers import ApproverLookup
 from bot.policy import AccessPolicy, ApprovalRule
+from bot.slack.errors import slack_error
 
 GROUP_FIX = (
     "Correct the user group ids under approvals in {setting} (a group's id is in its URL, …/usergroups/S…), or "
@@ -32,7 +33,7 @@ async def check_approvers(context: Context) -> Verdict:
         try:
             answer = await client.usergroups_users_list(usergroup=group)
         except SlackApiError as exc:
-            unknown.append(f"{group} ({exc.response.get('error')})")
+            unknown.append(f"{group} ({slack_error(exc)})")
             continue
         except SLACK_TRANSPORT_ERRORS as exc:
             return slack_unreachable(context, exc)

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.doctor.report import Context, Status, Verdict, last_four
 from bot.settings import Settings
+from bot.slack.errors import slack_error
 
 REQUIRED_SCOPES = frozenset({"commands", "chat:write", "im:write", "files:write", "usergroups:read"})
 """The bot scopes of manifest.yml the bot cannot do without; kept here because an installed wheel does not ship the
@@ -74,7 +75,7 @@ def _scopes_header(headers: Mapping[str, Any] | None) -> frozenset[str] | None:
 
 
 def _slack_refusal(what: str, exc: SlackApiError, token_fix: str) -> Verdict:
-    error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+    error = slack_error(exc) or "no answer"
     detail = f"Slack refused the {what}: {error}"
     if error in _TOKEN_ERRORS or error == "missing_scope":
         return Verdict(Status.FAIL, detail, token_fix)

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.errors import slack_error
+
 log = logging.getLogger("bot.home")
 
 KEPT_FOR = 600.0
@@ -52,7 +54,7 @@ class Emails:
         try:
             answer = await self.client.users_info(user=person)
         except SlackApiError as exc:
-            error = str(exc.response.get("error") or "")
+            error = slack_error(exc)
             if error in NO_SCOPE:
                 self.readable = False
                 log.warning(

@@ -18,6 +18,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.errors import slack_error
 from bot.slack.pacing import TokenBucket
 
 log = logging.getLogger("bot.home")
@@ -115,7 +116,7 @@ class HomePublisher:
             view = await self.draw(person)
             await self.send(person, view)
         except SlackApiError as exc:
-            error = str(exc.response.get("error") or "")
+            error = slack_error(exc)
             if error == "not_enabled":
                 self.enabled = False
                 log.warning(

@@ -25,6 +25,7 @@ from bot.models import JobForm, ModalContext
 from bot.nautobot import JobFieldErrors, NautobotError, Submission
 from bot.runs.outcome import AUDITED, NoApprovers, Sent, SubmitOutcome
 from bot.slack import messages, modal
+from bot.slack.errors import slack_error
 from bot.slack.modal.cached import ViewPayload
 from bot.slack.text import channel_link, truncate
 
@@ -135,7 +136,7 @@ class Reply:
         try:
             await self.client.views_update(view_id=self.view_id, view=view)
         except SlackApiError as exc:
-            log.info("modal %s not updated (%s): the person closed it", self.view_id, exc.response.get("error"))
+            log.info("modal %s not updated (%s): the person closed it", self.view_id, slack_error(exc))
 
 
 class ModalAnswer(Audited):

@@ -18,6 +18,7 @@ from bot.models import REQUESTED_BY, JobForm, ModalContext
 from bot.nautobot import NautobotError
 from bot.runs.outcome import Ask
 from bot.slack import messages, modal
+from bot.slack.errors import slack_error
 from bot.slack.modal.cached import ViewPayload
 from bot.slack.text import channel_link
 
@@ -98,7 +99,7 @@ async def _replace_loading(
     try:
         await client.views_update(view_id=view_id, hash=view_hash, view=view)
     except SlackApiError as exc:
-        log.warning("the loading view is gone user=%s: %s", actor.user_id, exc.response.get("error"))
+        log.warning("the loading view is gone user=%s: %s", actor.user_id, slack_error(exc))
         if not runs:
             gone = messages.error_message(
                 f"The window of {parts.slash} was closed before its form could be shown.",

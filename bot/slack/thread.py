@@ -29,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
 from bot.slack import log_messages, messages
 from bot.slack.edits import LatestEdits
+from bot.slack.errors import slack_error, transient
 from bot.slack.pacing import DEFAULT_WORKSPACE, ChannelPacer, WorkspacePacer
 from bot.slack.result_table import TABLE_FILENAME, result_table
 from bot.slack.text import outgoing
@@ -41,9 +42,6 @@ MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_wind
 """Slack's answers to an update of a parent message that can no longer be changed."""
 TRANSIENT_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0)
 """Waits before sending a message again after Slack's own retries gave up (an outage of a few minutes)."""
-_TRANSIENT_ERRORS = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
 LOG_FILENAME = "job-log.txt"
 
 Message = tuple[str, list[Block]]
@@ -99,7 +97,7 @@ class SlackThreads:
         try:
             return await self._patiently(lambda: self._post(request.channel_id, message))
         except SlackApiError as exc:
-            if _error(exc) not in CANNOT_POST:
+            if slack_error(exc) not in CANNOT_POST:
                 raise
         return await self._to_dm(request, request.channel_id, message, submitted=submitted)
 
@@ -248,7 +246,9 @@ class SlackThreads:
             await self.client.chat_postEphemeral(channel=channel, user=user_id, **_wire(message))
             return
         except SlackApiError as exc:
-            log.info("cannot tell user=%s in channel=%s (%s): a direct message instead", user_id, channel, _error(exc))
+            log.info(
+                "cannot tell user=%s in channel=%s (%s): a direct message instead", user_id, channel, slack_error(exc)
+            )
         try:
             await self._direct(user_id, message)
         except Exception:
@@ -302,7 +302,7 @@ class SlackThreads:
         try:
             return await self._patiently(call)
         except SlackApiError as exc:
-            error = _error(exc)
+            error = slack_error(exc)
             if (error in CANNOT_POST or error in MESSAGE_GONE) and not thread.channel_id.startswith("D"):
                 return await self._moved(thread, request, parent, error)
             log.error("Slack refused a message of request=%s; it is skipped: %s", request.request_id, error)
@@ -325,7 +325,7 @@ class SlackThreads:
             try:
                 return await call()
             except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
-                if delay is None or not _transient(exc):
+                if delay is None or not transient(exc):
                     raise
                 pause = max(delay, _retry_after(exc))
                 log.warning("Slack unavailable (%s); sending again in %g s", _describe(exc), pause)
@@ -370,17 +370,6 @@ async def _no_wait() -> None:
     """The turn of an edit that took its turn already."""
 
 
-def _error(exc: SlackApiError) -> str:
-    return str(exc.response.get("error") or "") if exc.response is not None else ""
-
-
-def _transient(exc: Exception) -> bool:
-    if isinstance(exc, SlackApiError):
-        status = getattr(exc.response, "status_code", 0) or 0
-        return status >= 500 or status == 429 or _error(exc) in _TRANSIENT_ERRORS
-    return True  # the connection failed or timed out
-
-
 def _retry_after(exc: Exception) -> float:
     """The seconds Slack asked to wait in a 429 answer (its client's own retries gave up); 0 otherwise."""
     if not isinstance(exc, SlackApiError) or exc.response is None:
@@ -394,4 +383,4 @@ def _retry_after(exc: Exception) -> float:
 
 
 def _describe(exc: Exception) -> str:
-    return _error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+    return slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__

@@ -26,6 +26,7 @@ from bot.ledger.grant import Grant
 from bot.ledger.workflow_steps import StepState, WorkflowStep
 from bot.models import JobRun, RunRequest
 from bot.nautobot import NautobotClient, NautobotError
+from bot.slack.errors import slack_error, transient
 from bot.workflow import endings
 from bot.workflow.specs import STEPS
 
@@ -37,8 +38,6 @@ ASKING = timedelta(minutes=5)
 """A step with no request this long after it arrived was lost on its way to the core (its replica stopped)."""
 GONE = frozenset({"function_execution_not_found", "execution_not_in_running_state", "token_revoked"})
 """Slack's answers when the execution takes no completion any more: completed already, or out of time."""
-PASSING = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
-"""Slack's answers that may change on another try: the next sweep sends the completion again."""
 
 
 def step_key(execution_id: str) -> str:
@@ -169,8 +168,8 @@ class StepCompletions(HomeChanges):
                 )
                 state = StepState.FAILED
         except SlackApiError as exc:
-            error = str(exc.response.get("error") or "")
-            if error in PASSING:
+            error = slack_error(exc)
+            if transient(exc):  # a 5xx, a 429, or an answer that may change: the next sweep sends it again
                 log.warning(
                     "step=%s: completion not taken yet (%s); the next sweep tries again", step.execution_id, error
                 )

@@ -6,11 +6,13 @@ turns what comes back into Slack's answer (:mod:`bot.listeners.outcome`), record
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.home.service import Home
@@ -21,6 +23,9 @@ from bot.metrics import Metrics
 from bot.models import ModalContext
 from bot.runs.core import Runs
 from bot.slack import approval_messages, grant_messages, messages, modal
+from bot.slack.errors import slack_error
+
+log = logging.getLogger("bot.listeners")
 
 if TYPE_CHECKING:  # the steps build on the listeners' parts: registered by the wiring (bot.app)
     from bot.workflow.entry import WorkflowSteps
@@ -60,7 +65,15 @@ class Listeners:
         if parts is None:  # only registered commands arrive; one the bot does not know is refused
             await ack(text="The bot does not offer this command. Nothing was run.")
             return
-        await slash_command.typed(parts, ack, body, client)
+        try:
+            await slash_command.typed(parts, ack, body, client)
+        except SlackApiError as exc:  # Slack did not open the form (a 5xx, the trigger expired): nothing was asked
+            error = slack_error(exc)
+            log.warning("the form of %s was not opened for user=%s: %s", parts.slash, body.get("user_id"), error)
+            told = messages.error_message(
+                f"Slack could not open the form of {parts.slash} ({error}).", "Nothing ran.", "Type the command again."
+            )
+            await parts.tell(str(body.get("channel_id") or ""), str(body.get("user_id") or ""), told)
 
     async def submission(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, view: dict[str, Any]

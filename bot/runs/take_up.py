@@ -77,6 +77,9 @@ class TakeUp:
             try:
                 with correlation(record.request_id), self.runs.holding(record.request_id):
                     resumed += await self.one(record)
+            except NautobotError as exc:  # Nautobot down or busy for a while: expected, and tried again
+                log.warning("could not resume request=%s state=%s: %s", record.request_id, record.state, exc)
+                await self._later(record, exc)
             except Exception as exc:  # one broken request must not keep the others from resuming
                 log.exception("could not resume request=%s state=%s", record.request_id, record.state)
                 await self._later(record, exc)
@@ -96,10 +99,15 @@ class TakeUp:
 
     async def _tell_waiting(self, record: Record, exc: Exception) -> None:
         """The requester hears that the request waits (once), rather than nothing at all."""
+        if record.state is RequestState.LOGGED:  # its log is in the thread already: only its final status is late
+            what = f"The log of your request for {record.job_name} is in its thread, but the bot could not show "
+            what += f"its final status there yet ({exc})."
+        else:
+            what = f"Your request for {record.job_name} is waiting: the bot could not take it up ({exc})."
         try:
             await self.runs.threads.tell_requester(
                 record.requester_id,
-                f"Your request for {record.job_name} is waiting: the bot could not take it up ({exc}).",
+                what,
                 "Nothing ran twice; the bot keeps trying on its own.",
                 "If Nautobot is down, it goes on once Nautobot is back; if this keeps happening, tell your "
                 "Nautobot administrator.",

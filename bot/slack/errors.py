@@ -20,10 +20,11 @@ def slack_error(exc: SlackApiError) -> str:
     response = exc.response
     if response is None:
         return ""
-    data = response.data
+    data = getattr(response, "data", response)  # a SlackResponse, or the plain dict some callers raise with
     if isinstance(data, dict) and data.get("error"):
         return str(data["error"])
-    return f"HTTP {response.status_code}" if response.status_code else ""
+    status = getattr(response, "status_code", 0)
+    return f"HTTP {status}" if status else ""
 
 
 def transient(exc: Exception) -> bool:

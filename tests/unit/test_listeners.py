@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 import bot.listeners.parts as listeners_module
 import bot.listeners.submission as submission_module
@@ -278,6 +280,28 @@ async def test_cold_cache_opens_a_loading_view_then_replaces_it_with_the_form(
     assert block_ids(form) == VARIABLE_NAMES
     assert element(form, "user_email")["initial_value"] == "bob@example.com"
     assert listeners.main.forms.current() is not None
+
+
+async def test_a_form_slack_could_not_open_is_told_to_the_person(
+    warm: Listeners, ack: FakeAck, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack's front end answered views.open with a 503 page, not its JSON: the person hears it, nothing ran."""
+
+    async def unavailable(**_kwargs: Any) -> dict[str, Any]:
+        page = AsyncSlackResponse(
+            client=None, http_verb="POST", api_url="https://slack.com/api/views.open", req_args={},
+            data="<html>503 Service Unavailable</html>", headers={}, status_code=503,
+        )  # fmt: skip
+        raise SlackApiError("views.open failed", page)
+
+    monkeypatch.setattr(slack, "views_open", unavailable)
+
+    await warm.slash_command(ack, command_body("bob@example.com"), slack)  # type: ignore[arg-type]
+
+    [told] = slack.calls_to("chat_postEphemeral")  # only the person sees it, in the channel they typed in
+    assert told["user"] == USER and told["channel"] == CHANNEL
+    shown = told["text"] + blocks_text(told["blocks"])
+    assert "Slack could not open the form of /meraki-add-user (HTTP 503)" in shown and "Nothing ran" in shown
 
 
 async def test_cold_cache_and_nautobot_unreachable_says_nothing_was_submitted(

@@ -156,7 +156,10 @@ class WorkflowSteps:
             log.warning("a step confirmation click without its step's data: ignored")
             return
         log.warning("step=%s: click by user=%s answers nothing", click.execution_id, click.user_id)
-        text = "This workflow step is not waiting for your answer: it was answered already, or it names someone else."
+        text = (
+            "This workflow step is not waiting for your answer: it was answered already, its time is up, or it names "
+            "someone else. Nothing ran from this click."
+        )
         try:
             await self.completions.client.chat_postEphemeral(channel=click.channel_id, user=click.user_id, text=text)
         except Exception as exc:

@@ -17,20 +17,20 @@ from typing import TypeVar
 from bot.home.changes import NOBODY, HomeChanges
 from bot.ledger import Ledger
 from bot.metrics import Metrics
-from bot.models import JobForm, JobRun, LogEntry, RunRequest, RunStatus
+from bot.models import JobForm, JobRun, RunRequest, RunStatus
 from bot.nautobot import NautobotClient, NautobotError, ResultReader
 from bot.nautobot.event_payload import APPROVAL_DENIED
 from bot.nautobot.events import EventSource
 from bot.nautobot.wakeups import CANCEL_ASKED, JOB_STARTED, Wakeups
 from bot.runs.nautobot_approvers import TellingNobody
 from bot.runs.pace import STARTED_SETTLE, ApprovalPace, RunPace
+from bot.runs.run_logs import read_log
 from bot.runs.scheduled_states import APPROVED_STATES, UNRUN_STATES, scheduled_state
 from bot.slack.thread import SlackThreads, Thread
 
 log = logging.getLogger("bot.follow")
 T = TypeVar("T")
 
-LOG_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0)
 LATE_WINDOW = 24 * 3600.0
 
 
@@ -351,7 +351,7 @@ class Follower:
     ) -> None:
         """The log into the thread first, then the final status on the parent; each recorded once done."""
         if not log_posted:
-            entries = list(run.log) if run.log is not None else await self._logs(run)
+            entries = list(run.log) if run.log is not None else await read_log(self.nautobot, run, self.sleep)
             if entries is not None and run.log is None:
                 run = run.with_log(entries)  # the final status counts the lines the thread shows
             if self.ledger is not None:  # taken over meanwhile (this replica was thought dead): post nothing
@@ -363,18 +363,6 @@ class Follower:
         await self.show(request, form, run, thread, run.status)
         if self.ledger is not None:
             await self.ledger.done(request.request_id)
-
-    async def _logs(self, run: JobRun) -> list[LogEntry] | None:
-        """The run's log; a short outage right as the run ends is waited out, a long one gives None."""
-        for delay in LOG_RETRY_DELAYS:
-            try:
-                return await self.nautobot.job_logs(run.result_id)
-            except NautobotError as exc:
-                if not getattr(exc, "retryable", False):
-                    log.warning("cannot read the log of result=%s: %s", run.result_id, exc)
-                    return None
-                await self.sleep(delay)
-        return None
 
     async def _tell(
         self,

@@ -154,7 +154,7 @@ class Replica:
         replica holds it. A request left in a working state stays held by this replica; any other is released.
         """
         stamp = now()
-        values.setdefault("updated_at", stamp)
+        landed = values.setdefault("updated_at", stamp)  # what tells this change from any other
         target = values.get("state")
         if target is None or RequestState(target) in WORKING_STATES:
             values |= {"owner": self.owner, "lease_until": stamp + self.lease}
@@ -168,11 +168,19 @@ class Replica:
         def step(conn: Connection) -> Record:
             row = conn.execute(statement, parameters).one_or_none()
             if row is None:
-                raise self._why_not(conn, request_id, action)
+                raise self._why_not(conn, request_id, action, landed=landed)
             return to_record(row)
 
         try:
-            record = await self._run(step, write=True)
+            try:
+                record = await self._run(step, write=True)
+            except LedgerUnavailable:
+                # Once more: a connection lost during the COMMIT leaves it unknown whether the change landed, and
+                # what the caller did before it (a message posted) must not be done again because the record of it
+                # was lost. A change that landed is recognised by its timestamp (``_Landed``).
+                record = await self._run(step, write=True)
+        except _Landed as landed:
+            record = landed.record
         except LostLease:
             self._remember_lease(request_id, None)
             raise
@@ -188,11 +196,15 @@ class Replica:
         else:
             self._leases[request_id] = until
 
-    def _why_not(self, conn: Connection, request_id: str, action: str) -> LedgerError:
-        """In the refused step's transaction: the row as the UPDATE saw it."""
+    def _why_not(self, conn: Connection, request_id: str, action: str, *, landed: datetime) -> Exception:
+        """In the refused step's transaction: the row as the UPDATE saw it (``_Landed`` if it is that very change,
+        committed by an earlier try whose answer was lost)."""
         row = conn.execute(GET_REQUEST, {"key": request_id}).one_or_none()
         if row is None:
             return UnknownRequest(f"no request {request_id} in the ledger")
+        record = to_record(row)
+        if record.updated_at == landed:
+            return _Landed(record)
         if row.owner not in (None, self.owner) and row.lease_until is not None and row.lease_until >= now():
             return LostLease(request_id, RequestState(row.state), row.owner)
         return IllegalTransition(request_id, RequestState(row.state), action)
@@ -205,6 +217,14 @@ class Replica:
             return await self._steps.run(step, write=write)
         except (SQLAlchemyError, OSError) as exc:
             raise LedgerUnavailable(f"the request ledger failed: {failure_reason(exc)}") from exc
+
+
+class _Landed(Exception):
+    """The change a step was retried for is already in the ledger: its first try committed."""
+
+    def __init__(self, record: Record) -> None:
+        super().__init__(record.request_id)
+        self.record = record
 
 
 def _chunks(ids: list[str]) -> Iterator[list[str]]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.ledger import (
@@ -231,6 +232,52 @@ async def test_approval_path_and_timed_out_follow(ledger: Ledger) -> None:
         False,
     )
     assert [record.request_id for record in await unfinished(ledger)] == ["V0001"]
+
+
+class _AnswerLost:
+    """The ledger's steps with the next ``lost`` writes' answers lost: each runs (and commits, if ``after``) and then
+    raises as a connection killed during its COMMIT does."""
+
+    def __init__(self, steps: Any, lost: int, *, after: bool) -> None:
+        self._steps, self.lost, self._after = steps, lost, after
+
+    async def run(self, step: Any, *, write: bool) -> Any:
+        if write and self.lost:
+            self.lost -= 1
+            if self._after:
+                await self._steps.run(step, write=write)
+            raise OperationalError("COMMIT", {}, ConnectionError("connection was closed in the middle of operation"))
+        return await self._steps.run(step, write=write)
+
+    async def close(self) -> None:
+        await self._steps.close()
+
+
+@pytest.mark.parametrize("after", [True, False], ids=["committed", "not committed"])
+async def test_a_change_whose_answer_was_lost_is_tried_once_more_and_not_refused(ledger: Ledger, after: bool) -> None:
+    """A run's log was posted, then the connection died during the COMMIT of ``logged``: whether it landed or not,
+    the step returns the logged request (a refusal would have the log posted again from ``announced``)."""
+    await ledger.record(_request())
+    for name in PATH_TO[RequestState.ANNOUNCED]:
+        await STEPS[name](ledger, "V0001")
+    ledger._steps = _AnswerLost(ledger._steps, 1, after=after)
+
+    logged = await ledger.logged("V0001")
+
+    assert (logged.state, logged.log_posted) == (RequestState.LOGGED, True)
+    assert await ledger.get("V0001") == logged
+    assert (await ledger.done("V0001")).state is RequestState.DONE
+
+
+async def test_a_change_whose_answer_is_lost_twice_is_unavailable(ledger: Ledger) -> None:
+    await ledger.record(_request())
+    for name in PATH_TO[RequestState.ANNOUNCED]:
+        await STEPS[name](ledger, "V0001")
+    ledger._steps = _AnswerLost(ledger._steps, 2, after=False)
+
+    with pytest.raises(LedgerUnavailable):
+        await ledger.logged("V0001")
+    assert (await ledger.get("V0001")).state is RequestState.ANNOUNCED
 
 
 async def test_every_illegal_transition_raises_and_changes_nothing(ledger: Ledger) -> None:

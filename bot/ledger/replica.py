@@ -179,8 +179,8 @@ class Replica:
                 # what the caller did before it (a message posted) must not be done again because the record of it
                 # was lost. A change that landed is recognised by its timestamp (``_Landed``).
                 record = await self._run(step, write=True)
-        except _Landed as landed:
-            record = landed.record
+        except _Landed as already:
+            record = already.record
         except LostLease:
             self._remember_lease(request_id, None)
             raise

@@ -202,9 +202,8 @@ class Replica:
         row = conn.execute(GET_REQUEST, {"key": request_id}).one_or_none()
         if row is None:
             return UnknownRequest(f"no request {request_id} in the ledger")
-        record = to_record(row)
-        if record.updated_at == landed:
-            return _Landed(record)
+        if row.updated_at == landed:
+            return _Landed(to_record(row))
         if row.owner not in (None, self.owner) and row.lease_until is not None and row.lease_until >= now():
             return LostLease(request_id, RequestState(row.state), row.owner)
         return IllegalTransition(request_id, RequestState(row.state), action)
